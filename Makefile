@@ -1,0 +1,41 @@
+# Everything starts from a fresh machine: each target creates .venv if missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Generated crates share one target dir, so ndarray and friends build once.
+export CARGO_TARGET_DIR ?= $(CURDIR)/target/cargo
+
+.PHONY: demo test venv dev-venv lint clean models docs
+
+$(VENV)/.base: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.base
+	$(PY) -m pip install --quiet -e ".[dev,tf]"
+	touch $@
+
+venv: $(VENV)/.base
+dev-venv: $(VENV)/.dev
+
+## make demo: convert the shipped char-CNN, build it, run it, compare with ONNX Runtime.
+demo: $(VENV)/.base
+	$(VENV)/bin/onnx2rs verify examples/charcnn.onnx --show 1
+
+## make test: the whole suite (Python unit tests, runtime crate, end-to-end crates).
+test: $(VENV)/.dev
+	cd runtime-crate && cargo fmt --check && cargo clippy --all-targets --quiet -- -D warnings && cargo test --quiet
+	$(PY) -m pytest -q
+
+## make models: regenerate the committed Keras-made .onnx files (needs the [tf] extra).
+models: $(VENV)/.dev
+	$(PY) scripts/make_models.py
+
+## make docs: regenerate docs/ops.md from the op registry.
+docs: $(VENV)/.base
+	$(PY) scripts/gen_ops_doc.py
+
+clean:
+	rm -rf target runtime-crate/target

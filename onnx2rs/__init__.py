@@ -1,0 +1,16 @@
+"""onnx2rs: compile ONNX models into standalone, dependency-free Rust crates."""
+
+from __future__ import annotations
+
+from .build import CompileOptions, CompileResult, compile_model
+from .errors import ModelError, Onnx2rsError, UnsupportedError
+
+__all__ = [
+    "CompileOptions",
+    "CompileResult",
+    "ModelError",
+    "Onnx2rsError",
+    "UnsupportedError",
+    "compile_model",
+]
+__version__ = "0.1.0"

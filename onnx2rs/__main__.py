@@ -1,0 +1,5 @@
+"""`python -m onnx2rs`."""
+
+from .cli import main
+
+main()

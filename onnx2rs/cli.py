@@ -1,0 +1,119 @@
+"""The `onnx2rs` command line: build, verify (and more to come)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .build import CompileOptions, compile_model
+from .errors import Onnx2rsError
+
+app = typer.Typer(
+    help="Compile ONNX models into fast, dependency-free Rust crates.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+ShapeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--input-shape", help="Fix an input's shape: NAME=D0,D1,... (repeatable)."),
+]
+
+
+def parse_shapes(specs: list[str] | None) -> dict[str, list[int]]:
+    """Parse `NAME=1,64` options into a mapping."""
+    shapes = {}
+    for spec in specs or []:
+        name, sep, dims = spec.rpartition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            shapes[name] = [int(d) for d in dims.split(",")]
+        except ValueError:
+            raise Onnx2rsError(f"--input-shape {spec!r}: expected NAME=D0,D1,...") from None
+    return shapes
+
+
+def _fail(e: Onnx2rsError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {e}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(e.exit_code)
+
+
+@app.command()
+def build(
+    model: Annotated[Path, typer.Argument(help="The .onnx model to compile.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the crate to.")] = Path("out"),
+    name: Annotated[str | None, typer.Option(help="Crate name (default: the model's file name).")] = None,
+    input_shape: ShapeOpt = None,
+    force: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Compile MODEL into a Rust crate at OUT."""
+    try:
+        options = CompileOptions(name=name, input_shapes=parse_shapes(input_shape), force=force)
+        result = compile_model(model, out, options)
+    except Onnx2rsError as e:
+        raise _fail(e) from None
+    removed = sum(r.removed for r in result.reports)
+    console.print(
+        f"wrote crate [bold]{result.crate}[/] to {result.out_dir} "
+        f"({len(result.graph.nodes)} nodes, {removed} removed by passes, "
+        f"weights {result.weights_bytes / 1e6:.2f} MB)"
+    )
+
+
+@app.command()
+def verify(
+    model: Annotated[Path, typer.Argument(help="The .onnx model to check.")],
+    input_shape: ShapeOpt = None,
+    atol: Annotated[float, typer.Option(help="Absolute and relative tolerance.")] = 1e-4,
+    show: Annotated[int, typer.Option(help="How many output values to print side by side.")] = 0,
+) -> None:
+    """Build MODEL, run it on random inputs and compare with ONNX Runtime."""
+    from .verify import verify as run_verify
+
+    try:
+        result = run_verify(model, CompileOptions(input_shapes=parse_shapes(input_shape)), atol=atol)
+    except Onnx2rsError as e:
+        raise _fail(e) from None
+    if show:
+        for name, ours, theirs in zip(result.names, result.ours, result.theirs, strict=True):
+            table = Table(title=f"output {name!r}: first {show} values", title_justify="left")
+            table.add_column("index", justify="right")
+            table.add_column("onnx2rs", justify="right")
+            table.add_column("ONNX Runtime", justify="right")
+            for i, (a, b) in enumerate(zip(ours.reshape(-1)[:show], theirs.reshape(-1)[:show], strict=True)):
+                table.add_row(str(i), f"{a:.6g}", f"{b:.6g}")
+            console.print(table)
+    table = Table(title="onnx2rs vs ONNX Runtime", title_justify="left")
+    for col in ("output", "shape", "max abs error", "max rel error", f"within {atol:g}"):
+        table.add_column(col)
+    for m, ours in zip(result.mismatches, result.ours, strict=True):
+        table.add_row(
+            m.name, str(list(ours.shape)), f"{m.max_abs:.3g}", f"{m.max_rel:.3g}",
+            "[green]yes[/]" if m.ok else "[red]NO[/]",
+        )
+    console.print(table)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
+    np.set_printoptions(precision=6)
+    app()
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

@@ -1,0 +1,68 @@
+"""The Jinja environment for generated Rust: templates, filters and literals."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jinja2
+import numpy as np
+
+from ..dtypes import DType
+from ..resources import templates_dir
+from .names import Names, rust_str
+
+
+class Renderer:
+    """Renders crate files and op call sites; knows how each value is spelled in Rust."""
+
+    def __init__(self, names: Names, weights: set[str], inputs: set[str]) -> None:
+        """`weights` and `inputs` say which model names are struct fields and borrowed views."""
+        self.names, self._weights, self._inputs = names, weights, inputs
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(templates_dir())),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            autoescape=False,  # noqa: S701 - output is Rust; model strings pass through rust_str
+        )
+        self.env.filters["rust_str"] = rust_str
+        self.env.filters["ident"] = self.ident
+        self.env.filters["dims"] = lambda dims: "[" + ", ".join(str(int(d)) for d in dims) + "]"
+
+    def ident(self, name: str) -> str:
+        """The Rust identifier of model value `name` (weights get a `w_` prefix)."""
+        return self.names.ident(name, "w_" if name in self._weights else "")
+
+    def view_of(self, name: str) -> str:
+        """An expression giving an `ArrayViewD` of value `name`."""
+        prefix = "self." if name in self._weights else ""
+        return f"{prefix}{self.ident(name)}.view()"
+
+    def literal(self, value: Any, dtype: DType) -> str:
+        """A Rust literal of a scalar (or one-element array) `value` typed as `dtype`."""
+        v = np.asarray(value).reshape(-1)
+        if v.size != 1:
+            raise ValueError(f"expected a scalar, got shape {np.shape(value)}")
+        x = v[0]
+        if dtype.rust == "bool":
+            return "true" if bool(x) else "false"
+        if dtype.is_float:
+            f = float(x)
+            if math.isnan(f):
+                return f"{dtype.rust}::NAN"
+            if math.isinf(f):
+                return f"{dtype.rust}::{'INFINITY' if f > 0 else 'NEG_INFINITY'}"
+            f = float(np.float32(f)) if dtype.rust == "f32" else f
+            return f"{f!r}_{dtype.rust}"
+        info = np.iinfo(dtype.numpy)
+        return f"{int(np.clip(int(x), info.min, info.max))}_{dtype.rust}"
+
+    def op(self, template: str, **context: Any) -> str:
+        """Render the call site `templates/ops/<template>.rs.j2`."""
+        return self.env.get_template(f"ops/{template}.rs.j2").render(**context).strip()
+
+    def file(self, template: str, **context: Any) -> str:
+        """Render a crate file from `templates/crate/<template>.j2`."""
+        return self.env.get_template(f"crate/{template}.j2").render(**context)

@@ -1,0 +1,17 @@
+"""Writing the weights file: every initializer the code reads, in safetensors format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import save_file
+
+
+def write_weights(path: Path, tensors: dict[str, np.ndarray]) -> None:
+    """Write `tensors` (keyed by Rust identifier) to `path` as safetensors.
+
+    The keys are sanitised identifiers, so no string from the model reaches the file header.
+    """
+    # NOTE: np.ascontiguousarray would turn 0-d scalars into shape [1].
+    save_file({k: np.array(v, order="C") for k, v in sorted(tensors.items())}, str(path))

@@ -1,0 +1,125 @@
+"""The intermediate representation: a graph of nodes over named, statically shaped values.
+
+This is the only module that imports networkx. Passes edit `Graph.nodes` and use
+the helpers here for dependency questions (topological order, readers, reachability).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from .dtypes import DType, from_numpy
+from .errors import ModelError
+
+
+@dataclass
+class Value:
+    """A tensor flowing along an edge: its dtype and static shape."""
+
+    name: str
+    dtype: DType
+    shape: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        """The number of elements."""
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self) -> int:
+        """The size in bytes."""
+        return self.size * self.dtype.numpy.itemsize
+
+
+@dataclass
+class Node:
+    """One operator application. Empty strings in `inputs` mark omitted optional inputs."""
+
+    name: str
+    op_type: str
+    inputs: list[str]
+    outputs: list[str]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    domain: str = ""
+
+    def input(self, i: int) -> str | None:
+        """Input `i`, or None if it is absent or omitted."""
+        return self.inputs[i] if i < len(self.inputs) and self.inputs[i] else None
+
+
+@dataclass
+class Graph:
+    """A whole model: nodes in a valid execution order, values, weights and the interface."""
+
+    name: str
+    nodes: list[Node]
+    values: dict[str, Value]
+    initializers: dict[str, np.ndarray]
+    inputs: list[str]
+    outputs: list[str]
+    opset: int
+    doc: str = ""
+
+    def dag(self) -> nx.MultiDiGraph:
+        """Nodes (by name) with an edge producer -> reader for every value passed."""
+        g = nx.MultiDiGraph()
+        producer = {}
+        for index, node in enumerate(self.nodes):
+            g.add_node(node.name, index=index)
+            for out in node.outputs:
+                producer[out] = node.name
+        for node in self.nodes:
+            for value in node.inputs:
+                if value in producer:
+                    g.add_edge(producer[value], node.name, value=value)
+        return g
+
+    def toposort(self) -> None:
+        """Reorder `nodes` topologically, keeping the original order where it is free.
+
+        Raises ModelError naming the nodes of a cycle.
+        """
+        g = self.dag()
+        by_name = {n.name: n for n in self.nodes}
+        try:
+            order = list(nx.lexicographical_topological_sort(g, key=lambda n: g.nodes[n]["index"]))
+        except nx.NetworkXUnfeasible:
+            cycle = [edge[0] for edge in nx.find_cycle(g)]
+            raise ModelError(f"the graph has a cycle through nodes {cycle}") from None
+        self.nodes = [by_name[n] for n in order]
+
+    def producer(self, value: str) -> Node | None:
+        """The node that computes `value`, or None for inputs and initializers."""
+        return next((n for n in self.nodes if value in n.outputs), None)
+
+    def readers(self, value: str) -> list[Node]:
+        """The nodes that read `value`, in execution order."""
+        return [n for n in self.nodes if value in n.inputs]
+
+    def replace_uses(self, old: str, new: str) -> None:
+        """Make every reader of `old` (and the graph outputs) read `new` instead."""
+        for node in self.nodes:
+            node.inputs = [new if v == old else v for v in node.inputs]
+        self.outputs = [new if v == old else v for v in self.outputs]
+
+    def value(self, name: str) -> Value:
+        """The Value for `name`, whether computed, a graph input or an initializer."""
+        if name in self.values:
+            return self.values[name]
+        array = self.initializers[name]
+        dtype = from_numpy(array.dtype)
+        if dtype is None:
+            raise ModelError(f"initializer {name!r} has unsupported dtype {array.dtype}")
+        return Value(name, dtype, tuple(array.shape))
+
+    def is_constant(self, value: str) -> bool:
+        """True if `value` is a weight (initializer) known at compile time."""
+        return value in self.initializers
+
+    def intermediates(self) -> list[str]:
+        """Values computed by nodes, in execution order."""
+        return [out for node in self.nodes for out in node.outputs if out]

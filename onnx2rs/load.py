@@ -1,0 +1,222 @@
+"""Read an ONNX model, fix its input shapes, simplify it and lift it into the IR.
+
+This is the only module that touches protobuf. Guarantees on return: the model
+passed the ONNX checker, every value has a known dtype and a static shape, and
+`Constant` nodes have become initializers.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import numpy_helper
+
+from . import dtypes
+from .errors import ModelError, UnsupportedError
+from .ir import Graph, Node, Value
+from .reference import ort_compatible
+
+log = logging.getLogger(__name__)
+
+MIN_OPSET = 7
+
+
+def read_model(source: str | Path | onnx.ModelProto) -> onnx.ModelProto:
+    """Parse and check a model file; ModelError says what is wrong with it."""
+    if isinstance(source, onnx.ModelProto):
+        model = source
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ModelError(f"{path}: no such file")
+        try:
+            model = onnx.load(str(path), load_external_data=False)
+            if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
+                onnx.load_external_data_for_model(model, str(path.parent))
+        except (DecodeError, RuntimeError, ValueError, OSError) as e:
+            raise ModelError(f"{path}: not a readable ONNX model ({e})") from None
+    if not model.graph.node:
+        raise ModelError("the model has no nodes (is this an ONNX file?)")
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as e:
+        first = str(e).strip().splitlines()[0]
+        raise ModelError(f"the model fails the ONNX checker: {first}") from None
+    return model
+
+
+def opset_of(model: onnx.ModelProto) -> int:
+    """The version of the default ONNX operator set the model imports."""
+    for imp in model.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            return imp.version
+    raise ModelError("the model does not import the default ONNX opset")
+
+
+def fixed_input_shapes(
+    model: onnx.ModelProto, overrides: dict[str, list[int]] | None
+) -> dict[str, list[int]]:
+    """A static shape for every graph input: the user's, else the model's own.
+
+    A symbolic leading dim (the batch) becomes 1; any other symbolic dim needs
+    an override, and ModelError says which.
+    """
+    overrides = dict(overrides or {})
+    weights = {t.name for t in model.graph.initializer}
+    shapes = {}
+    for inp in model.graph.input:
+        if inp.name in weights:
+            continue
+        if inp.name in overrides:
+            shapes[inp.name] = list(overrides.pop(inp.name))
+            continue
+        dims = []
+        for i, d in enumerate(inp.type.tensor_type.shape.dim):
+            if d.HasField("dim_value") and d.dim_value > 0:
+                dims.append(d.dim_value)
+            elif i == 0:
+                dims.append(1)
+            else:
+                raise ModelError(
+                    f"input {inp.name!r} has a symbolic dim {d.dim_param or '?'!r} at axis {i}: "
+                    f"pass --input-shape {inp.name}=D0,D1,..."
+                )
+        shapes[inp.name] = dims
+    if overrides:
+        raise ModelError(f"--input-shape names no model input: {sorted(overrides)}")
+    return shapes
+
+
+def simplify(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> onnx.ModelProto:
+    """Fold constants and fix shapes with onnxsim; fall back to the unsimplified model."""
+    import onnxsim
+
+    try:
+        simplified, _ = onnxsim.simplify(
+            ort_compatible(model), overwrite_input_shapes=shapes, check_n=0
+        )
+        return simplified
+    except Exception as e:  # noqa: BLE001 - onnxsim raises anything; simplification is optional
+        log.warning("onnxsim could not simplify the model (%s); continuing without it", e)
+        return model
+
+
+def infer_shapes(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> onnx.ModelProto:
+    """Write the fixed input shapes into the model and run strict ONNX shape inference."""
+    for inp in model.graph.input:
+        if inp.name in shapes:
+            dims = inp.type.tensor_type.shape.dim
+            del dims[:]
+            for d in shapes[inp.name]:
+                dims.add().dim_value = d
+    try:
+        return onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+    except (onnx.shape_inference.InferenceError, RuntimeError) as e:
+        first = str(e).strip().splitlines()[0]
+        raise ModelError(f"shape inference failed: {first}") from None
+
+
+def _value(info: onnx.ValueInfoProto, unsupported: dict[str, list[str]]) -> Value | None:
+    t = info.type.tensor_type
+    dtype = dtypes.from_onnx(t.elem_type)
+    if dtype is None:
+        unsupported.setdefault(f"dtype {dtypes.onnx_name(t.elem_type)}", []).append(info.name)
+        return None
+    if not t.HasField("shape") or any(not d.HasField("dim_value") for d in t.shape.dim):
+        raise ModelError(f"value {info.name!r} has no static shape after shape inference")
+    return Value(info.name, dtype, tuple(d.dim_value for d in t.shape.dim))
+
+
+def _attrs(node: onnx.NodeProto) -> dict:
+    out = {}
+    for a in node.attribute:
+        v = onnx.helper.get_attribute_value(a)
+        if isinstance(v, bytes):
+            v = v.decode("utf-8", errors="replace")
+        elif isinstance(v, onnx.TensorProto):
+            v = numpy_helper.to_array(v)
+        elif isinstance(v, list) and v and isinstance(v[0], bytes):
+            v = [x.decode("utf-8", errors="replace") for x in v]
+        out[a.name] = v
+    return out
+
+
+def _unique(name: str, fallback: str, taken: set[str]) -> str:
+    base = name or fallback
+    candidate, i = base, 1
+    while candidate in taken:
+        candidate, i = f"{base}_{i}", i + 1
+    taken.add(candidate)
+    return candidate
+
+
+def to_ir(model: onnx.ModelProto) -> Graph:
+    """Lift a shape-inferred model into the IR (Constant nodes become initializers)."""
+    g = model.graph
+    unsupported: dict[str, list[str]] = {}
+    initializers = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    values: dict[str, Value] = {}
+    for info in [*g.input, *g.value_info, *g.output]:
+        if info.name and info.name not in initializers:
+            v = _value(info, unsupported)
+            if v is not None:
+                values[info.name] = v
+    nodes, taken = [], set()
+    for i, n in enumerate(g.node):
+        if n.op_type == "Constant" and n.domain in ("", "ai.onnx"):
+            attrs = _attrs(n)
+            if "value" not in attrs:
+                raise ModelError(f"Constant node {n.name!r} uses an unsupported attribute form")
+            initializers[n.output[0]] = np.asarray(attrs["value"])
+            values.pop(n.output[0], None)
+            continue
+        name = _unique(n.name, f"{n.op_type}_{i}", taken)
+        nodes.append(Node(name, n.op_type, list(n.input), list(n.output), _attrs(n), n.domain))
+    for name, array in initializers.items():
+        if dtypes.from_numpy(array.dtype) is None:
+            unsupported.setdefault(f"dtype {array.dtype}", []).append(name)
+    if unsupported:
+        raise UnsupportedError(unsupported)
+    for node in nodes:
+        for v in node.outputs:
+            if v and v not in values and v not in initializers:
+                raise ModelError(f"node {node.name!r}: output {v!r} has no inferred type or shape")
+        for v in node.inputs:
+            if v and v not in values and v not in initializers:
+                raise ModelError(f"node {node.name!r} reads {v!r}, which nothing defines")
+    graph = Graph(
+        name=g.name or "model",
+        nodes=nodes,
+        values=values,
+        initializers=initializers,
+        inputs=[i.name for i in g.input if i.name not in initializers],
+        outputs=[o.name for o in g.output],
+        opset=opset_of(model),
+        doc=model.doc_string or g.doc_string,
+    )
+    graph.toposort()
+    return graph
+
+
+def load(
+    source: str | Path | onnx.ModelProto, input_shapes: dict[str, list[int]] | None = None
+) -> tuple[onnx.ModelProto, Graph]:
+    """Read, check, fix shapes, simplify and lift a model.
+
+    Returns the checked original model (for the reference run) and the IR.
+    """
+    model = read_model(source)
+    opset = opset_of(model)
+    if opset < MIN_OPSET:
+        raise ModelError(f"opset {opset} is too old: onnx2rs reads opset {MIN_OPSET} and newer")
+    if opset > onnx.defs.onnx_opset_version():
+        raise ModelError(
+            f"opset {opset} is newer than this onnx package knows ({onnx.defs.onnx_opset_version()})"
+        )
+    shapes = fixed_input_shapes(model, input_shapes)
+    simplified = infer_shapes(simplify(model, shapes), shapes)
+    return model, to_ir(simplified)

@@ -1,0 +1,84 @@
+"""The op registry: every supported ONNX op registers itself beside its lowering.
+
+An op module defines a lowering function and decorates it with `@register`,
+which records the dtypes it accepts, an optional attribute check, whether it can
+run in place, and its known limits (for docs/ops.md). No other list names ops.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..dtypes import DType
+from ..ir import Graph, Node
+from .lowering import Lowering
+
+Check = Callable[[Node, Graph], "str | None"]
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """What onnx2rs knows about one ONNX op type."""
+
+    op_type: str
+    lower: Callable[[Lowering], str]
+    dtypes: frozenset[DType]
+    check: Check | None = None
+    can_run_inplace: bool = False
+    needs_mutable_output: bool = False
+    limits: str = ""
+    family: str = ""
+    attrs: tuple[str, ...] = field(default=())
+    dtype_input: int = 0
+
+
+REGISTRY: dict[str, OpSpec] = {}
+
+
+def register(
+    *op_types: str,
+    dtypes: frozenset[DType],
+    check: Check | None = None,
+    inplace: bool = False,
+    limits: str = "",
+    attrs: tuple[str, ...] = (),
+    dtype_input: int = 0,
+) -> Callable[[Callable[[Lowering], str]], Callable[[Lowering], str]]:
+    """Register `fn` as the lowering of each of `op_types` (a decorator).
+
+    `dtypes` are the element types accepted for input `dtype_input`; `check`
+    returns a reason when a node's attributes are beyond what the runtime does.
+    """
+
+    def decorate(fn: Callable[[Lowering], str]) -> Callable[[Lowering], str]:
+        family = fn.__module__.rsplit(".", 1)[-1]
+        for op in op_types:
+            if op in REGISTRY:
+                raise RuntimeError(f"op {op} registered twice")
+            REGISTRY[op] = OpSpec(
+                op, fn, dtypes, check, inplace, inplace, limits, family, attrs, dtype_input
+            )
+        return fn
+
+    return decorate
+
+
+def lookup(op_type: str, domain: str = "") -> OpSpec | None:
+    """The spec for an op of the default ONNX domain, or None if unsupported."""
+    if domain not in ("", "ai.onnx"):
+        return None
+    return REGISTRY.get(op_type)
+
+
+def _load_families() -> None:
+    for info in pkgutil.iter_modules(__path__):
+        if info.name != "lowering":
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+_load_families()
+
+__all__ = ["REGISTRY", "Lowering", "OpSpec", "lookup", "register"]

@@ -1,0 +1,78 @@
+"""Element-wise ops with numpy broadcasting: arithmetic, comparison, logic, activations.
+
+Spec: https://onnx.ai/onnx/repo-docs/Broadcasting.html. Each op is one row;
+the runtime functions share the same names (`ops::add`, `ops::relu`, ...).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..dtypes import BOOL, F32, NUMERIC, DType
+from ..ir import Graph, Node
+from . import Lowering, register
+
+_BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Less": "less"}
+_UNARY = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
+
+
+@register(*_BINARY, dtypes=NUMERIC, limits="Div of integers by zero gives 0.")
+def lower_binary(ctx: Lowering) -> str:
+    """`ops::<op>(a, b)?` with broadcasting."""
+    return ctx.call(_BINARY[ctx.node.op_type], ctx.arg(0), ctx.arg(1))
+
+
+@register(*_UNARY, dtypes=frozenset({F32}), inplace=True)
+def lower_unary(ctx: Lowering) -> str:
+    """`ops::<op>(x)` on f32."""
+    return ctx.call(_UNARY[ctx.node.op_type], ctx.arg(0), fallible=False)
+
+
+@register("Not", dtypes=frozenset({BOOL}), inplace=True)
+def lower_not(ctx: Lowering) -> str:
+    """`ops::not(x)` on bool."""
+    return ctx.call("not", ctx.arg(0), fallible=False)
+
+
+@register("Where", dtypes=NUMERIC | {BOOL}, dtype_input=1)
+def lower_where(ctx: Lowering) -> str:
+    """`ops::where_(cond, x, y)?` with broadcasting."""
+    return ctx.call("where_", ctx.arg(0), ctx.arg(1), ctx.arg(2))
+
+
+def _clip_bounds_known(node: Node, graph: Graph) -> str | None:
+    for i in (1, 2):
+        name = node.input(i)
+        if name and name not in graph.initializers:
+            return "min/max computed at run time"
+    return None
+
+
+@register(
+    "Clip",
+    dtypes=NUMERIC,
+    check=_clip_bounds_known,
+    inplace=True,
+    attrs=("min", "max"),
+    limits="min and max must be constants.",
+)
+def lower_clip(ctx: Lowering) -> str:
+    """`ops::clip(x, min, max)` with the bounds as literals (attributes before opset 11)."""
+    dtype = ctx.input(0).dtype
+    lowest, highest = _limits(dtype)
+    lo = ctx.const(1) if ctx.has_input(1) else ctx.attr("min", lowest)
+    hi = ctx.const(2) if ctx.has_input(2) else ctx.attr("max", highest)
+    return ctx.call(
+        "clip",
+        ctx.arg(0),
+        ctx.literal(lo, dtype),
+        ctx.literal(hi, dtype),
+        fallible=False,
+    )
+
+
+def _limits(dtype: DType) -> tuple[float, float]:
+    if dtype.is_float:
+        return (-np.inf, np.inf)
+    info = np.iinfo(dtype.numpy)
+    return (info.min, info.max)

@@ -1,0 +1,32 @@
+"""Matrix products: MatMul (numpy semantics, batched) and Gemm.
+
+Spec: https://onnx.ai/onnx/operators/onnx__MatMul.html,
+https://onnx.ai/onnx/operators/onnx__Gemm.html (C optional since opset 11).
+"""
+
+from __future__ import annotations
+
+from ..dtypes import NUMERIC
+from . import Lowering, register
+
+
+@register("MatMul", dtypes=NUMERIC)
+def lower_matmul(ctx: Lowering) -> str:
+    """`ops::matmul(a, b)?`."""
+    return ctx.call("matmul", ctx.arg(0), ctx.arg(1))
+
+
+@register("Gemm", dtypes=NUMERIC, attrs=("alpha", "beta", "transA", "transB"))
+def lower_gemm(ctx: Lowering) -> str:
+    """`ops::gemm(a, b, c, GemmParams { .. })?`."""
+    dtype = ctx.input(0).dtype
+    return ctx.render(
+        "gemm",
+        a=ctx.arg(0),
+        b=ctx.arg(1),
+        c=ctx.opt_arg(2),
+        alpha=ctx.literal(ctx.attr("alpha", 1.0), dtype),
+        beta=ctx.literal(ctx.attr("beta", 1.0), dtype),
+        trans_a=bool(ctx.attr("transA", 0)),
+        trans_b=bool(ctx.attr("transB", 0)),
+    )

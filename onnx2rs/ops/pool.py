@@ -1,0 +1,52 @@
+"""Pooling: MaxPool, AveragePool (1-D and 2-D windows) and the global pools.
+
+Spec: https://onnx.ai/onnx/operators/onnx__MaxPool.html,
+https://onnx.ai/onnx/operators/onnx__AveragePool.html (dilations since opset 19).
+"""
+
+from __future__ import annotations
+
+from ..dtypes import F32
+from ..ir import Graph, Node
+from . import Lowering, register
+from .window import check_spatial_rank, resolve
+
+_POOL = {"MaxPool": "max_pool", "AveragePool": "average_pool"}
+
+
+def _check_pool(node: Node, graph: Graph) -> str | None:
+    if len([o for o in node.outputs if o]) > 1:
+        return "Indices output"
+    if node.attrs.get("storage_order", 0):
+        return "storage_order=1"
+    return check_spatial_rank(node, graph)
+
+
+@register(
+    *_POOL,
+    dtypes=frozenset({F32}),
+    check=_check_pool,
+    attrs=("auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "strides"),
+    limits="1-D and 2-D only; MaxPool without the Indices output.",
+)
+def lower_pool(ctx: Lowering) -> str:
+    """`ops::max_pool(x, PoolParams { .. })?` or `ops::average_pool(..)`."""
+    x = ctx.input(0)
+    win = resolve(ctx.node, list(x.shape[2:]), list(ctx.attr("kernel_shape")))
+    return ctx.render(
+        "pool",
+        fn=_POOL[ctx.node.op_type],
+        x=ctx.arg(0),
+        win=win,
+        ceil_mode=bool(ctx.attr("ceil_mode", 0)),
+        count_include_pad=bool(ctx.attr("count_include_pad", 0)),
+    )
+
+
+_GLOBAL = {"GlobalMaxPool": "global_max_pool", "GlobalAveragePool": "global_average_pool"}
+
+
+@register(*_GLOBAL, dtypes=frozenset({F32}))
+def lower_global_pool(ctx: Lowering) -> str:
+    """`ops::global_max_pool(x)?` or `ops::global_average_pool(x)?`."""
+    return ctx.call(_GLOBAL[ctx.node.op_type], ctx.arg(0))

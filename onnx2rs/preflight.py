@@ -1,0 +1,31 @@
+"""Before anything is written: list every unsupported op, dtype and attribute at once."""
+
+from __future__ import annotations
+
+from .errors import UnsupportedError
+from .ir import Graph
+from .ops import lookup
+
+
+def check_supported(graph: Graph) -> None:
+    """Raise UnsupportedError naming every unsupported op type and its nodes; else return."""
+    problems: dict[str, list[str]] = {}
+    for node in graph.nodes:
+        spec = lookup(node.op_type, node.domain)
+        label = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
+        if spec is None:
+            problems.setdefault(label, []).append(node.name)
+            continue
+        main = node.input(spec.dtype_input)
+        if main is None:
+            problems.setdefault(f"{label} (missing input {spec.dtype_input})", []).append(node.name)
+            continue
+        dtype = graph.value(main).dtype
+        if dtype not in spec.dtypes:
+            problems.setdefault(f"{label} (dtype {dtype.rust})", []).append(node.name)
+            continue
+        reason = spec.check(node, graph) if spec.check else None
+        if reason:
+            problems.setdefault(f"{label} ({reason})", []).append(node.name)
+    if problems:
+        raise UnsupportedError(problems)

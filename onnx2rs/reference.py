@@ -1,0 +1,106 @@
+"""ONNX Runtime as the reference: sample inputs, run the model, compare outputs.
+
+This is the only module that imports onnxruntime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+
+from .ir import Graph
+
+# onnxruntime 1.31 refuses IR versions above 13; onnx 1.23 writes 14 by default.
+MAX_ORT_IR_VERSION = 13
+
+
+def ort_compatible(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of `model` that ONNX Runtime accepts; the caller's proto is left unchanged."""
+    if model.ir_version <= MAX_ORT_IR_VERSION:
+        return model
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    copy.ir_version = MAX_ORT_IR_VERSION
+    return copy
+
+
+def run_onnxruntime(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Run `model` on one thread with ONNX Runtime and return its outputs in order."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.log_severity_level = 3
+    session = ort.InferenceSession(
+        ort_compatible(model).SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    return [np.asarray(x) for x in session.run(None, feeds)]
+
+
+def index_bound(graph: Graph, value: str) -> int | None:
+    """The exclusive upper bound for an integer input that ends up indexing a Gather, if any.
+
+    Follows the value through the ops tf2onnx wraps around embeddings (Cast, Add, Mul, Where,
+    Less, Not...) to the Gather that consumes it, so that sampled ids stay in the table.
+    """
+    frontier, seen, bounds = [value], set(), []
+    while frontier:
+        v = frontier.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        for node in graph.readers(v):
+            if node.op_type == "Gather" and node.input(1) == v and node.input(0):
+                data = graph.value(node.inputs[0])
+                axis = node.attrs.get("axis", 0) % len(data.shape)
+                bounds.append(data.shape[axis])
+            elif node.op_type in {"Cast", "Add", "Sub", "Mul", "Where", "Identity", "Squeeze",
+                                  "Unsqueeze", "Reshape", "Flatten", "Less", "Not"}:
+                frontier.extend(node.outputs)
+    return min(bounds) if bounds else None
+
+
+def sample_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
+    """Random inputs of the right shape, dtype and range for every graph input."""
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for name in graph.inputs:
+        value = graph.values[name]
+        dtype = value.dtype.numpy
+        if dtype.kind == "f":
+            feeds[name] = rng.standard_normal(value.shape).astype(dtype)
+        elif dtype.kind == "b":
+            feeds[name] = rng.integers(0, 2, value.shape).astype(dtype)
+        else:
+            high = index_bound(graph, name) or 10
+            feeds[name] = rng.integers(0, high, value.shape).astype(dtype)
+    return feeds
+
+
+@dataclass
+class Mismatch:
+    """How far one output of ours is from the reference."""
+
+    name: str
+    max_abs: float
+    max_rel: float
+    ok: bool
+
+
+def compare(
+    name: str, ours: np.ndarray, reference: np.ndarray, atol: float = 1e-4, rtol: float = 1e-4
+) -> Mismatch:
+    """Worst absolute and relative error; `ok` if every element is within atol + rtol*|ref|."""
+    if ours.shape != reference.shape or ours.dtype != reference.dtype:
+        return Mismatch(name, float("inf"), float("inf"), False)
+    a, b = ours.astype(np.float64), reference.astype(np.float64)
+    both_nan = np.isnan(a) & np.isnan(b)
+    diff = np.where(both_nan, 0.0, np.abs(a - b))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(diff == 0, 0.0, diff / np.abs(b))
+    ok = bool(np.all((diff <= atol + rtol * np.abs(b)) | both_nan | (a == b)))
+    max_abs = float(diff.max()) if diff.size else 0.0
+    max_rel = float(rel.max()) if rel.size else 0.0
+    return Mismatch(name, max_abs, max_rel, ok)

@@ -1,0 +1,54 @@
+"""Running cargo and rustfmt: the only module that starts Rust tools."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from .errors import ToolchainError
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name) or str(Path.home() / ".cargo" / "bin" / name)
+    if not Path(path).exists():
+        raise ToolchainError(f"{name} not found: install Rust with rustup (https://rustup.rs)")
+    return path
+
+
+def default_target_dir() -> Path:
+    """Where crates built by onnx2rs itself share compiled dependencies."""
+    env = os.environ.get("ONNX2RS_TARGET_DIR") or os.environ.get("CARGO_TARGET_DIR")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "onnx2rs" / "target"
+
+
+def rustfmt(files: list[Path]) -> None:
+    """Format generated Rust sources in place."""
+    result = subprocess.run(
+        [_tool("rustfmt"), "--edition", "2021", *map(str, files)], capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise ToolchainError(f"rustfmt rejected the generated code:\n{result.stderr.strip()}")
+
+
+def cargo(args: list[str], crate_dir: Path, target_dir: Path | None = None) -> str:
+    """Run `cargo ARGS` in `crate_dir`; returns stdout, raises ToolchainError with stderr."""
+    env = dict(os.environ)
+    env["CARGO_TARGET_DIR"] = str(target_dir or default_target_dir())
+    result = subprocess.run(
+        [_tool("cargo"), *args], cwd=crate_dir, capture_output=True, text=True, env=env
+    )
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.strip().splitlines()[-30:])
+        raise ToolchainError(f"cargo {' '.join(args)} failed in {crate_dir}:\n{tail}")
+    return result.stdout
+
+
+def build_binary(crate_dir: Path, crate: str, target_dir: Path | None = None) -> Path:
+    """Build the crate's CLI in release mode and return the binary's path."""
+    target = target_dir or default_target_dir()
+    cargo(["build", "--release", "--quiet", "--bin", crate], crate_dir, target)
+    return target / "release" / crate

@@ -1,0 +1,150 @@
+//! ONNX `Conv` for 1-D and 2-D inputs, as im2col followed by one GEMM per group.
+//!
+//! Spec: <https://onnx.ai/onnx/operators/onnx__Conv.html>. `auto_pad` is resolved
+//! into explicit `pads` at compile time, so only explicit pads reach this code.
+
+use super::window::Window;
+use crate::{Error, Result};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, Array4, ArrayD, ArrayView4, ArrayViewD, Axis, Ix4, Slice};
+
+/// Convolution attributes, one entry per spatial axis.
+#[derive(Debug, Clone, Copy)]
+pub struct ConvParams<'a> {
+    /// Stride per spatial axis.
+    pub strides: &'a [usize],
+    /// `[begin_0, …, end_0, …]` zero padding.
+    pub pads: &'a [usize],
+    /// Dilation per spatial axis.
+    pub dilations: &'a [usize],
+    /// Number of channel groups (1 for a plain convolution).
+    pub group: usize,
+}
+
+/// ONNX `Conv`: `x` is `[N, C, *spatial]`, `w` is `[M, C / group, *kernel]`,
+/// `bias` is `[M]`; 1-D and 2-D spatial shapes are supported.
+///
+/// ```
+/// use ndarray::array;
+/// use onnx2rs_runtime::ops::{conv, ConvParams};
+/// let x = array![[[1.0f32, 2.0, 3.0, 4.0]]].into_dyn(); // [1, 1, 4]
+/// let w = array![[[1.0f32, -1.0]]].into_dyn(); // [1, 1, 2]
+/// let p = ConvParams { strides: &[1], pads: &[0, 0], dilations: &[1], group: 1 };
+/// let y = conv(x.view(), w.view(), None, p).unwrap();
+/// assert_eq!(y, array![[[-1.0, -1.0, -1.0]]].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if ranks, channels, groups or attributes disagree.
+pub fn conv(
+    x: ArrayViewD<'_, f32>,
+    w: ArrayViewD<'_, f32>,
+    bias: Option<ArrayViewD<'_, f32>>,
+    p: ConvParams<'_>,
+) -> Result<ArrayD<f32>> {
+    let spatial = x.ndim().saturating_sub(2);
+    if !(1..=2).contains(&spatial) || w.ndim() != x.ndim() {
+        return Err(Error::Shape(format!(
+            "Conv supports 1-D and 2-D inputs, got x {:?} and w {:?}",
+            x.shape(),
+            w.shape()
+        )));
+    }
+    let kernel = &w.shape()[2..];
+    let windows = Window::from_onnx(kernel, p.strides, p.dilations, p.pads)?;
+    if spatial == 1 {
+        // A 1-D convolution is a 2-D one over an axis of height 1.
+        let y = conv2d(
+            to4(x.insert_axis(Axis(2)))?,
+            to4(w.insert_axis(Axis(2)))?,
+            bias,
+            [Window::UNIT, windows[0]],
+            p.group,
+        )?;
+        return Ok(y.index_axis_move(Axis(2), 0).into_dyn());
+    }
+    Ok(conv2d(to4(x)?, to4(w)?, bias, [windows[0], windows[1]], p.group)?.into_dyn())
+}
+
+pub(crate) fn to4<'a, T>(x: ArrayViewD<'a, T>) -> Result<ArrayView4<'a, T>> {
+    Ok(x.into_dimensionality::<Ix4>()?)
+}
+
+fn conv2d(
+    x: ArrayView4<'_, f32>,
+    w: ArrayView4<'_, f32>,
+    bias: Option<ArrayViewD<'_, f32>>,
+    win: [Window; 2],
+    group: usize,
+) -> Result<Array4<f32>> {
+    let (n, c, h, wd) = x.dim();
+    let (m, cg, kh, kw) = w.dim();
+    if group == 0 || c != cg * group || m % group != 0 {
+        return Err(Error::Shape(format!(
+            "Conv channels disagree: input {c}, weight {cg} per group, {m} filters, {group} groups"
+        )));
+    }
+    if let Some(b) = &bias {
+        if b.shape() != [m] {
+            return Err(Error::Shape(format!(
+                "Conv bias must be [{m}], got {:?}",
+                b.shape()
+            )));
+        }
+    }
+    let (oh, ow) = (win[0].output_len(h, false)?, win[1].output_len(wd, false)?);
+    let mg = m / group;
+    let weights = w.to_shape((m, cg * kh * kw))?;
+    let mut out = Array4::<f32>::zeros((n, m, oh, ow));
+    let mut col = Array2::<f32>::zeros((cg * kh * kw, oh * ow));
+    for b in 0..n {
+        for g in 0..group {
+            let src = x.index_axis(Axis(0), b);
+            im2col(
+                src.slice_axis(Axis(0), Slice::from(g * cg..(g + 1) * cg)),
+                &win,
+                (oh, ow),
+                &mut col,
+            );
+            let mut dst = out.index_axis_mut(Axis(0), b);
+            let dst = dst.slice_axis_mut(Axis(0), Slice::from(g * mg..(g + 1) * mg));
+            let mut dst = dst.into_shape_with_order((mg, oh * ow))?;
+            let wg = weights.slice_axis(Axis(0), Slice::from(g * mg..(g + 1) * mg));
+            general_mat_mul(1.0, &wg, &col, 0.0, &mut dst);
+        }
+    }
+    if let Some(b) = bias {
+        for (mut plane, &bv) in out.axis_iter_mut(Axis(1)).zip(b.iter()) {
+            plane += bv;
+        }
+    }
+    Ok(out)
+}
+
+/// Unfold the windows of `x` (`[C, H, W]`) into the columns of `col`
+/// (`[C·kh·kw, oh·ow]`), writing zeros for taps that fall in the padding.
+fn im2col(
+    x: ndarray::ArrayView3<'_, f32>,
+    win: &[Window; 2],
+    (oh_len, ow_len): (usize, usize),
+    col: &mut Array2<f32>,
+) {
+    let (c, h, w) = x.dim();
+    let (kh, kw) = (win[0].kernel, win[1].kernel);
+    for ci in 0..c {
+        for ki in 0..kh {
+            for kj in 0..kw {
+                let mut row = col.row_mut((ci * kh + ki) * kw + kj);
+                for oy in 0..oh_len {
+                    let iy = win[0].source(oy, ki, h);
+                    for ox in 0..ow_len {
+                        row[oy * ow_len + ox] = match (iy, win[1].source(ox, kj, w)) {
+                            (Some(iy), Some(ix)) => x[[ci, iy, ix]],
+                            _ => 0.0,
+                        };
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Sliding-window geometry shared by convolution and pooling.
+
+use crate::{Error, Result};
+
+/// Kernel geometry for one spatial axis: size, stride, dilation and the two pads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Kernel size.
+    pub kernel: usize,
+    /// Step between windows.
+    pub stride: usize,
+    /// Spacing between kernel taps.
+    pub dilation: usize,
+    /// Zero padding before the start of the axis.
+    pub pad_begin: usize,
+    /// Zero padding after the end of the axis.
+    pub pad_end: usize,
+}
+
+impl Window {
+    /// Build the windows of every spatial axis from ONNX attributes
+    /// (`pads` is `[begin_0, begin_1, …, end_0, end_1, …]`).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if an attribute has the wrong length or a zero stride.
+    pub fn from_onnx(
+        kernel: &[usize],
+        strides: &[usize],
+        dilations: &[usize],
+        pads: &[usize],
+    ) -> Result<Vec<Window>> {
+        let n = kernel.len();
+        if strides.len() != n || dilations.len() != n || pads.len() != 2 * n {
+            return Err(Error::Shape(format!(
+                "window attributes disagree: kernel {kernel:?}, strides {strides:?}, dilations {dilations:?}, pads {pads:?}"
+            )));
+        }
+        if strides.contains(&0) || dilations.contains(&0) {
+            return Err(Error::Shape(
+                "strides and dilations must be positive".into(),
+            ));
+        }
+        Ok((0..n)
+            .map(|i| Window {
+                kernel: kernel[i],
+                stride: strides[i],
+                dilation: dilations[i],
+                pad_begin: pads[i],
+                pad_end: pads[n + i],
+            })
+            .collect())
+    }
+
+    /// The identity window, used to view a 1-D op as a 2-D op of height 1.
+    pub const UNIT: Window = Window {
+        kernel: 1,
+        stride: 1,
+        dilation: 1,
+        pad_begin: 0,
+        pad_end: 0,
+    };
+
+    /// The extent of one dilated kernel.
+    pub fn span(&self) -> usize {
+        self.dilation * (self.kernel.max(1) - 1) + 1
+    }
+
+    /// The number of windows over an axis of length `input`.
+    ///
+    /// With `ceil`, a last partial window counts if it starts inside the input
+    /// or its leading pad (the rule ONNX Runtime and PyTorch use).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if the kernel does not fit in the padded axis.
+    pub fn output_len(&self, input: usize, ceil: bool) -> Result<usize> {
+        let padded = input + self.pad_begin + self.pad_end;
+        if padded < self.span() {
+            return Err(Error::Shape(format!(
+                "kernel span {} exceeds padded length {padded}",
+                self.span()
+            )));
+        }
+        let room = padded - self.span();
+        let mut len = room / self.stride + 1;
+        if ceil && room % self.stride != 0 {
+            len += 1;
+            if (len - 1) * self.stride >= input + self.pad_begin {
+                len -= 1;
+            }
+        }
+        Ok(len)
+    }
+
+    /// The input position of tap `k` in window `o`, or `None` inside the padding.
+    pub fn source(&self, o: usize, k: usize, input: usize) -> Option<usize> {
+        (o * self.stride + k * self.dilation)
+            .checked_sub(self.pad_begin)
+            .filter(|&i| i < input)
+    }
+}

@@ -1,0 +1,123 @@
+"""Build the Keras models that onnx2rs ships and tests, and export them with tf2onnx.
+
+Run with the `[tf]` extra installed:
+
+    python scripts/make_models.py            # examples/charcnn.onnx and tests/models/*.onnx
+
+The weights are random but seeded, so every run writes the same graphs.  The
+committed .onnx files mean that `make demo` and most tests need no TensorFlow;
+this script is how they were made and how to make them again.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tf2onnx  # noqa: E402
+from tensorflow import keras  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+OPSET = 17
+# onnxruntime 1.31 refuses IR versions above 13, and onnx 1.23 writes 14 by default.
+IR_VERSION = 8
+
+
+def charcnn(seq_len: int = 64, vocab: int = 70) -> keras.Model:
+    """A char-level CNN classifier in the style of Zhang et al. (2015), scaled down."""
+    inp = keras.Input(shape=(seq_len,), dtype="int32", name="chars")
+    x = keras.layers.Embedding(vocab, 16, name="embedding")(inp)
+    x = keras.layers.Conv1D(32, 5, padding="same", name="conv1")(x)
+    x = keras.layers.BatchNormalization(name="bn1")(x)
+    x = keras.layers.ReLU(name="relu1")(x)
+    x = keras.layers.MaxPooling1D(2, name="pool1")(x)
+    x = keras.layers.Conv1D(32, 3, padding="valid", activation="relu", name="conv2")(x)
+    x = keras.layers.GlobalMaxPooling1D(name="global_pool")(x)
+    x = keras.layers.Dense(32, activation="relu", name="dense1")(x)
+    x = keras.layers.Dropout(0.5, name="dropout")(x)
+    out = keras.layers.Dense(1, activation="sigmoid", name="score")(x)
+    return keras.Model(inp, out, name="charcnn")
+
+
+def mlp() -> keras.Model:
+    """A small multi-layer perceptron with a softmax head."""
+    inp = keras.Input(shape=(20,), dtype="float32", name="features")
+    x = keras.layers.Dense(64, activation="relu")(inp)
+    x = keras.layers.Dense(32, activation="tanh")(x)
+    out = keras.layers.Dense(5, activation="softmax")(x)
+    return keras.Model(inp, out, name="mlp")
+
+
+def conv2d_image() -> keras.Model:
+    """A small Conv2D image classifier (NHWC input, as Keras users have it)."""
+    inp = keras.Input(shape=(16, 16, 3), dtype="float32", name="image")
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inp)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Conv2D(16, 3, strides=2, padding="valid")(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.AveragePooling2D(2, padding="same")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dense(4)(x)
+    out = keras.layers.Softmax()(x)
+    return keras.Model(inp, out, name="conv2d_image")
+
+
+def randomise_stats(model: keras.Model, rng: np.random.Generator) -> None:
+    """Give biases and BatchNorm statistics non-zero values, so that tests exercise them.
+
+    Keras initialises them to zeros and ones, which tf2onnx then folds away.
+    """
+    for layer in model.layers:
+        bias = getattr(layer, "bias", None)
+        if bias is not None:
+            bias.assign(rng.normal(0, 0.2, tuple(bias.shape)).astype(np.float32))
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, gamma.shape).astype(np.float32),
+                    rng.normal(0, 0.1, beta.shape).astype(np.float32),
+                    rng.normal(0, 0.1, mean.shape).astype(np.float32),
+                    rng.uniform(0.5, 1.5, var.shape).astype(np.float32),
+                ]
+            )
+
+
+def export(model: keras.Model, path: Path) -> None:
+    """Export `model` through a tf.function with a fixed input signature (batch 1)."""
+    spec = [
+        tf.TensorSpec((1, *inp.shape[1:]), inp.dtype, name=inp.name.split(":")[0])
+        for inp in model.inputs
+    ]
+    fn = tf.function(lambda *args: model(list(args) if len(args) > 1 else args[0]))
+    proto, _ = tf2onnx.convert.from_function(fn, input_signature=spec, opset=OPSET)
+    proto.ir_version = IR_VERSION
+    proto.doc_string = f"{model.name}: made by scripts/make_models.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(proto.SerializeToString())
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+def main() -> int:
+    """Write every model this script knows."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    models = {
+        ROOT / "examples" / "charcnn.onnx": charcnn(),
+        ROOT / "tests" / "models" / "mlp.onnx": mlp(),
+        ROOT / "tests" / "models" / "conv2d_image.onnx": conv2d_image(),
+    }
+    for path, model in models.items():
+        randomise_stats(model, rng)
+        export(model, path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
