@@ -72,10 +72,11 @@ def emit_crate(
         spec = lookup(node.op_type, node.domain)
         assert spec is not None, "preflight rejects unsupported ops"
         ctx = Lowering(graph, node, renderer)
-        expr = spec.lower(ctx)
+        call = spec.lower(ctx)
         used.update(ctx.weights_used)
         steps.append(
-            {"op_type": node.op_type, "name": node.name, "out": renderer.ident(node.outputs[0]), "expr": expr}
+            {"op_type": node.op_type, "name": node.name, "out": renderer.ident(node.outputs[0]),
+             "expr": call.expr, "fallible": call.fallible}
         )
 
     outputs, seen = [], set()

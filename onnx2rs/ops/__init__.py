@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ..dtypes import DType
 from ..ir import Graph, Node
-from .lowering import Lowering
+from .lowering import Call, Lowering
 
 Check = Callable[[Node, Graph], "str | None"]
 
@@ -24,7 +24,7 @@ class OpSpec:
     """What onnx2rs knows about one ONNX op type."""
 
     op_type: str
-    lower: Callable[[Lowering], str]
+    lower: Callable[[Lowering], Call]
     dtypes: frozenset[DType]
     check: Check | None = None
     can_run_inplace: bool = False
@@ -46,14 +46,14 @@ def register(
     limits: str = "",
     attrs: tuple[str, ...] = (),
     dtype_input: int = 0,
-) -> Callable[[Callable[[Lowering], str]], Callable[[Lowering], str]]:
+) -> Callable[[Callable[[Lowering], Call]], Callable[[Lowering], Call]]:
     """Register `fn` as the lowering of each of `op_types` (a decorator).
 
     `dtypes` are the element types accepted for input `dtype_input`; `check`
     returns a reason when a node's attributes are beyond what the runtime does.
     """
 
-    def decorate(fn: Callable[[Lowering], str]) -> Callable[[Lowering], str]:
+    def decorate(fn: Callable[[Lowering], Call]) -> Callable[[Lowering], Call]:
         family = fn.__module__.rsplit(".", 1)[-1]
         for op in op_types:
             if op in REGISTRY:
@@ -81,4 +81,4 @@ def _load_families() -> None:
 
 _load_families()
 
-__all__ = ["REGISTRY", "Lowering", "OpSpec", "lookup", "register"]
+__all__ = ["REGISTRY", "Call", "Lowering", "OpSpec", "lookup", "register"]

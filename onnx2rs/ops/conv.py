@@ -6,7 +6,7 @@ Spec: https://onnx.ai/onnx/operators/onnx__Conv.html.
 from __future__ import annotations
 
 from ..dtypes import F32
-from . import Lowering, register
+from . import Call, Lowering, register
 from .window import check_spatial_rank, resolve
 
 
@@ -17,7 +17,7 @@ from .window import check_spatial_rank, resolve
     attrs=("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"),
     limits="1-D and 2-D only.",
 )
-def lower_conv(ctx: Lowering) -> str:
+def lower_conv(ctx: Lowering) -> Call:
     """`ops::conv(x, w, bias, ConvParams { .. })?`."""
     x, w = ctx.input(0), ctx.input(1)
     win = resolve(ctx.node, list(x.shape[2:]), list(w.shape[2:]))

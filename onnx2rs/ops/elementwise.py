@@ -10,32 +10,32 @@ import numpy as np
 
 from ..dtypes import BOOL, F32, NUMERIC, DType
 from ..ir import Graph, Node
-from . import Lowering, register
+from . import Call, Lowering, register
 
 _BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Less": "less"}
 _UNARY = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
 
 
 @register(*_BINARY, dtypes=NUMERIC, limits="Div of integers by zero gives 0.")
-def lower_binary(ctx: Lowering) -> str:
-    """`ops::<op>(a, b)?` with broadcasting."""
+def lower_binary(ctx: Lowering) -> Call:
+    """`ops::<op>(a, b)` with broadcasting."""
     return ctx.call(_BINARY[ctx.node.op_type], ctx.arg(0), ctx.arg(1))
 
 
 @register(*_UNARY, dtypes=frozenset({F32}), inplace=True)
-def lower_unary(ctx: Lowering) -> str:
+def lower_unary(ctx: Lowering) -> Call:
     """`ops::<op>(x)` on f32."""
     return ctx.call(_UNARY[ctx.node.op_type], ctx.arg(0), fallible=False)
 
 
 @register("Not", dtypes=frozenset({BOOL}), inplace=True)
-def lower_not(ctx: Lowering) -> str:
+def lower_not(ctx: Lowering) -> Call:
     """`ops::not(x)` on bool."""
     return ctx.call("not", ctx.arg(0), fallible=False)
 
 
 @register("Where", dtypes=NUMERIC | {BOOL}, dtype_input=1)
-def lower_where(ctx: Lowering) -> str:
+def lower_where(ctx: Lowering) -> Call:
     """`ops::where_(cond, x, y)?` with broadcasting."""
     return ctx.call("where_", ctx.arg(0), ctx.arg(1), ctx.arg(2))
 
@@ -56,7 +56,7 @@ def _clip_bounds_known(node: Node, graph: Graph) -> str | None:
     attrs=("min", "max"),
     limits="min and max must be constants.",
 )
-def lower_clip(ctx: Lowering) -> str:
+def lower_clip(ctx: Lowering) -> Call:
     """`ops::clip(x, min, max)` with the bounds as literals (attributes before opset 11)."""
     dtype = ctx.input(0).dtype
     lowest, highest = _limits(dtype)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -11,6 +12,14 @@ from ..ir import Graph, Node, Value
 
 if TYPE_CHECKING:
     from ..codegen.render import Renderer
+
+
+@dataclass(frozen=True)
+class Call:
+    """A lowered node: the Rust expression, and whether it returns `Result`."""
+
+    expr: str
+    fallible: bool = True
 
 
 class Lowering:
@@ -63,9 +72,9 @@ class Lowering:
         name = self.node.input(i)
         return self.graph.initializers.get(name) if name else None
 
-    def render(self, template: str, **context: Any) -> str:
-        """Render `templates/ops/<template>.rs.j2` with `context`."""
-        return self._renderer.op(template, **context)
+    def render(self, template: str, fallible: bool = True, **context: Any) -> Call:
+        """Render the call site `templates/ops/<template>.rs.j2` with `context`."""
+        return Call(self._renderer.op(template, **context), fallible)
 
     def literal(self, value: Any, dtype: DType) -> str:
         """A Rust literal of `value` (a scalar or 1-element array) as `dtype`."""
@@ -75,6 +84,6 @@ class Lowering:
         """A Rust slice literal `&[a, b]` of non-negative integers."""
         return "&[" + ", ".join(str(int(d)) for d in dims) + "]"
 
-    def call(self, fn: str, *args: str, fallible: bool = True) -> str:
-        """A call `ops::fn(args)`, with `?` when the runtime function returns Result."""
-        return self.render("_call", fn=fn, args=args, fallible=fallible)
+    def call(self, fn: str, *args: str, fallible: bool = True) -> Call:
+        """A call `ops::fn(args)`; `fallible` if the runtime function returns Result."""
+        return self.render("_call", fallible, fn=fn, args=args)

@@ -7,17 +7,17 @@ https://onnx.ai/onnx/operators/onnx__Gemm.html (C optional since opset 11).
 from __future__ import annotations
 
 from ..dtypes import NUMERIC
-from . import Lowering, register
+from . import Call, Lowering, register
 
 
 @register("MatMul", dtypes=NUMERIC)
-def lower_matmul(ctx: Lowering) -> str:
+def lower_matmul(ctx: Lowering) -> Call:
     """`ops::matmul(a, b)?`."""
     return ctx.call("matmul", ctx.arg(0), ctx.arg(1))
 
 
 @register("Gemm", dtypes=NUMERIC, attrs=("alpha", "beta", "transA", "transB"))
-def lower_gemm(ctx: Lowering) -> str:
+def lower_gemm(ctx: Lowering) -> Call:
     """`ops::gemm(a, b, c, GemmParams { .. })?`."""
     dtype = ctx.input(0).dtype
     return ctx.render(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..dtypes import F32
 from ..ir import Graph, Node
-from . import Lowering, register
+from . import Call, Lowering, register
 
 
 def _check_bn(node: Node, graph: Graph) -> str | None:
@@ -26,7 +26,7 @@ def _check_bn(node: Node, graph: Graph) -> str | None:
     attrs=("epsilon",),
     limits="Inference mode only.",
 )
-def lower_batch_norm(ctx: Lowering) -> str:
+def lower_batch_norm(ctx: Lowering) -> Call:
     """`ops::batch_norm(x, scale, bias, mean, var, epsilon)?`."""
     eps = ctx.literal(ctx.attr("epsilon", 1e-5), F32)
     args = [ctx.arg(i) for i in range(5)]
@@ -34,7 +34,7 @@ def lower_batch_norm(ctx: Lowering) -> str:
 
 
 @register("Softmax", dtypes=frozenset({F32}), inplace=True, attrs=("axis",))
-def lower_softmax(ctx: Lowering) -> str:
+def lower_softmax(ctx: Lowering) -> Call:
     """`ops::softmax(x, axis)?`, or `softmax_flattened` before opset 13."""
     if ctx.graph.opset >= 13:
         return ctx.call("softmax", ctx.arg(0), str(int(ctx.attr("axis", -1))))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..dtypes import F32
 from ..ir import Graph, Node
-from . import Lowering, register
+from . import Call, Lowering, register
 from .window import check_spatial_rank, resolve
 
 _POOL = {"MaxPool": "max_pool", "AveragePool": "average_pool"}
@@ -29,7 +29,7 @@ def _check_pool(node: Node, graph: Graph) -> str | None:
     attrs=("auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "strides"),
     limits="1-D and 2-D only; MaxPool without the Indices output.",
 )
-def lower_pool(ctx: Lowering) -> str:
+def lower_pool(ctx: Lowering) -> Call:
     """`ops::max_pool(x, PoolParams { .. })?` or `ops::average_pool(..)`."""
     x = ctx.input(0)
     win = resolve(ctx.node, list(x.shape[2:]), list(ctx.attr("kernel_shape")))
@@ -47,6 +47,6 @@ _GLOBAL = {"GlobalMaxPool": "global_max_pool", "GlobalAveragePool": "global_aver
 
 
 @register(*_GLOBAL, dtypes=frozenset({F32}))
-def lower_global_pool(ctx: Lowering) -> str:
+def lower_global_pool(ctx: Lowering) -> Call:
     """`ops::global_max_pool(x)?` or `ops::global_average_pool(x)?`."""
     return ctx.call(_GLOBAL[ctx.node.op_type], ctx.arg(0))

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from ..dtypes import ALL, BY_ONNX
 from ..ir import Graph, Node
-from . import Lowering, register
+from . import Call, Lowering, register
 
 
 @register("Reshape", "Flatten", "Squeeze", "Unsqueeze", dtypes=ALL)
-def lower_reshape(ctx: Lowering) -> str:
+def lower_reshape(ctx: Lowering) -> Call:
     """`ops::reshape(x, &[..])?` to the statically known output shape."""
     return ctx.call("reshape", ctx.arg(0), ctx.shape_literal(ctx.output().shape))
 
 
 @register("Transpose", dtypes=ALL, attrs=("perm",))
-def lower_transpose(ctx: Lowering) -> str:
+def lower_transpose(ctx: Lowering) -> Call:
     """`ops::transpose(x, &perm)?` (the default perm reverses the axes)."""
     rank = len(ctx.input(0).shape)
     perm = ctx.attr("perm", list(reversed(range(rank))))
@@ -27,7 +27,7 @@ def lower_transpose(ctx: Lowering) -> str:
 
 
 @register("Concat", dtypes=ALL, attrs=("axis",))
-def lower_concat(ctx: Lowering) -> str:
+def lower_concat(ctx: Lowering) -> Call:
     """`ops::concat(&[a, b, ..], axis)?`."""
     rank = len(ctx.output().shape)
     axis = int(ctx.attr("axis")) % rank
@@ -36,7 +36,7 @@ def lower_concat(ctx: Lowering) -> str:
 
 
 @register("Gather", dtypes=ALL, attrs=("axis",))
-def lower_gather(ctx: Lowering) -> str:
+def lower_gather(ctx: Lowering) -> Call:
     """`ops::gather(data, indices, axis)?`; bad indices are a run-time error."""
     rank = len(ctx.input(0).shape)
     axis = int(ctx.attr("axis", 0)) % rank
@@ -49,6 +49,6 @@ def _check_cast(node: Node, graph: Graph) -> str | None:
 
 
 @register("Cast", dtypes=ALL, check=_check_cast, attrs=("to",))
-def lower_cast(ctx: Lowering) -> str:
+def lower_cast(ctx: Lowering) -> Call:
     """`ops::cast::<_, U>(x)`: truncating, saturating, non-zero to true."""
     return ctx.call(f"cast::<_, {ctx.output().dtype.rust}>", ctx.arg(0), fallible=False)

@@ -34,6 +34,27 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+impl Error {
+    /// The same error, with the name of the model node that raised it in front.
+    ///
+    /// ```
+    /// use onnx2rs_runtime::Error;
+    /// let e = Error::Shape("x".into()).in_node("conv1");
+    /// assert_eq!(e.to_string(), "shape mismatch: node \"conv1\": x");
+    /// ```
+    #[must_use]
+    pub fn in_node(self, node: &str) -> Self {
+        let tag = |m: String| format!("node {node:?}: {m}");
+        match self {
+            Error::Input(m) => Error::Input(tag(m)),
+            Error::Shape(m) => Error::Shape(tag(m)),
+            Error::Index(m) => Error::Index(tag(m)),
+            Error::Weights(m) => Error::Weights(tag(m)),
+            Error::Io(m) => Error::Io(tag(m)),
+        }
+    }
+}
+
 impl From<ndarray::ShapeError> for Error {
     fn from(e: ndarray::ShapeError) -> Self {
         Error::Shape(e.to_string())

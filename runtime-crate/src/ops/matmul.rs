@@ -31,7 +31,8 @@ pub fn matmul<T: Numeric>(a: ArrayViewD<'_, T>, b: ArrayViewD<'_, T>) -> Result<
         return Err(Error::Shape("MatMul operands must have rank >= 1".into()));
     }
     // numpy promotes 1-D operands to matrices and drops the added axis afterwards.
-    let a = if a.ndim() == 1 {
+    let a_was_vector = a.ndim() == 1;
+    let a = if a_was_vector {
         a.insert_axis(Axis(0))
     } else {
         a
@@ -74,7 +75,7 @@ pub fn matmul<T: Numeric>(a: ArrayViewD<'_, T>, b: ArrayViewD<'_, T>) -> Result<
         );
     }
     let mut shape = batch;
-    if ra > 1 || a.shape()[0] != 1 || a.ndim() > 2 {
+    if !a_was_vector {
         shape.push(m);
     }
     if !b_was_vector {

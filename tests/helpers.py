@@ -1,0 +1,59 @@
+"""Building small ONNX models in tests, and running compiled crates on them."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from onnx2rs import CompileOptions, compile_model, toolchain
+from onnx2rs.reference import run_onnxruntime
+from onnx2rs.verify import run_cli
+
+IR_VERSION = 8  # onnxruntime 1.31 refuses IR > 13; onnx 1.23 writes 14 by default
+
+
+def make_model(
+    nodes: list[onnx.NodeProto],
+    inputs: dict[str, np.ndarray],
+    outputs: list[str],
+    initializers: dict[str, np.ndarray] | None = None,
+    opset: int = 17,
+    name: str = "test",
+) -> onnx.ModelProto:
+    """A model over `nodes` whose input shapes and dtypes come from example arrays."""
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info(k, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+         for k, v in inputs.items()],
+        [helper.make_empty_tensor_value_info(o) for o in outputs],
+        [onnx.numpy_helper.from_array(v, k) for k, v in (initializers or {}).items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=IR_VERSION)
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    # Give graph outputs the inferred types, as exporters do.
+    known = {v.name: v for v in inferred.graph.value_info}
+    for out in model.graph.output:
+        if out.name in known:
+            out.CopyFrom(known[out.name])
+    return model
+
+
+def compile_and_run(
+    model: onnx.ModelProto, feeds: dict[str, np.ndarray], workdir: Path
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Compile `model`, run its CLI on `feeds`; return (ours, ONNX Runtime's) outputs."""
+    result = compile_model(model, workdir / "crate", CompileOptions(name="cases"))
+    binary = toolchain.build_binary(result.out_dir, result.crate)
+    ours = run_cli(binary, [feeds[n] for n in result.graph.inputs], len(model.graph.output), workdir)
+    theirs = run_onnxruntime(model, feeds)
+    return ours, theirs
+
+
+def scratch_dir() -> Path:
+    """A fresh temporary folder that outlives the call (pytest cleans tmp_path per test only)."""
+    return Path(tempfile.mkdtemp(prefix="onnx2rs-test-"))

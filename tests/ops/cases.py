@@ -1,0 +1,161 @@
+"""The op case table: one row per (op, attributes, dtypes) combination we support.
+
+Each row is a single-node graph. Inputs marked `const` become initializers
+(weights); the others are graph inputs fed at run time. Values come from seeded
+generators; expected outputs always come from ONNX Runtime, never from this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+Gen = Callable[[np.random.Generator], np.ndarray]
+
+
+def normal(*shape: int, dtype: Any = np.float32, scale: float = 1.0) -> Gen:
+    """Standard-normal values."""
+    return lambda rng: (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+def positive(*shape: int) -> Gen:
+    """Values in [0.5, 1.5), for variances and divisors."""
+    return lambda rng: rng.uniform(0.5, 1.5, shape).astype(np.float32)
+
+
+def ints(low: int, high: int, *shape: int, dtype: Any = np.int64) -> Gen:
+    """Integers in [low, high)."""
+    return lambda rng: rng.integers(low, high, shape).astype(dtype)
+
+
+def bools(*shape: int) -> Gen:
+    """Random booleans."""
+    return lambda rng: rng.integers(0, 2, shape).astype(np.bool_)
+
+
+def fixed(value: Any, dtype: Any = np.int64) -> Gen:
+    """A fixed array, for shape and axes operands."""
+    return lambda rng: np.array(value, dtype=dtype)
+
+
+@dataclass
+class Case:
+    """One single-node test graph: `inputs` are (generator, is_const) pairs in input order."""
+
+    id: str
+    op: str
+    inputs: list[tuple[Gen | None, bool]]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    opset: int = 17
+
+
+def run(gen: Gen) -> tuple[Gen, bool]:
+    """An input fed at run time."""
+    return (gen, False)
+
+
+def const(gen: Gen) -> tuple[Gen, bool]:
+    """An input baked into the weights."""
+    return (gen, True)
+
+
+OMITTED = (None, False)
+
+CASES = [
+    # elementwise: broadcasting, dtypes
+    Case("add_broadcast", "Add", [run(normal(2, 3, 4)), run(normal(3, 1))]),
+    Case("add_i64_const", "Add", [run(ints(-5, 5, 2, 3)), const(ints(-5, 5, 3))]),
+    Case("sub_f32", "Sub", [run(normal(4, 1)), run(normal(1, 5))]),
+    Case("mul_i32", "Mul", [run(ints(-9, 9, 2, 3, dtype=np.int32)), run(ints(-9, 9, 1, dtype=np.int32))]),
+    Case("div_f32", "Div", [run(normal(3, 4)), const(positive(4))]),
+    Case("div_i64_truncates", "Div", [run(ints(-20, 20, 6)), const(fixed([3, -3, 7, 2, -5, 4]))]),
+    Case("less_f32", "Less", [run(normal(2, 3)), run(normal(3))]),
+    Case("less_i32", "Less", [run(ints(0, 4, 5, dtype=np.int32)), const(fixed(2, np.int32))]),
+    Case("relu", "Relu", [run(normal(3, 7))]),
+    Case("sigmoid_wide", "Sigmoid", [run(normal(4, 8, scale=30.0))]),
+    Case("tanh", "Tanh", [run(normal(2, 9, scale=3.0))]),
+    Case("not", "Not", [run(bools(3, 4))]),
+    Case("where_f32", "Where", [run(bools(2, 3)), run(normal(2, 3)), run(normal(3))]),
+    Case("where_i64", "Where", [run(bools(4)), run(ints(0, 9, 4)), const(fixed(-1))]),
+    Case("clip_both", "Clip", [run(normal(3, 5, scale=4.0)), const(fixed(-1.0, np.float32)),
+                               const(fixed(2.5, np.float32))]),
+    Case("clip_max_only", "Clip", [run(normal(10, scale=8.0)), OMITTED, const(fixed(6.0, np.float32))]),
+    Case("clip_i64", "Clip", [run(ints(-9, 9, 8)), const(fixed(-2)), const(fixed(3))]),
+    # matrix products
+    Case("matmul_2d", "MatMul", [run(normal(3, 4)), const(normal(4, 5))]),
+    Case("matmul_batched", "MatMul", [run(normal(2, 3, 4)), run(normal(2, 4, 5))]),
+    Case("matmul_broadcast_batch", "MatMul", [run(normal(2, 1, 3, 4)), run(normal(3, 4, 2))]),
+    Case("matmul_vector_left", "MatMul", [run(normal(4)), run(normal(4, 5))]),
+    Case("matmul_vector_right", "MatMul", [run(normal(2, 3, 4)), run(normal(4))]),
+    Case("matmul_i32", "MatMul", [run(ints(-3, 3, 2, 3, dtype=np.int32)), run(ints(-3, 3, 3, 2, dtype=np.int32))]),
+    Case("gemm_plain", "Gemm", [run(normal(3, 4)), const(normal(4, 5)), const(normal(5))]),
+    Case("gemm_trans_scaled", "Gemm", [run(normal(4, 3)), const(normal(5, 4)), const(normal(3, 5))],
+         {"transA": 1, "transB": 1, "alpha": 0.5, "beta": 2.0}),
+    Case("gemm_no_c", "Gemm", [run(normal(2, 6)), const(normal(6, 3))]),
+    # convolution
+    Case("conv2d_pad_stride_bias", "Conv", [run(normal(1, 3, 8, 8)), const(normal(4, 3, 3, 3)), const(normal(4))],
+         {"pads": [1, 1, 1, 1], "strides": [2, 2]}),
+    Case("conv2d_dilated_asym_pads", "Conv", [run(normal(2, 2, 9, 7)), const(normal(3, 2, 3, 2))],
+         {"dilations": [2, 1], "pads": [0, 1, 2, 0]}),
+    Case("conv2d_depthwise", "Conv", [run(normal(1, 4, 6, 6)), const(normal(4, 1, 3, 3)), const(normal(4))],
+         {"group": 4, "pads": [1, 1, 1, 1]}),
+    Case("conv2d_grouped_same_upper", "Conv", [run(normal(1, 4, 7, 7)), const(normal(6, 2, 3, 3))],
+         {"group": 2, "auto_pad": "SAME_UPPER", "strides": [2, 2]}),
+    Case("conv1d", "Conv", [run(normal(1, 4, 10)), const(normal(6, 4, 3)), const(normal(6))],
+         {"pads": [1, 1]}),
+    Case("conv1d_same_lower_stride", "Conv", [run(normal(2, 3, 11)), const(normal(2, 3, 4))],
+         {"auto_pad": "SAME_LOWER", "strides": [3]}),
+    # pooling
+    Case("maxpool2d", "MaxPool", [run(normal(1, 2, 7, 7))], {"kernel_shape": [3, 3], "strides": [2, 2],
+                                                             "pads": [1, 1, 1, 1]}),
+    Case("maxpool2d_ceil", "MaxPool", [run(normal(1, 2, 6, 6))], {"kernel_shape": [3, 3], "strides": [2, 2],
+                                                                 "ceil_mode": 1}),
+    Case("maxpool2d_dilated", "MaxPool", [run(normal(1, 1, 8, 8))], {"kernel_shape": [2, 2],
+                                                                    "dilations": [2, 2]}),
+    Case("maxpool1d", "MaxPool", [run(normal(1, 3, 9))], {"kernel_shape": [2], "strides": [2]}),
+    Case("maxpool1d_same_upper", "MaxPool", [run(normal(1, 3, 9))], {"kernel_shape": [3], "strides": [2],
+                                                                    "auto_pad": "SAME_UPPER"}),
+    Case("avgpool2d_exclude_pad", "AveragePool", [run(normal(1, 2, 5, 5))],
+         {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}),
+    Case("avgpool2d_include_pad", "AveragePool", [run(normal(1, 2, 5, 5))],
+         {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "count_include_pad": 1}),
+    Case("avgpool2d_ceil", "AveragePool", [run(normal(1, 1, 7, 7))],
+         {"kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": 1}),
+    Case("avgpool1d", "AveragePool", [run(normal(2, 2, 8))], {"kernel_shape": [3], "strides": [1]}),
+    Case("global_max_2d", "GlobalMaxPool", [run(normal(2, 3, 4, 5))]),
+    Case("global_max_1d", "GlobalMaxPool", [run(normal(1, 3, 6))]),
+    Case("global_avg_2d", "GlobalAveragePool", [run(normal(1, 3, 4, 4))]),
+    # normalisation
+    Case("batchnorm_4d", "BatchNormalization",
+         [run(normal(2, 3, 4, 4)), const(normal(3)), const(normal(3)), const(normal(3)), const(positive(3))],
+         {"epsilon": 1e-3}),
+    Case("batchnorm_3d", "BatchNormalization",
+         [run(normal(1, 5, 7)), const(normal(5)), const(normal(5)), const(normal(5)), const(positive(5))]),
+    Case("softmax_last", "Softmax", [run(normal(2, 3, 5, scale=5.0))]),
+    Case("softmax_axis1", "Softmax", [run(normal(2, 3, 4))], {"axis": 1}),
+    # shapes
+    Case("reshape_zero_minus_one", "Reshape", [run(normal(2, 3, 4)), const(fixed([0, -1]))]),
+    Case("reshape_i64", "Reshape", [run(ints(0, 9, 6)), const(fixed([3, 2]))]),
+    Case("flatten_axis2", "Flatten", [run(normal(2, 3, 4, 5))], {"axis": 2}),
+    Case("squeeze_axes", "Squeeze", [run(normal(1, 3, 1, 4)), const(fixed([0, 2]))]),
+    Case("unsqueeze_axes", "Unsqueeze", [run(normal(3, 4)), const(fixed([0, 3]))]),
+    Case("transpose_perm", "Transpose", [run(normal(2, 3, 4))], {"perm": [1, 2, 0]}),
+    Case("transpose_default", "Transpose", [run(ints(0, 9, 2, 5))]),
+    Case("concat_axis1", "Concat", [run(normal(2, 1, 3)), run(normal(2, 2, 3)), const(normal(2, 3, 3))],
+         {"axis": 1}),
+    Case("concat_negative_axis_bool", "Concat", [run(bools(2, 2)), run(bools(2, 3))], {"axis": -1}),
+    Case("gather_embedding", "Gather", [const(normal(10, 4)), run(ints(0, 10, 2, 3))]),
+    Case("gather_negative_indices", "Gather", [run(normal(5, 3)), const(fixed([[-1, 0], [-5, 2]]))]),
+    Case("gather_axis1_i32", "Gather", [run(normal(2, 6, 3)), const(fixed([5, 1, 1], np.int32))], {"axis": 1}),
+    Case("cast_f32_i32", "Cast", [run(normal(3, 4, scale=10.0))], {"to": 6}),
+    Case("cast_i64_f32", "Cast", [run(ints(-100, 100, 5))], {"to": 1}),
+    Case("cast_f32_bool", "Cast", [run(fixed([0.0, 1.5, -0.0, -2.0], np.float32))], {"to": 9}),
+    Case("cast_bool_f32", "Cast", [run(bools(6))], {"to": 1}),
+    Case("cast_i32_i64", "Cast", [run(ints(-50, 50, 4, dtype=np.int32))], {"to": 7}),
+    # opset 11: Softmax before the opset-13 axis change
+    Case("softmax_legacy_axis1", "Softmax", [run(normal(2, 3, 4))], {"axis": 1}, opset=11),
+    Case("softmax_legacy_default", "Softmax", [run(normal(3, 5))], opset=11),
+]
