@@ -16,7 +16,8 @@ _BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Less": "less
 _UNARY = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
 
 
-@register(*_BINARY, dtypes=NUMERIC, limits="Div of integers by zero gives 0.")
+@register("Add", "Sub", "Mul", "Less", dtypes=NUMERIC)
+@register("Div", dtypes=NUMERIC, limits="Integer division truncates; integer x/0 gives 0 (undefined in ONNX).")
 def lower_binary(ctx: Lowering) -> Call:
     """`ops::<op>(a, b)` with broadcasting."""
     return ctx.call(_BINARY[ctx.node.op_type], ctx.arg(0), ctx.arg(1))

@@ -1,0 +1,31 @@
+"""docs/ops.md, generated from the op registry so it can never drift from the code."""
+
+from __future__ import annotations
+
+from .ops import REGISTRY
+
+
+def ops_markdown() -> str:
+    """The supported-ops page: every op with its family, attributes, dtypes and limits."""
+    lines = [
+        "# Supported ONNX operators",
+        "",
+        "Generated from the op registry by `scripts/gen_ops_doc.py` (`make docs`); do not edit.",
+        "",
+        f"{len(REGISTRY)} op types (default `ai.onnx` domain). `Identity` and `Dropout` are also accepted:",
+        "the `sanitize` pass removes them before code generation.",
+        "",
+        "A model that uses anything else fails at build time with exit code 2, naming every",
+        "unsupported op and its nodes. Shapes must be static once the input shapes are fixed",
+        "(`--input-shape NAME=D0,D1,...`).",
+        "",
+        "| op | family | attributes | dtypes | in place | limits |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for op in sorted(REGISTRY):
+        spec = REGISTRY[op]
+        dtypes = ", ".join(sorted(d.rust for d in spec.dtypes))
+        attrs = ", ".join(f"`{a}`" for a in spec.attrs) or "-"
+        inplace = "yes" if spec.can_run_inplace else "-"
+        lines.append(f"| {op} | {spec.family} | {attrs} | {dtypes} | {inplace} | {spec.limits or '-'} |")
+    return "\n".join(lines) + "\n"

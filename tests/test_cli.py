@@ -1,0 +1,74 @@
+"""The command line: clear one-line errors, exit code 2, and nothing half-written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from onnx import helper
+
+from .helpers import make_model
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def onnx2rs(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "onnx2rs", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def unsupported_model(path: Path) -> Path:
+    x = np.zeros((1, 4, 2, 2), np.float32)
+    nodes = [
+        helper.make_node("DepthToSpace", ["x"], ["a"], name="d2s", blocksize=2),
+        helper.make_node("Relu", ["a"], ["b"], name="relu"),
+        helper.make_node("Hardmax", ["b"], ["c"], name="hm1"),
+        helper.make_node("Hardmax", ["c"], ["y"], name="hm2"),
+    ]
+    model = make_model(nodes, {"x": x}, ["y"])
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def test_unsupported_ops_exit_2_naming_every_op_and_node(tmp_path: Path) -> None:
+    model = unsupported_model(tmp_path / "bad.onnx")
+    out = tmp_path / "out"
+    r = onnx2rs("build", str(model), "-o", str(out))
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert "DepthToSpace" in r.stderr and "'d2s'" in r.stderr
+    assert "Hardmax" in r.stderr and "'hm1'" in r.stderr and "'hm2'" in r.stderr
+    assert "docs/ops.md" in r.stderr
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [model]  # no staging folder left either
+
+
+def test_corrupt_file_is_one_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "corrupt.onnx"
+    bad.write_bytes((ROOT / "tests" / "models" / "mlp.onnx").read_bytes()[:100])
+    r = onnx2rs("build", str(bad), "-o", str(tmp_path / "out"))
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and "error:" in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_existing_output_needs_force(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    r = onnx2rs("build", str(ROOT / "tests" / "models" / "mlp.onnx"), "-o", str(out))
+    assert r.returncode == 2 and "--force" in r.stderr
+    assert (out / "precious.txt").read_text() == "keep me"
+
+
+def test_bad_input_shape_option(tmp_path: Path) -> None:
+    r = onnx2rs("build", str(ROOT / "tests" / "models" / "mlp.onnx"), "--input-shape", "nope", "-o",
+                str(tmp_path / "o"))
+    assert r.returncode == 2 and "NAME=D0,D1" in r.stderr
+
+
+def test_build_writes_a_crate(tmp_path: Path) -> None:
+    r = onnx2rs("build", str(ROOT / "tests" / "models" / "mlp.onnx"), "-o", str(tmp_path / "o"), "--name", "My Model")
+    assert r.returncode == 0, r.stderr
+    assert 'name = "my_model"' in (tmp_path / "o" / "Cargo.toml").read_text()

@@ -1,0 +1,57 @@
+"""The loader and preflight: bad models give one clear ModelError or UnsupportedError."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper
+
+from onnx2rs.build import CompileOptions, lower_model
+from onnx2rs.errors import ModelError, UnsupportedError
+from onnx2rs.load import load
+
+from ..helpers import make_model
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_charcnn_loads_with_static_shapes() -> None:
+    _, g = load(ROOT / "examples" / "charcnn.onnx")
+    assert g.inputs == ["chars"]
+    for v in g.values.values():
+        assert all(d > 0 for d in v.shape)
+
+
+def test_missing_and_corrupt_files(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="no such file"):
+        load(tmp_path / "nope.onnx")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x08\x07garbage" * 10)
+    with pytest.raises(ModelError):
+        load(bad)
+
+
+def test_symbolic_dims_need_a_shape() -> None:
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["batch", "n"])
+    y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["batch", "n"])
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    with pytest.raises(ModelError, match="--input-shape x="):
+        load(model)
+    _, graph = load(model, {"x": [3, 5]})
+    assert graph.values["y"].shape == (3, 5)
+
+
+def test_preflight_lists_every_unsupported_op_and_dtype() -> None:
+    x = np.zeros((1, 4, 2, 2), np.float32)
+    nodes = [helper.make_node("DepthToSpace", ["x"], ["a"], name="d2s", blocksize=2),
+             helper.make_node("Hardmax", ["a"], ["y"], name="hm")]
+    with pytest.raises(UnsupportedError) as e:
+        lower_model(make_model(nodes, {"x": x}, ["y"]), CompileOptions())
+    assert set(e.value.problems) == {"DepthToSpace", "Hardmax"}
+    ints = np.zeros((3,), np.int32)
+    with pytest.raises(UnsupportedError, match=r"Relu \(dtype i32\)"):
+        lower_model(make_model([helper.make_node("Relu", ["x"], ["y"])], {"x": ints}, ["y"]), CompileOptions())
