@@ -101,7 +101,7 @@ def export(model: keras.Model, path: Path) -> None:
     proto.doc_string = f"{model.name}: made by scripts/make_models.py"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(proto.SerializeToString())
-    print(f"wrote {path.relative_to(ROOT)}")
+    print(f"wrote {path}")
 
 
 def main() -> int:

@@ -1,0 +1,54 @@
+"""Against the source framework: a Keras model, exported in-test with tf2onnx, compiled to
+Rust, must give Keras' own outputs (atol = rtol = 1e-4)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from onnx2rs import compile_model, toolchain
+from onnx2rs.verify import run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.cargo, pytest.mark.tf]
+
+
+@pytest.fixture(scope="module")
+def make_models():
+    """scripts/make_models.py as a module (its model builders and exporter)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    pytest.importorskip("tensorflow")
+    spec = importlib.util.spec_from_file_location("make_models", ROOT / "scripts" / "make_models.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["make_models"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("builder", ["charcnn", "mlp", "conv2d_image"])
+def test_compiled_model_matches_keras(make_models, builder: str, tmp_path: Path) -> None:
+    keras = make_models.keras
+    keras.utils.set_random_seed(3)
+    model = getattr(make_models, builder)()
+    make_models.randomise_stats(model, np.random.default_rng(3))
+    onnx_path = tmp_path / f"{builder}.onnx"
+    make_models.export(model, onnx_path)
+
+    rng = np.random.default_rng(5)
+    (inp,) = model.inputs
+    shape = (1, *inp.shape[1:])
+    if "int" in str(inp.dtype):
+        x = rng.integers(0, 70, shape).astype(np.int32)
+    else:
+        x = rng.standard_normal(shape).astype(np.float32)
+    expected = np.asarray(model(x, training=False))
+
+    result = compile_model(onnx_path, tmp_path / "crate")
+    binary = toolchain.build_binary(result.out_dir, result.crate)
+    (ours,) = run_cli(binary, [x], 1, tmp_path)
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)
