@@ -107,6 +107,48 @@ def verify(
         raise typer.Exit(1)
 
 
+@app.command()
+def analyze(
+    model: Annotated[Path, typer.Argument(help="The .onnx model to analyse.")],
+    input_shape: ShapeOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    html_out: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report.")] = None,
+) -> None:
+    """Show the schedule, liveness, in-place decisions and the memory plan of MODEL."""
+    import json
+
+    from .analyze import analyze as run_analyze
+    from .report_html import render_html
+
+    try:
+        a = run_analyze(model, CompileOptions(input_shapes=parse_shapes(input_shape)))
+    except Onnx2rsError as e:
+        raise _fail(e) from None
+    if html_out is not None:
+        html_out.write_text(render_html(a))
+    if json_out:
+        print(json.dumps(a.to_json(), indent=2))
+        return
+    table = Table(title=f"schedule of {a.model}", title_justify="left")
+    for col in ("step", "node", "op", "output shape", "bytes", "last use", "in place", "offset"):
+        numeric = col in ("step", "bytes", "last use", "offset")
+        table.add_column(col, justify="right" if numeric else "left",
+                         overflow="ellipsis" if col == "node" else "fold",
+                         no_wrap=col == "node", max_width=22 if col == "node" else None)
+    for s in a.steps:
+        table.add_row(str(s.step), s.node, s.op, "x".join(map(str, s.shape)), str(s.bytes), str(s.last_use),
+                      ("[green]yes[/]: " if s.inplace else "no: ") + s.reason, str(s.offset))
+    console.print(table)
+    removed = ", ".join(f"{p['pass']} removed {p['removed']}" for p in a.passes)
+    console.print(f"passes: {removed}")
+    console.print(
+        f"intermediates: naive {a.naive_bytes:,} B, planned arena {a.arena_bytes:,} B "
+        f"([bold]{a.ratio:.1%}[/] of naive); weights {a.weights_bytes:,} B"
+    )
+    if html_out is not None:
+        console.print(f"wrote {html_out}")
+
+
 def main() -> None:
     """Console-script entry point."""
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")

@@ -72,3 +72,17 @@ def test_build_writes_a_crate(tmp_path: Path) -> None:
     r = onnx2rs("build", str(ROOT / "tests" / "models" / "mlp.onnx"), "-o", str(tmp_path / "o"), "--name", "My Model")
     assert r.returncode == 0, r.stderr
     assert 'name = "my_model"' in (tmp_path / "o" / "Cargo.toml").read_text()
+
+
+def test_analyze_table_json_and_html(tmp_path: Path) -> None:
+    import json
+
+    r = onnx2rs("analyze", str(ROOT / "examples" / "charcnn.onnx"), "--json", "--html", str(tmp_path / "r.html"))
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["arena_bytes"] < data["naive_bytes"]
+    assert len(data["steps"]) == data["nodes"] > 0
+    page = (tmp_path / "r.html").read_text()
+    assert page.count('class="tensor"') == data["nodes"] and "<svg" in page
+    r = onnx2rs("analyze", str(ROOT / "examples" / "charcnn.onnx"))
+    assert r.returncode == 0 and "planned arena" in r.stdout

@@ -1,0 +1,90 @@
+"""`onnx2rs analyze`: the schedule with liveness, in-place decisions and the memory plan.
+
+Runs the same front half as `build` (load, passes, preflight) and the analyses,
+and returns plain data for the table, the JSON and the HTML report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .build import CompileOptions, lower_model
+from .ir import Graph
+from .passes import PassReport
+from .passes.inplace import InplaceDecision, decide_inplace
+from .passes.liveness import Interval, liveness
+from .passes.memory_plan import MemoryPlan, plan_memory
+
+
+@dataclass
+class Step:
+    """One row of the schedule."""
+
+    step: int
+    node: str
+    op: str
+    output: str
+    shape: list[int]
+    dtype: str
+    bytes: int
+    last_use: int
+    inplace: bool
+    reason: str
+    offset: int
+
+
+@dataclass
+class Analysis:
+    """Everything `analyze` shows."""
+
+    model: str
+    steps: list[Step]
+    passes: list[dict]
+    nodes: int
+    naive_bytes: int
+    arena_bytes: int
+    weights_bytes: int
+
+    @property
+    def ratio(self) -> float:
+        """Planned arena over the naive sum of all intermediates."""
+        return self.arena_bytes / self.naive_bytes if self.naive_bytes else 1.0
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict, with the ratio included."""
+        return {**asdict(self), "arena_over_naive": round(self.ratio, 4)}
+
+
+def plan(graph: Graph) -> tuple[dict[str, Interval], dict[str, InplaceDecision], MemoryPlan]:
+    """Liveness, then in-place decisions, then the memory plan, for `graph` as scheduled."""
+    live = liveness(graph)
+    inplace = decide_inplace(graph, live)
+    return live, inplace, plan_memory(graph, live, inplace)
+
+
+def analyze(source: str | Path, options: CompileOptions | None = None) -> Analysis:
+    """Analyse a model file without writing anything."""
+    _, graph, reports = lower_model(source, options or CompileOptions())
+    live, inplace, memory = plan(graph)
+    steps = []
+    for i, node in enumerate(graph.nodes):
+        out = graph.value(node.outputs[0])
+        decision = inplace[node.name]
+        steps.append(
+            Step(i, node.name, node.op_type, out.name, list(out.shape), out.dtype.rust, out.nbytes,
+                 live[out.name].end, decision.inplace, decision.reason, memory.offset_of(out.name))
+        )
+    return Analysis(
+        model=Path(source).name,
+        steps=steps,
+        passes=[_report(r) for r in reports],
+        nodes=len(graph.nodes),
+        naive_bytes=memory.naive_bytes,
+        arena_bytes=memory.arena_bytes,
+        weights_bytes=sum(int(a.nbytes) for a in graph.initializers.values()),
+    )
+
+
+def _report(r: PassReport) -> dict:
+    return {"pass": r.name, "changed": r.changed, "removed": r.removed}
