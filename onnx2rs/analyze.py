@@ -10,11 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .build import CompileOptions, lower_model
-from .ir import Graph
-from .passes import PassReport
-from .passes.inplace import InplaceDecision, decide_inplace
-from .passes.liveness import Interval, liveness
-from .passes.memory_plan import MemoryPlan, plan_memory
+from .passes import PassReport, analyse
 
 
 @dataclass
@@ -56,17 +52,10 @@ class Analysis:
         return {**asdict(self), "arena_over_naive": round(self.ratio, 4)}
 
 
-def plan(graph: Graph) -> tuple[dict[str, Interval], dict[str, InplaceDecision], MemoryPlan]:
-    """Liveness, then in-place decisions, then the memory plan, for `graph` as scheduled."""
-    live = liveness(graph)
-    inplace = decide_inplace(graph, live)
-    return live, inplace, plan_memory(graph, live, inplace)
-
-
 def analyze(source: str | Path, options: CompileOptions | None = None) -> Analysis:
     """Analyse a model file without writing anything."""
     _, graph, reports = lower_model(source, options or CompileOptions())
-    live, inplace, memory = plan(graph)
+    live, inplace, memory = analyse(graph)
     steps = []
     for i, node in enumerate(graph.nodes):
         out = graph.value(node.outputs[0])

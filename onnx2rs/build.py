@@ -71,6 +71,7 @@ def compile_model(
     stem = Path(source).stem if isinstance(source, (str, Path)) else "model"
     crate = codegen.crate_name(options.name or stem)
     model, graph, reports = lower_model(source, options)
+    _, inplace, _ = passes.analyse(graph)
 
     feeds = reference.sample_inputs(graph, options.seed)
     expected = reference.run_onnxruntime(model, feeds)
@@ -82,6 +83,7 @@ def compile_model(
         files = codegen.emit_crate(
             graph, staging, crate, str(source) if not isinstance(source, onnx.ModelProto) else "model.onnx",
             (inputs, expected),
+            inplace,
         )
         toolchain.rustfmt(files.rust_sources)
         if out_dir.exists():

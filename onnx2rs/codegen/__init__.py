@@ -16,6 +16,7 @@ import numpy as np
 
 from ..ir import Graph, Value
 from ..ops import Lowering, lookup
+from ..passes import InplaceDecision
 from ..resources import runtime_dir
 from .names import RESERVED, Names, crate_name, rust_str
 from .render import Renderer
@@ -55,10 +56,12 @@ def emit_crate(
     crate: str,
     source_file: str,
     reference: tuple[list[np.ndarray], list[np.ndarray]],
+    inplace: dict[str, InplaceDecision] | None = None,
 ) -> CrateFiles:
     """Write the crate for `graph` into the existing, empty folder `out_dir`.
 
-    `reference` holds inputs and ONNX Runtime's outputs for the generated tests.
+    `reference` holds inputs and ONNX Runtime's outputs for the generated tests;
+    nodes that `inplace` approves overwrite their input's buffer instead of allocating.
     Precondition: preflight passed, so every node has a registered lowering.
     """
     names = Names(RESERVED | {crate})
@@ -71,12 +74,14 @@ def emit_crate(
     for node in graph.nodes:
         spec = lookup(node.op_type, node.domain)
         assert spec is not None, "preflight rejects unsupported ops"
-        ctx = Lowering(graph, node, renderer)
+        decision = (inplace or {}).get(node.name)
+        ctx = Lowering(graph, node, renderer, inplace=bool(decision and decision.inplace))
         call = spec.lower(ctx)
         used.update(ctx.weights_used)
         steps.append(
             {"op_type": node.op_type, "name": node.name, "out": renderer.ident(node.outputs[0]),
-             "expr": call.expr, "fallible": call.fallible}
+             "expr": call.expr, "fallible": call.fallible, "inplace": call.inplace,
+             "source": renderer.ident(node.inputs[0]) if call.inplace else None}
         )
 
     outputs, seen = [], set()

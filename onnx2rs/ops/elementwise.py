@@ -25,14 +25,15 @@ def lower_binary(ctx: Lowering) -> Call:
 
 @register(*_UNARY, dtypes=frozenset({F32}), inplace=True)
 def lower_unary(ctx: Lowering) -> Call:
-    """`ops::<op>(x)` on f32."""
-    return ctx.call(_UNARY[ctx.node.op_type], ctx.arg(0), fallible=False)
+    """`ops::<op>(x)` on f32, or `ops::<op>_inplace(&mut x)`."""
+    fn = _UNARY[ctx.node.op_type]
+    return ctx.call_inplace(f"{fn}_inplace") if ctx.inplace else ctx.call(fn, ctx.arg(0), fallible=False)
 
 
 @register("Not", dtypes=frozenset({BOOL}), inplace=True)
 def lower_not(ctx: Lowering) -> Call:
-    """`ops::not(x)` on bool."""
-    return ctx.call("not", ctx.arg(0), fallible=False)
+    """`ops::not(x)` on bool, or `ops::not_inplace(&mut x)`."""
+    return ctx.call_inplace("not_inplace") if ctx.inplace else ctx.call("not", ctx.arg(0), fallible=False)
 
 
 @register("Where", dtypes=NUMERIC | {BOOL}, dtype_input=1)
@@ -63,13 +64,10 @@ def lower_clip(ctx: Lowering) -> Call:
     lowest, highest = _limits(dtype)
     lo = ctx.const(1) if ctx.has_input(1) else ctx.attr("min", lowest)
     hi = ctx.const(2) if ctx.has_input(2) else ctx.attr("max", highest)
-    return ctx.call(
-        "clip",
-        ctx.arg(0),
-        ctx.literal(lo, dtype),
-        ctx.literal(hi, dtype),
-        fallible=False,
-    )
+    bounds = (ctx.literal(lo, dtype), ctx.literal(hi, dtype))
+    if ctx.inplace:
+        return ctx.call_inplace("clip_inplace", *bounds)
+    return ctx.call("clip", ctx.arg(0), *bounds, fallible=False)
 
 
 def _limits(dtype: DType) -> tuple[float, float]:

@@ -20,6 +20,7 @@ class Call:
 
     expr: str
     fallible: bool = True
+    inplace: bool = False
 
 
 class Lowering:
@@ -29,9 +30,10 @@ class Lowering:
     `const(i)` reads a compile-time value instead, so it never becomes a weight.
     """
 
-    def __init__(self, graph: Graph, node: Node, renderer: Renderer) -> None:
-        """Prepare to lower `node` of `graph`."""
+    def __init__(self, graph: Graph, node: Node, renderer: Renderer, inplace: bool = False) -> None:
+        """Prepare to lower `node` of `graph`; `inplace` if it may overwrite its first input."""
         self.graph, self.node, self._renderer = graph, node, renderer
+        self.inplace = inplace
         self.weights_used: list[str] = []
 
     def value(self, name: str) -> Value:
@@ -83,6 +85,12 @@ class Lowering:
     def shape_literal(self, dims: Any) -> str:
         """A Rust slice literal `&[a, b]` of non-negative integers."""
         return "&[" + ", ".join(str(int(d)) for d in dims) + "]"
+
+    def call_inplace(self, fn: str, *args: str, fallible: bool = False) -> Call:
+        """A call `ops::fn(&mut out, args)` that overwrites the output, which holds input 0."""
+        target = self._renderer.ident(self.node.outputs[0])
+        call = self.render("_call", fallible, fn=fn, args=(f"&mut {target}", *args))
+        return Call(call.expr, fallible, inplace=True)
 
     def call(self, fn: str, *args: str, fallible: bool = True) -> Call:
         """A call `ops::fn(args)`; `fallible` if the runtime function returns Result."""

@@ -29,13 +29,18 @@ def _check_bn(node: Node, graph: Graph) -> str | None:
 def lower_batch_norm(ctx: Lowering) -> Call:
     """`ops::batch_norm(x, scale, bias, mean, var, epsilon)?`."""
     eps = ctx.literal(ctx.attr("epsilon", 1e-5), F32)
-    args = [ctx.arg(i) for i in range(5)]
-    return ctx.call("batch_norm", *args, eps)
+    params = [ctx.arg(i) for i in range(1, 5)]
+    if ctx.inplace:
+        return ctx.call_inplace("batch_norm_inplace", *params, eps, fallible=True)
+    return ctx.call("batch_norm", ctx.arg(0), *params, eps)
 
 
 @register("Softmax", dtypes=frozenset({F32}), inplace=True, attrs=("axis",))
 def lower_softmax(ctx: Lowering) -> Call:
     """`ops::softmax(x, axis)?`, or `softmax_flattened` before opset 13."""
     if ctx.graph.opset >= 13:
-        return ctx.call("softmax", ctx.arg(0), str(int(ctx.attr("axis", -1))))
+        axis = str(int(ctx.attr("axis", -1)))
+        if ctx.inplace:
+            return ctx.call_inplace("softmax_inplace", axis, fallible=True)
+        return ctx.call("softmax", ctx.arg(0), axis)
     return ctx.call("softmax_flattened", ctx.arg(0), str(int(ctx.attr("axis", 1))))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from ..ir import Graph
 from .dead_nodes import eliminate_dead_nodes
+from .inplace import InplaceDecision, decide_inplace
+from .liveness import Interval, liveness
 from .manager import Pass, PassReport, run_passes
+from .memory_plan import MemoryPlan, plan_memory
 from .sanitize import sanitize
 
 PIPELINE: list[Pass] = [
@@ -13,4 +17,13 @@ PIPELINE: list[Pass] = [
     eliminate_dead_nodes,
 ]
 
-__all__ = ["PIPELINE", "PassReport", "run_passes"]
+
+
+def analyse(graph: Graph) -> tuple[dict[str, Interval], dict[str, InplaceDecision], MemoryPlan]:
+    """The analyses of the final schedule, in dependency order: liveness -> in place -> memory plan."""
+    live = liveness(graph)
+    inplace = decide_inplace(graph, live)
+    return live, inplace, plan_memory(graph, live, inplace)
+
+
+__all__ = ["PIPELINE", "InplaceDecision", "MemoryPlan", "PassReport", "analyse", "run_passes"]

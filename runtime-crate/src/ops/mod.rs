@@ -14,7 +14,7 @@ mod window;
 pub use conv::{conv, ConvParams};
 pub use elementwise::*;
 pub use matmul::{gemm, matmul, GemmParams};
-pub use norm::{batch_norm, softmax, softmax_flattened};
+pub use norm::{batch_norm, batch_norm_inplace, softmax, softmax_flattened, softmax_inplace};
 pub use pool::{average_pool, global_average_pool, global_max_pool, max_pool, PoolParams};
 pub use shape::{cast, concat, gather, reshape, transpose};
 pub use window::Window;

@@ -29,6 +29,23 @@ pub fn batch_norm(
     var: ArrayViewD<'_, f32>,
     epsilon: f32,
 ) -> Result<ArrayD<f32>> {
+    let mut y = x.to_owned();
+    batch_norm_inplace(&mut y, scale, bias, mean, var, epsilon)?;
+    Ok(y)
+}
+
+/// In-place form of [`batch_norm`]: normalises `x` where it is.
+///
+/// # Errors
+/// [`Error::Shape`] if a parameter is not `[C]`; `x` is then unchanged.
+pub fn batch_norm_inplace(
+    x: &mut ArrayD<f32>,
+    scale: ArrayViewD<'_, f32>,
+    bias: ArrayViewD<'_, f32>,
+    mean: ArrayViewD<'_, f32>,
+    var: ArrayViewD<'_, f32>,
+    epsilon: f32,
+) -> Result<()> {
     let c = *x
         .shape()
         .get(1)
@@ -46,13 +63,12 @@ pub fn batch_norm(
             )));
         }
     }
-    let mut y = x.to_owned();
-    for (ch, mut plane) in y.axis_iter_mut(Axis(1)).enumerate() {
+    for (ch, mut plane) in x.axis_iter_mut(Axis(1)).enumerate() {
         let a = scale[ch] / (var[ch] + epsilon).sqrt();
         let b = bias[ch] - mean[ch] * a;
         plane.mapv_inplace(|v| v * a + b);
     }
-    Ok(y)
+    Ok(())
 }
 
 fn resolve_axis(axis: i64, rank: usize) -> Result<usize> {
@@ -85,10 +101,19 @@ fn softmax_lanes(y: &mut ArrayD<f32>, axis: usize) {
 /// # Errors
 /// [`Error::Shape`] if `axis` is out of range.
 pub fn softmax(x: ArrayViewD<'_, f32>, axis: i64) -> Result<ArrayD<f32>> {
-    let axis = resolve_axis(axis, x.ndim())?;
     let mut y = x.to_owned();
-    softmax_lanes(&mut y, axis);
+    softmax_inplace(&mut y, axis)?;
     Ok(y)
+}
+
+/// In-place form of [`softmax`].
+///
+/// # Errors
+/// [`Error::Shape`] if `axis` is out of range; `x` is then unchanged.
+pub fn softmax_inplace(x: &mut ArrayD<f32>, axis: i64) -> Result<()> {
+    let axis = resolve_axis(axis, x.ndim())?;
+    softmax_lanes(x, axis);
+    Ok(())
 }
 
 /// ONNX `Softmax` before opset 13: `x` is flattened to 2-D at `axis` and the

@@ -1,0 +1,46 @@
+"""Chains of in-place ops: the generated code overwrites buffers and still matches ONNX Runtime."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import helper
+
+from ..helpers import compile_and_run, make_model, scratch_dir
+
+pytestmark = pytest.mark.cargo
+
+
+def test_in_place_chain_matches_onnxruntime() -> None:
+    rng = np.random.default_rng(9)
+    f = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1]),
+        # BN after Relu: onnxsim would fold a BN that follows the Conv directly
+        helper.make_node("Relu", ["c"], ["r"], name="relu"),
+        helper.make_node("BatchNormalization", ["r", "s", "b", "m", "v"], ["bn"], name="bn"),
+        helper.make_node("Clip", ["bn", "lo", "hi"], ["cl"], name="clip"),
+        helper.make_node("Sigmoid", ["cl"], ["sg"], name="sigmoid"),
+        helper.make_node("Tanh", ["sg"], ["t"], name="tanh"),
+        helper.make_node("Softmax", ["t"], ["y"], name="softmax", axis=1),
+        # a diamond: both readers of `d`, only the last may reuse it
+        helper.make_node("Less", ["x", "zero"], ["d"], name="less"),
+        helper.make_node("Not", ["d"], ["n1"], name="not_first"),
+        helper.make_node("Not", ["d"], ["n2"], name="not_last"),
+        helper.make_node("Where", ["n1", "x", "zero"], ["z1"], name="where1"),
+        helper.make_node("Where", ["n2", "z1", "x"], ["z"], name="where2"),
+    ]
+    weights = {"w": f(4, 3, 3), "s": f(4), "b": f(4), "m": f(4), "v": rng.uniform(0.5, 1.5, 4).astype(np.float32),
+               "lo": np.array(-0.5, np.float32), "hi": np.array(0.8, np.float32),
+               "zero": np.array(0.0, np.float32)}
+    feeds = {"x": f(1, 3, 10)}
+    model = make_model(nodes, feeds, ["y", "z"], weights)
+    workdir = scratch_dir()
+    ours, theirs = compile_and_run(model, feeds, workdir)
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    source = (workdir / "crate" / "src" / "model.rs").read_text()
+    for fn in ["batch_norm_inplace", "relu_inplace", "clip_inplace", "sigmoid_inplace", "tanh_inplace",
+               "softmax_inplace", "not_inplace"]:
+        assert f"ops::{fn}(" in source, fn
+    assert source.count("ops::not_inplace(") == 1  # the first reader of `d` must allocate
