@@ -54,8 +54,13 @@ class Renderer:
                 return f"{dtype.rust}::NAN"
             if math.isinf(f):
                 return f"{dtype.rust}::{'INFINITY' if f > 0 else 'NEG_INFINITY'}"
-            f = float(np.float32(f)) if dtype.rust == "f32" else f
-            return f"{f!r}_{dtype.rust}"
+            # Shortest spelling that round-trips in the target type (clippy: excessive_precision).
+            x = dtype.numpy.type(f)
+            if f == 0 or 1e-4 <= abs(f) < 1e7:
+                text = np.format_float_positional(x, unique=True, trim="0")
+            else:
+                text = np.format_float_scientific(x, unique=True, trim="-", exp_digits=1)
+            return f"{text}_{dtype.rust}"
         info = np.iinfo(dtype.numpy)
         return f"{int(np.clip(int(x), info.min, info.max))}_{dtype.rust}"
 

@@ -14,6 +14,7 @@ from . import Call, Lowering, register
 
 _BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Less": "less"}
 _UNARY = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
+_SIGNED = frozenset(d for d in NUMERIC if d.numpy.kind in "if")
 
 
 @register("Add", "Sub", "Mul", "Less", dtypes=NUMERIC)
@@ -23,7 +24,8 @@ def lower_binary(ctx: Lowering) -> Call:
     return ctx.call(_BINARY[ctx.node.op_type], ctx.arg(0), ctx.arg(1))
 
 
-@register(*_UNARY, dtypes=frozenset({F32}), inplace=True)
+@register("Relu", dtypes=_SIGNED, inplace=True)
+@register("Sigmoid", "Tanh", dtypes=frozenset({F32}), inplace=True)
 def lower_unary(ctx: Lowering) -> Call:
     """`ops::<op>(x)` on f32, or `ops::<op>_inplace(&mut x)`."""
     fn = _UNARY[ctx.node.op_type]

@@ -75,6 +75,7 @@ CASES = [
     Case("less_f32", "Less", [run(normal(2, 3)), run(normal(3))]),
     Case("less_i32", "Less", [run(ints(0, 4, 5, dtype=np.int32)), const(fixed(2, np.int32))]),
     Case("relu", "Relu", [run(normal(3, 7))]),
+    Case("relu_i32", "Relu", [run(ints(-9, 9, 10, dtype=np.int32))]),
     Case("sigmoid_wide", "Sigmoid", [run(normal(4, 8, scale=30.0))]),
     Case("tanh", "Tanh", [run(normal(2, 9, scale=3.0))]),
     Case("not", "Not", [run(bools(3, 4))]),

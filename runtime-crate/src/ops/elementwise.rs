@@ -174,14 +174,6 @@ fn sigmoid_f32(x: f32) -> f32 {
 }
 
 unary_ops! {
-    /// ONNX `Relu`: `max(x, 0)`; NaN stays NaN.
-    ///
-    /// ```
-    /// use ndarray::array;
-    /// let y = onnx2rs_runtime::ops::relu(array![-1.0f32, 2.0].into_dyn().view());
-    /// assert_eq!(y, array![0.0, 2.0].into_dyn());
-    /// ```
-    relu / relu_inplace <f32> = |v: f32| if v < 0.0 { 0.0 } else { v };
     /// ONNX `Sigmoid`: `1 / (1 + exp(-x))`, computed without overflow.
     ///
     /// ```
@@ -206,6 +198,32 @@ unary_ops! {
     /// assert_eq!(y, array![false, true].into_dyn());
     /// ```
     not / not_inplace <bool> = |v: bool| !v;
+}
+
+/// ONNX `Relu`: `max(x, 0)` for floats and signed integers; NaN stays NaN.
+///
+/// ```
+/// use ndarray::array;
+/// let y = onnx2rs_runtime::ops::relu(array![-1.0f32, 2.0].into_dyn().view());
+/// assert_eq!(y, array![0.0, 2.0].into_dyn());
+/// let y = onnx2rs_runtime::ops::relu(array![-3i64, 4].into_dyn().view());
+/// assert_eq!(y, array![0, 4].into_dyn());
+/// ```
+pub fn relu<T: Numeric>(x: ArrayViewD<'_, T>) -> ArrayD<T> {
+    x.mapv(relu_one)
+}
+
+/// In-place form of [`relu`].
+pub fn relu_inplace<T: Numeric>(x: &mut ArrayD<T>) {
+    x.mapv_inplace(relu_one)
+}
+
+fn relu_one<T: Numeric>(v: T) -> T {
+    if v < T::zero() {
+        T::zero()
+    } else {
+        v
+    }
 }
 
 /// ONNX `Clip`: limit `x` to `[min, max]`; NaN stays NaN.
