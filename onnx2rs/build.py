@@ -3,7 +3,8 @@
     load.load          read, check, fix shapes, simplify, lift into the IR
     passes.PIPELINE    sanitize, dead nodes (see passes/__init__.py)
     preflight          every unsupported op listed at once, before any file is written
-    codegen.emit_crate lower each node through templates/ into a crate
+    passes.analyse     liveness -> in-place decisions -> memory plan (arena offsets)
+    codegen.emit_crate lower each node through templates/ into a crate that uses the plan
     toolchain.rustfmt  generated code is formatted like hand-written code
 
 Output goes to a temporary sibling folder and is renamed into place only when
@@ -71,7 +72,7 @@ def compile_model(
     stem = Path(source).stem if isinstance(source, (str, Path)) else "model"
     crate = codegen.crate_name(options.name or stem)
     model, graph, reports = lower_model(source, options)
-    _, inplace, _ = passes.analyse(graph)
+    _, inplace, memory = passes.analyse(graph)
 
     feeds = reference.sample_inputs(graph, options.seed)
     expected = reference.run_onnxruntime(model, feeds)
@@ -83,7 +84,7 @@ def compile_model(
         files = codegen.emit_crate(
             graph, staging, crate, str(source) if not isinstance(source, onnx.ModelProto) else "model.onnx",
             (inputs, expected),
-            inplace,
+            (inplace, memory),
         )
         toolchain.rustfmt(files.rust_sources)
         if out_dir.exists():

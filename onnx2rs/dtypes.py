@@ -32,6 +32,7 @@ _TABLE = [
 ]
 BY_ONNX = {d.onnx: d for d in _TABLE}
 BY_NUMPY = {d.numpy: d for d in _TABLE}
+BY_RUST = {d.rust: d for d in _TABLE}
 
 F32 = BY_ONNX[TensorProto.FLOAT]
 BOOL = BY_ONNX[TensorProto.BOOL]

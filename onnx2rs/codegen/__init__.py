@@ -1,7 +1,12 @@
-"""Emit a standalone Rust crate for a lowered graph.
+"""Emit a standalone Rust crate for a lowered, planned graph.
 
 `emit_crate` writes into a folder that the caller owns (a temporary one during
 `onnx2rs build`); nothing here decides where the final output goes.
+
+Every intermediate lives in its planned slice of a per-dtype arena
+(`Scratch::arena_<dtype>`), so a run allocates nothing: each node borrows its
+output slice mutably and its input slices immutably (`arena::split`), and an
+in-place node is handed its input's slice as its output.
 """
 
 from __future__ import annotations
@@ -14,15 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from ..ir import Graph, Value
+from ..dtypes import BY_RUST
+from ..ir import Graph, Node, Value
 from ..ops import Lowering, lookup
-from ..passes import InplaceDecision
+from ..passes import InplaceDecision, MemoryPlan
 from ..resources import runtime_dir
 from .names import RESERVED, Names, crate_name, rust_str
 from .render import Renderer
 from .weights import write_weights
 
-__all__ = ["CrateFiles", "emit_crate", "crate_name", "rust_str"]
+__all__ = ["CrateFiles", "crate_name", "emit_crate", "rust_str"]
 
 TOLERANCE = 1e-4
 
@@ -50,59 +56,111 @@ def _describe(v: Value, renderer: Renderer) -> dict[str, Any]:
     }
 
 
+def _dims(shape: tuple[int, ...] | list[int]) -> str:
+    return "&[" + ", ".join(str(int(d)) for d in shape) + "]"
+
+
+class _Arena:
+    """Element ranges of values in their dtype's arena, as Rust range literals."""
+
+    def __init__(self, graph: Graph, memory: MemoryPlan) -> None:
+        self.graph, self.memory = graph, memory
+
+    def bounds(self, name: str) -> tuple[int, int]:
+        value = self.graph.value(name)
+        start = self.memory.offset_of(name) // value.dtype.numpy.itemsize
+        return start, start + value.size
+
+    def range(self, name: str) -> str:
+        return "{}..{}".format(*self.bounds(name))
+
+    def view(self, name: str) -> str:
+        """A view of an intermediate of another dtype than the node's output (no split needed)."""
+        v = self.graph.value(name)
+        return f"arena::view(arena::slice(&s.arena_{v.dtype.rust}, {self.range(name)})?, {_dims(v.shape)})?"
+
+
+def _lower(graph: Graph, node: Node, renderer: Renderer, arena: _Arena, decision: InplaceDecision | None):
+    """Lower one node: its statement and how its operands are borrowed from the arena."""
+    out = graph.value(node.outputs[0])
+    inplace_input = decision.input if decision is not None and decision.inplace else None
+    bindings, split_names, split_ranges = {}, [], []
+    for name in dict.fromkeys(v for v in node.inputs if v):
+        if graph.is_constant(name):
+            bindings[name] = f"self.{renderer.ident(name)}.view()"
+        elif name in graph.inputs:
+            bindings[name] = f"{renderer.ident(name)}.view()"
+        elif name == inplace_input:
+            continue  # it is the output slice now
+        elif graph.value(name).dtype == out.dtype:
+            split_names.append(f"in{len(split_names)}")
+            split_ranges.append("({}, {})".format(*arena.bounds(name)))
+            bindings[name] = f"arena::view({split_names[-1]}, {_dims(graph.value(name).shape)})?"
+        else:
+            bindings[name] = arena.view(name)
+    ctx = Lowering(graph, node, renderer, bindings, f"arena::view_mut(out, {_dims(out.shape)})?",
+                   inplace_input is not None)
+    call = lookup(node.op_type, node.domain).lower(ctx)  # type: ignore[union-attr]
+    step = {
+        "op_type": node.op_type,
+        "name": node.name,
+        "expr": call.expr,
+        "fallible": call.fallible,
+        "arena": out.dtype.rust,
+        "out": arena.range(node.outputs[0]),
+        "split_names": split_names,
+        "split_ranges": split_ranges,
+    }
+    return step, ctx
+
+
 def emit_crate(
     graph: Graph,
     out_dir: Path,
     crate: str,
     source_file: str,
     reference: tuple[list[np.ndarray], list[np.ndarray]],
-    inplace: dict[str, InplaceDecision] | None = None,
+    plan: tuple[dict[str, InplaceDecision], MemoryPlan],
 ) -> CrateFiles:
     """Write the crate for `graph` into the existing, empty folder `out_dir`.
 
     `reference` holds inputs and ONNX Runtime's outputs for the generated tests;
-    nodes that `inplace` approves overwrite their input's buffer instead of allocating.
+    `plan` holds the in-place decisions and the memory plan of `graph` as scheduled.
     Precondition: preflight passed, so every node has a registered lowering.
     """
+    inplace, memory = plan
     names = Names(RESERVED | {crate})
     weights = {v for n in graph.nodes for v in n.inputs if graph.is_constant(v)}
     weights |= {v for v in graph.outputs if graph.is_constant(v)}
-    renderer = Renderer(names, weights, set(graph.inputs))
+    renderer = Renderer(names, weights)
+    arena = _Arena(graph, memory)
     inputs = [_describe(graph.values[v], renderer) for v in graph.inputs]
 
-    steps, used = [], set()
+    steps, used, workspace = [], set(), 0
     for node in graph.nodes:
-        spec = lookup(node.op_type, node.domain)
-        assert spec is not None, "preflight rejects unsupported ops"
-        decision = (inplace or {}).get(node.name)
-        ctx = Lowering(graph, node, renderer, inplace=bool(decision and decision.inplace))
-        call = spec.lower(ctx)
+        step, ctx = _lower(graph, node, renderer, arena, inplace.get(node.name))
         used.update(ctx.weights_used)
-        steps.append(
-            {"op_type": node.op_type, "name": node.name, "out": renderer.ident(node.outputs[0]),
-             "expr": call.expr, "fallible": call.fallible, "inplace": call.inplace,
-             "source": renderer.ident(node.inputs[0]) if call.inplace else None}
-        )
+        workspace = max(workspace, ctx.workspace_needed)
+        steps.append(step)
 
-    outputs, seen = [], set()
-    for name in graph.outputs:
+    outputs = []
+    for i, name in enumerate(graph.outputs):
         desc = _describe(graph.value(name), renderer)
         if graph.is_constant(name):
             used.add(name)
-            desc["result"] = f"self.{desc['ident']}.clone()"
+            desc["source"] = f"self.{renderer.ident(name)}.view()"
         elif name in graph.inputs:
-            desc["result"] = f"{desc['ident']}.to_owned()"
+            desc["source"] = f"{renderer.ident(name)}.view()"
         else:
-            desc["result"] = desc["ident"] + (".clone()" if name in seen else "")
-        seen.add(name)
+            desc["source"] = arena.view(name)
+        if any(d["ident"] == desc["ident"] for d in outputs):
+            desc["ident"] = f"{desc['ident']}_{i}"  # the same value returned twice
         outputs.append(desc)
-    # The caller binds outputs by name; give each output position its own identifier.
-    for i, desc in enumerate(outputs):
-        if sum(d["ident"] == desc["ident"] for d in outputs) > 1:
-            desc["ident"] = f"{desc['ident']}_{i}"
 
-    weight_list = [
-        _describe(graph.value(w), renderer) for w in sorted(used, key=renderer.ident)
+    weight_list = [_describe(graph.value(w), renderer) for w in sorted(used, key=renderer.ident)]
+    arenas = [
+        {"dtype": dtype, "len": nbytes // BY_RUST[dtype].numpy.itemsize}
+        for dtype, nbytes in sorted(memory.arenas.items())
     ]
     context = {
         "crate": crate,
@@ -111,6 +169,8 @@ def emit_crate(
         "outputs": outputs,
         "weights": weight_list,
         "steps": steps,
+        "arenas": arenas,
+        "workspace": workspace,
         "tolerance": TOLERANCE,
     }
     files = {
@@ -119,6 +179,7 @@ def emit_crate(
         "src/model.rs": "model.rs",
         "src/main.rs": "main.rs",
         "tests/reference.rs": "reference.rs",
+        "tests/allocations.rs": "allocations.rs",
         "benches/latency.rs": "latency.rs",
         "README.md": "README.md",
         ".gitignore": "gitignore",

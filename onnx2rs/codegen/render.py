@@ -16,9 +16,9 @@ from .names import Names, rust_str
 class Renderer:
     """Renders crate files and op call sites; knows how each value is spelled in Rust."""
 
-    def __init__(self, names: Names, weights: set[str], inputs: set[str]) -> None:
-        """`weights` and `inputs` say which model names are struct fields and borrowed views."""
-        self.names, self._weights, self._inputs = names, weights, inputs
+    def __init__(self, names: Names, weights: set[str]) -> None:
+        """`weights` says which model names are weights (struct fields with a `w_` prefix)."""
+        self.names, self._weights = names, weights
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(templates_dir())),
             undefined=jinja2.StrictUndefined,
@@ -34,11 +34,6 @@ class Renderer:
     def ident(self, name: str) -> str:
         """The Rust identifier of model value `name` (weights get a `w_` prefix)."""
         return self.names.ident(name, "w_" if name in self._weights else "")
-
-    def view_of(self, name: str) -> str:
-        """An expression giving an `ArrayViewD` of value `name`."""
-        prefix = "self." if name in self._weights else ""
-        return f"{prefix}{self.ident(name)}.view()"
 
     def literal(self, value: Any, dtype: DType) -> str:
         """A Rust literal of a scalar (or one-element array) `value` typed as `dtype`."""

@@ -5,6 +5,8 @@ Spec: https://onnx.ai/onnx/operators/onnx__Conv.html.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..dtypes import F32
 from . import Call, Lowering, register
 from .window import check_spatial_rank, resolve
@@ -18,9 +20,11 @@ from .window import check_spatial_rank, resolve
     limits="1-D and 2-D only.",
 )
 def lower_conv(ctx: Lowering) -> Call:
-    """`ops::conv(x, w, bias, ConvParams { .. })?`."""
-    x, w = ctx.input(0), ctx.input(1)
+    """`ops::conv_into(x, w, bias, ConvParams { .. }, out, workspace)`; im2col needs
+    `(C / group) · prod(kernel) · prod(output spatial)` floats of workspace."""
+    x, w, y = ctx.input(0), ctx.input(1), ctx.output()
     win = resolve(ctx.node, list(x.shape[2:]), list(w.shape[2:]))
+    columns = int(np.prod(w.shape[1:])) * int(np.prod(y.shape[2:]))
     return ctx.render(
         "conv",
         x=ctx.arg(0),
@@ -28,4 +32,6 @@ def lower_conv(ctx: Lowering) -> Call:
         bias=ctx.opt_arg(2),
         win=win,
         group=int(ctx.attr("group", 1)),
+        out=ctx.out(),
+        workspace=ctx.workspace(columns),
     )

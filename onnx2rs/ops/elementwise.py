@@ -20,28 +20,32 @@ _SIGNED = frozenset(d for d in NUMERIC if d.numpy.kind in "if")
 @register("Add", "Sub", "Mul", "Less", dtypes=NUMERIC)
 @register("Div", dtypes=NUMERIC, limits="Integer division truncates; integer x/0 gives 0 (undefined in ONNX).")
 def lower_binary(ctx: Lowering) -> Call:
-    """`ops::<op>(a, b)` with broadcasting."""
-    return ctx.call(_BINARY[ctx.node.op_type], ctx.arg(0), ctx.arg(1))
+    """`ops::<op>_into(a, b, out)` with broadcasting."""
+    return ctx.call(f"{_BINARY[ctx.node.op_type]}_into", ctx.arg(0), ctx.arg(1), ctx.out())
 
 
 @register("Relu", dtypes=_SIGNED, inplace=True)
 @register("Sigmoid", "Tanh", dtypes=frozenset({F32}), inplace=True)
 def lower_unary(ctx: Lowering) -> Call:
-    """`ops::<op>(x)` on f32, or `ops::<op>_inplace(&mut x)`."""
+    """`ops::<op>_into(x, out)`, or `ops::<op>_inplace(out)`."""
     fn = _UNARY[ctx.node.op_type]
-    return ctx.call_inplace(f"{fn}_inplace") if ctx.inplace else ctx.call(fn, ctx.arg(0), fallible=False)
+    if ctx.inplace:
+        return ctx.call(f"{fn}_inplace", ctx.out(), fallible=False)
+    return ctx.call(f"{fn}_into", ctx.arg(0), ctx.out())
 
 
 @register("Not", dtypes=frozenset({BOOL}), inplace=True)
 def lower_not(ctx: Lowering) -> Call:
-    """`ops::not(x)` on bool, or `ops::not_inplace(&mut x)`."""
-    return ctx.call_inplace("not_inplace") if ctx.inplace else ctx.call("not", ctx.arg(0), fallible=False)
+    """`ops::not_into(x, out)` on bool, or `ops::not_inplace(out)`."""
+    if ctx.inplace:
+        return ctx.call("not_inplace", ctx.out(), fallible=False)
+    return ctx.call("not_into", ctx.arg(0), ctx.out())
 
 
 @register("Where", dtypes=NUMERIC | {BOOL}, dtype_input=1)
 def lower_where(ctx: Lowering) -> Call:
-    """`ops::where_(cond, x, y)?` with broadcasting."""
-    return ctx.call("where_", ctx.arg(0), ctx.arg(1), ctx.arg(2))
+    """`ops::where_into(cond, x, y, out)` with broadcasting."""
+    return ctx.call("where_into", ctx.arg(0), ctx.arg(1), ctx.arg(2), ctx.out())
 
 
 def _clip_bounds_known(node: Node, graph: Graph) -> str | None:
@@ -61,15 +65,15 @@ def _clip_bounds_known(node: Node, graph: Graph) -> str | None:
     limits="min and max must be constants.",
 )
 def lower_clip(ctx: Lowering) -> Call:
-    """`ops::clip(x, min, max)` with the bounds as literals (attributes before opset 11)."""
+    """`ops::clip_into(x, out, min, max)` with literal bounds (attributes before opset 11)."""
     dtype = ctx.input(0).dtype
     lowest, highest = _limits(dtype)
     lo = ctx.const(1) if ctx.has_input(1) else ctx.attr("min", lowest)
     hi = ctx.const(2) if ctx.has_input(2) else ctx.attr("max", highest)
     bounds = (ctx.literal(lo, dtype), ctx.literal(hi, dtype))
     if ctx.inplace:
-        return ctx.call_inplace("clip_inplace", *bounds)
-    return ctx.call("clip", ctx.arg(0), *bounds, fallible=False)
+        return ctx.call("clip_inplace", ctx.out(), *bounds, fallible=False)
+    return ctx.call("clip_into", ctx.arg(0), ctx.out(), *bounds)
 
 
 def _limits(dtype: DType) -> tuple[float, float]:

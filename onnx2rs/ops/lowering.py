@@ -1,4 +1,4 @@
-"""What an op's lowering function sees: its node, typed access to its operands, and templates."""
+"""What an op's lowering function sees: its node, its operands as Rust expressions, and templates."""
 
 from __future__ import annotations
 
@@ -16,25 +16,29 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Call:
-    """A lowered node: the Rust expression, and whether it returns `Result`."""
+    """A lowered node: the Rust statement (empty for a pure alias) and whether it returns `Result`."""
 
     expr: str
     fallible: bool = True
-    inplace: bool = False
 
 
 class Lowering:
     """Turns one node's operands into Rust expressions for its call site.
 
-    `arg(i)` hands a tensor to the runtime (a weight if it is an initializer);
-    `const(i)` reads a compile-time value instead, so it never becomes a weight.
+    `arg(i)` is a view of input i (weight, caller's input or arena slice);
+    `out()` is a mutable view of the output's arena slice; `const(i)` reads a
+    compile-time value instead, so that it never becomes a weight. When
+    `inplace` is set, input 0 lives in the output's slice: use `out()` only.
     """
 
-    def __init__(self, graph: Graph, node: Node, renderer: Renderer, inplace: bool = False) -> None:
-        """Prepare to lower `node` of `graph`; `inplace` if it may overwrite its first input."""
+    def __init__(
+        self, graph: Graph, node: Node, renderer: Renderer, bindings: dict[str, str], out: str, inplace: bool
+    ) -> None:
+        """Prepare to lower `node`; `bindings` maps its input names to view expressions."""
         self.graph, self.node, self._renderer = graph, node, renderer
-        self.inplace = inplace
+        self._bindings, self._out, self.inplace = bindings, out, inplace
         self.weights_used: list[str] = []
+        self.workspace_needed = 0
 
     def value(self, name: str) -> Value:
         """The IR value (or an initializer, as a Value) named `name`."""
@@ -63,20 +67,25 @@ class Lowering:
         name = self.input(i).name
         if self.graph.is_constant(name):
             self.weights_used.append(name)
-        return self._renderer.view_of(name)
+        return self._bindings[name]
 
     def opt_arg(self, i: int) -> str:
         """`Some(view)` or `None` for an optional input."""
         return f"Some({self.arg(i)})" if self.has_input(i) else "None"
 
+    def out(self) -> str:
+        """A Rust expression giving an `ArrayViewMutD` of the output's arena slice."""
+        return self._out
+
+    def workspace(self, elements: int) -> str:
+        """Scratch space of `elements` f32 for the kernel (im2col), shared by all nodes."""
+        self.workspace_needed = max(self.workspace_needed, elements)
+        return "&mut s.workspace"
+
     def const(self, i: int) -> np.ndarray | None:
         """The compile-time value of input `i`, or None if it is computed at run time."""
         name = self.node.input(i)
         return self.graph.initializers.get(name) if name else None
-
-    def render(self, template: str, fallible: bool = True, **context: Any) -> Call:
-        """Render the call site `templates/ops/<template>.rs.j2` with `context`."""
-        return Call(self._renderer.op(template, **context), fallible)
 
     def literal(self, value: Any, dtype: DType) -> str:
         """A Rust literal of `value` (a scalar or 1-element array) as `dtype`."""
@@ -86,12 +95,14 @@ class Lowering:
         """A Rust slice literal `&[a, b]` of non-negative integers."""
         return "&[" + ", ".join(str(int(d)) for d in dims) + "]"
 
-    def call_inplace(self, fn: str, *args: str, fallible: bool = False) -> Call:
-        """A call `ops::fn(&mut out, args)` that overwrites the output, which holds input 0."""
-        target = self._renderer.ident(self.node.outputs[0])
-        call = self.render("_call", fallible, fn=fn, args=(f"&mut {target}", *args))
-        return Call(call.expr, fallible, inplace=True)
+    def render(self, template: str, fallible: bool = True, **context: Any) -> Call:
+        """Render the call site `templates/ops/<template>.rs.j2` with `context`."""
+        return Call(self._renderer.op(template, **context), fallible)
 
     def call(self, fn: str, *args: str, fallible: bool = True) -> Call:
         """A call `ops::fn(args)`; `fallible` if the runtime function returns Result."""
         return self.render("_call", fallible, fn=fn, args=args)
+
+    def alias(self) -> Call:
+        """No code: the output is input 0's buffer under another shape."""
+        return Call("", fallible=False)

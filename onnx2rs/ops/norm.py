@@ -27,20 +27,18 @@ def _check_bn(node: Node, graph: Graph) -> str | None:
     limits="Inference mode only.",
 )
 def lower_batch_norm(ctx: Lowering) -> Call:
-    """`ops::batch_norm(x, scale, bias, mean, var, epsilon)?`."""
+    """`ops::batch_norm_into(x, scale, bias, mean, var, epsilon, out)`, or `_inplace(out, ..)`."""
     eps = ctx.literal(ctx.attr("epsilon", 1e-5), F32)
     params = [ctx.arg(i) for i in range(1, 5)]
     if ctx.inplace:
-        return ctx.call_inplace("batch_norm_inplace", *params, eps, fallible=True)
-    return ctx.call("batch_norm", ctx.arg(0), *params, eps)
+        return ctx.call("batch_norm_inplace", ctx.out(), *params, eps)
+    return ctx.call("batch_norm_into", ctx.arg(0), *params, eps, ctx.out())
 
 
 @register("Softmax", dtypes=frozenset({F32}), inplace=True, attrs=("axis",))
 def lower_softmax(ctx: Lowering) -> Call:
-    """`ops::softmax(x, axis)?`, or `softmax_flattened` before opset 13."""
-    if ctx.graph.opset >= 13:
-        axis = str(int(ctx.attr("axis", -1)))
-        if ctx.inplace:
-            return ctx.call_inplace("softmax_inplace", axis, fallible=True)
-        return ctx.call("softmax", ctx.arg(0), axis)
-    return ctx.call("softmax_flattened", ctx.arg(0), str(int(ctx.attr("axis", 1))))
+    """`ops::softmax_into(x, axis, out)` or `_inplace(out, axis)`; `softmax_flattened_*` before opset 13."""
+    fn, axis = ("softmax", ctx.attr("axis", -1)) if ctx.graph.opset >= 13 else ("softmax_flattened", ctx.attr("axis", 1))
+    if ctx.inplace:
+        return ctx.call(f"{fn}_inplace", ctx.out(), str(int(axis)))
+    return ctx.call(f"{fn}_into", ctx.arg(0), str(int(axis)), ctx.out())

@@ -30,13 +30,14 @@ def _check_pool(node: Node, graph: Graph) -> str | None:
     limits="1-D and 2-D only; MaxPool without the Indices output.",
 )
 def lower_pool(ctx: Lowering) -> Call:
-    """`ops::max_pool(x, PoolParams { .. })?` or `ops::average_pool(..)`."""
+    """`ops::max_pool_into(x, PoolParams { .. }, out)` or `ops::average_pool_into(..)`."""
     x = ctx.input(0)
     win = resolve(ctx.node, list(x.shape[2:]), list(ctx.attr("kernel_shape")))
     return ctx.render(
         "pool",
-        fn=_POOL[ctx.node.op_type],
+        fn=_POOL[ctx.node.op_type] + "_into",
         x=ctx.arg(0),
+        out=ctx.out(),
         win=win,
         ceil_mode=bool(ctx.attr("ceil_mode", 0)),
         count_include_pad=bool(ctx.attr("count_include_pad", 0)),
@@ -48,5 +49,5 @@ _GLOBAL = {"GlobalMaxPool": "global_max_pool", "GlobalAveragePool": "global_aver
 
 @register(*_GLOBAL, dtypes=frozenset({F32}))
 def lower_global_pool(ctx: Lowering) -> Call:
-    """`ops::global_max_pool(x)?` or `ops::global_average_pool(x)?`."""
-    return ctx.call(_GLOBAL[ctx.node.op_type], ctx.arg(0))
+    """`ops::global_max_pool_into(x, out)` or `ops::global_average_pool_into(x, out)`."""
+    return ctx.call(_GLOBAL[ctx.node.op_type] + "_into", ctx.arg(0), ctx.out())

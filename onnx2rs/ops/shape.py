@@ -1,7 +1,8 @@
 """Data movement: Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Concat, Gather, Cast.
 
-Shapes are static after loading, so the four reshaping ops all lower to
-`ops::reshape(x, &[final shape])` and their shape/axes inputs never reach the
+Shapes are static after loading, so the four reshaping ops need no code at
+all when the output can take over the input's arena slice (the usual case),
+and a plain row-major copy otherwise; their shape/axes inputs never reach the
 generated code. Spec: https://onnx.ai/onnx/operators/ (one page per op).
 """
 
@@ -12,35 +13,37 @@ from ..ir import Graph, Node
 from . import Call, Lowering, register
 
 
-@register("Reshape", "Flatten", "Squeeze", "Unsqueeze", dtypes=ALL)
+@register("Reshape", "Flatten", "Squeeze", "Unsqueeze", dtypes=ALL, inplace=True)
 def lower_reshape(ctx: Lowering) -> Call:
-    """`ops::reshape(x, &[..])?` to the statically known output shape."""
-    return ctx.call("reshape", ctx.arg(0), ctx.shape_literal(ctx.output().shape))
+    """Nothing when the output may reuse the input's buffer; else `ops::reshape_into(x, out)`."""
+    if ctx.inplace:
+        return ctx.alias()
+    return ctx.call("reshape_into", ctx.arg(0), ctx.out())
 
 
 @register("Transpose", dtypes=ALL, attrs=("perm",))
 def lower_transpose(ctx: Lowering) -> Call:
-    """`ops::transpose(x, &perm)?` (the default perm reverses the axes)."""
+    """`ops::transpose_into(x, &perm, out)` (the default perm reverses the axes)."""
     rank = len(ctx.input(0).shape)
     perm = ctx.attr("perm", list(reversed(range(rank))))
-    return ctx.call("transpose", ctx.arg(0), ctx.shape_literal(perm))
+    return ctx.call("transpose_into", ctx.arg(0), ctx.shape_literal(perm), ctx.out())
 
 
 @register("Concat", dtypes=ALL, attrs=("axis",))
 def lower_concat(ctx: Lowering) -> Call:
-    """`ops::concat(&[a, b, ..], axis)?`."""
+    """`ops::concat_into(&[a, b, ..], axis, out)`."""
     rank = len(ctx.output().shape)
     axis = int(ctx.attr("axis")) % rank
     parts = [ctx.arg(i) for i in range(len(ctx.node.inputs))]
-    return ctx.call("concat", f"&[{', '.join(parts)}]", str(axis))
+    return ctx.call("concat_into", f"&[{', '.join(parts)}]", str(axis), ctx.out())
 
 
 @register("Gather", dtypes=ALL, attrs=("axis",))
 def lower_gather(ctx: Lowering) -> Call:
-    """`ops::gather(data, indices, axis)?`; bad indices are a run-time error."""
+    """`ops::gather_into(data, indices, axis, out)`; bad indices are a run-time error."""
     rank = len(ctx.input(0).shape)
     axis = int(ctx.attr("axis", 0)) % rank
-    return ctx.call("gather", ctx.arg(0), ctx.arg(1), str(axis))
+    return ctx.call("gather_into", ctx.arg(0), ctx.arg(1), str(axis), ctx.out())
 
 
 def _check_cast(node: Node, graph: Graph) -> str | None:
@@ -50,5 +53,5 @@ def _check_cast(node: Node, graph: Graph) -> str | None:
 
 @register("Cast", dtypes=ALL, check=_check_cast, attrs=("to",))
 def lower_cast(ctx: Lowering) -> Call:
-    """`ops::cast::<_, U>(x)`: truncating, saturating, non-zero to true."""
-    return ctx.call(f"cast::<_, {ctx.output().dtype.rust}>", ctx.arg(0), fallible=False)
+    """`ops::cast_into(x, out)`: truncating, saturating, non-zero to true."""
+    return ctx.call("cast_into", ctx.arg(0), ctx.out())

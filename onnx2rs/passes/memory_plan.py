@@ -1,11 +1,13 @@
-"""The static memory plan: every intermediate gets an offset in one arena.
+"""The static memory plan: every intermediate gets an offset in an arena.
 
-Consumes `liveness` and `inplace`; changes nothing in the graph. In-place
-outputs share their input's buffer. Buffers are placed greedily by size, largest
-first, each in the smallest gap that no buffer live at the same time occupies
-(best fit, as TFLite's and ONNX Runtime's planners do). Offsets and sizes are
+Consumes `liveness` and `inplace`; changes nothing in the graph. There is one
+arena per element type (generated code holds a `Vec<f32>`, a `Vec<i64>`, ...,
+so no bytes are ever reinterpreted). In-place outputs share their input's
+buffer. Within an arena, buffers are placed greedily by size, largest first,
+each in the smallest gap that no buffer live at the same time occupies (best
+fit, as TFLite's and ONNX Runtime's planners do). Offsets and sizes are
 multiples of ALIGNMENT bytes, so SIMD loads are aligned.
-Guarantee: two buffers whose lifetimes overlap never overlap in the arena.
+Guarantee: two buffers of one arena whose lifetimes overlap never overlap in memory.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class Buffer:
     """One arena slot: the values stored in it (an in-place chain), its lifetime and place."""
 
     values: list[str]
+    dtype: str
     nbytes: int
     start: int
     end: int
@@ -40,12 +43,21 @@ class MemoryPlan:
     """Where every intermediate lives, and what that saves."""
 
     buffers: list[Buffer] = field(default_factory=list)
-    arena_bytes: int = 0
+    arenas: dict[str, int] = field(default_factory=dict)
     naive_bytes: int = 0
 
+    @property
+    def arena_bytes(self) -> int:
+        """The size of all arenas together."""
+        return sum(self.arenas.values())
+
+    def buffer_of(self, value: str) -> Buffer:
+        """The buffer that holds `value`."""
+        return next(b for b in self.buffers if value in b.values)
+
     def offset_of(self, value: str) -> int:
-        """The arena offset of `value`."""
-        return next(b.offset for b in self.buffers if value in b.values)
+        """The offset of `value` in its arena, in bytes."""
+        return self.buffer_of(value).offset
 
 
 def plan_memory(
@@ -63,9 +75,18 @@ def plan_memory(
                 buf.end = max(buf.end, live[v].end)
             else:
                 value = graph.value(v)
-                buf = Buffer([v], value.nbytes, live[v].start, live[v].end)
+                buf = Buffer([v], value.dtype.rust, value.nbytes, live[v].start, live[v].end)
                 buffers.append(buf)
             buffer_of[v] = buf
+    arenas = {}
+    for dtype in sorted({b.dtype for b in buffers}):
+        arenas[dtype] = _place([b for b in buffers if b.dtype == dtype])
+    naive = sum(graph.value(v).nbytes for b in buffers for v in b.values)
+    return MemoryPlan(sorted(buffers, key=lambda b: b.start), arenas, naive)
+
+
+def _place(buffers: list[Buffer]) -> int:
+    """Give each buffer an offset (best fit, largest first); return the arena size."""
     placed: list[Buffer] = []
     for buf in sorted(buffers, key=lambda b: (-b.size, b.start)):
         busy = sorted((b for b in placed if b.start <= buf.end and buf.start <= b.end), key=lambda b: b.offset)
@@ -77,6 +98,4 @@ def plan_memory(
             cursor = max(cursor, b.offset + b.size)
         buf.offset = best if best is not None else cursor
         placed.append(buf)
-    naive = sum(graph.value(v).nbytes for b in buffers for v in b.values)
-    arena = max((b.offset + b.size for b in buffers), default=0)
-    return MemoryPlan(sorted(buffers, key=lambda b: b.start), arena, naive)
+    return max((b.offset + b.size for b in buffers), default=0)

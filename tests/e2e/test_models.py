@@ -28,11 +28,14 @@ def test_generated_crate_tests_lint_and_format(model: Path, tmp_path: Path) -> N
     result = compile_model(model, tmp_path / model.stem)
     out = result.out_dir
     for required in ["Cargo.toml", "src/lib.rs", "src/model.rs", "src/main.rs", "weights.safetensors",
-                     "tests/reference.rs", "benches/latency.rs", "runtime/Cargo.toml"]:
+                     "tests/reference.rs", "tests/allocations.rs", "benches/latency.rs", "runtime/Cargo.toml"]:
         assert (out / required).is_file(), required
     assert "#![forbid(unsafe_code)]" in (out / "src" / "lib.rs").read_text()
     test_output = toolchain.cargo(["test", "--quiet"], out)
     assert "3 passed" in test_output  # the three generated tests in tests/reference.rs
+    # Zero heap allocations per run once a session exists (counted by allocation-counter).
+    alloc_output = toolchain.cargo(["test", "--quiet", "--test", "allocations"], out)
+    assert "1 passed" in alloc_output
     toolchain.cargo(["clippy", "--all-targets", "--quiet", "--", "-D", "warnings"], out)
     toolchain.cargo(["fmt", "--check"], out)
 

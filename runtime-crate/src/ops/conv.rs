@@ -3,10 +3,13 @@
 //! Spec: <https://onnx.ai/onnx/operators/onnx__Conv.html>. `auto_pad` is resolved
 //! into explicit `pads` at compile time, so only explicit pads reach this code.
 
+use super::linalg::mat_mul_into;
 use super::window::Window;
 use crate::{Error, Result};
-use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, Array4, ArrayD, ArrayView4, ArrayViewD, Axis, Ix4, Slice};
+use ndarray::{
+    ArrayD, ArrayView4, ArrayViewD, ArrayViewMut2, ArrayViewMut4, ArrayViewMutD, Axis, Ix4, IxDyn,
+    Slice,
+};
 
 /// Convolution attributes, one entry per spatial axis.
 #[derive(Debug, Clone, Copy)]
@@ -42,28 +45,74 @@ pub fn conv(
     bias: Option<ArrayViewD<'_, f32>>,
     p: ConvParams<'_>,
 ) -> Result<ArrayD<f32>> {
+    let (shape, workspace) = conv_shapes(x.shape(), w.shape(), p)?;
+    let mut out = ArrayD::zeros(IxDyn(&shape));
+    let mut ws = vec![0.0; workspace];
+    conv_into(x, w, bias, p, out.view_mut(), &mut ws)?;
+    Ok(out)
+}
+
+/// The output shape of [`conv`] and the workspace length [`conv_into`] needs.
+///
+/// # Errors
+/// [`Error::Shape`] if ranks or attributes disagree.
+pub fn conv_shapes(x: &[usize], w: &[usize], p: ConvParams<'_>) -> Result<(Vec<usize>, usize)> {
+    if !(3..=4).contains(&x.len()) || w.len() != x.len() {
+        return Err(Error::Shape(format!(
+            "Conv supports 1-D and 2-D inputs, got x {x:?} and w {w:?}"
+        )));
+    }
+    let plane = Window::plane(&w[2..], p.strides, p.dilations, p.pads)?;
+    let mut shape = vec![x[0], w[0]];
+    for (win, &len) in plane[4 - x.len()..].iter().zip(&x[2..]) {
+        shape.push(win.output_len(len, false)?);
+    }
+    let taps: usize = w[1..].iter().product();
+    Ok((shape.clone(), taps * shape[2..].iter().product::<usize>()))
+}
+
+/// [`conv`] into `out`, using `workspace` (at least [`conv_shapes`]' length) for im2col.
+///
+/// # Errors
+/// [`Error::Shape`] if shapes, attributes, `out` or the workspace do not fit.
+pub fn conv_into(
+    x: ArrayViewD<'_, f32>,
+    w: ArrayViewD<'_, f32>,
+    bias: Option<ArrayViewD<'_, f32>>,
+    p: ConvParams<'_>,
+    out: ArrayViewMutD<'_, f32>,
+    workspace: &mut [f32],
+) -> Result<()> {
     let spatial = x.ndim().saturating_sub(2);
-    if !(1..=2).contains(&spatial) || w.ndim() != x.ndim() {
+    if !(1..=2).contains(&spatial) || w.ndim() != x.ndim() || out.ndim() != x.ndim() {
         return Err(Error::Shape(format!(
             "Conv supports 1-D and 2-D inputs, got x {:?} and w {:?}",
             x.shape(),
             w.shape()
         )));
     }
-    let kernel = &w.shape()[2..];
-    let windows = Window::from_onnx(kernel, p.strides, p.dilations, p.pads)?;
+    let plane = Window::plane(&w.shape()[2..], p.strides, p.dilations, p.pads)?;
     if spatial == 1 {
         // A 1-D convolution is a 2-D one over an axis of height 1.
-        let y = conv2d(
+        return conv2d(
             to4(x.insert_axis(Axis(2)))?,
             to4(w.insert_axis(Axis(2)))?,
             bias,
-            [Window::UNIT, windows[0]],
+            plane,
             p.group,
-        )?;
-        return Ok(y.index_axis_move(Axis(2), 0).into_dyn());
+            out.insert_axis(Axis(2)).into_dimensionality::<Ix4>()?,
+            workspace,
+        );
     }
-    Ok(conv2d(to4(x)?, to4(w)?, bias, [windows[0], windows[1]], p.group)?.into_dyn())
+    conv2d(
+        to4(x)?,
+        to4(w)?,
+        bias,
+        plane,
+        p.group,
+        out.into_dimensionality::<Ix4>()?,
+        workspace,
+    )
 }
 
 pub(crate) fn to4<'a, T>(x: ArrayViewD<'a, T>) -> Result<ArrayView4<'a, T>> {
@@ -76,7 +125,9 @@ fn conv2d(
     bias: Option<ArrayViewD<'_, f32>>,
     win: [Window; 2],
     group: usize,
-) -> Result<Array4<f32>> {
+    mut out: ArrayViewMut4<'_, f32>,
+    workspace: &mut [f32],
+) -> Result<()> {
     let (n, c, h, wd) = x.dim();
     let (m, cg, kh, kw) = w.dim();
     if group == 0 || c != cg * group || m % group != 0 {
@@ -93,10 +144,23 @@ fn conv2d(
         }
     }
     let (oh, ow) = (win[0].output_len(h, false)?, win[1].output_len(wd, false)?);
+    if out.dim() != (n, m, oh, ow) {
+        return Err(Error::Shape(format!(
+            "Conv output must be {:?}, got {:?}",
+            (n, m, oh, ow),
+            out.dim()
+        )));
+    }
+    let taps = cg * kh * kw;
+    let needed = taps * oh * ow;
+    let col = workspace.get_mut(..needed).ok_or_else(|| {
+        Error::Shape(format!("Conv workspace needs {needed} elements, got fewer"))
+    })?;
+    let mut col = ArrayViewMut2::from_shape((taps, oh * ow), col)?;
     let mg = m / group;
-    let weights = w.to_shape((m, cg * kh * kw))?;
-    let mut out = Array4::<f32>::zeros((n, m, oh, ow));
-    let mut col = Array2::<f32>::zeros((cg * kh * kw, oh * ow));
+    let weights = w
+        .into_shape_with_order((m, taps))
+        .map_err(|_| Error::Shape("Conv weights must be contiguous".into()))?;
     for b in 0..n {
         for g in 0..group {
             let src = x.index_axis(Axis(0), b);
@@ -108,9 +172,11 @@ fn conv2d(
             );
             let mut dst = out.index_axis_mut(Axis(0), b);
             let dst = dst.slice_axis_mut(Axis(0), Slice::from(g * mg..(g + 1) * mg));
-            let mut dst = dst.into_shape_with_order((mg, oh * ow))?;
+            let mut dst = dst
+                .into_shape_with_order((mg, oh * ow))
+                .map_err(|_| Error::Shape("Conv output must be contiguous".into()))?;
             let wg = weights.slice_axis(Axis(0), Slice::from(g * mg..(g + 1) * mg));
-            general_mat_mul(1.0, &wg, &col, 0.0, &mut dst);
+            mat_mul_into(1.0, wg, col.view(), 0.0, &mut dst)?;
         }
     }
     if let Some(b) = bias {
@@ -118,7 +184,7 @@ fn conv2d(
             plane += bv;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Unfold the windows of `x` (`[C, H, W]`) into the columns of `col`
@@ -127,7 +193,7 @@ fn im2col(
     x: ndarray::ArrayView3<'_, f32>,
     win: &[Window; 2],
     (oh_len, ow_len): (usize, usize),
-    col: &mut Array2<f32>,
+    col: &mut ArrayViewMut2<'_, f32>,
 ) {
     let (c, h, w) = x.dim();
     let (kh, kw) = (win[0].kernel, win[1].kernel);

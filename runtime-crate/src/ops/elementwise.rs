@@ -5,7 +5,7 @@
 //! never a panic.
 
 use crate::{Element, Error, Numeric, Result};
-use ndarray::{ArrayD, ArrayViewD, IxDyn, Zip};
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Dimension, IxDyn, Zip};
 
 /// The shape that numpy broadcasting gives `a` and `b`.
 ///
@@ -56,24 +56,62 @@ fn broadcast_to<'a, T>(x: &'a ArrayViewD<'_, T>, shape: &[usize]) -> Result<Arra
 ///
 /// # Errors
 /// [`Error::Shape`] if the shapes do not broadcast.
-pub fn zip_with<A: Copy, B: Copy, O>(
+pub fn zip_with<A: Copy, B: Copy, O: Copy + Default>(
     a: ArrayViewD<'_, A>,
     b: ArrayViewD<'_, B>,
     f: impl Fn(A, B) -> O,
 ) -> Result<ArrayD<O>> {
-    let shape = broadcast_shape(a.shape(), b.shape())?;
-    let (a, b) = (broadcast_to(&a, &shape)?, broadcast_to(&b, &shape)?);
-    Ok(Zip::from(&a).and(&b).map_collect(|&x, &y| f(x, y)))
+    let mut out = ArrayD::default(IxDyn(&broadcast_shape(a.shape(), b.shape())?));
+    zip_with_into(a, b, out.view_mut(), f)?;
+    Ok(out)
+}
+
+/// Write `f(a, b)` of the broadcast operands into `out`, which must have the broadcast shape.
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// use onnx2rs_runtime::ops::zip_with_into;
+/// let mut out = ArrayD::<i32>::zeros(IxDyn(&[2]));
+/// zip_with_into(array![1, 2].into_dyn().view(), array![10].into_dyn().view(), out.view_mut(), |x, y| x + y).unwrap();
+/// assert_eq!(out, array![11, 12].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if the shapes do not broadcast to `out`'s shape.
+pub fn zip_with_into<A: Copy, B: Copy, O>(
+    a: ArrayViewD<'_, A>,
+    b: ArrayViewD<'_, B>,
+    mut out: ArrayViewMutD<'_, O>,
+    f: impl Fn(A, B) -> O,
+) -> Result<()> {
+    let shape = out.raw_dim();
+    let (a, b) = (
+        broadcast_to(&a, shape.slice())?,
+        broadcast_to(&b, shape.slice())?,
+    );
+    Zip::from(&mut out)
+        .and(&a)
+        .and(&b)
+        .for_each(|o, &x, &y| *o = f(x, y));
+    Ok(())
 }
 
 macro_rules! binary_ops {
-    ($($(#[$doc:meta])* $name:ident<$bound:ident> -> $out:ty = $f:expr;)*) => {$(
+    ($($(#[$doc:meta])* $name:ident / $into:ident <$bound:ident> -> $out:ty = $f:expr;)*) => {$(
         $(#[$doc])*
         ///
         /// # Errors
         /// [`Error::Shape`] if the shapes do not broadcast.
         pub fn $name<T: $bound>(a: ArrayViewD<'_, T>, b: ArrayViewD<'_, T>) -> Result<ArrayD<$out>> {
             zip_with(a, b, $f)
+        }
+
+        #[doc = concat!("[`", stringify!($name), "`] into `out`, which must have the broadcast shape.")]
+        ///
+        /// # Errors
+        /// [`Error::Shape`] if the shapes do not broadcast to `out`.
+        pub fn $into<T: $bound>(a: ArrayViewD<'_, T>, b: ArrayViewD<'_, T>, out: ArrayViewMutD<'_, $out>) -> Result<()> {
+            zip_with_into(a, b, out, $f)
         }
     )*};
 }
@@ -86,7 +124,7 @@ binary_ops! {
     /// let y = onnx2rs_runtime::ops::add(array![1, 2].into_dyn().view(), array![10].into_dyn().view()).unwrap();
     /// assert_eq!(y, array![11, 12].into_dyn());
     /// ```
-    add<Numeric> -> T = |x: T, y: T| x + y;
+    add / add_into <Numeric> -> T = |x: T, y: T| x + y;
     /// ONNX `Sub`: `a - b`, broadcast.
     ///
     /// ```
@@ -94,7 +132,7 @@ binary_ops! {
     /// let y = onnx2rs_runtime::ops::sub(array![1.0f32, 2.0].into_dyn().view(), array![0.5f32].into_dyn().view()).unwrap();
     /// assert_eq!(y, array![0.5, 1.5].into_dyn());
     /// ```
-    sub<Numeric> -> T = |x: T, y: T| x - y;
+    sub / sub_into <Numeric> -> T = |x: T, y: T| x - y;
     /// ONNX `Mul`: `a * b`, broadcast.
     ///
     /// ```
@@ -102,7 +140,7 @@ binary_ops! {
     /// let y = onnx2rs_runtime::ops::mul(array![2i64, 3].into_dyn().view(), array![4i64].into_dyn().view()).unwrap();
     /// assert_eq!(y, array![8, 12].into_dyn());
     /// ```
-    mul<Numeric> -> T = |x: T, y: T| x * y;
+    mul / mul_into <Numeric> -> T = |x: T, y: T| x * y;
     /// ONNX `Div`: `a / b`, broadcast; integer division truncates, and `x / 0` is 0 for integers.
     ///
     /// ```
@@ -110,7 +148,7 @@ binary_ops! {
     /// let y = onnx2rs_runtime::ops::div(array![7i32, 7].into_dyn().view(), array![2i32, 0].into_dyn().view()).unwrap();
     /// assert_eq!(y, array![3, 0].into_dyn());
     /// ```
-    div<Numeric> -> T = |x: T, y: T| x.div_onnx(y);
+    div / div_into <Numeric> -> T = |x: T, y: T| x.div_onnx(y);
     /// ONNX `Less`: `a < b` as `bool`, broadcast.
     ///
     /// ```
@@ -118,7 +156,7 @@ binary_ops! {
     /// let y = onnx2rs_runtime::ops::less(array![1, 5].into_dyn().view(), array![3].into_dyn().view()).unwrap();
     /// assert_eq!(y, array![true, false].into_dyn());
     /// ```
-    less<Element> -> bool = |x: T, y: T| x < y;
+    less / less_into <Element> -> bool = |x: T, y: T| x < y;
 }
 
 /// ONNX `Where`: `cond ? x : y` element-wise, all three broadcast.
@@ -138,26 +176,64 @@ pub fn where_<T: Element>(
     y: ArrayViewD<'_, T>,
 ) -> Result<ArrayD<T>> {
     let shape = broadcast_shape(&broadcast_shape(cond.shape(), x.shape())?, y.shape())?;
+    let mut out = ArrayD::default(IxDyn(&shape));
+    where_into(cond, x, y, out.view_mut())?;
+    Ok(out)
+}
+
+/// [`where_`] into `out`, which must have the broadcast shape.
+///
+/// # Errors
+/// [`Error::Shape`] if the shapes do not broadcast to `out`.
+pub fn where_into<T: Element>(
+    cond: ArrayViewD<'_, bool>,
+    x: ArrayViewD<'_, T>,
+    y: ArrayViewD<'_, T>,
+    mut out: ArrayViewMutD<'_, T>,
+) -> Result<()> {
+    let shape = out.raw_dim();
     let (c, x, y) = (
-        broadcast_to(&cond, &shape)?,
-        broadcast_to(&x, &shape)?,
-        broadcast_to(&y, &shape)?,
+        broadcast_to(&cond, shape.slice())?,
+        broadcast_to(&x, shape.slice())?,
+        broadcast_to(&y, shape.slice())?,
     );
-    Ok(Zip::from(&c)
+    Zip::from(&mut out)
+        .and(&c)
         .and(&x)
         .and(&y)
-        .map_collect(|&c, &x, &y| if c { x } else { y }))
+        .for_each(|o, &c, &x, &y| *o = if c { x } else { y });
+    Ok(())
+}
+
+/// Copy `x` into `out` element by element, broadcasting `x` if needed.
+fn map_into<T: Copy, U>(
+    x: ArrayViewD<'_, T>,
+    mut out: ArrayViewMutD<'_, U>,
+    f: impl Fn(T) -> U,
+) -> Result<()> {
+    let shape = out.raw_dim();
+    let x = broadcast_to(&x, shape.slice())?;
+    Zip::from(&mut out).and(&x).for_each(|o, &v| *o = f(v));
+    Ok(())
 }
 
 macro_rules! unary_ops {
-    ($($(#[$doc:meta])* $name:ident / $inplace:ident <$t:ty> = $f:expr;)*) => {$(
+    ($($(#[$doc:meta])* $name:ident / $into:ident / $inplace:ident <$t:ty> = $f:expr;)*) => {$(
         $(#[$doc])*
         pub fn $name(x: ArrayViewD<'_, $t>) -> ArrayD<$t> {
             x.mapv($f)
         }
 
+        #[doc = concat!("[`", stringify!($name), "`] into `out`, which must have `x`'s shape.")]
+        ///
+        /// # Errors
+        /// [`Error::Shape`] if `out` has another shape.
+        pub fn $into(x: ArrayViewD<'_, $t>, out: ArrayViewMutD<'_, $t>) -> Result<()> {
+            map_into(x, out, $f)
+        }
+
         #[doc = concat!("In-place form of [`", stringify!($name), "`]: overwrites `x`.")]
-        pub fn $inplace(x: &mut ArrayD<$t>) {
+        pub fn $inplace(mut x: ArrayViewMutD<'_, $t>) {
             x.mapv_inplace($f)
         }
     )*};
@@ -181,7 +257,7 @@ unary_ops! {
     /// let y = onnx2rs_runtime::ops::sigmoid(array![0.0f32, -1000.0].into_dyn().view());
     /// assert_eq!(y, array![0.5, 0.0].into_dyn());
     /// ```
-    sigmoid / sigmoid_inplace <f32> = sigmoid_f32;
+    sigmoid / sigmoid_into / sigmoid_inplace <f32> = sigmoid_f32;
     /// ONNX `Tanh`.
     ///
     /// ```
@@ -189,7 +265,7 @@ unary_ops! {
     /// let y = onnx2rs_runtime::ops::tanh(array![0.0f32].into_dyn().view());
     /// assert_eq!(y, array![0.0].into_dyn());
     /// ```
-    tanh / tanh_inplace <f32> = f32::tanh;
+    tanh / tanh_into / tanh_inplace <f32> = f32::tanh;
     /// ONNX `Not` on booleans.
     ///
     /// ```
@@ -197,7 +273,7 @@ unary_ops! {
     /// let y = onnx2rs_runtime::ops::not(array![true, false].into_dyn().view());
     /// assert_eq!(y, array![false, true].into_dyn());
     /// ```
-    not / not_inplace <bool> = |v: bool| !v;
+    not / not_into / not_inplace <bool> = |v: bool| !v;
 }
 
 /// ONNX `Relu`: `max(x, 0)` for floats and signed integers; NaN stays NaN.
@@ -213,8 +289,16 @@ pub fn relu<T: Numeric>(x: ArrayViewD<'_, T>) -> ArrayD<T> {
     x.mapv(relu_one)
 }
 
+/// [`relu`] into `out`, which must have `x`'s shape.
+///
+/// # Errors
+/// [`Error::Shape`] if `out` has another shape.
+pub fn relu_into<T: Numeric>(x: ArrayViewD<'_, T>, out: ArrayViewMutD<'_, T>) -> Result<()> {
+    map_into(x, out, relu_one)
+}
+
 /// In-place form of [`relu`].
-pub fn relu_inplace<T: Numeric>(x: &mut ArrayD<T>) {
+pub fn relu_inplace<T: Numeric>(mut x: ArrayViewMutD<'_, T>) {
     x.mapv_inplace(relu_one)
 }
 
@@ -224,6 +308,41 @@ fn relu_one<T: Numeric>(v: T) -> T {
     } else {
         v
     }
+}
+
+/// ONNX `Cast` into `out` (see [`crate::ops::cast`]).
+///
+/// # Errors
+/// [`Error::Shape`] if `out` has another shape.
+pub fn cast_into<T: Element, U: Element>(
+    x: ArrayViewD<'_, T>,
+    out: ArrayViewMutD<'_, U>,
+) -> Result<()> {
+    map_into(x, out, |v| U::from_f64(v.to_f64()))
+}
+
+/// Copy `x` into `out` in row-major order; the shapes may differ but not the sizes
+/// (ONNX `Reshape` and friends when they cannot reuse their input's buffer).
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// let mut out = ArrayD::<i32>::zeros(IxDyn(&[4]));
+/// onnx2rs_runtime::ops::reshape_into(array![[1, 2], [3, 4]].into_dyn().view(), out.view_mut()).unwrap();
+/// assert_eq!(out, array![1, 2, 3, 4].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if the element counts differ.
+pub fn reshape_into<T: Copy>(x: ArrayViewD<'_, T>, mut out: ArrayViewMutD<'_, T>) -> Result<()> {
+    if x.len() != out.len() {
+        return Err(Error::Shape(format!(
+            "cannot reshape {:?} to {:?}",
+            x.shape(),
+            out.shape()
+        )));
+    }
+    out.iter_mut().zip(x.iter()).for_each(|(o, &v)| *o = v);
+    Ok(())
 }
 
 /// ONNX `Clip`: limit `x` to `[min, max]`; NaN stays NaN.
@@ -237,8 +356,21 @@ pub fn clip<T: Numeric>(x: ArrayViewD<'_, T>, min: T, max: T) -> ArrayD<T> {
     x.mapv(|v| clip_one(v, min, max))
 }
 
+/// [`clip`] into `out`, which must have `x`'s shape.
+///
+/// # Errors
+/// [`Error::Shape`] if `out` has another shape.
+pub fn clip_into<T: Numeric>(
+    x: ArrayViewD<'_, T>,
+    out: ArrayViewMutD<'_, T>,
+    min: T,
+    max: T,
+) -> Result<()> {
+    map_into(x, out, |v| clip_one(v, min, max))
+}
+
 /// In-place form of [`clip`].
-pub fn clip_inplace<T: Numeric>(x: &mut ArrayD<T>, min: T, max: T) {
+pub fn clip_inplace<T: Numeric>(mut x: ArrayViewMutD<'_, T>, min: T, max: T) {
     x.mapv_inplace(|v| clip_one(v, min, max))
 }
 

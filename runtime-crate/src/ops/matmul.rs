@@ -4,9 +4,9 @@
 //! <https://onnx.ai/onnx/operators/onnx__Gemm.html>.
 
 use super::elementwise::broadcast_shape;
+use super::linalg::mat_mul_into;
 use crate::{Error, Numeric, Result};
-use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, Array3, ArrayD, ArrayView2, ArrayViewD, Axis, Ix2, IxDyn};
+use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, ArrayViewMutD, Axis, Dimension, Ix2, IxDyn};
 
 fn as_matrix<'a, T>(x: &'a ArrayViewD<'_, T>, what: &str) -> Result<ArrayView2<'a, T>> {
     x.view()
@@ -30,58 +30,87 @@ pub fn matmul<T: Numeric>(a: ArrayViewD<'_, T>, b: ArrayViewD<'_, T>) -> Result<
     if a.ndim() == 0 || b.ndim() == 0 {
         return Err(Error::Shape("MatMul operands must have rank >= 1".into()));
     }
-    // numpy promotes 1-D operands to matrices and drops the added axis afterwards.
-    let a_was_vector = a.ndim() == 1;
-    let a = if a_was_vector {
-        a.insert_axis(Axis(0))
-    } else {
-        a
-    };
-    let b_was_vector = b.ndim() == 1;
-    let b = if b_was_vector {
-        b.insert_axis(Axis(1))
-    } else {
-        b
-    };
-    let (ra, rb) = (a.ndim(), b.ndim());
-    let (m, k) = (a.shape()[ra - 2], a.shape()[ra - 1]);
-    let (k2, n) = (b.shape()[rb - 2], b.shape()[rb - 1]);
-    if k != k2 {
-        return Err(Error::Shape(format!(
-            "MatMul inner dims differ: {:?} x {:?}",
+    // Batch dims broadcast; a 1-D operand contributes no batch dims and no output axis.
+    let (ra, rb) = (a.ndim().saturating_sub(2), b.ndim().saturating_sub(2));
+    let mut shape = broadcast_shape(&a.shape()[..ra], &b.shape()[..rb])?;
+    if a.ndim() >= 2 {
+        shape.push(a.shape()[a.ndim() - 2]);
+    }
+    if b.ndim() >= 2 {
+        shape.push(b.shape()[b.ndim() - 1]);
+    }
+    let mut out = ArrayD::zeros(IxDyn(&shape));
+    matmul_into(a, b, out.view_mut())?;
+    Ok(out)
+}
+
+/// [`matmul`] into `out`, which must have the product's shape; allocates nothing for rank <= 4.
+///
+/// # Errors
+/// [`Error::Shape`] if the operands or `out` do not fit together.
+pub fn matmul_into<T: Numeric>(
+    a: ArrayViewD<'_, T>,
+    b: ArrayViewD<'_, T>,
+    out: ArrayViewMutD<'_, T>,
+) -> Result<()> {
+    if a.ndim() == 0 || b.ndim() == 0 {
+        return Err(Error::Shape("MatMul operands must have rank >= 1".into()));
+    }
+    // numpy promotes 1-D operands to matrices; the added axes are added to `out` too.
+    let (a_vector, b_vector) = (a.ndim() == 1, b.ndim() == 1);
+    let a = if a_vector { a.insert_axis(Axis(0)) } else { a };
+    let b = if b_vector { b.insert_axis(Axis(1)) } else { b };
+    let mut out = out;
+    if b_vector {
+        let end = out.ndim();
+        out = out.insert_axis(Axis(end));
+    }
+    if a_vector {
+        let before_last = out.ndim() - 1;
+        out = out.insert_axis(Axis(before_last));
+    }
+    let r = out.ndim();
+    if r < 2 {
+        return Err(Error::Shape("MatMul output has the wrong rank".into()));
+    }
+    let (m, n) = (out.shape()[r - 2], out.shape()[r - 1]);
+    let k = a.shape()[a.ndim() - 1];
+    let mismatch = || {
+        Error::Shape(format!(
+            "MatMul {:?} x {:?} does not give {:?}",
             a.shape(),
-            b.shape()
-        )));
-    }
-    let batch = broadcast_shape(&a.shape()[..ra - 2], &b.shape()[..rb - 2])?;
-    let count: usize = batch.iter().product();
-    let stack = |x: &ArrayViewD<'_, T>, r: usize, c: usize| -> Result<Array3<T>> {
-        let mut full = batch.clone();
-        full.extend([r, c]);
-        let view = x
-            .broadcast(IxDyn(&full))
-            .ok_or_else(|| Error::Shape(format!("cannot broadcast {:?}", x.shape())))?;
-        Ok(view.to_shape((count, r, c))?.into_owned())
+            b.shape(),
+            out.shape()
+        ))
     };
-    let (a3, b3) = (stack(&a, m, k)?, stack(&b, k, n)?);
-    let mut out = Array3::<T>::zeros((count, m, n));
-    for i in 0..count {
-        general_mat_mul(
+    let mut a_dim = out.raw_dim();
+    a_dim[r - 1] = k;
+    let mut b_dim = out.raw_dim();
+    b_dim[r - 2] = k;
+    let a_full = a.broadcast(a_dim).ok_or_else(mismatch)?;
+    let b_full = b.broadcast(b_dim).ok_or_else(mismatch)?;
+    if a_full.shape()[r - 2] != m || b_full.shape()[r - 1] != n {
+        return Err(mismatch());
+    }
+    let batch = out.raw_dim();
+    let batch_dims = &batch.slice()[..r - 2];
+    for index in ndarray::indices(IxDyn(batch_dims)) {
+        let (mut av, mut bv, mut ov) = (a_full.view(), b_full.view(), out.view_mut());
+        for &i in index.slice() {
+            av = av.index_axis_move(Axis(0), i);
+            bv = bv.index_axis_move(Axis(0), i);
+            ov = ov.index_axis_move(Axis(0), i);
+        }
+        let mut ov = ov.into_dimensionality::<Ix2>()?;
+        mat_mul_into(
             T::one(),
-            &a3.index_axis(Axis(0), i),
-            &b3.index_axis(Axis(0), i),
+            av.into_dimensionality::<Ix2>()?,
+            bv.into_dimensionality::<Ix2>()?,
             T::zero(),
-            &mut out.index_axis_mut(Axis(0), i),
-        );
+            &mut ov,
+        )?;
     }
-    let mut shape = batch;
-    if !a_was_vector {
-        shape.push(m);
-    }
-    if !b_was_vector {
-        shape.push(n);
-    }
-    Ok(out.into_shape_with_order(IxDyn(&shape))?)
+    Ok(())
 }
 
 /// Options of ONNX `Gemm`.
@@ -118,30 +147,52 @@ pub fn gemm<T: Numeric>(
     c: Option<ArrayViewD<'_, T>>,
     p: GemmParams<T>,
 ) -> Result<ArrayD<T>> {
+    let (ma, mb) = (as_matrix(&a, "Gemm A")?, as_matrix(&b, "Gemm B")?);
+    let m = if p.trans_a { ma.ncols() } else { ma.nrows() };
+    let n = if p.trans_b { mb.nrows() } else { mb.ncols() };
+    let mut y = Array2::zeros((m, n)).into_dyn();
+    gemm_into(a, b, c, y.view_mut(), p)?;
+    Ok(y)
+}
+
+/// [`gemm`] into `out` (`[M, N]`).
+///
+/// # Errors
+/// [`Error::Shape`] if the operands or `out` do not fit together.
+pub fn gemm_into<T: Numeric>(
+    a: ArrayViewD<'_, T>,
+    b: ArrayViewD<'_, T>,
+    c: Option<ArrayViewD<'_, T>>,
+    out: ArrayViewMutD<'_, T>,
+    p: GemmParams<T>,
+) -> Result<()> {
     let a = as_matrix(&a, "Gemm A")?;
     let b = as_matrix(&b, "Gemm B")?;
     let a = if p.trans_a { a.reversed_axes() } else { a };
     let b = if p.trans_b { b.reversed_axes() } else { b };
+    let mut y = out.into_dimensionality::<Ix2>()?;
     let (m, k) = a.dim();
     let (k2, n) = b.dim();
-    if k != k2 {
+    if k != k2 || y.dim() != (m, n) {
         return Err(Error::Shape(format!(
-            "Gemm inner dims differ: {k} and {k2}"
+            "Gemm {:?} x {:?} does not give {:?}",
+            a.dim(),
+            b.dim(),
+            y.dim()
         )));
     }
-    let mut y = match c {
-        Some(c) if p.beta != T::zero() => c
-            .broadcast(IxDyn(&[m, n]))
-            .ok_or_else(|| {
+    match c {
+        Some(c) if p.beta != T::zero() => {
+            let c = c.broadcast((m, n)).ok_or_else(|| {
                 Error::Shape(format!(
                     "Gemm C {:?} does not broadcast to [{m}, {n}]",
                     c.shape()
                 ))
-            })?
-            .into_dimensionality::<Ix2>()?
-            .to_owned(),
-        _ => Array2::zeros((m, n)),
-    };
-    general_mat_mul(p.alpha, &a, &b, p.beta, &mut y);
-    Ok(y.into_dyn())
+            })?;
+            y.assign(&c);
+        }
+        _ => y.fill(T::zero()),
+    }
+    mat_mul_into(p.alpha, a, b, p.beta, &mut y)?;
+    Ok(())
 }

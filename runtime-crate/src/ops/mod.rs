@@ -1,20 +1,32 @@
 //! Operator kernels, one module per family. Generated code calls these.
 //!
-//! Naming follows ndarray: `relu` allocates its result, `relu_inplace`
-//! overwrites its argument.
+//! Naming follows ndarray: `relu` allocates its result, `relu_into` writes
+//! into the caller's `out` view, and `relu_inplace` overwrites its argument.
+//! Generated code calls the `_into` and `_inplace` forms on slices of a
+//! preallocated arena, so a model run allocates nothing.
 
 mod conv;
 mod elementwise;
+mod linalg;
 mod matmul;
 mod norm;
 mod pool;
 mod shape;
 mod window;
 
-pub use conv::{conv, ConvParams};
+pub use conv::{conv, conv_into, conv_shapes, ConvParams};
 pub use elementwise::*;
-pub use matmul::{gemm, matmul, GemmParams};
-pub use norm::{batch_norm, batch_norm_inplace, softmax, softmax_flattened, softmax_inplace};
-pub use pool::{average_pool, global_average_pool, global_max_pool, max_pool, PoolParams};
-pub use shape::{cast, concat, gather, reshape, transpose};
+pub use linalg::mat_mul_into;
+pub use matmul::{gemm, gemm_into, matmul, matmul_into, GemmParams};
+pub use norm::{
+    batch_norm, batch_norm_inplace, batch_norm_into, softmax, softmax_flattened,
+    softmax_flattened_inplace, softmax_flattened_into, softmax_inplace, softmax_into,
+};
+pub use pool::{
+    average_pool, average_pool_into, global_average_pool, global_average_pool_into,
+    global_max_pool, global_max_pool_into, max_pool, max_pool_into, pool_shape, PoolParams,
+};
+pub use shape::{
+    cast, concat, concat_into, gather, gather_into, reshape, transpose, transpose_into,
+};
 pub use window::Window;

@@ -5,7 +5,7 @@
 //! axis semantics; [`softmax_flattened`] keeps the older one).
 
 use crate::{Error, Result};
-use ndarray::{ArrayD, ArrayViewD, Axis, Zip};
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn};
 
 /// ONNX `BatchNormalization` in inference mode over channel axis 1:
 /// `(x - mean) / sqrt(var + epsilon) * scale + bias`.
@@ -30,8 +30,37 @@ pub fn batch_norm(
     epsilon: f32,
 ) -> Result<ArrayD<f32>> {
     let mut y = x.to_owned();
-    batch_norm_inplace(&mut y, scale, bias, mean, var, epsilon)?;
+    batch_norm_inplace(y.view_mut(), scale, bias, mean, var, epsilon)?;
     Ok(y)
+}
+
+/// [`batch_norm`] into `out`, which must have `x`'s shape.
+///
+/// # Errors
+/// [`Error::Shape`] if a parameter is not `[C]` or `out` has another shape.
+pub fn batch_norm_into(
+    x: ArrayViewD<'_, f32>,
+    scale: ArrayViewD<'_, f32>,
+    bias: ArrayViewD<'_, f32>,
+    mean: ArrayViewD<'_, f32>,
+    var: ArrayViewD<'_, f32>,
+    epsilon: f32,
+    mut out: ArrayViewMutD<'_, f32>,
+) -> Result<()> {
+    copy_same_shape(x, out.view_mut())?;
+    batch_norm_inplace(out, scale, bias, mean, var, epsilon)
+}
+
+fn copy_same_shape(x: ArrayViewD<'_, f32>, mut out: ArrayViewMutD<'_, f32>) -> Result<()> {
+    if x.shape() != out.shape() {
+        return Err(Error::Shape(format!(
+            "expected output {:?}, got {:?}",
+            x.shape(),
+            out.shape()
+        )));
+    }
+    out.assign(&x);
+    Ok(())
 }
 
 /// In-place form of [`batch_norm`]: normalises `x` where it is.
@@ -39,7 +68,7 @@ pub fn batch_norm(
 /// # Errors
 /// [`Error::Shape`] if a parameter is not `[C]`; `x` is then unchanged.
 pub fn batch_norm_inplace(
-    x: &mut ArrayD<f32>,
+    mut x: ArrayViewMutD<'_, f32>,
     scale: ArrayViewD<'_, f32>,
     bias: ArrayViewD<'_, f32>,
     mean: ArrayViewD<'_, f32>,
@@ -81,7 +110,7 @@ fn resolve_axis(axis: i64, rank: usize) -> Result<usize> {
     Ok(((axis + r) % r.max(1)) as usize)
 }
 
-fn softmax_lanes(y: &mut ArrayD<f32>, axis: usize) {
+fn softmax_lanes(y: &mut ArrayViewMutD<'_, f32>, axis: usize) {
     for mut lane in y.lanes_mut(Axis(axis)) {
         let max = lane.fold(f32::NEG_INFINITY, |a, &v| a.max(v));
         lane.mapv_inplace(|v| (v - max).exp());
@@ -102,17 +131,30 @@ fn softmax_lanes(y: &mut ArrayD<f32>, axis: usize) {
 /// [`Error::Shape`] if `axis` is out of range.
 pub fn softmax(x: ArrayViewD<'_, f32>, axis: i64) -> Result<ArrayD<f32>> {
     let mut y = x.to_owned();
-    softmax_inplace(&mut y, axis)?;
+    softmax_inplace(y.view_mut(), axis)?;
     Ok(y)
+}
+
+/// [`softmax`] into `out`, which must have `x`'s shape.
+///
+/// # Errors
+/// [`Error::Shape`] if `axis` is out of range or `out` has another shape.
+pub fn softmax_into(
+    x: ArrayViewD<'_, f32>,
+    axis: i64,
+    mut out: ArrayViewMutD<'_, f32>,
+) -> Result<()> {
+    copy_same_shape(x, out.view_mut())?;
+    softmax_inplace(out, axis)
 }
 
 /// In-place form of [`softmax`].
 ///
 /// # Errors
 /// [`Error::Shape`] if `axis` is out of range; `x` is then unchanged.
-pub fn softmax_inplace(x: &mut ArrayD<f32>, axis: i64) -> Result<()> {
+pub fn softmax_inplace(mut x: ArrayViewMutD<'_, f32>, axis: i64) -> Result<()> {
     let axis = resolve_axis(axis, x.ndim())?;
-    softmax_lanes(x, axis);
+    softmax_lanes(&mut x, axis);
     Ok(())
 }
 
@@ -128,6 +170,30 @@ pub fn softmax_inplace(x: &mut ArrayD<f32>, axis: i64) -> Result<()> {
 /// # Errors
 /// [`Error::Shape`] if `axis` is out of range.
 pub fn softmax_flattened(x: ArrayViewD<'_, f32>, axis: i64) -> Result<ArrayD<f32>> {
+    let mut y = ArrayD::zeros(x.raw_dim());
+    softmax_flattened_into(x, axis, y.view_mut())?;
+    Ok(y)
+}
+
+/// [`softmax_flattened`] into `out`, which must have `x`'s shape and be contiguous.
+///
+/// # Errors
+/// [`Error::Shape`] if `axis` is out of range or `out` does not fit.
+pub fn softmax_flattened_into(
+    x: ArrayViewD<'_, f32>,
+    axis: i64,
+    mut out: ArrayViewMutD<'_, f32>,
+) -> Result<()> {
+    copy_same_shape(x.view(), out.view_mut())?;
+    softmax_flattened_inplace(out, axis)
+}
+
+/// In-place form of [`softmax_flattened`]; `x` must be contiguous.
+///
+/// # Errors
+/// [`Error::Shape`] if `axis` is out of range or `x` is not contiguous.
+pub fn softmax_flattened_inplace(out: ArrayViewMutD<'_, f32>, axis: i64) -> Result<()> {
+    let x = out.view();
     let axis = if x.ndim() == 0 {
         0
     } else {
@@ -135,9 +201,9 @@ pub fn softmax_flattened(x: ArrayViewD<'_, f32>, axis: i64) -> Result<ArrayD<f32
     };
     let outer: usize = x.shape()[..axis].iter().product();
     let inner: usize = x.shape()[axis..].iter().product();
-    let flat = x.to_shape((outer, inner))?;
-    let mut y = flat.to_owned().into_dyn();
-    softmax_lanes(&mut y, 1);
-    let y = y.to_shape(x.raw_dim())?.into_owned();
-    Ok(Zip::from(&y).map_collect(|&v| v))
+    let flat = out
+        .into_shape_with_order(IxDyn(&[outer, inner]))
+        .map_err(|_| Error::Shape("Softmax output must be contiguous".into()))?;
+    softmax_lanes(&mut flat.into_dyn(), 1);
+    Ok(())
 }

@@ -7,7 +7,7 @@
 use super::conv::to4;
 use super::window::Window;
 use crate::{Error, Result};
-use ndarray::{Array4, ArrayD, ArrayView4, ArrayViewD, Axis, IxDyn};
+use ndarray::{ArrayD, ArrayView4, ArrayViewD, ArrayViewMut4, ArrayViewMutD, Axis, Ix4, IxDyn};
 
 /// Pooling attributes, one entry per spatial axis.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +32,25 @@ enum Reduce {
     Mean { include_pad: bool },
 }
 
+/// The output shape of pooling an input of shape `x` with `p`.
+///
+/// # Errors
+/// [`Error::Shape`] if the rank or the attributes are wrong.
+pub fn pool_shape(x: &[usize], p: PoolParams<'_>) -> Result<Vec<usize>> {
+    let plane = Window::plane(p.kernel, p.strides, p.dilations, p.pads)?;
+    if x.len() != p.kernel.len() + 2 {
+        return Err(Error::Shape(format!(
+            "pooling window {:?} does not fit input {x:?}",
+            p.kernel
+        )));
+    }
+    let mut shape = x[..2].to_vec();
+    for (win, &len) in plane[4 - x.len()..].iter().zip(&x[2..]) {
+        shape.push(win.output_len(len, p.ceil_mode)?);
+    }
+    Ok(shape)
+}
+
 /// ONNX `MaxPool` over `[N, C, *spatial]` (1-D or 2-D); NaN propagates.
 ///
 /// ```
@@ -45,7 +64,21 @@ enum Reduce {
 /// # Errors
 /// [`Error::Shape`] if the rank or the attributes are wrong.
 pub fn max_pool(x: ArrayViewD<'_, f32>, p: PoolParams<'_>) -> Result<ArrayD<f32>> {
-    pool(x, p, Reduce::Max)
+    let mut out = ArrayD::zeros(IxDyn(&pool_shape(x.shape(), p)?));
+    max_pool_into(x, p, out.view_mut())?;
+    Ok(out)
+}
+
+/// [`max_pool`] into `out`.
+///
+/// # Errors
+/// [`Error::Shape`] if the rank, the attributes or `out`'s shape are wrong.
+pub fn max_pool_into(
+    x: ArrayViewD<'_, f32>,
+    p: PoolParams<'_>,
+    out: ArrayViewMutD<'_, f32>,
+) -> Result<()> {
+    pool(x, p, Reduce::Max, out)
 }
 
 /// ONNX `AveragePool` over `[N, C, *spatial]` (1-D or 2-D).
@@ -61,38 +94,71 @@ pub fn max_pool(x: ArrayViewD<'_, f32>, p: PoolParams<'_>) -> Result<ArrayD<f32>
 /// # Errors
 /// [`Error::Shape`] if the rank or the attributes are wrong.
 pub fn average_pool(x: ArrayViewD<'_, f32>, p: PoolParams<'_>) -> Result<ArrayD<f32>> {
-    pool(
-        x,
-        p,
-        Reduce::Mean {
-            include_pad: p.count_include_pad,
-        },
-    )
+    let mut out = ArrayD::zeros(IxDyn(&pool_shape(x.shape(), p)?));
+    average_pool_into(x, p, out.view_mut())?;
+    Ok(out)
 }
 
-fn pool(x: ArrayViewD<'_, f32>, p: PoolParams<'_>, op: Reduce) -> Result<ArrayD<f32>> {
-    let windows = Window::from_onnx(p.kernel, p.strides, p.dilations, p.pads)?;
-    match x.ndim() {
-        3 => {
-            let y = pool2d(
-                to4(x.insert_axis(Axis(2)))?,
-                [Window::UNIT, windows[0]],
-                p.ceil_mode,
-                op,
-            )?;
-            Ok(y.index_axis_move(Axis(2), 0).into_dyn())
-        }
-        4 => Ok(pool2d(to4(x)?, [windows[0], windows[1]], p.ceil_mode, op)?.into_dyn()),
-        r => Err(Error::Shape(format!(
-            "pooling supports 1-D and 2-D inputs, got rank {r}"
+/// [`average_pool`] into `out`.
+///
+/// # Errors
+/// [`Error::Shape`] if the rank, the attributes or `out`'s shape are wrong.
+pub fn average_pool_into(
+    x: ArrayViewD<'_, f32>,
+    p: PoolParams<'_>,
+    out: ArrayViewMutD<'_, f32>,
+) -> Result<()> {
+    let op = Reduce::Mean {
+        include_pad: p.count_include_pad,
+    };
+    pool(x, p, op, out)
+}
+
+fn pool(
+    x: ArrayViewD<'_, f32>,
+    p: PoolParams<'_>,
+    op: Reduce,
+    out: ArrayViewMutD<'_, f32>,
+) -> Result<()> {
+    let plane = Window::plane(p.kernel, p.strides, p.dilations, p.pads)?;
+    match (x.ndim(), p.kernel.len(), out.ndim()) {
+        (3, 1, 3) => pool2d(
+            to4(x.insert_axis(Axis(2)))?,
+            plane,
+            p.ceil_mode,
+            op,
+            out.insert_axis(Axis(2)).into_dimensionality::<Ix4>()?,
+        ),
+        (4, 2, 4) => pool2d(
+            to4(x)?,
+            plane,
+            p.ceil_mode,
+            op,
+            out.into_dimensionality::<Ix4>()?,
+        ),
+        (r, ..) => Err(Error::Shape(format!(
+            "pooling supports 1-D and 2-D inputs, got rank {r} for window {:?}",
+            p.kernel
         ))),
     }
 }
 
-fn pool2d(x: ArrayView4<'_, f32>, win: [Window; 2], ceil: bool, op: Reduce) -> Result<Array4<f32>> {
+fn pool2d(
+    x: ArrayView4<'_, f32>,
+    win: [Window; 2],
+    ceil: bool,
+    op: Reduce,
+    mut out: ArrayViewMut4<'_, f32>,
+) -> Result<()> {
     let (n, c, h, w) = x.dim();
     let (oh, ow) = (win[0].output_len(h, ceil)?, win[1].output_len(w, ceil)?);
-    let mut out = Array4::<f32>::zeros((n, c, oh, ow));
+    if out.dim() != (n, c, oh, ow) {
+        return Err(Error::Shape(format!(
+            "pooling output must be {:?}, got {:?}",
+            (n, c, oh, ow),
+            out.dim()
+        )));
+    }
     for ((b, ch, oy, ox), y) in out.indexed_iter_mut() {
         let (mut acc, mut count) = match op {
             Reduce::Max => (f32::NEG_INFINITY, 0usize),
@@ -127,7 +193,7 @@ fn pool2d(x: ArrayView4<'_, f32>, win: [Window; 2], ceil: bool, op: Reduce) -> R
             Reduce::Mean { include_pad: false } => acc / count.max(1) as f32,
         };
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Window size clipped to the padded input, as the divisor of `count_include_pad`.
@@ -140,27 +206,52 @@ fn padded_count(win: &[Window; 2], (oy, ox): (usize, usize), (h, w): (usize, usi
     axis(&win[0], oy, h) * axis(&win[1], ox, w)
 }
 
-fn global(x: ArrayViewD<'_, f32>, f: impl Fn(ArrayViewD<'_, f32>) -> f32) -> Result<ArrayD<f32>> {
-    if x.ndim() < 3 {
+fn max_of(p: ArrayViewD<'_, f32>) -> f32 {
+    p.fold(
+        f32::NEG_INFINITY,
+        |a, &v| if v > a || v.is_nan() { v } else { a },
+    )
+}
+
+fn mean_of(p: ArrayViewD<'_, f32>) -> f32 {
+    p.sum() / p.len().max(1) as f32
+}
+
+fn global_shape(x: &[usize]) -> Result<Vec<usize>> {
+    if x.len() < 3 {
         return Err(Error::Shape(format!(
-            "global pooling needs rank >= 3, got {:?}",
-            x.shape()
+            "global pooling needs rank >= 3, got {x:?}"
         )));
     }
-    let (n, c) = (x.shape()[0], x.shape()[1]);
-    let mut shape = vec![n, c];
-    shape.resize(x.ndim(), 1);
-    let mut out = ArrayD::<f32>::zeros(IxDyn(&shape));
-    for b in 0..n {
-        for ch in 0..c {
-            let plane = x.index_axis(Axis(0), b);
-            let v = f(plane.index_axis_move(Axis(0), ch));
-            out.index_axis_mut(Axis(0), b)
-                .index_axis_mut(Axis(0), ch)
-                .fill(v);
+    Ok(x.iter()
+        .enumerate()
+        .map(|(i, &d)| if i < 2 { d } else { 1 })
+        .collect())
+}
+
+fn global_into(
+    x: ArrayViewD<'_, f32>,
+    mut out: ArrayViewMutD<'_, f32>,
+    f: impl Fn(ArrayViewD<'_, f32>) -> f32,
+) -> Result<()> {
+    let ok = x.ndim() >= 3
+        && out.ndim() == x.ndim()
+        && out.shape()[..2] == x.shape()[..2]
+        && out.shape()[2..].iter().all(|&d| d == 1);
+    if !ok {
+        return Err(Error::Shape(format!(
+            "global pooling of {:?} cannot give {:?}",
+            x.shape(),
+            out.shape()
+        )));
+    }
+    for (b, mut out_b) in out.outer_iter_mut().enumerate() {
+        let x_b = x.index_axis(Axis(0), b);
+        for (ch, mut cell) in out_b.outer_iter_mut().enumerate() {
+            cell.fill(f(x_b.index_axis(Axis(0), ch)));
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// ONNX `GlobalMaxPool`: the maximum over all spatial axes, kept as size-1 axes.
@@ -174,12 +265,17 @@ fn global(x: ArrayViewD<'_, f32>, f: impl Fn(ArrayViewD<'_, f32>) -> f32) -> Res
 /// # Errors
 /// [`Error::Shape`] if `x` has rank below 3.
 pub fn global_max_pool(x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
-    global(x, |p| {
-        p.fold(
-            f32::NEG_INFINITY,
-            |a, &v| if v > a || v.is_nan() { v } else { a },
-        )
-    })
+    let mut out = ArrayD::zeros(IxDyn(&global_shape(x.shape())?));
+    global_into(x, out.view_mut(), max_of)?;
+    Ok(out)
+}
+
+/// [`global_max_pool`] into `out` (`[N, C, 1, ...]`).
+///
+/// # Errors
+/// [`Error::Shape`] if `out` does not have the pooled shape.
+pub fn global_max_pool_into(x: ArrayViewD<'_, f32>, out: ArrayViewMutD<'_, f32>) -> Result<()> {
+    global_into(x, out, max_of)
 }
 
 /// ONNX `GlobalAveragePool`: the mean over all spatial axes, kept as size-1 axes.
@@ -193,5 +289,15 @@ pub fn global_max_pool(x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
 /// # Errors
 /// [`Error::Shape`] if `x` has rank below 3.
 pub fn global_average_pool(x: ArrayViewD<'_, f32>) -> Result<ArrayD<f32>> {
-    global(x, |p| p.sum() / p.len().max(1) as f32)
+    let mut out = ArrayD::zeros(IxDyn(&global_shape(x.shape())?));
+    global_into(x, out.view_mut(), mean_of)?;
+    Ok(out)
+}
+
+/// [`global_average_pool`] into `out` (`[N, C, 1, ...]`).
+///
+/// # Errors
+/// [`Error::Shape`] if `out` does not have the pooled shape.
+pub fn global_average_pool_into(x: ArrayViewD<'_, f32>, out: ArrayViewMutD<'_, f32>) -> Result<()> {
+    global_into(x, out, mean_of)
 }

@@ -6,7 +6,7 @@
 //! final shape, so all four lower to [`reshape`].
 
 use crate::{Element, Error, IndexElement, Result};
-use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn, Slice};
 
 /// Reshape `x` to `shape` in row-major order (what ONNX `Reshape` means).
 ///
@@ -39,20 +39,48 @@ pub fn reshape<T: Element>(x: ArrayViewD<'_, T>, shape: &[usize]) -> Result<Arra
 /// # Errors
 /// [`Error::Shape`] if `perm` is not a permutation of the axes.
 pub fn transpose<T: Element>(x: ArrayViewD<'_, T>, perm: &[usize]) -> Result<ArrayD<T>> {
-    let mut seen = vec![false; x.ndim()];
-    if perm.len() != x.ndim()
-        || !perm
-            .iter()
-            .all(|&p| p < seen.len() && !std::mem::replace(&mut seen[p], true))
-    {
-        return Err(Error::Shape(format!(
-            "{perm:?} is not a permutation of {} axes",
-            x.ndim()
-        )));
-    }
+    check_permutation(perm, x.ndim())?;
     Ok(x.permuted_axes(IxDyn(perm))
         .as_standard_layout()
         .into_owned())
+}
+
+/// [`transpose`] into `out`, which must have the permuted shape.
+///
+/// # Errors
+/// [`Error::Shape`] if `perm` is not a permutation or `out` has another shape.
+pub fn transpose_into<T: Element>(
+    x: ArrayViewD<'_, T>,
+    perm: &[usize],
+    mut out: ArrayViewMutD<'_, T>,
+) -> Result<()> {
+    check_permutation(perm, x.ndim())?;
+    let y = x.permuted_axes(IxDyn(perm));
+    if y.shape() != out.shape() {
+        return Err(Error::Shape(format!(
+            "Transpose gives {:?}, not {:?}",
+            y.shape(),
+            out.shape()
+        )));
+    }
+    out.assign(&y);
+    Ok(())
+}
+
+fn check_permutation(perm: &[usize], rank: usize) -> Result<()> {
+    let mut seen = [false; 16];
+    let ok = perm.len() == rank
+        && rank <= seen.len()
+        && perm
+            .iter()
+            .all(|&p| p < rank && !std::mem::replace(&mut seen[p], true));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Shape(format!(
+            "{perm:?} is not a permutation of {rank} axes"
+        )))
+    }
 }
 
 /// ONNX `Concat` along `axis` (already made non-negative).
@@ -72,6 +100,42 @@ pub fn concat<T: Element>(inputs: &[ArrayViewD<'_, T>], axis: usize) -> Result<A
         return Err(Error::Shape(format!("Concat axis {axis} out of range")));
     }
     Ok(ndarray::concatenate(Axis(axis), inputs)?)
+}
+
+/// [`concat`] into `out`, which must have the concatenated shape.
+///
+/// # Errors
+/// [`Error::Shape`] if the inputs do not tile `out` along `axis`.
+pub fn concat_into<T: Element>(
+    inputs: &[ArrayViewD<'_, T>],
+    axis: usize,
+    mut out: ArrayViewMutD<'_, T>,
+) -> Result<()> {
+    if axis >= out.ndim() {
+        return Err(Error::Shape(format!("Concat axis {axis} out of range")));
+    }
+    let mut start = 0;
+    for x in inputs {
+        let len = x.shape().get(axis).copied().unwrap_or(0);
+        let end = start + len;
+        if end > out.shape()[axis] {
+            return Err(Error::Shape("Concat inputs exceed the output".into()));
+        }
+        let mut part = out.slice_axis_mut(Axis(axis), Slice::from(start..end));
+        if part.shape() != x.shape() {
+            return Err(Error::Shape(format!(
+                "Concat input {:?} does not fit {:?}",
+                x.shape(),
+                part.shape()
+            )));
+        }
+        part.assign(x);
+        start = end;
+    }
+    if start != out.shape()[axis] {
+        return Err(Error::Shape("Concat inputs do not fill the output".into()));
+    }
+    Ok(())
 }
 
 /// ONNX `Gather` along `axis`: the output has shape
@@ -94,28 +158,64 @@ pub fn gather<T: Element, I: IndexElement>(
     indices: ArrayViewD<'_, I>,
     axis: usize,
 ) -> Result<ArrayD<T>> {
+    if axis >= data.ndim() {
+        return Err(Error::Shape(format!(
+            "Gather axis {axis} out of range for {:?}",
+            data.shape()
+        )));
+    }
+    let mut shape = data.shape()[..axis].to_vec();
+    shape.extend_from_slice(indices.shape());
+    shape.extend_from_slice(&data.shape()[axis + 1..]);
+    let mut out = ArrayD::default(IxDyn(&shape));
+    gather_into(data, indices, axis, out.view_mut())?;
+    Ok(out)
+}
+
+/// [`gather`] into `out`, which must have the gathered shape and be contiguous.
+///
+/// # Errors
+/// [`Error::Index`] if an index is out of range; [`Error::Shape`] if `out` does not fit.
+pub fn gather_into<T: Element, I: IndexElement>(
+    data: ArrayViewD<'_, T>,
+    indices: ArrayViewD<'_, I>,
+    axis: usize,
+    out: ArrayViewMutD<'_, T>,
+) -> Result<()> {
     let len = *data.shape().get(axis).ok_or_else(|| {
         Error::Shape(format!(
             "Gather axis {axis} out of range for {:?}",
             data.shape()
         ))
     })?;
-    let flat = indices
-        .iter()
-        .map(|&i| {
-            let i = i.as_i64();
-            let j = if i < 0 { i + len as i64 } else { i };
-            usize::try_from(j)
-                .ok()
-                .filter(|&j| j < len)
-                .ok_or_else(|| Error::Index(format!("Gather index {i} outside 0..{len}")))
-        })
-        .collect::<Result<Vec<usize>>>()?;
-    let picked = data.select(Axis(axis), &flat);
-    let mut shape = data.shape()[..axis].to_vec();
-    shape.extend_from_slice(indices.shape());
-    shape.extend_from_slice(&data.shape()[axis + 1..]);
-    Ok(picked.to_shape(IxDyn(&shape))?.into_owned())
+    let outer: usize = data.shape()[..axis].iter().product();
+    let inner: usize = data.shape()[axis + 1..].iter().product();
+    let fits = out.ndim() == data.ndim() + indices.ndim() - 1
+        && out.shape()[..axis] == data.shape()[..axis]
+        && out.shape()[axis..axis + indices.ndim()] == *indices.shape()
+        && out.shape()[axis + indices.ndim()..] == data.shape()[axis + 1..];
+    if !fits {
+        return Err(Error::Shape(format!(
+            "Gather output {:?} does not fit",
+            out.shape()
+        )));
+    }
+    let mut out = out
+        .into_shape_with_order(IxDyn(&[outer, indices.len(), inner]))
+        .map_err(|_| Error::Shape("Gather output must be contiguous".into()))?;
+    for (j, &i) in indices.iter().enumerate() {
+        let i = i.as_i64();
+        let k = usize::try_from(if i < 0 { i + len as i64 } else { i })
+            .ok()
+            .filter(|&k| k < len)
+            .ok_or_else(|| Error::Index(format!("Gather index {i} outside 0..{len}")))?;
+        let src = data.index_axis(Axis(axis), k);
+        out.index_axis_mut(Axis(1), j)
+            .iter_mut()
+            .zip(src.iter())
+            .for_each(|(o, &v)| *o = v);
+    }
+    Ok(())
 }
 
 /// ONNX `Cast` between element types: floats truncate toward zero and saturate

@@ -18,21 +18,28 @@ pub struct Window {
 }
 
 impl Window {
-    /// Build the windows of every spatial axis from ONNX attributes
-    /// (`pads` is `[begin_0, begin_1, …, end_0, end_1, …]`).
+    /// The windows of a 1-D or 2-D op as a 2-D plane, from ONNX attributes
+    /// (`pads` is `[begin_0, begin_1, …, end_0, end_1, …]`). A 1-D op becomes a
+    /// 2-D one of height 1: its window is the second, after [`Window::UNIT`].
+    /// Allocates nothing.
     ///
     /// # Errors
-    /// [`Error::Shape`] if an attribute has the wrong length or a zero stride.
-    pub fn from_onnx(
+    /// [`Error::Shape`] if an attribute has the wrong length, the op is not 1-D
+    /// or 2-D, or a stride or dilation is zero.
+    pub fn plane(
         kernel: &[usize],
         strides: &[usize],
         dilations: &[usize],
         pads: &[usize],
-    ) -> Result<Vec<Window>> {
+    ) -> Result<[Window; 2]> {
         let n = kernel.len();
-        if strides.len() != n || dilations.len() != n || pads.len() != 2 * n {
+        if !(1..=2).contains(&n)
+            || strides.len() != n
+            || dilations.len() != n
+            || pads.len() != 2 * n
+        {
             return Err(Error::Shape(format!(
-                "window attributes disagree: kernel {kernel:?}, strides {strides:?}, dilations {dilations:?}, pads {pads:?}"
+                "window attributes disagree or are not 1-D/2-D: kernel {kernel:?}, strides {strides:?}, dilations {dilations:?}, pads {pads:?}"
             )));
         }
         if strides.contains(&0) || dilations.contains(&0) {
@@ -40,15 +47,18 @@ impl Window {
                 "strides and dilations must be positive".into(),
             ));
         }
-        Ok((0..n)
-            .map(|i| Window {
-                kernel: kernel[i],
-                stride: strides[i],
-                dilation: dilations[i],
-                pad_begin: pads[i],
-                pad_end: pads[n + i],
-            })
-            .collect())
+        let axis = |i: usize| Window {
+            kernel: kernel[i],
+            stride: strides[i],
+            dilation: dilations[i],
+            pad_begin: pads[i],
+            pad_end: pads[n + i],
+        };
+        Ok(if n == 1 {
+            [Window::UNIT, axis(0)]
+        } else {
+            [axis(0), axis(1)]
+        })
     }
 
     /// The identity window, used to view a 1-D op as a 2-D op of height 1.
