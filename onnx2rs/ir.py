@@ -45,6 +45,8 @@ class Node:
     outputs: list[str]
     attrs: dict[str, Any] = field(default_factory=dict)
     domain: str = ""
+    # Set by the `fuse_activation` pass on Conv/Gemm: ("Relu",), ("Clip", lo, hi), ...
+    activation: tuple | None = None
 
     def input(self, i: int) -> str | None:
         """Input `i`, or None if it is absent or omitted."""
@@ -115,6 +117,18 @@ class Graph:
         if dtype is None:
             raise ModelError(f"initializer {name!r} has unsupported dtype {array.dtype}")
         return Value(name, dtype, tuple(array.shape))
+
+    def fresh_name(self, base: str) -> str:
+        """A value name not used by any value, weight or node output yet."""
+        taken = set(self.values) | set(self.initializers) | {o for n in self.nodes for o in n.outputs}
+        name, i = base, 1
+        while name in taken:
+            name, i = f"{base}_{i}", i + 1
+        return name
+
+    def remove_value(self, name: str) -> None:
+        """Forget the type of an intermediate that no node produces any more."""
+        self.values.pop(name, None)
 
     def is_constant(self, value: str) -> bool:
         """True if `value` is a weight (initializer) known at compile time."""

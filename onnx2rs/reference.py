@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from .ir import Graph
+from .ir import Graph, Node
 
 # onnxruntime 1.31 refuses IR versions above 13; onnx 1.23 writes 14 by default.
 MAX_ORT_IR_VERSION = 13
@@ -37,6 +37,20 @@ def run_onnxruntime(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> lis
         ort_compatible(model).SerializeToString(), options, providers=["CPUExecutionProvider"]
     )
     return [np.asarray(x) for x in session.run(None, feeds)]
+
+
+def evaluate_node(node: Node, inputs: list[np.ndarray | None], opset: int) -> list[np.ndarray]:
+    """Run one IR node on constant inputs with onnx's reference evaluator (for constant folding)."""
+    from onnx import helper, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
+    attrs = {k: numpy_helper.from_array(v) if isinstance(v, np.ndarray) else v for k, v in node.attrs.items()}
+    names = [f"in{i}" if x is not None else "" for i, x in enumerate(inputs)]
+    outs = [f"out{i}" for i in range(len(node.outputs))]
+    proto = helper.make_node(node.op_type, names, outs, domain=node.domain or None, **attrs)
+    evaluator = ReferenceEvaluator(proto, opsets={"": opset})
+    feeds = {n: x for n, x in zip(names, inputs, strict=True) if n}
+    return [np.asarray(x) for x in evaluator.run(None, feeds)]
 
 
 def index_bound(graph: Graph, value: str) -> int | None:

@@ -34,4 +34,5 @@ def lower_conv(ctx: Lowering) -> Call:
         group=int(ctx.attr("group", 1)),
         out=ctx.out(),
         workspace=ctx.workspace(columns),
+        activation=ctx.activation(),
     )

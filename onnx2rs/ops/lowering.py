@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..dtypes import DType
+from ..dtypes import F32, DType
 from ..ir import Graph, Node, Value
 
 if TYPE_CHECKING:
@@ -90,6 +90,15 @@ class Lowering:
     def literal(self, value: Any, dtype: DType) -> str:
         """A Rust literal of `value` (a scalar or 1-element array) as `dtype`."""
         return self._renderer.literal(value, dtype)
+
+    def activation(self) -> str:
+        """The `ops::Activation` fused into this node by `fuse_activation` (Identity if none)."""
+        act = self.node.activation
+        if act is None:
+            return "ops::Activation::Identity"
+        if act[0] == "Clip":
+            return f"ops::Activation::Clip {{ min: {self.literal(act[1], F32)}, max: {self.literal(act[2], F32)} }}"
+        return f"ops::Activation::{act[0]}"
 
     def shape_literal(self, dims: Any) -> str:
         """A Rust slice literal `&[a, b]` of non-negative integers."""

@@ -30,4 +30,5 @@ def lower_gemm(ctx: Lowering) -> Call:
         beta=ctx.literal(ctx.attr("beta", 1.0), dtype),
         trans_a=bool(ctx.attr("transA", 0)),
         trans_b=bool(ctx.attr("transB", 0)),
+        activation=ctx.activation(),
     )

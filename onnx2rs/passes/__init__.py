@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ..ir import Graph
+from .constant_fold import constant_fold
 from .dead_nodes import eliminate_dead_nodes
+from .fuse import fuse_activation, fuse_conv_batchnorm, fuse_matmul_add
 from .inplace import InplaceDecision, decide_inplace
 from .liveness import Interval, liveness
 from .manager import Pass, PassReport, run_passes
@@ -13,7 +15,14 @@ from .sanitize import sanitize
 PIPELINE: list[Pass] = [
     # First: training-only no-ops hide real producers from every later pattern.
     sanitize,
-    # After sanitize: dropping no-ops can orphan whole branches.
+    # Whatever onnxsim left: constant subgraphs, and Shape/Size of static shapes.
+    constant_fold,
+    # Before activation fusion: BatchNormalization sits between Conv and Relu.
+    fuse_conv_batchnorm,
+    # Makes the Gemm that activation fusion can then absorb a Relu into.
+    fuse_matmul_add,
+    fuse_activation,
+    # Last: folding and fusion orphan the weights and nodes they replaced.
     eliminate_dead_nodes,
 ]
 

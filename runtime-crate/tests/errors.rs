@@ -37,6 +37,7 @@ fn conv_and_pool_reject_bad_geometry() {
         pads: &[0, 0, 0, 0],
         dilations: &[1, 1],
         group: 1,
+        activation: Default::default(),
     };
     // channel mismatch
     assert!(ops::conv(
@@ -96,6 +97,7 @@ fn matmul_and_gemm_reject_mismatched_operands() {
         beta: 1.0,
         trans_a: false,
         trans_b: false,
+        activation: Default::default(),
     };
     assert!(ops::gemm(zeros(&[2, 3]).view(), zeros(&[2, 3]).view(), None, p).is_err());
     assert!(ops::gemm(zeros(&[2]).view(), zeros(&[2, 3]).view(), None, p).is_err());

@@ -22,8 +22,8 @@ def small_model():
     rng = np.random.default_rng(0)
     nodes = [
         helper.make_node("Gemm", ["x", "w", "b"], ["h"], name="dense/Gemm", transB=1),
-        helper.make_node("Relu", ["h"], ["r"], name='relu"; evil()'),
-        helper.make_node("Softmax", ["r"], ["probs"], name="head"),
+        helper.make_node("Relu", ["h"], ["r"], name="relu"),
+        helper.make_node("Softmax", ["r"], ["probs"], name='head"; evil()\n// ünï'),
     ]
     weights = {"w": rng.standard_normal((3, 4)).astype(np.float32), "b": np.ones(3, np.float32)}
     return make_model(nodes, {"x": np.zeros((1, 4), np.float32)}, ["probs"], weights, name="small")

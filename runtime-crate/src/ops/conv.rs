@@ -3,6 +3,7 @@
 //! Spec: <https://onnx.ai/onnx/operators/onnx__Conv.html>. `auto_pad` is resolved
 //! into explicit `pads` at compile time, so only explicit pads reach this code.
 
+use super::activation::Activation;
 use super::linalg::mat_mul_into;
 use super::window::Window;
 use crate::{Error, Result};
@@ -12,7 +13,7 @@ use ndarray::{
 };
 
 /// Convolution attributes, one entry per spatial axis.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ConvParams<'a> {
     /// Stride per spatial axis.
     pub strides: &'a [usize],
@@ -22,6 +23,8 @@ pub struct ConvParams<'a> {
     pub dilations: &'a [usize],
     /// Number of channel groups (1 for a plain convolution).
     pub group: usize,
+    /// Applied to every output value together with the bias.
+    pub activation: Activation,
 }
 
 /// ONNX `Conv`: `x` is `[N, C, *spatial]`, `w` is `[M, C / group, *kernel]`,
@@ -32,7 +35,7 @@ pub struct ConvParams<'a> {
 /// use onnx2rs_runtime::ops::{conv, ConvParams};
 /// let x = array![[[1.0f32, 2.0, 3.0, 4.0]]].into_dyn(); // [1, 1, 4]
 /// let w = array![[[1.0f32, -1.0]]].into_dyn(); // [1, 1, 2]
-/// let p = ConvParams { strides: &[1], pads: &[0, 0], dilations: &[1], group: 1 };
+/// let p = ConvParams { strides: &[1], pads: &[0, 0], dilations: &[1], group: 1, ..Default::default() };
 /// let y = conv(x.view(), w.view(), None, p).unwrap();
 /// assert_eq!(y, array![[[-1.0, -1.0, -1.0]]].into_dyn());
 /// ```
@@ -99,7 +102,7 @@ pub fn conv_into(
             to4(w.insert_axis(Axis(2)))?,
             bias,
             plane,
-            p.group,
+            p,
             out.insert_axis(Axis(2)).into_dimensionality::<Ix4>()?,
             workspace,
         );
@@ -109,7 +112,7 @@ pub fn conv_into(
         to4(w)?,
         bias,
         plane,
-        p.group,
+        p,
         out.into_dimensionality::<Ix4>()?,
         workspace,
     )
@@ -124,10 +127,11 @@ fn conv2d(
     w: ArrayView4<'_, f32>,
     bias: Option<ArrayViewD<'_, f32>>,
     win: [Window; 2],
-    group: usize,
+    p: ConvParams<'_>,
     mut out: ArrayViewMut4<'_, f32>,
     workspace: &mut [f32],
 ) -> Result<()> {
+    let (group, act) = (p.group, p.activation);
     let (n, c, h, wd) = x.dim();
     let (m, cg, kh, kw) = w.dim();
     if group == 0 || c != cg * group || m % group != 0 {
@@ -179,10 +183,10 @@ fn conv2d(
             mat_mul_into(1.0, wg, col.view(), 0.0, &mut dst)?;
         }
     }
-    if let Some(b) = bias {
-        for (mut plane, &bv) in out.axis_iter_mut(Axis(1)).zip(b.iter()) {
-            plane += bv;
-        }
+    // One pass over the output applies the bias and the fused activation.
+    for (c, mut plane) in out.axis_iter_mut(Axis(1)).enumerate() {
+        let bv = bias.as_ref().map_or(0.0, |b| b[c]);
+        plane.mapv_inplace(|v| act.apply(v + bv));
     }
     Ok(())
 }

@@ -239,6 +239,15 @@ macro_rules! unary_ops {
     )*};
 }
 
+pub(crate) fn sigmoid_f64(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
 fn sigmoid_f32(x: f32) -> f32 {
     // Two branches keep exp() from overflowing for large |x|.
     if x >= 0.0 {

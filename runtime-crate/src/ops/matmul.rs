@@ -3,6 +3,7 @@
 //! Spec: <https://onnx.ai/onnx/operators/onnx__MatMul.html>,
 //! <https://onnx.ai/onnx/operators/onnx__Gemm.html>.
 
+use super::activation::Activation;
 use super::elementwise::broadcast_shape;
 use super::linalg::mat_mul_into;
 use crate::{Error, Numeric, Result};
@@ -124,6 +125,8 @@ pub struct GemmParams<T> {
     pub trans_a: bool,
     /// Use `Bᵀ`.
     pub trans_b: bool,
+    /// Applied to every output value after the product.
+    pub activation: Activation,
 }
 
 /// ONNX `Gemm`: `alpha · A'·B' + beta · C`, with `C` broadcast to `[M, N]`.
@@ -134,7 +137,7 @@ pub struct GemmParams<T> {
 /// let a = array![[1.0f32, 2.0]].into_dyn();
 /// let b = array![[1.0f32, 0.0], [0.0, 1.0]].into_dyn();
 /// let c = array![10.0f32, 20.0].into_dyn();
-/// let p = GemmParams { alpha: 1.0, beta: 1.0, trans_a: false, trans_b: true };
+/// let p = GemmParams { alpha: 1.0, beta: 1.0, trans_a: false, trans_b: true, activation: Default::default() };
 /// let y = gemm(a.view(), b.view(), Some(c.view()), p).unwrap();
 /// assert_eq!(y, array![[11.0, 22.0]].into_dyn());
 /// ```
@@ -194,5 +197,8 @@ pub fn gemm_into<T: Numeric>(
         _ => y.fill(T::zero()),
     }
     mat_mul_into(p.alpha, a, b, p.beta, &mut y)?;
+    if p.activation != Activation::Identity {
+        y.mapv_inplace(|v| p.activation.apply(v));
+    }
     Ok(())
 }

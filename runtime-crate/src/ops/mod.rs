@@ -5,6 +5,7 @@
 //! Generated code calls the `_into` and `_inplace` forms on slices of a
 //! preallocated arena, so a model run allocates nothing.
 
+mod activation;
 mod conv;
 mod elementwise;
 mod linalg;
@@ -14,6 +15,7 @@ mod pool;
 mod shape;
 mod window;
 
+pub use activation::Activation;
 pub use conv::{conv, conv_into, conv_shapes, ConvParams};
 pub use elementwise::*;
 pub use linalg::mat_mul_into;

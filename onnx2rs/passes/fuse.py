@@ -1,0 +1,119 @@
+"""Fusions worth having on CPU. Each one removes a node and a pass over memory.
+
+- `fuse_conv_batchnorm`: Conv followed by BatchNormalization becomes one Conv with
+  rescaled weights and bias (computed once, in float64, at compile time).
+- `fuse_matmul_add`: 2-D MatMul by a constant followed by Add of a constant becomes Gemm.
+- `fuse_activation`: Relu, Clip (constant bounds), Sigmoid or Tanh right after a
+  float Conv or Gemm becomes that node's epilogue.
+
+Guarantees (all three): a fusion happens only when the intermediate has exactly
+one reader and is not a graph output; the graph's outputs keep their names; the
+original weights are left untouched (new ones are added, and dead-node
+elimination drops the old ones).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..dtypes import F32
+from ..ir import Graph, Node
+
+
+def _sole_reader(graph: Graph, value: str, reader: Node) -> bool:
+    return value not in graph.outputs and graph.readers(value) == [reader]
+
+
+def _constants(graph: Graph, node: Node, indices: range) -> list[np.ndarray] | None:
+    names = [node.input(i) for i in indices]
+    if any(n is None or not graph.is_constant(n) for n in names):
+        return None
+    return [graph.initializers[n] for n in names]  # type: ignore[index]
+
+
+def _splice(graph: Graph, producer: Node, consumer: Node) -> None:
+    """`producer` now writes `consumer`'s output; `consumer` goes away."""
+    graph.remove_value(producer.outputs[0])
+    producer.outputs = [consumer.outputs[0]]
+    graph.nodes.remove(consumer)
+
+
+def fuse_conv_batchnorm(graph: Graph) -> bool:
+    """Fold inference-mode BatchNormalization into the Conv that feeds it."""
+    changed = False
+    for bn in [n for n in graph.nodes if n.op_type == "BatchNormalization"]:
+        conv = graph.producer(bn.inputs[0])
+        params = _constants(graph, bn, range(1, 5))
+        if conv is None or conv.op_type != "Conv" or params is None or conv.activation is not None:
+            continue
+        if not _sole_reader(graph, bn.inputs[0], bn) or len([o for o in bn.outputs if o]) != 1:
+            continue
+        weights = _constants(graph, conv, range(1, 2))
+        if weights is None or (conv.input(2) and not graph.is_constant(conv.inputs[2])):
+            continue
+        scale, shift, mean, var = (p.astype(np.float64) for p in params)
+        w = weights[0]
+        bias = graph.initializers[conv.inputs[2]].astype(np.float64) if conv.input(2) else np.zeros(w.shape[0])
+        factor = scale / np.sqrt(var + float(bn.attrs.get("epsilon", 1e-5)))
+        new_w = (w.astype(np.float64) * factor.reshape(-1, *[1] * (w.ndim - 1))).astype(w.dtype)
+        new_b = ((bias - mean) * factor + shift).astype(w.dtype)
+        w_name, b_name = graph.fresh_name(f"{conv.name}/folded_weight"), graph.fresh_name(f"{conv.name}/folded_bias")
+        graph.initializers[w_name], graph.initializers[b_name] = new_w, new_b
+        conv.inputs = [conv.inputs[0], w_name, b_name]
+        _splice(graph, conv, bn)
+        changed = True
+    return changed
+
+
+def fuse_matmul_add(graph: Graph) -> bool:
+    """Turn MatMul(A, B) + C, with A 2-D and B, C constant, into Gemm(A, B, C)."""
+    changed = False
+    for add in [n for n in graph.nodes if n.op_type == "Add"]:
+        for product, c in ((add.inputs[0], add.inputs[1]), (add.inputs[1], add.inputs[0])):
+            mm = graph.producer(product)
+            if mm is None or mm.op_type != "MatMul" or not graph.is_constant(c):
+                continue
+            a, b = graph.value(mm.inputs[0]), mm.inputs[1]
+            out = graph.value(product)
+            if len(a.shape) != 2 or not graph.is_constant(b) or graph.initializers[b].ndim != 2:
+                continue
+            c_shape = graph.initializers[c].shape
+            if len(c_shape) > 2 or np.broadcast_shapes(c_shape, out.shape) != out.shape:
+                continue
+            if not _sole_reader(graph, product, add) or out.dtype.rust not in ("f32", "f64"):
+                continue
+            mm.op_type, mm.inputs, mm.attrs = "Gemm", [mm.inputs[0], b, c], {}
+            _splice(graph, mm, add)
+            changed = True
+            break
+    return changed
+
+
+def _activation(graph: Graph, node: Node) -> tuple | None:
+    if node.op_type in ("Relu", "Sigmoid", "Tanh"):
+        return (node.op_type,)
+    if node.op_type == "Clip":
+        if graph.opset < 11:
+            return ("Clip", node.attrs.get("min", -np.inf), node.attrs.get("max", np.inf))
+        bounds = [node.input(1), node.input(2)]
+        if any(b and not graph.is_constant(b) for b in bounds):
+            return None
+        lo, hi = (float(graph.initializers[b]) if b else d for b, d in zip(bounds, (-np.inf, np.inf), strict=True))
+        return ("Clip", lo, hi)
+    return None
+
+
+def fuse_activation(graph: Graph) -> bool:
+    """Make an activation that follows a float Conv or Gemm part of that node."""
+    changed = False
+    for act in list(graph.nodes):
+        kind = _activation(graph, act)
+        producer = graph.producer(act.inputs[0]) if kind else None
+        if producer is None or producer.op_type not in ("Conv", "Gemm") or producer.activation is not None:
+            continue
+        if graph.value(act.inputs[0]).dtype != F32 or not _sole_reader(graph, act.inputs[0], act):
+            continue
+        producer.activation = kind
+        _splice(graph, producer, act)
+        changed = True
+    return changed

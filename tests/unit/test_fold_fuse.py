@@ -1,0 +1,111 @@
+"""constant_fold and the fusions, on small graphs; numbers are checked with onnx's reference evaluator."""
+
+from __future__ import annotations
+
+import numpy as np
+from onnx import helper
+
+from onnx2rs.build import CompileOptions, lower_model
+from onnx2rs.dtypes import F32
+from onnx2rs.ir import Graph, Node, Value
+from onnx2rs.passes.constant_fold import constant_fold
+from onnx2rs.passes.fuse import fuse_activation, fuse_conv_batchnorm, fuse_matmul_add
+from onnx2rs.reference import evaluate_node
+
+from ..helpers import make_model
+
+rng = np.random.default_rng(0)
+
+
+def f32(*shape: int) -> np.ndarray:
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def test_constant_fold_evaluates_constant_subgraphs_and_static_shapes() -> None:
+    w = {"a": f32(2, 3), "b": f32(3)}
+    g = Graph("g", [
+        Node("add", "Add", ["a", "b"], ["c"]),
+        Node("shape", "Shape", ["x"], ["s"], {"start": 1}),
+        Node("mul", "Mul", ["x", "c"], ["y"]),
+    ], {"x": Value("x", F32, (2, 3)), "c": Value("c", F32, (2, 3)), "y": Value("y", F32, (2, 3))},
+        w, ["x"], ["y", "s"], opset=17)
+    assert constant_fold(g)
+    assert [n.name for n in g.nodes] == ["mul"]
+    np.testing.assert_array_equal(g.initializers["c"], w["a"] + w["b"])
+    np.testing.assert_array_equal(g.initializers["s"], [3])
+    assert "c" not in g.values
+
+
+def _conv_bn_model(with_relu: bool):
+    x = f32(1, 3, 6, 6)
+    weights = {"w": f32(4, 3, 3, 3), "bias": f32(4), "s": f32(4), "b": f32(4), "m": f32(4),
+               "v": rng.uniform(0.5, 2, 4).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "w", "bias"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("BatchNormalization", ["r" if with_relu else "c", "s", "b", "m", "v"], ["y"],
+                              name="bn", epsilon=1e-3)]
+    if not with_relu:
+        nodes.pop(1)
+    return make_model(nodes, {"x": x}, ["y"], weights), x, weights
+
+
+def test_conv_batchnorm_folds_into_the_weights() -> None:
+    _, g, _ = lower_model(_conv_bn_model(with_relu=False)[0], CompileOptions())
+    assert [n.op_type for n in g.nodes] == ["Conv"]  # onnxsim may fold this too; either way one Conv
+    x = f32(1, 3, 6, 6)
+    # Rebuild the unfused computation by hand from the same model and compare.
+    model, _, w = _conv_bn_model(with_relu=False)
+    conv = Node("conv", "Conv", ["x", "w", "bias"], ["c"], {"pads": [1, 1, 1, 1]})
+    (c,) = evaluate_node(conv, [x, w["w"], w["bias"]], 17)
+    bn = Node("bn", "BatchNormalization", ["c", "s", "b", "m", "v"], ["y"], {"epsilon": 1e-3})
+    (expected,) = evaluate_node(bn, [c, w["s"], w["b"], w["m"], w["v"]], 17)
+    # The same, using fuse_conv_batchnorm directly on an IR graph.
+    ir = Graph("g", [conv, bn], {k: Value(k, F32, s) for k, s in [("x", x.shape), ("c", c.shape), ("y", c.shape)]},
+               dict(w), ["x"], ["y"], opset=17)
+    assert fuse_conv_batchnorm(ir)
+    (fused,) = ir.nodes
+    assert fused.outputs == ["y"] and "c" not in ir.values
+    (got,) = evaluate_node(fused, [x, *(ir.initializers[n] for n in fused.inputs[1:])], 17)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    assert model is not None
+
+
+def test_batchnorm_after_relu_is_not_folded() -> None:
+    g = Graph("g", [Node("conv", "Conv", ["x", "w"], ["c"]), Node("relu", "Relu", ["c"], ["r"]),
+                    Node("bn", "BatchNormalization", ["r", "s", "b", "m", "v"], ["y"])],
+              {k: Value(k, F32, (1, 4, 4, 4)) for k in "xcry"},
+              {"w": f32(4, 4, 1, 1), **{k: f32(4) for k in "sbmv"}}, ["x"], ["y"], opset=17)
+    assert not fuse_conv_batchnorm(g)
+
+
+def test_matmul_add_becomes_gemm_with_the_same_numbers() -> None:
+    a, b, c = f32(3, 4), f32(4, 5), f32(5)
+    g = Graph("g", [Node("mm", "MatMul", ["a", "b"], ["p"]), Node("add", "Add", ["c", "p"], ["y"])],
+              {"a": Value("a", F32, (3, 4)), "p": Value("p", F32, (3, 5)), "y": Value("y", F32, (3, 5))},
+              {"b": b, "c": c}, ["a"], ["y"], opset=17)
+    assert fuse_matmul_add(g)
+    (gemm,) = g.nodes
+    assert gemm.op_type == "Gemm" and gemm.outputs == ["y"]
+    (got,) = evaluate_node(gemm, [a, b, c], 17)
+    np.testing.assert_allclose(got, a @ b + c, rtol=1e-5, atol=1e-5)
+
+
+def test_matmul_with_a_second_reader_is_not_fused() -> None:
+    g = Graph("g", [Node("mm", "MatMul", ["a", "b"], ["p"]), Node("add", "Add", ["p", "c"], ["y"]),
+                    Node("t", "Tanh", ["p"], ["z"])],
+              {k: Value(k, F32, (3, 5)) for k in "apyz"}, {"b": f32(5, 5), "c": f32(5)}, ["a"], ["y", "z"],
+              opset=17)
+    assert not fuse_matmul_add(g)
+
+
+def test_activation_fuses_into_conv_and_gemm_only_when_sole_reader() -> None:
+    g = Graph("g", [Node("gemm", "Gemm", ["x", "w"], ["h"]), Node("clip", "Clip", ["h", "lo", "hi"], ["y"]),
+                    Node("conv", "Conv", ["x4", "k"], ["c"]), Node("relu", "Relu", ["c"], ["r"]),
+                    Node("tanh", "Tanh", ["c"], ["t"])],
+              {**{k: Value(k, F32, (2, 2)) for k in "xhy"}, **{k: Value(k, F32, (1, 1, 2, 2)) for k in ["x4", "c", "r", "t"]}},
+              {"w": f32(2, 2), "lo": np.float32(0), "hi": np.float32(6), "k": f32(1, 1, 1, 1)},
+              ["x", "x4"], ["y", "r", "t"], opset=17)
+    assert fuse_activation(g)
+    assert [n.op_type for n in g.nodes] == ["Gemm", "Conv", "Relu", "Tanh"]
+    assert g.nodes[0].activation == ("Clip", 0.0, 6.0) and g.nodes[0].outputs == ["y"]
+    assert g.nodes[1].activation is None  # c has two readers
