@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from ..helpers import compile_and_run, make_model, scratch_dir
+from ..helpers import assert_matches_onnxruntime, make_model
 
 pytestmark = pytest.mark.cargo
 
@@ -33,11 +33,7 @@ def test_fusions_match_onnxruntime() -> None:
                "dense_w": f(64, 5), "dense_b": f(5), "head_w": f(3, 64)}
     feeds = {"x": f(1, 2, 4, 4) * 3}
     model = make_model(nodes, feeds, ["y", "z"], weights)
-    workdir = scratch_dir()
-    ours, theirs = compile_and_run(model, feeds, workdir)
-    for a, b in zip(ours, theirs, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
-    source = (workdir / "crate" / "src" / "model.rs").read_text()
+    source = assert_matches_onnxruntime(model, feeds, tolerance=1e-5)
     assert "ops::Activation::Clip" in source and "ops::Activation::Sigmoid" in source
     assert "ops::Activation::Tanh" in source
     for gone in ("batch_norm", "clip_", "sigmoid_", "tanh_", "matmul_", "add_into"):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from ..helpers import compile_and_run, make_model, scratch_dir
+from ..helpers import assert_matches_onnxruntime, make_model
 
 pytestmark = pytest.mark.cargo
 
@@ -36,11 +36,7 @@ def test_in_place_chain_matches_onnxruntime() -> None:
                "zero": np.array(0.0, np.float32)}
     feeds = {"x": f(1, 3, 10), "x2": f(1, 4, 10)}
     model = make_model(nodes, feeds, ["y", "z"], weights)
-    workdir = scratch_dir()
-    ours, theirs = compile_and_run(model, feeds, workdir)
-    for a, b in zip(ours, theirs, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
-    source = (workdir / "crate" / "src" / "model.rs").read_text()
+    source = assert_matches_onnxruntime(model, feeds, tolerance=1e-5)
     for fn in ["batch_norm_inplace", "relu_inplace", "clip_inplace", "sigmoid_inplace", "tanh_inplace",
                "softmax_inplace", "not_inplace"]:
         assert f"ops::{fn}(" in source, fn
