@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Generated crates share one target dir, so ndarray and friends build once.
 export CARGO_TARGET_DIR ?= $(CURDIR)/target/cargo
 
-.PHONY: demo test venv dev-venv lint clean models docs
+.PHONY: demo test venv dev-venv lint clean models docs chromium
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,14 @@ dev-venv: $(VENV)/.dev
 demo: $(VENV)/.base
 	$(VENV)/bin/onnx2rs verify examples/charcnn.onnx --show 1
 
+# The HTML report test renders in headless Chromium (Debian's package).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
 ## make test: the whole suite (Python unit tests, runtime crate, end-to-end crates).
-test: $(VENV)/.dev
+test: $(VENV)/.dev chromium
 	cd runtime-crate && cargo fmt --check && cargo clippy --all-targets --quiet -- -D warnings && cargo test --quiet
 	$(PY) -m pytest -q
 

@@ -28,6 +28,8 @@ class Step:
     inplace: bool
     reason: str
     offset: int
+    arena: str
+    inputs_from: list[int]
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Analysis:
     nodes: int
     naive_bytes: int
     arena_bytes: int
+    arenas: dict[str, int]
     weights_bytes: int
 
     @property
@@ -56,14 +59,17 @@ def analyze(source: str | Path, options: CompileOptions | None = None) -> Analys
     """Analyse a model file without writing anything."""
     _, graph, reports = lower_model(source, options or CompileOptions())
     live, inplace, memory = analyse(graph)
-    steps = []
+    steps, step_of = [], {}
     for i, node in enumerate(graph.nodes):
         out = graph.value(node.outputs[0])
         decision = inplace[node.name]
+        sources = sorted({step_of[v] for v in node.inputs if v in step_of})
         steps.append(
             Step(i, node.name, node.op_type, out.name, list(out.shape), out.dtype.rust, out.nbytes,
-                 live[out.name].end, decision.inplace, decision.reason, memory.offset_of(out.name))
+                 live[out.name].end, decision.inplace, decision.reason, memory.offset_of(out.name),
+                 out.dtype.rust, sources)
         )
+        step_of.update({o: i for o in node.outputs if o})
     return Analysis(
         model=Path(source).name,
         steps=steps,
@@ -71,6 +77,7 @@ def analyze(source: str | Path, options: CompileOptions | None = None) -> Analys
         nodes=len(graph.nodes),
         naive_bytes=memory.naive_bytes,
         arena_bytes=memory.arena_bytes,
+        arenas=dict(memory.arenas),
         weights_bytes=sum(int(a.nbytes) for a in graph.initializers.values()),
     )
 
