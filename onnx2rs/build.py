@@ -18,6 +18,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import onnx
 
 from . import codegen, load, passes, preflight, reference, toolchain
@@ -33,6 +34,8 @@ class CompileOptions:
     input_shapes: dict[str, list[int]] = field(default_factory=dict)
     force: bool = False
     seed: int = 0
+    # Inputs and expected outputs for the generated tests; None: random inputs through ONNX Runtime.
+    reference: tuple[dict[str, np.ndarray], list[np.ndarray]] | None = None
 
 
 @dataclass
@@ -74,8 +77,11 @@ def compile_model(
     model, graph, reports = lower_model(source, options)
     _, inplace, memory = passes.analyse(graph)
 
-    feeds = reference.sample_inputs(graph, options.seed)
-    expected = reference.run_onnxruntime(model, feeds)
+    if options.reference is not None:
+        feeds, expected = options.reference
+    else:
+        feeds = reference.sample_inputs(graph, options.seed)
+        expected = reference.run_onnxruntime(model, feeds)
     inputs = [feeds[name] for name in graph.inputs]
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -47,8 +47,8 @@ def cargo(args: list[str], crate_dir: Path, target_dir: Path | None = None) -> s
     return result.stdout
 
 
-def build_binary(crate_dir: Path, crate: str, target_dir: Path | None = None) -> Path:
-    """Build the crate's CLI in release mode and return the binary's path."""
+def build_binary(crate_dir: Path, crate: str, target_dir: Path | None = None, profile: str = "release") -> Path:
+    """Build the crate's CLI (`release` or `dev` profile) and return the binary's path."""
     target = target_dir or default_target_dir()
-    cargo(["build", "--release", "--quiet", "--bin", crate], crate_dir, target)
-    return target / "release" / crate
+    cargo(["build", "--quiet", "--profile", profile, "--bin", crate], crate_dir, target)
+    return target / ("debug" if profile == "dev" else profile) / crate

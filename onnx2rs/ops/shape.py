@@ -13,7 +13,16 @@ from ..ir import Graph, Node
 from . import Call, Lowering, register
 
 
-@register("Reshape", "Flatten", "Squeeze", "Unsqueeze", dtypes=ALL, inplace=True)
+def _shape_operand_is_constant(node: Node, graph: Graph) -> str | None:
+    """Reshape's shape and (opset 13+) Squeeze/Unsqueeze's axes must be known at compile time."""
+    operand = node.input(1)
+    if operand and not graph.is_constant(operand):
+        return "shape or axes computed at run time"
+    return None
+
+
+@register("Reshape", "Flatten", "Squeeze", "Unsqueeze", dtypes=ALL, inplace=True,
+          check=_shape_operand_is_constant, limits="The shape or axes operand must be a constant.")
 def lower_reshape(ctx: Lowering) -> Call:
     """Nothing when the output may reuse the input's buffer; else `ops::reshape_into(x, out)`."""
     if ctx.inplace:

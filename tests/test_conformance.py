@@ -1,0 +1,48 @@
+"""A bounded subset of the ONNX backend suite, run through onnx2rs in CI.
+
+The full run is `scripts/conformance.py`; its numbers are in docs/conformance.md.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from onnx2rs import conformance
+from onnx2rs.ops import REGISTRY
+
+pytestmark = pytest.mark.cargo
+
+SUBSET = (
+    r"^test_(abs|relu|sigmoid|tanh|add|sub|mul|div|matmul|gemm|conv|maxpool|averagepool|globalmaxpool"
+    r"|globalaveragepool|batchnorm|softmax|reshape|flatten|squeeze|unsqueeze|transpose|concat|gather"
+    r"|cast|clip|where|less|not)"
+)
+
+
+@pytest.fixture(scope="module")
+def report() -> conformance.Report:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cases = conformance.collect(kinds=("node",), pattern=SUBSET)
+    assert len(cases) > 100
+    return conformance.run(cases)
+
+
+def test_no_case_crashes_the_tool(report: conformance.Report) -> None:
+    errors = [r for r in report.results if r.status == "error"]
+    assert not errors, errors
+
+
+def test_cases_of_supported_ops_pass(report: conformance.Report) -> None:
+    in_scope = [r for r in report.results if r.op_type in REGISTRY]
+    passed = [r for r in in_scope if r.status == "pass"]
+    failing = [r for r in in_scope if r.status == "fail"]
+    assert len(passed) >= 0.95 * len(in_scope), failing
+
+
+def test_every_unsupported_case_says_why(report: conformance.Report) -> None:
+    for r in report.results:
+        if r.status == "unsupported":
+            assert r.detail, r
