@@ -35,11 +35,18 @@ def test_no_case_crashes_the_tool(report: conformance.Report) -> None:
     assert not errors, errors
 
 
-def test_cases_of_supported_ops_pass(report: conformance.Report) -> None:
-    in_scope = [r for r in report.results if r.op_type in REGISTRY]
-    passed = [r for r in in_scope if r.status == "pass"]
-    failing = [r for r in in_scope if r.status == "fail"]
-    assert len(passed) >= 0.95 * len(in_scope), failing
+def test_every_case_the_compiler_accepts_gives_the_right_numbers(report: conformance.Report) -> None:
+    compiled = [r for r in report.results if r.status in ("pass", "fail")]
+    failing = [r for r in compiled if r.status == "fail"]
+    assert len(compiled) > 100
+    assert not failing, failing
+
+
+def test_supported_ops_are_covered(report: conformance.Report) -> None:
+    """Cases of registered ops that are refused are refused for a dtype, attribute or rank, not the op."""
+    for r in report.results:
+        if r.op_type in REGISTRY and r.status == "unsupported":
+            assert r.op_type not in r.detail.split(":")[0] or "(" in r.detail, r
 
 
 def test_every_unsupported_case_says_why(report: conformance.Report) -> None:
