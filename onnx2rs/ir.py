@@ -45,8 +45,8 @@ class Node:
     outputs: list[str]
     attrs: dict[str, Any] = field(default_factory=dict)
     domain: str = ""
-    # Set by the `fuse_activation` pass on Conv/Gemm: ("Relu",), ("Clip", lo, hi), ...
-    activation: tuple | None = None
+    # Set by `fuse_activation` on Conv/Gemm: (op type, attributes) of the absorbed element-wise op.
+    activation: tuple[str, dict] | None = None
 
     def input(self, i: int) -> str | None:
         """Input `i`, or None if it is absent or omitted."""

@@ -37,27 +37,7 @@ class Renderer:
 
     def literal(self, value: Any, dtype: DType) -> str:
         """A Rust literal of a scalar (or one-element array) `value` typed as `dtype`."""
-        v = np.asarray(value).reshape(-1)
-        if v.size != 1:
-            raise ValueError(f"expected a scalar, got shape {np.shape(value)}")
-        x = v[0]
-        if dtype.rust == "bool":
-            return "true" if bool(x) else "false"
-        if dtype.is_float:
-            f = float(x)
-            if math.isnan(f):
-                return f"{dtype.rust}::NAN"
-            if math.isinf(f):
-                return f"{dtype.rust}::{'INFINITY' if f > 0 else 'NEG_INFINITY'}"
-            # Shortest spelling that round-trips in the target type (clippy: excessive_precision).
-            x = dtype.numpy.type(f)
-            if f == 0 or 1e-4 <= abs(f) < 1e7:
-                text = np.format_float_positional(x, unique=True, trim="0")
-            else:
-                text = np.format_float_scientific(x, unique=True, trim="-", exp_digits=1)
-            return f"{text}_{dtype.rust}"
-        info = np.iinfo(dtype.numpy)
-        return f"{int(np.clip(int(x), info.min, info.max))}_{dtype.rust}"
+        return literal(value, dtype)
 
     def op(self, template: str, **context: Any) -> str:
         """Render the call site `templates/ops/<template>.rs.j2`."""
@@ -66,3 +46,28 @@ class Renderer:
     def file(self, template: str, **context: Any) -> str:
         """Render a crate file from `templates/crate/<template>.j2`."""
         return self.env.get_template(f"crate/{template}.j2").render(**context)
+
+
+def literal(value: Any, dtype: DType) -> str:
+    """A Rust literal of a scalar (or one-element array) `value` typed as `dtype`."""
+    v = np.asarray(value).reshape(-1)
+    if v.size != 1:
+        raise ValueError(f"expected a scalar, got shape {np.shape(value)}")
+    x = v[0]
+    if dtype.rust == "bool":
+        return "true" if bool(x) else "false"
+    if dtype.is_float:
+        f = float(x)
+        if math.isnan(f):
+            return f"{dtype.rust}::NAN"
+        if math.isinf(f):
+            return f"{dtype.rust}::{'INFINITY' if f > 0 else 'NEG_INFINITY'}"
+        # Shortest spelling that round-trips in the target type (clippy: excessive_precision).
+        x = dtype.numpy.type(f)
+        if f == 0 or 1e-4 <= abs(f) < 1e7:
+            text = np.format_float_positional(x, unique=True, trim="0")
+        else:
+            text = np.format_float_scientific(x, unique=True, trim="-", exp_digits=1)
+        return f"{text}_{dtype.rust}"
+    info = np.iinfo(dtype.numpy)
+    return f"{int(np.clip(int(x), info.min, info.max))}_{dtype.rust}"

@@ -1,37 +1,122 @@
 """Element-wise ops with numpy broadcasting: arithmetic, comparison, logic, activations.
 
-Spec: https://onnx.ai/onnx/repo-docs/Broadcasting.html. Each op is one row;
-the runtime functions share the same names (`ops::add`, `ops::relu`, ...).
+Spec: https://onnx.ai/onnx/repo-docs/Broadcasting.html and one page per op under
+https://onnx.ai/onnx/operators/. Ops are rows in tables: a binary op names its
+runtime function; a float unary op names its `ops::Unary` variant and attributes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
-from ..dtypes import BOOL, F32, NUMERIC, DType
+from ..dtypes import BOOL, BY_RUST, NUMERIC, DType
 from ..ir import Graph, Node
 from . import Call, Lowering, register
 
-_BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Less": "less"}
-_UNARY = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
+FLOATS = frozenset({BY_RUST["f32"], BY_RUST["f64"]})
+F64 = BY_RUST["f64"]
 _SIGNED = frozenset(d for d in NUMERIC if d.numpy.kind in "if")
 
+# ---- binary ops: ONNX op -> runtime function (`<fn>_into`) ------------------------------
+_ARITHMETIC = {"Add": "add", "Sub": "sub", "Mul": "mul", "PRelu": "prelu"}
+_COMPARE = {"Less": "less", "Greater": "greater", "LessOrEqual": "less_or_equal",
+            "GreaterOrEqual": "greater_or_equal", "Equal": "equal"}
+_LOGIC = {"And": "and", "Or": "or", "Xor": "xor"}
+_BINARY = {**_ARITHMETIC, **_COMPARE, **_LOGIC, "Div": "div", "Pow": "pow"}
 
-@register("Add", "Sub", "Mul", "Less", dtypes=NUMERIC)
+
+@register(*_ARITHMETIC, "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Pow", dtypes=NUMERIC)
+@register("Equal", dtypes=NUMERIC | {BOOL})
+@register(*_LOGIC, dtypes=frozenset({BOOL}))
 @register("Div", dtypes=NUMERIC, limits="Integer division truncates; integer x/0 gives 0 (undefined in ONNX).")
 def lower_binary(ctx: Lowering) -> Call:
     """`ops::<op>_into(a, b, out)` with broadcasting."""
     return ctx.call(f"{_BINARY[ctx.node.op_type]}_into", ctx.arg(0), ctx.arg(1), ctx.out())
 
 
-@register("Relu", dtypes=_SIGNED, inplace=True)
-@register("Sigmoid", "Tanh", dtypes=frozenset({F32}), inplace=True)
+def _check_mod(node: Node, graph: Graph) -> str | None:
+    if graph.value(node.inputs[0]).dtype.is_float and not node.attrs.get("fmod", 0):
+        return "fmod=0 on floats"
+    return None
+
+
+@register("Mod", dtypes=NUMERIC, check=_check_mod, attrs=("fmod",), limits="Integer x mod 0 gives 0.")
+def lower_mod(ctx: Lowering) -> Call:
+    """`ops::mod_into(a, b, out, fmod)`."""
+    return ctx.call("mod_into", ctx.arg(0), ctx.arg(1), ctx.out(), str(bool(ctx.attr("fmod", 0))).lower())
+
+
+_VARIADIC = {"Max": "max", "Min": "min", "Sum": "sum", "Mean": "mean"}
+
+
+@register("Max", "Min", "Sum", dtypes=NUMERIC)
+@register("Mean", dtypes=FLOATS)
+def lower_variadic(ctx: Lowering) -> Call:
+    """`ops::<op>_into(&[a, b, ..], out)`, all inputs broadcast together."""
+    parts = [ctx.arg(i) for i in range(len(ctx.node.inputs)) if ctx.has_input(i)]
+    return ctx.call(f"{_VARIADIC[ctx.node.op_type]}_into", f"&[{', '.join(parts)}]", ctx.out())
+
+
+# ---- float unary ops: ONNX op -> `ops::Unary` variant, from the node's attributes ----------
+Variant = Callable[[dict[str, Any]], str]
+
+
+def _plain(name: str) -> Variant:
+    return lambda attrs: f"ops::Unary::{name}"
+
+
+def _with(name: str, **defaults: float) -> Variant:
+    def spell(attrs: dict[str, Any]) -> str:
+        fields = ", ".join(f"{k}: {_f64(attrs.get(k, d))}" for k, d in defaults.items())
+        return f"ops::Unary::{name} {{ {fields} }}"
+
+    return spell
+
+
+def _f64(value: float) -> str:
+    from ..codegen.render import literal
+
+    return literal(value, F64)
+
+
+UNARY: dict[str, Variant] = {
+    **{op: _plain(op) for op in (
+        "Sigmoid", "Tanh", "Abs", "Neg", "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round",
+        "Sign", "Erf", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh",
+        "Atanh", "Softplus", "Softsign", "Mish", "HardSwish")},
+    "Gelu": lambda attrs: f"ops::Unary::Gelu {{ tanh: {str(attrs.get('approximate', 'none') == 'tanh').lower()} }}",
+    "LeakyRelu": _with("LeakyRelu", alpha=0.01),
+    "Elu": _with("Elu", alpha=1.0),
+    "Celu": _with("Celu", alpha=1.0),
+    "Selu": _with("Selu", alpha=1.67326319217681884765625, gamma=1.05070102214813232421875),
+    "HardSigmoid": _with("HardSigmoid", alpha=0.2, beta=0.5),
+    "ThresholdedRelu": _with("ThresholdedRelu", alpha=1.0),
+    "Shrink": _with("Shrink", bias=0.0, lambd=0.5),
+    # Relu and Clip only as fused epilogues; on their own they have generic kernels below.
+    "Relu": _plain("Relu"),
+    "Clip": _with("Clip", min=-np.inf, max=np.inf),
+}
+
+
+@register(*(op for op in UNARY if op not in ("Relu", "Clip")), dtypes=FLOATS, inplace=True,
+          attrs=("alpha", "beta", "gamma", "bias", "lambd", "approximate"))
 def lower_unary(ctx: Lowering) -> Call:
-    """`ops::<op>_into(x, out)`, or `ops::<op>_inplace(out)`."""
-    fn = _UNARY[ctx.node.op_type]
+    """`ops::unary_into(x, out, ops::Unary::<Op> {..})`, or `ops::unary_inplace(out, ..)`."""
+    variant = UNARY[ctx.node.op_type](ctx.node.attrs)
     if ctx.inplace:
-        return ctx.call(f"{fn}_inplace", ctx.out(), fallible=False)
-    return ctx.call(f"{fn}_into", ctx.arg(0), ctx.out())
+        return ctx.call("unary_inplace", ctx.out(), variant, fallible=False)
+    return ctx.call("unary_into", ctx.arg(0), ctx.out(), variant)
+
+
+@register("Relu", dtypes=_SIGNED, inplace=True)
+def lower_relu(ctx: Lowering) -> Call:
+    """`ops::relu_into(x, out)`, or `ops::relu_inplace(out)`; also for signed integers."""
+    if ctx.inplace:
+        return ctx.call("relu_inplace", ctx.out(), fallible=False)
+    return ctx.call("relu_into", ctx.arg(0), ctx.out())
 
 
 @register("Not", dtypes=frozenset({BOOL}), inplace=True)
@@ -48,29 +133,29 @@ def lower_where(ctx: Lowering) -> Call:
     return ctx.call("where_into", ctx.arg(0), ctx.arg(1), ctx.arg(2), ctx.out())
 
 
-def _clip_bounds_known(node: Node, graph: Graph) -> str | None:
-    for i in (1, 2):
-        name = node.input(i)
-        if name and name not in graph.initializers:
-            return "min/max computed at run time"
-    return None
+def clip_bounds(node: Node, graph: Graph) -> tuple[Any, Any] | None:
+    """Clip's (min, max), from attributes before opset 11 and constant inputs after; None if computed."""
+    if graph.opset < 11:
+        return node.attrs.get("min"), node.attrs.get("max")
+    bounds = [node.input(1), node.input(2)]
+    if any(b and not graph.is_constant(b) for b in bounds):
+        return None
+    lo, hi = (graph.initializers[b] if b else None for b in bounds)
+    return lo, hi
 
 
-@register(
-    "Clip",
-    dtypes=NUMERIC,
-    check=_clip_bounds_known,
-    inplace=True,
-    attrs=("min", "max"),
-    limits="min and max must be constants.",
-)
+def _check_clip(node: Node, graph: Graph) -> str | None:
+    return "min/max computed at run time" if clip_bounds(node, graph) is None else None
+
+
+@register("Clip", dtypes=NUMERIC, check=_check_clip, inplace=True, attrs=("min", "max"),
+          limits="min and max must be constants.")
 def lower_clip(ctx: Lowering) -> Call:
     """`ops::clip_into(x, out, min, max)` with literal bounds (attributes before opset 11)."""
     dtype = ctx.input(0).dtype
+    lo, hi = clip_bounds(ctx.node, ctx.graph) or (None, None)
     lowest, highest = _limits(dtype)
-    lo = ctx.const(1) if ctx.has_input(1) else ctx.attr("min", lowest)
-    hi = ctx.const(2) if ctx.has_input(2) else ctx.attr("max", highest)
-    bounds = (ctx.literal(lo, dtype), ctx.literal(hi, dtype))
+    bounds = (ctx.literal(lowest if lo is None else lo, dtype), ctx.literal(highest if hi is None else hi, dtype))
     if ctx.inplace:
         return ctx.call("clip_inplace", ctx.out(), *bounds, fallible=False)
     return ctx.call("clip_into", ctx.arg(0), ctx.out(), *bounds)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..dtypes import F32, DType
+from ..dtypes import DType
 from ..ir import Graph, Node, Value
 
 if TYPE_CHECKING:
@@ -92,13 +92,13 @@ class Lowering:
         return self._renderer.literal(value, dtype)
 
     def activation(self) -> str:
-        """The `ops::Activation` fused into this node by `fuse_activation` (Identity if none)."""
-        act = self.node.activation
-        if act is None:
-            return "ops::Activation::Identity"
-        if act[0] == "Clip":
-            return f"ops::Activation::Clip {{ min: {self.literal(act[1], F32)}, max: {self.literal(act[2], F32)} }}"
-        return f"ops::Activation::{act[0]}"
+        """The `ops::Unary` epilogue fused into this node by `fuse_activation` (Identity if none)."""
+        if self.node.activation is None:
+            return "ops::Unary::Identity"
+        from .elementwise import UNARY
+
+        op, attrs = self.node.activation
+        return UNARY[op](attrs)
 
     def shape_literal(self, dims: Any) -> str:
         """A Rust slice literal `&[a, b]` of non-negative integers."""

@@ -3,8 +3,9 @@
 - `fuse_conv_batchnorm`: Conv followed by BatchNormalization becomes one Conv with
   rescaled weights and bias (computed once, in float64, at compile time).
 - `fuse_matmul_add`: 2-D MatMul by a constant followed by Add of a constant becomes Gemm.
-- `fuse_activation`: Relu, Clip (constant bounds), Sigmoid or Tanh right after a
-  float Conv or Gemm becomes that node's epilogue.
+- `fuse_activation`: a float element-wise op of the `ops::Unary` table (Relu,
+  Clip with constant bounds, Sigmoid, Tanh, LeakyRelu, HardSwish, ...) right after
+  a float Conv or Gemm becomes that node's epilogue.
 
 Guarantees (all three): a fusion happens only when the intermediate has exactly
 one reader and is not a graph output; the graph's outputs keep their names; the
@@ -18,6 +19,7 @@ import numpy as np
 
 from ..dtypes import F32
 from ..ir import Graph, Node
+from ..ops.elementwise import UNARY, clip_bounds
 
 
 def _sole_reader(graph: Graph, value: str, reader: Node) -> bool:
@@ -89,18 +91,18 @@ def fuse_matmul_add(graph: Graph) -> bool:
     return changed
 
 
-def _activation(graph: Graph, node: Node) -> tuple | None:
-    if node.op_type in ("Relu", "Sigmoid", "Tanh"):
-        return (node.op_type,)
+def _activation(graph: Graph, node: Node) -> tuple[str, dict] | None:
+    """(op, attributes) of a float element-wise op that can be an epilogue, or None."""
+    if node.op_type not in UNARY or node.domain not in ("", "ai.onnx"):
+        return None
     if node.op_type == "Clip":
-        if graph.opset < 11:
-            return ("Clip", node.attrs.get("min", -np.inf), node.attrs.get("max", np.inf))
-        bounds = [node.input(1), node.input(2)]
-        if any(b and not graph.is_constant(b) for b in bounds):
+        bounds = clip_bounds(node, graph)
+        if bounds is None:
             return None
-        lo, hi = (float(graph.initializers[b]) if b else d for b, d in zip(bounds, (-np.inf, np.inf), strict=True))
-        return ("Clip", lo, hi)
-    return None
+        lo, hi = (float(np.asarray(b).reshape(-1)[0]) if b is not None else d
+                  for b, d in zip(bounds, (-np.inf, np.inf), strict=True))
+        return ("Clip", {"min": lo, "max": hi})
+    return (node.op_type, dict(node.attrs))
 
 
 def fuse_activation(graph: Graph) -> bool:

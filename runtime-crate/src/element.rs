@@ -67,6 +67,8 @@ impl Element for bool {
 pub trait Numeric: Element + ndarray::LinalgScalar + num_traits::Bounded {
     /// Division as ONNX defines it; integer division by zero gives 0 instead of a panic.
     fn div_onnx(self, rhs: Self) -> Self;
+    /// ONNX `Mod`: `fmod` takes the dividend's sign, otherwise the divisor's; integer `x mod 0` is 0.
+    fn rem_onnx(self, rhs: Self, fmod: bool) -> Self;
 }
 
 macro_rules! float_numeric {
@@ -74,6 +76,14 @@ macro_rules! float_numeric {
         impl Numeric for $t {
             fn div_onnx(self, rhs: Self) -> Self {
                 self / rhs
+            }
+            fn rem_onnx(self, rhs: Self, fmod: bool) -> Self {
+                let r = self % rhs;
+                if !fmod && r != 0.0 && (r < 0.0) != (rhs < 0.0) {
+                    r + rhs
+                } else {
+                    r
+                }
             }
         }
     };
@@ -84,6 +94,15 @@ macro_rules! int_numeric {
             fn div_onnx(self, rhs: Self) -> Self {
                 // NOTE: ONNX leaves x/0 undefined for integers; Rust would panic.
                 self.checked_div(rhs).unwrap_or(0)
+            }
+            #[allow(unused_comparisons)] // the sign test is vacuous for u8
+            fn rem_onnx(self, rhs: Self, fmod: bool) -> Self {
+                let r = self.checked_rem(rhs).unwrap_or(0);
+                if !fmod && r != 0 && (r < 0) != (rhs < 0) {
+                    r.wrapping_add(rhs)
+                } else {
+                    r
+                }
             }
         }
     };

@@ -34,7 +34,7 @@ def test_fusions_match_onnxruntime() -> None:
     feeds = {"x": f(1, 2, 4, 4) * 3}
     model = make_model(nodes, feeds, ["y", "z"], weights)
     source = assert_matches_onnxruntime(model, feeds, tolerance=1e-5)
-    assert "ops::Activation::Clip" in source and "ops::Activation::Sigmoid" in source
-    assert "ops::Activation::Tanh" in source
-    for gone in ("batch_norm", "clip_", "sigmoid_", "tanh_", "matmul_", "add_into"):
+    assert "ops::Unary::Clip" in source and "ops::Unary::Sigmoid" in source
+    assert "ops::Unary::Tanh" in source
+    for gone in ("batch_norm", "clip_", "unary_", "matmul_", "add_into"):
         assert f"ops::{gone}" not in source, gone

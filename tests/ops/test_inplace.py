@@ -37,7 +37,7 @@ def test_in_place_chain_matches_onnxruntime() -> None:
     feeds = {"x": f(1, 3, 10), "x2": f(1, 4, 10)}
     model = make_model(nodes, feeds, ["y", "z"], weights)
     source = assert_matches_onnxruntime(model, feeds, tolerance=1e-5)
-    for fn in ["batch_norm_inplace", "relu_inplace", "clip_inplace", "sigmoid_inplace", "tanh_inplace",
-               "softmax_inplace", "not_inplace"]:
+    for fn in ["batch_norm_inplace", "relu_inplace", "clip_inplace", "unary_inplace", "softmax_inplace",
+               "not_inplace"]:
         assert f"ops::{fn}(" in source, fn
     assert source.count("ops::not_inplace(") == 1  # the first reader of `d` must allocate

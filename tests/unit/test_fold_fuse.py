@@ -107,5 +107,5 @@ def test_activation_fuses_into_conv_and_gemm_only_when_sole_reader() -> None:
               ["x", "x4"], ["y", "r", "t"], opset=17)
     assert fuse_activation(g)
     assert [n.op_type for n in g.nodes] == ["Gemm", "Conv", "Relu", "Tanh"]
-    assert g.nodes[0].activation == ("Clip", 0.0, 6.0) and g.nodes[0].outputs == ["y"]
+    assert g.nodes[0].activation == ("Clip", {"min": 0.0, "max": 6.0}) and g.nodes[0].outputs == ["y"]
     assert g.nodes[1].activation is None  # c has two readers

@@ -3,8 +3,8 @@
 //! Spec: <https://onnx.ai/onnx/operators/onnx__Conv.html>. `auto_pad` is resolved
 //! into explicit `pads` at compile time, so only explicit pads reach this code.
 
-use super::activation::Activation;
 use super::linalg::mat_mul_into;
+use super::unary::Activation;
 use super::window::Window;
 use crate::{Error, Result};
 use ndarray::{
@@ -186,7 +186,7 @@ fn conv2d(
     // One pass over the output applies the bias and the fused activation.
     for (c, mut plane) in out.axis_iter_mut(Axis(1)).enumerate() {
         let bv = bias.as_ref().map_or(0.0, |b| b[c]);
-        plane.mapv_inplace(|v| act.apply(v + bv));
+        plane.mapv_inplace(|v| act.apply_to(v + bv));
     }
     Ok(())
 }

@@ -157,6 +157,16 @@ binary_ops! {
     /// assert_eq!(y, array![true, false].into_dyn());
     /// ```
     less / less_into <Element> -> bool = |x: T, y: T| x < y;
+    /// ONNX `Greater`: `a > b` as `bool`, broadcast.
+    greater / greater_into <Element> -> bool = |x: T, y: T| x > y;
+    /// ONNX `LessOrEqual`: `a <= b` as `bool`, broadcast.
+    less_or_equal / less_or_equal_into <Element> -> bool = |x: T, y: T| x <= y;
+    /// ONNX `GreaterOrEqual`: `a >= b` as `bool`, broadcast.
+    greater_or_equal / greater_or_equal_into <Element> -> bool = |x: T, y: T| x >= y;
+    /// ONNX `Equal`: `a == b` as `bool`, broadcast.
+    equal / equal_into <Element> -> bool = |x: T, y: T| x == y;
+    /// ONNX `PRelu`: `x < 0 ? x · slope : x`, with `slope` broadcast.
+    prelu / prelu_into <Numeric> -> T = |x: T, s: T| if x < T::zero() { x * s } else { x };
 }
 
 /// ONNX `Where`: `cond ? x : y` element-wise, all three broadcast.
@@ -206,7 +216,7 @@ pub fn where_into<T: Element>(
 }
 
 /// Copy `x` into `out` element by element, broadcasting `x` if needed.
-fn map_into<T: Copy, U>(
+pub(crate) fn map_into<T: Copy, U>(
     x: ArrayViewD<'_, T>,
     mut out: ArrayViewMutD<'_, U>,
     f: impl Fn(T) -> U,
@@ -239,42 +249,7 @@ macro_rules! unary_ops {
     )*};
 }
 
-pub(crate) fn sigmoid_f64(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
-}
-
-fn sigmoid_f32(x: f32) -> f32 {
-    // Two branches keep exp() from overflowing for large |x|.
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
-}
-
 unary_ops! {
-    /// ONNX `Sigmoid`: `1 / (1 + exp(-x))`, computed without overflow.
-    ///
-    /// ```
-    /// use ndarray::array;
-    /// let y = onnx2rs_runtime::ops::sigmoid(array![0.0f32, -1000.0].into_dyn().view());
-    /// assert_eq!(y, array![0.5, 0.0].into_dyn());
-    /// ```
-    sigmoid / sigmoid_into / sigmoid_inplace <f32> = sigmoid_f32;
-    /// ONNX `Tanh`.
-    ///
-    /// ```
-    /// use ndarray::array;
-    /// let y = onnx2rs_runtime::ops::tanh(array![0.0f32].into_dyn().view());
-    /// assert_eq!(y, array![0.0].into_dyn());
-    /// ```
-    tanh / tanh_into / tanh_inplace <f32> = f32::tanh;
     /// ONNX `Not` on booleans.
     ///
     /// ```
@@ -391,4 +366,162 @@ fn clip_one<T: Numeric>(v: T, min: T, max: T) -> T {
     } else {
         v
     }
+}
+
+macro_rules! logic_ops {
+    ($($(#[$doc:meta])* $into:ident = $f:expr;)*) => {$(
+        $(#[$doc])*
+        ///
+        /// # Errors
+        /// [`Error::Shape`] if the shapes do not broadcast to `out`.
+        pub fn $into(a: ArrayViewD<'_, bool>, b: ArrayViewD<'_, bool>, out: ArrayViewMutD<'_, bool>) -> Result<()> {
+            zip_with_into(a, b, out, $f)
+        }
+    )*};
+}
+
+logic_ops! {
+    /// ONNX `And` on booleans, broadcast, into `out`.
+    and_into = |x: bool, y: bool| x && y;
+    /// ONNX `Or` on booleans, broadcast, into `out`.
+    or_into = |x: bool, y: bool| x || y;
+    /// ONNX `Xor` on booleans, broadcast, into `out`.
+    xor_into = |x: bool, y: bool| x != y;
+}
+
+/// ONNX `Pow`: `a ^ b`, broadcast, computed in `f64`; base and exponent may differ in type.
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// let mut out = ArrayD::<f32>::zeros(IxDyn(&[2]));
+/// onnx2rs_runtime::ops::pow_into(array![2.0f32, 9.0].into_dyn().view(), array![3i64, 0].into_dyn().view(), out.view_mut()).unwrap();
+/// assert_eq!(out, array![8.0, 1.0].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if the shapes do not broadcast to `out`.
+pub fn pow_into<T: Element, U: Element>(
+    a: ArrayViewD<'_, T>,
+    b: ArrayViewD<'_, U>,
+    out: ArrayViewMutD<'_, T>,
+) -> Result<()> {
+    zip_with_into(a, b, out, |x, y| T::from_f64(x.to_f64().powf(y.to_f64())))
+}
+
+/// ONNX `Mod`, broadcast: with `fmod` the remainder takes the dividend's sign (C `fmod`),
+/// without it the divisor's (Python `%`, integers only). Integer `x mod 0` is 0.
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// let mut out = ArrayD::<i32>::zeros(IxDyn(&[3]));
+/// onnx2rs_runtime::ops::mod_into(array![-7, 7, 5].into_dyn().view(), array![3, -3, 0].into_dyn().view(), out.view_mut(), false).unwrap();
+/// assert_eq!(out, array![2, -2, 0].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if the shapes do not broadcast to `out`.
+pub fn mod_into<T: Numeric>(
+    a: ArrayViewD<'_, T>,
+    b: ArrayViewD<'_, T>,
+    out: ArrayViewMutD<'_, T>,
+    fmod: bool,
+) -> Result<()> {
+    zip_with_into(a, b, out, |x, y| x.rem_onnx(y, fmod))
+}
+
+/// Fold `inputs` (all broadcast to `out`'s shape) into `out` with `f`, left to right.
+fn fold_into<T: Element>(
+    inputs: &[ArrayViewD<'_, T>],
+    mut out: ArrayViewMutD<'_, T>,
+    f: impl Fn(T, T) -> T,
+) -> Result<()> {
+    let shape = out.raw_dim();
+    let Some((first, rest)) = inputs.split_first() else {
+        return Err(Error::Shape(
+            "a variadic op needs at least one input".into(),
+        ));
+    };
+    out.assign(&broadcast_to(first, shape.slice())?);
+    for x in rest {
+        let x = broadcast_to(x, shape.slice())?;
+        Zip::from(&mut out).and(&x).for_each(|o, &v| *o = f(*o, v));
+    }
+    Ok(())
+}
+
+/// NaN-propagating maximum (as numpy's `maximum`).
+#[allow(clippy::eq_op)] // `v != v` is the generic NaN test
+fn max_nan<T: Element>(a: T, b: T) -> T {
+    if a != a || b > a {
+        if a != a {
+            a
+        } else {
+            b
+        }
+    } else if b != b {
+        b
+    } else {
+        a
+    }
+}
+
+#[allow(clippy::eq_op)]
+fn min_nan<T: Element>(a: T, b: T) -> T {
+    if a != a || b < a {
+        if a != a {
+            a
+        } else {
+            b
+        }
+    } else if b != b {
+        b
+    } else {
+        a
+    }
+}
+
+/// ONNX `Max` of any number of inputs, broadcast, into `out`; NaN propagates.
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// let mut out = ArrayD::<f32>::zeros(IxDyn(&[2]));
+/// let (a, b) = (array![1.0f32, 5.0].into_dyn(), array![3.0f32].into_dyn());
+/// onnx2rs_runtime::ops::max_into(&[a.view(), b.view()], out.view_mut()).unwrap();
+/// assert_eq!(out, array![3.0, 5.0].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if the shapes do not broadcast to `out`.
+pub fn max_into<T: Element>(inputs: &[ArrayViewD<'_, T>], out: ArrayViewMutD<'_, T>) -> Result<()> {
+    fold_into(inputs, out, max_nan)
+}
+
+/// ONNX `Min` of any number of inputs, broadcast, into `out`; NaN propagates.
+///
+/// # Errors
+/// [`Error::Shape`] if the shapes do not broadcast to `out`.
+pub fn min_into<T: Element>(inputs: &[ArrayViewD<'_, T>], out: ArrayViewMutD<'_, T>) -> Result<()> {
+    fold_into(inputs, out, min_nan)
+}
+
+/// ONNX `Sum` of any number of inputs, broadcast, into `out`.
+///
+/// # Errors
+/// [`Error::Shape`] if the shapes do not broadcast to `out`.
+pub fn sum_into<T: Numeric>(inputs: &[ArrayViewD<'_, T>], out: ArrayViewMutD<'_, T>) -> Result<()> {
+    fold_into(inputs, out, |a, b| a + b)
+}
+
+/// ONNX `Mean` of any number of inputs, broadcast, into `out`.
+///
+/// # Errors
+/// [`Error::Shape`] if the shapes do not broadcast to `out`.
+pub fn mean_into<T: Numeric>(
+    inputs: &[ArrayViewD<'_, T>],
+    mut out: ArrayViewMutD<'_, T>,
+) -> Result<()> {
+    fold_into(inputs, out.view_mut(), |a, b| a + b)?;
+    let n = T::from_f64(inputs.len() as f64);
+    out.mapv_inplace(|v| v.div_onnx(n));
+    Ok(())
 }

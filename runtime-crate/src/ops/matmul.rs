@@ -3,9 +3,9 @@
 //! Spec: <https://onnx.ai/onnx/operators/onnx__MatMul.html>,
 //! <https://onnx.ai/onnx/operators/onnx__Gemm.html>.
 
-use super::activation::Activation;
 use super::elementwise::broadcast_shape;
 use super::linalg::mat_mul_into;
+use super::unary::Activation;
 use crate::{Error, Numeric, Result};
 use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, ArrayViewMutD, Axis, Dimension, Ix2, IxDyn};
 
@@ -198,7 +198,7 @@ pub fn gemm_into<T: Numeric>(
     }
     mat_mul_into(p.alpha, a, b, p.beta, &mut y)?;
     if p.activation != Activation::Identity {
-        y.mapv_inplace(|v| p.activation.apply(v));
+        y.mapv_inplace(|v| p.activation.apply_to(v));
     }
     Ok(())
 }

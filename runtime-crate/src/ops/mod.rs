@@ -5,7 +5,6 @@
 //! Generated code calls the `_into` and `_inplace` forms on slices of a
 //! preallocated arena, so a model run allocates nothing.
 
-mod activation;
 mod conv;
 mod elementwise;
 mod linalg;
@@ -13,9 +12,9 @@ mod matmul;
 mod norm;
 mod pool;
 mod shape;
+mod unary;
 mod window;
 
-pub use activation::Activation;
 pub use conv::{conv, conv_into, conv_shapes, ConvParams};
 pub use elementwise::*;
 pub use linalg::mat_mul_into;
@@ -31,4 +30,5 @@ pub use pool::{
 pub use shape::{
     cast, concat, concat_into, gather, gather_into, reshape, transpose, transpose_into,
 };
+pub use unary::{unary_inplace, unary_into, Activation, Unary};
 pub use window::Window;

@@ -1,0 +1,244 @@
+//! Float element-wise functions as one table: each ONNX op is a variant of [`Unary`].
+//!
+//! Values are computed in `f64` and rounded once to the element type, so `f32`
+//! and `f64` tensors share one implementation. The same enum is the epilogue
+//! ([`Activation`]) that Conv and Gemm apply to their outputs.
+//! Spec: one page per op under <https://onnx.ai/onnx/operators/>.
+
+use crate::{Element, Result};
+use ndarray::{ArrayViewD, ArrayViewMutD};
+
+/// A float function of one value, with its ONNX attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[allow(missing_docs)] // each variant is the ONNX op of the same name
+pub enum Unary {
+    #[default]
+    Identity,
+    Relu,
+    Clip {
+        min: f64,
+        max: f64,
+    },
+    Sigmoid,
+    Tanh,
+    Abs,
+    Neg,
+    Exp,
+    Log,
+    Sqrt,
+    Reciprocal,
+    Floor,
+    Ceil,
+    /// Round half to even, as ONNX `Round`.
+    Round,
+    Sign,
+    Erf,
+    Sin,
+    Cos,
+    Tan,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Asinh,
+    Acosh,
+    Atanh,
+    Softplus,
+    Softsign,
+    Mish,
+    HardSwish,
+    /// `approximate = "none"` (erf) or `"tanh"`.
+    Gelu {
+        tanh: bool,
+    },
+    LeakyRelu {
+        alpha: f64,
+    },
+    Elu {
+        alpha: f64,
+    },
+    Celu {
+        alpha: f64,
+    },
+    Selu {
+        alpha: f64,
+        gamma: f64,
+    },
+    HardSigmoid {
+        alpha: f64,
+        beta: f64,
+    },
+    ThresholdedRelu {
+        alpha: f64,
+    },
+    Shrink {
+        bias: f64,
+        lambd: f64,
+    },
+}
+
+/// The epilogue Conv and Gemm apply to their outputs: any [`Unary`].
+pub type Activation = Unary;
+
+pub(crate) fn sigmoid(x: f64) -> f64 {
+    // Two branches keep exp() from overflowing for large |x|.
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+impl Unary {
+    /// Apply to one value; NaN propagates as the ONNX reference does.
+    ///
+    /// ```
+    /// use onnx2rs_runtime::ops::Unary;
+    /// assert_eq!(Unary::Relu.apply(-2.0), 0.0);
+    /// assert_eq!(Unary::Clip { min: 0.0, max: 6.0 }.apply(9.0), 6.0);
+    /// assert_eq!(Unary::Round.apply(2.5), 2.0);
+    /// assert_eq!(Unary::LeakyRelu { alpha: 0.1 }.apply(-2.0), -0.2);
+    /// ```
+    #[inline]
+    pub fn apply(self, x: f64) -> f64 {
+        use Unary::*;
+        match self {
+            Identity => x,
+            Relu => {
+                if x < 0.0 {
+                    0.0
+                } else {
+                    x
+                }
+            }
+            Clip { min, max } => {
+                if x < min {
+                    min
+                } else if x > max {
+                    max
+                } else {
+                    x
+                }
+            }
+            Sigmoid => sigmoid(x),
+            Tanh => x.tanh(),
+            Abs => x.abs(),
+            Neg => -x,
+            Exp => x.exp(),
+            Log => x.ln(),
+            Sqrt => x.sqrt(),
+            Reciprocal => 1.0 / x,
+            Floor => x.floor(),
+            Ceil => x.ceil(),
+            Round => x.round_ties_even(),
+            Sign => {
+                if x > 0.0 {
+                    1.0
+                } else if x < 0.0 {
+                    -1.0
+                } else {
+                    x
+                }
+            }
+            Erf => libm::erf(x),
+            Sin => x.sin(),
+            Cos => x.cos(),
+            Tan => x.tan(),
+            Asin => x.asin(),
+            Acos => x.acos(),
+            Atan => x.atan(),
+            Sinh => x.sinh(),
+            Cosh => x.cosh(),
+            Asinh => x.asinh(),
+            Acosh => x.acosh(),
+            Atanh => x.atanh(),
+            Softplus => {
+                if x > 30.0 {
+                    x
+                } else {
+                    x.exp().ln_1p()
+                }
+            }
+            Softsign => x / (1.0 + x.abs()),
+            Mish => x * Softplus.apply(x).tanh(),
+            HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
+            Gelu { tanh: false } => 0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2)),
+            Gelu { tanh: true } => {
+                let inner = (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x);
+                0.5 * x * (1.0 + inner.tanh())
+            }
+            LeakyRelu { alpha } => {
+                if x < 0.0 {
+                    alpha * x
+                } else {
+                    x
+                }
+            }
+            Elu { alpha } => {
+                if x < 0.0 {
+                    alpha * (x.exp() - 1.0)
+                } else {
+                    x
+                }
+            }
+            Celu { alpha } => x.max(0.0) + (alpha * ((x / alpha).exp() - 1.0)).min(0.0),
+            Selu { alpha, gamma } => {
+                if x <= 0.0 {
+                    gamma * alpha * (x.exp() - 1.0)
+                } else {
+                    gamma * x
+                }
+            }
+            HardSigmoid { alpha, beta } => (alpha * x + beta).clamp(0.0, 1.0),
+            ThresholdedRelu { alpha } => {
+                if x > alpha {
+                    x
+                } else {
+                    0.0
+                }
+            }
+            Shrink { bias, lambd } => {
+                if x < -lambd {
+                    x + bias
+                } else if x > lambd {
+                    x - bias
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+
+    /// Apply to an element of any numeric type, through `f64`.
+    #[inline]
+    pub fn apply_to<T: Element>(self, v: T) -> T {
+        T::from_f64(self.apply(v.to_f64()))
+    }
+}
+
+/// `op` applied to every element of `x`, into `out` (same shape, or `x` broadcast to it).
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// use onnx2rs_runtime::ops::{unary_into, Unary};
+/// let mut out = ArrayD::<f32>::zeros(IxDyn(&[2]));
+/// unary_into(array![-1.0f32, 4.0].into_dyn().view(), out.view_mut(), Unary::Sqrt).unwrap();
+/// assert!(out[0].is_nan() && out[1] == 2.0);
+/// ```
+///
+/// # Errors
+/// [`crate::Error::Shape`] if `out` has another shape.
+pub fn unary_into<T: Element>(
+    x: ArrayViewD<'_, T>,
+    out: ArrayViewMutD<'_, T>,
+    op: Unary,
+) -> Result<()> {
+    super::elementwise::map_into(x, out, |v| op.apply_to(v))
+}
+
+/// `op` applied to every element of `x`, in place.
+pub fn unary_inplace<T: Element>(mut x: ArrayViewMutD<'_, T>, op: Unary) {
+    x.mapv_inplace(|v| op.apply_to(v));
+}
