@@ -134,6 +134,8 @@ def preflight(case: Case) -> Result | None:
     names = _input_names(case)
     if len(names) != len(case.inputs) or len(case.model.graph.output) != len(case.outputs):
         return Result(case.name, case.op_type, "unsupported", "optional inputs or outputs left out")
+    if not all(isinstance(x, np.ndarray) for x in [*case.inputs, *case.outputs]):
+        return Result(case.name, case.op_type, "unsupported", "sequence or optional values")
     try:
         lower_model(case.model, CompileOptions(input_shapes=_shapes(case)))
     except Onnx2rsError as e:

@@ -10,6 +10,8 @@ from .ops import lookup
 def check_supported(graph: Graph) -> None:
     """Raise UnsupportedError naming every unsupported op type and its nodes; else return."""
     problems: dict[str, list[str]] = {}
+    if not graph.inputs:
+        problems["a model without run-time inputs (its outputs are constants)"] = [graph.name]
     for node in graph.nodes:
         spec = lookup(node.op_type, node.domain)
         label = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"

@@ -1,25 +1,40 @@
 """Drop nodes that do nothing at inference: Identity, Dropout and training-only noise.
 
-Guarantees: no node of these types remains; every reader of a dropped node's
-output reads its input instead; graph outputs keep their names (a graph output
-produced by a dropped node is renamed back onto its source).
+Guarantees: no Identity remains, and no Dropout unless it is in training mode
+(a `training_mode` input that is not the constant false); every reader of a
+dropped node's output reads its input instead; Dropout's optional mask output
+becomes the constant all-true mask; graph outputs keep their names (a graph
+output produced by a dropped node is renamed back onto its source).
 """
 
 from __future__ import annotations
 
-from ..ir import Graph
+import numpy as np
+
+from ..ir import Graph, Node
 
 # Keras' SpatialDropout, GaussianDropout and GaussianNoise reach ONNX as Identity or Dropout.
 INFERENCE_NOOPS = frozenset({"Identity", "Dropout"})
+
+
+def _is_noop(graph: Graph, node: Node) -> bool:
+    if node.op_type not in INFERENCE_NOOPS or node.domain not in ("", "ai.onnx"):
+        return False
+    training = node.input(2) if node.op_type == "Dropout" else None
+    return training is None or (graph.is_constant(training) and not np.any(graph.initializers[training]))
 
 
 def sanitize(graph: Graph) -> bool:
     """Remove inference no-ops and rewire their readers; True if any were removed."""
     changed = False
     for node in list(graph.nodes):
-        if node.op_type not in INFERENCE_NOOPS or node.domain not in ("", "ai.onnx"):
+        if not _is_noop(graph, node):
             continue
         src, dst = node.inputs[0], node.outputs[0]
+        if len(node.outputs) > 1 and node.outputs[1]:
+            mask = node.outputs[1]  # at inference Dropout keeps everything
+            graph.initializers[mask] = np.ones(graph.value(src).shape, np.bool_)
+            graph.remove_value(mask)
         graph.nodes.remove(node)
         if dst in graph.outputs and src not in graph.inputs and not graph.is_constant(src):
             # Keep the public output name: the source's producer writes it directly.

@@ -59,3 +59,13 @@ def test_toposort_orders_and_rejects_cycles() -> None:
                    ["q_out"])
     with pytest.raises(ModelError, match="cycle"):
         cyclic.toposort()
+
+
+def test_dropout_mask_becomes_all_true_and_training_dropout_stays() -> None:
+    g = graph([Node("relu", "Relu", ["x"], ["a"]), Node("drop", "Dropout", ["a"], ["y", "mask"])], ["y", "mask"])
+    assert sanitize(g)
+    assert [n.op_type for n in g.nodes] == ["Relu"]
+    assert g.initializers["mask"].dtype == np.bool_ and g.initializers["mask"].all()
+    training = graph([Node("drop", "Dropout", ["x", "ratio", "train"], ["y"])], ["y"],
+                     {"ratio": np.float32(0.5), "train": np.bool_(True)})
+    assert not sanitize(training)
