@@ -50,10 +50,11 @@ class Case:
 
     @property
     def op_type(self) -> str:
-        """The op under test (the first node's), or the kind for whole-model cases."""
+        """The op under test (the first node that is not a Constant), or the kind for model cases."""
         if self.kind != "node":
             return f"({self.kind})"
-        return self.model.graph.node[0].op_type if self.model.graph.node else "?"
+        ops = [n.op_type for n in self.model.graph.node]
+        return next((op for op in ops if op != "Constant"), ops[0] if ops else "?")
 
     @property
     def opset(self) -> int:
@@ -89,6 +90,11 @@ class Report:
         return dict(table)
 
 
+def _as_array(x: object) -> object:
+    """Test data as numpy arrays; sequences and optionals stay as they are (and are unsupported)."""
+    return numpy_helper.to_array(x) if isinstance(x, onnx.TensorProto) else x
+
+
 def _read_pb(path: Path) -> np.ndarray:
     tensor = onnx.TensorProto()
     tensor.ParseFromString(path.read_bytes())
@@ -107,7 +113,8 @@ def collect(kinds: Iterable[str] = ("node", "pytorch-converted", "pytorch-operat
                 continue
             if t.model is not None and t.data_sets:
                 inputs, outputs = t.data_sets[0]
-                cases.append(Case(t.name, kind, t.model, list(inputs), list(outputs), t.rtol, t.atol))
+                cases.append(Case(t.name, kind, t.model, [_as_array(x) for x in inputs],
+                                  [_as_array(x) for x in outputs], t.rtol, t.atol))
                 continue
             model_dir = Path(t.model_dir or "")
             data = sorted(model_dir.glob("test_data_set_*"))
