@@ -42,3 +42,31 @@ def lower_softmax(ctx: Lowering) -> Call:
     if ctx.inplace:
         return ctx.call(f"{fn}_inplace", ctx.out(), str(int(axis)))
     return ctx.call(f"{fn}_into", ctx.arg(0), str(int(axis)), ctx.out())
+
+
+def _check_log_softmax(node: Node, graph: Graph) -> str | None:
+    return "opset < 13 (flattening) semantics" if graph.opset < 13 else None
+
+
+@register("LogSoftmax", dtypes=frozenset({F32}), check=_check_log_softmax, inplace=True, attrs=("axis",),
+          limits="Opset 13 and later.")
+def lower_log_softmax(ctx: Lowering) -> Call:
+    """`ops::log_softmax_into(x, axis, out)`, or `ops::log_softmax_inplace(out, axis)`."""
+    axis = str(int(ctx.attr("axis", -1)))
+    if ctx.inplace:
+        return ctx.call("log_softmax_inplace", ctx.out(), axis)
+    return ctx.call("log_softmax_into", ctx.arg(0), axis, ctx.out())
+
+
+def _check_layer_norm(node: Node, graph: Graph) -> str | None:
+    return "Mean/InvStdDev outputs" if len([o for o in node.outputs if o]) > 1 else None
+
+
+@register("LayerNormalization", dtypes=frozenset({F32}), check=_check_layer_norm, attrs=("axis", "epsilon"),
+          limits="Only the Y output.")
+def lower_layer_norm(ctx: Lowering) -> Call:
+    """`ops::layer_norm_into(x, scale, bias, axis, epsilon, out)`."""
+    rank = len(ctx.input(0).shape)
+    axis = int(ctx.attr("axis", -1)) % rank
+    eps = ctx.literal(ctx.attr("epsilon", 1e-5), F32)
+    return ctx.call("layer_norm_into", ctx.arg(0), ctx.arg(1), ctx.opt_arg(2), str(axis), eps, ctx.out())

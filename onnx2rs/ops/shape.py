@@ -8,6 +8,8 @@ generated code. Spec: https://onnx.ai/onnx/operators/ (one page per op).
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..dtypes import ALL, BY_ONNX
 from ..ir import Graph, Node
 from . import Call, Lowering, register
@@ -55,11 +57,50 @@ def lower_gather(ctx: Lowering) -> Call:
     return ctx.call("gather_into", ctx.arg(0), ctx.arg(1), str(axis), ctx.out())
 
 
+def slice_ranges(node: Node, graph: Graph) -> list[tuple[int, int, int]] | None:
+    """Per axis, Slice's `(lo, hi, step)` in ndarray's convention; None if computed at run time."""
+    shape = graph.value(node.inputs[0]).shape
+    if graph.opset < 10:
+        starts, ends = node.attrs.get("starts", []), node.attrs.get("ends", [])
+        axes, steps = node.attrs.get("axes", list(range(len(starts)))), [1] * len(starts)
+    else:
+        operands = [node.input(i) for i in range(1, 5)]
+        if any(o and not graph.is_constant(o) for o in operands):
+            return None
+        values = [[int(v) for v in np.asarray(graph.initializers[o]).reshape(-1)] if o else None for o in operands]
+        starts, ends = values[0] or [], values[1] or []
+        axes = values[2] if values[2] is not None else list(range(len(starts)))
+        steps = values[3] if values[3] is not None else [1] * len(starts)
+    ranges = [(0, d, 1) for d in shape]
+    for start, end, axis, step in zip(starts, ends, axes, steps, strict=True):
+        axis %= len(shape)
+        lo, hi, step = slice(start, end, step).indices(shape[axis])  # numpy's clamping rules
+        if step > 0:
+            ranges[axis] = (lo, max(lo, hi), step)
+        else:  # numpy walks lo, lo+step, ... > hi; ndarray walks the range (hi, lo] from its end
+            ranges[axis] = (hi + 1, max(hi + 1, lo + 1), step)
+    return ranges
+
+
+def _check_slice(node: Node, graph: Graph) -> str | None:
+    return "starts/ends/axes/steps computed at run time" if slice_ranges(node, graph) is None else None
+
+
+@register("Slice", dtypes=ALL, check=_check_slice, attrs=("starts", "ends", "axes"),
+          limits="starts, ends, axes and steps must be constants.")
+def lower_slice(ctx: Lowering) -> Call:
+    """`ops::slice_into(x, &[(lo, hi, step), ..], out)`, resolved with numpy's rules."""
+    ranges = slice_ranges(ctx.node, ctx.graph) or []
+    spelled = ", ".join(f"({lo}, {hi}, {step})" for lo, hi, step in ranges)
+    return ctx.call("slice_into", ctx.arg(0), f"&[{spelled}]", ctx.out())
+
+
 def _check_cast(node: Node, graph: Graph) -> str | None:
     to = node.attrs.get("to")
     return None if to in BY_ONNX else f"cast to element type {to}"
 
 
+@register("CastLike", dtypes=ALL)
 @register("Cast", dtypes=ALL, check=_check_cast, attrs=("to",))
 def lower_cast(ctx: Lowering) -> Call:
     """`ops::cast_into(x, out)`: truncating, saturating, non-zero to true."""

@@ -11,6 +11,7 @@ mod linalg;
 mod matmul;
 mod norm;
 mod pool;
+mod reduce;
 mod shape;
 mod unary;
 mod window;
@@ -20,15 +21,17 @@ pub use elementwise::*;
 pub use linalg::mat_mul_into;
 pub use matmul::{gemm, gemm_into, matmul, matmul_into, GemmParams};
 pub use norm::{
-    batch_norm, batch_norm_inplace, batch_norm_into, softmax, softmax_flattened,
-    softmax_flattened_inplace, softmax_flattened_into, softmax_inplace, softmax_into,
+    batch_norm, batch_norm_inplace, batch_norm_into, layer_norm_into, log_softmax_inplace,
+    log_softmax_into, softmax, softmax_flattened, softmax_flattened_inplace,
+    softmax_flattened_into, softmax_inplace, softmax_into,
 };
 pub use pool::{
     average_pool, average_pool_into, global_average_pool, global_average_pool_into,
     global_max_pool, global_max_pool_into, max_pool, max_pool_into, pool_shape, PoolParams,
 };
+pub use reduce::{arg_extreme_into, reduce_into, Reduce};
 pub use shape::{
-    cast, concat, concat_into, gather, gather_into, reshape, transpose, transpose_into,
+    cast, concat, concat_into, gather, gather_into, reshape, slice_into, transpose, transpose_into,
 };
 pub use unary::{unary_inplace, unary_into, Activation, Unary};
 pub use window::Window;

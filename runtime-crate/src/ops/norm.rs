@@ -119,6 +119,113 @@ fn softmax_lanes(y: &mut ArrayViewMutD<'_, f32>, axis: usize) {
     }
 }
 
+fn log_softmax_lanes(y: &mut ArrayViewMutD<'_, f32>, axis: usize) {
+    for mut lane in y.lanes_mut(Axis(axis)) {
+        let max = lane.fold(f32::NEG_INFINITY, |a, &v| a.max(v));
+        let log_sum = lane.fold(0.0f32, |s, &v| s + (v - max).exp()).ln();
+        lane.mapv_inplace(|v| v - max - log_sum);
+    }
+}
+
+/// ONNX `LogSoftmax` (opset 13 and later) along `axis`, in place: `x - max - ln Σ exp(x - max)`.
+///
+/// ```
+/// use ndarray::array;
+/// let mut x = array![[0.0f32, 0.0]].into_dyn();
+/// onnx2rs_runtime::ops::log_softmax_inplace(x.view_mut(), 1).unwrap();
+/// assert!((x[[0, 0]] - 0.5f32.ln()).abs() < 1e-6);
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if `axis` is out of range.
+pub fn log_softmax_inplace(mut x: ArrayViewMutD<'_, f32>, axis: i64) -> Result<()> {
+    let axis = resolve_axis(axis, x.ndim())?;
+    log_softmax_lanes(&mut x, axis);
+    Ok(())
+}
+
+/// [`log_softmax_inplace`] into `out`, which must have `x`'s shape.
+///
+/// # Errors
+/// [`Error::Shape`] if `axis` is out of range or `out` has another shape.
+pub fn log_softmax_into(
+    x: ArrayViewD<'_, f32>,
+    axis: i64,
+    mut out: ArrayViewMutD<'_, f32>,
+) -> Result<()> {
+    copy_same_shape(x, out.view_mut())?;
+    log_softmax_inplace(out, axis)
+}
+
+/// ONNX `LayerNormalization`: each slice over axes `axis..` normalised to mean 0 and
+/// variance 1 (plus `epsilon`), then scaled and shifted (`scale`, `bias` broadcast to it).
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// let x = array![[1.0f32, 3.0]].into_dyn();
+/// let one = array![1.0f32].into_dyn();
+/// let mut out = ArrayD::<f32>::zeros(IxDyn(&[1, 2]));
+/// onnx2rs_runtime::ops::layer_norm_into(x.view(), one.view(), None, 1, 0.0, out.view_mut()).unwrap();
+/// assert_eq!(out, array![[-1.0, 1.0]].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if `axis` is out of range, `scale`/`bias` do not broadcast, or `out` does not fit.
+pub fn layer_norm_into(
+    x: ArrayViewD<'_, f32>,
+    scale: ArrayViewD<'_, f32>,
+    bias: Option<ArrayViewD<'_, f32>>,
+    axis: usize,
+    epsilon: f32,
+    out: ArrayViewMutD<'_, f32>,
+) -> Result<()> {
+    if axis > x.ndim() || out.shape() != x.shape() {
+        return Err(Error::Shape(format!(
+            "LayerNormalization of {:?} at axis {axis} cannot give {:?}",
+            x.shape(),
+            out.shape()
+        )));
+    }
+    let inner_shape = IxDyn(&x.shape()[axis..]);
+    let scale = scale.broadcast(inner_shape.clone()).ok_or_else(|| {
+        Error::Shape(format!(
+            "LayerNormalization scale {:?} does not broadcast",
+            scale.shape()
+        ))
+    })?;
+    let bias = match &bias {
+        Some(b) => Some(
+            b.broadcast(inner_shape)
+                .ok_or_else(|| Error::Shape("LayerNormalization bias does not broadcast".into()))?,
+        ),
+        None => None,
+    };
+    let inner: usize = x.shape()[axis..].iter().product();
+    let outer = x.len() / inner.max(1);
+    let rows = x.to_shape((outer, inner))?;
+    let mut out = out
+        .into_shape_with_order((outer, inner))
+        .map_err(|_| Error::Shape("LayerNormalization output must be contiguous".into()))?;
+    for (row, mut dst) in rows.outer_iter().zip(out.outer_iter_mut()) {
+        let mean = row.sum() / inner as f32;
+        let var = row.fold(0.0f32, |s, &v| s + (v - mean) * (v - mean)) / inner as f32;
+        let inv = 1.0 / (var + epsilon).sqrt();
+        let normalized = row
+            .iter()
+            .zip(scale.iter())
+            .map(|(&v, &s)| (v - mean) * inv * s);
+        match &bias {
+            Some(b) => dst
+                .iter_mut()
+                .zip(normalized)
+                .zip(b.iter())
+                .for_each(|((d, n), &b)| *d = n + b),
+            None => dst.iter_mut().zip(normalized).for_each(|(d, n)| *d = n),
+        }
+    }
+    Ok(())
+}
+
 /// ONNX `Softmax` (opset 13 and later) along `axis`.
 ///
 /// ```

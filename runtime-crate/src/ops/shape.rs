@@ -218,6 +218,50 @@ pub fn gather_into<T: Element, I: IndexElement>(
     Ok(())
 }
 
+/// ONNX `Slice` with the ranges resolved at compile time: one `(lo, hi, step)` per axis,
+/// in ndarray's convention (elements `lo..hi`; a negative step walks them from the end).
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// let x = array![[0, 1, 2, 3], [4, 5, 6, 7]].into_dyn();
+/// let mut out = ArrayD::<i32>::zeros(IxDyn(&[2, 2]));
+/// onnx2rs_runtime::ops::slice_into(x.view(), &[(0, 2, 1), (1, 4, -2)], out.view_mut()).unwrap();
+/// assert_eq!(out, array![[3, 1], [7, 5]].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if a range is invalid for `x` or the result does not fit `out`.
+pub fn slice_into<T: Element>(
+    x: ArrayViewD<'_, T>,
+    ranges: &[(usize, usize, isize)],
+    mut out: ArrayViewMutD<'_, T>,
+) -> Result<()> {
+    let valid = ranges.len() == x.ndim()
+        && ranges
+            .iter()
+            .zip(x.shape())
+            .all(|(&(lo, hi, step), &dim)| lo <= hi && hi <= dim && step != 0);
+    if !valid {
+        return Err(Error::Shape(format!(
+            "invalid slice {ranges:?} of {:?}",
+            x.shape()
+        )));
+    }
+    let y = x.slice_each_axis(|ax| {
+        let (lo, hi, step) = ranges[ax.axis.index()];
+        Slice::new(lo as isize, Some(hi as isize), step)
+    });
+    if y.shape() != out.shape() {
+        return Err(Error::Shape(format!(
+            "Slice gives {:?}, not {:?}",
+            y.shape(),
+            out.shape()
+        )));
+    }
+    out.assign(&y);
+    Ok(())
+}
+
 /// ONNX `Cast` between element types: floats truncate toward zero and saturate
 /// when cast to integers, non-zero becomes `true`, `true` becomes 1.
 ///

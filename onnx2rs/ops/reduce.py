@@ -1,0 +1,62 @@
+"""Reductions: every Reduce* op (one runtime function over `ops::Reduce`), ArgMax and ArgMin.
+
+Spec: https://onnx.ai/onnx/operators/onnx__ReduceSum.html and siblings. `axes` is an
+attribute before opset 13 (ReduceSum) or 18 (the others) and an optional input
+after; either way it must be known at compile time. `keepdims` only changes the
+static output shape, so the kernel never sees it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..dtypes import NUMERIC
+from ..ir import Graph, Node
+from . import Call, Lowering, register
+
+_REDUCE = {f"Reduce{v}": v for v in ("Sum", "Mean", "Max", "Min", "Prod", "L1", "L2", "LogSum", "LogSumExp",
+                                      "SumSquare")}
+
+
+def _axes_as_input(node: Node, graph: Graph) -> bool:
+    return graph.opset >= (13 if node.op_type == "ReduceSum" else 18)
+
+
+def reduction_axes(node: Node, graph: Graph) -> list[int] | None:
+    """The reduced axes (non-negative, sorted); [] for a no-op; None if computed at run time."""
+    rank = len(graph.value(node.inputs[0]).shape)
+    if _axes_as_input(node, graph):
+        name = node.input(1)
+        if name and not graph.is_constant(name):
+            return None
+        axes = [int(a) for a in np.asarray(graph.initializers[name]).reshape(-1)] if name else []
+    else:
+        axes = [int(a) for a in node.attrs.get("axes", [])]
+    if not axes:
+        return [] if node.attrs.get("noop_with_empty_axes", 0) else list(range(rank))
+    return sorted({a % rank for a in axes})
+
+
+def _check_axes(node: Node, graph: Graph) -> str | None:
+    return "axes computed at run time" if reduction_axes(node, graph) is None else None
+
+
+@register(*_REDUCE, dtypes=NUMERIC, check=_check_axes, attrs=("axes", "keepdims", "noop_with_empty_axes"),
+          limits="Accumulates in f64; axes must be constants.")
+def lower_reduce(ctx: Lowering) -> Call:
+    """`ops::reduce_into(x, &axes, ops::Reduce::<Op>, out)`; a copy when the axes are empty."""
+    axes = reduction_axes(ctx.node, ctx.graph) or []
+    if not axes:
+        return ctx.call("reshape_into", ctx.arg(0), ctx.out())
+    variant = f"ops::Reduce::{_REDUCE[ctx.node.op_type]}"
+    return ctx.call("reduce_into", ctx.arg(0), ctx.shape_literal(axes), variant, ctx.out())
+
+
+@register("ArgMax", "ArgMin", dtypes=NUMERIC, attrs=("axis", "keepdims", "select_last_index"))
+def lower_arg_extreme(ctx: Lowering) -> Call:
+    """`ops::arg_extreme_into(x, axis, max, last, out)`."""
+    rank = len(ctx.input(0).shape)
+    axis = int(ctx.attr("axis", 0)) % rank
+    is_max = str(ctx.node.op_type == "ArgMax").lower()
+    last = str(bool(ctx.attr("select_last_index", 0))).lower()
+    return ctx.call("arg_extreme_into", ctx.arg(0), str(axis), is_max, last, ctx.out())
