@@ -28,6 +28,11 @@ _TABLE = [
     DType(TensorProto.INT32, np.dtype(np.int32), "i32"),
     DType(TensorProto.INT64, np.dtype(np.int64), "i64"),
     DType(TensorProto.UINT8, np.dtype(np.uint8), "u8"),
+    DType(TensorProto.INT8, np.dtype(np.int8), "i8"),
+    DType(TensorProto.INT16, np.dtype(np.int16), "i16"),
+    DType(TensorProto.UINT16, np.dtype(np.uint16), "u16"),
+    DType(TensorProto.UINT32, np.dtype(np.uint32), "u32"),
+    DType(TensorProto.UINT64, np.dtype(np.uint64), "u64"),
     DType(TensorProto.BOOL, np.dtype(np.bool_), "bool"),
 ]
 BY_ONNX = {d.onnx: d for d in _TABLE}

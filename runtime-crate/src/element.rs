@@ -4,7 +4,7 @@ use num_traits::{NumCast, ToPrimitive};
 use safetensors::Dtype;
 use std::fmt::Debug;
 
-/// A type a tensor element can have: `f32`, `f64`, `i32`, `i64`, `u8` or `bool`.
+/// A type a tensor element can have: `f32`, `f64`, the 8- to 64-bit integers, or `bool`.
 ///
 /// The trait ties each Rust type to its safetensors dtype and to its
 /// little-endian byte decoding, so that weights load without `unsafe`.
@@ -45,6 +45,11 @@ numeric_element!(f64, F64);
 numeric_element!(i32, I32);
 numeric_element!(i64, I64);
 numeric_element!(u8, U8);
+numeric_element!(i8, I8);
+numeric_element!(i16, I16);
+numeric_element!(u16, U16);
+numeric_element!(u32, U32);
+numeric_element!(u64, U64);
 
 impl Element for bool {
     const DTYPE: Dtype = Dtype::BOOL;
@@ -95,7 +100,7 @@ macro_rules! int_numeric {
                 // NOTE: ONNX leaves x/0 undefined for integers; Rust would panic.
                 self.checked_div(rhs).unwrap_or(0)
             }
-            #[allow(unused_comparisons)] // the sign test is vacuous for u8
+            #[allow(unused_comparisons)] // the sign test is vacuous for unsigned types
             fn rem_onnx(self, rhs: Self, fmod: bool) -> Self {
                 let r = self.checked_rem(rhs).unwrap_or(0);
                 if !fmod && r != 0 && (r < 0) != (rhs < 0) {
@@ -112,6 +117,11 @@ float_numeric!(f64);
 int_numeric!(i32);
 int_numeric!(i64);
 int_numeric!(u8);
+int_numeric!(i8);
+int_numeric!(i16);
+int_numeric!(u16);
+int_numeric!(u32);
+int_numeric!(u64);
 
 /// Element types usable as Gather indices.
 pub trait IndexElement: Element {
