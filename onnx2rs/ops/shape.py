@@ -95,6 +95,67 @@ def lower_slice(ctx: Lowering) -> Call:
     return ctx.call("slice_into", ctx.arg(0), f"&[{spelled}]", ctx.out())
 
 
+def _operands_constant(node: Node, graph: Graph) -> str | None:
+    """Expand's shape and Tile's repeats must be known at compile time."""
+    if any(v and not graph.is_constant(v) for v in node.inputs[1:]):
+        return "shape or repeats computed at run time"
+    return None
+
+
+@register("Expand", dtypes=ALL, check=_operands_constant, limits="The shape operand must be a constant.")
+def lower_expand(ctx: Lowering) -> Call:
+    """`ops::expand_into(x, out)`: the static output shape is all the kernel needs."""
+    return ctx.call("expand_into", ctx.arg(0), ctx.out())
+
+
+@register("Tile", dtypes=ALL, check=_operands_constant, limits="The repeats operand must be a constant.")
+def lower_tile(ctx: Lowering) -> Call:
+    """`ops::tile_into(x, out)`: the static output shape gives the repeats."""
+    return ctx.call("tile_into", ctx.arg(0), ctx.out())
+
+
+_PAD_MODES = {"constant": "Constant", "reflect": "Reflect", "edge": "Edge", "wrap": "Wrap"}
+
+
+def pad_begin(node: Node, graph: Graph) -> list[int] | None:
+    """Pad's leading pad per axis (negative crops); None if computed at run time."""
+    rank = len(graph.value(node.inputs[0]).shape)
+    if graph.opset < 11:
+        pads = list(node.attrs.get("pads", [0] * 2 * rank))
+        axes = list(range(rank))
+    else:
+        operands = [node.input(1), node.input(3)]
+        if any(o and not graph.is_constant(o) for o in operands) or (node.input(2) and not graph.is_constant(node.inputs[2])):
+            return None
+        pads = [int(v) for v in np.asarray(graph.initializers[operands[0]]).reshape(-1)] if operands[0] else []
+        axes = [int(a) % rank for a in np.asarray(graph.initializers[operands[1]]).reshape(-1)] if operands[1] \
+            else list(range(rank))
+    begin = [0] * rank
+    for i, axis in enumerate(axes):
+        begin[axis] = pads[i]
+    return begin
+
+
+def _check_pad(node: Node, graph: Graph) -> str | None:
+    if node.attrs.get("mode", "constant") not in _PAD_MODES:
+        return f"mode {node.attrs.get('mode')!r}"
+    return "pads, value or axes computed at run time" if pad_begin(node, graph) is None else None
+
+
+@register("Pad", dtypes=ALL, check=_check_pad, attrs=("mode", "pads", "value"),
+          limits="pads, constant_value and axes must be constants.")
+def lower_pad(ctx: Lowering) -> Call:
+    """`ops::pad_into(x, &begin, ops::PadMode::<Mode>, value, out)`; the static output shape gives the ends."""
+    dtype = ctx.input(0).dtype
+    if ctx.graph.opset < 11:
+        value = ctx.attr("value", 0.0)
+    else:
+        value = ctx.const(2) if ctx.has_input(2) else 0
+    begin = ", ".join(str(b) for b in pad_begin(ctx.node, ctx.graph) or [])
+    mode = f"ops::PadMode::{_PAD_MODES[ctx.attr('mode', 'constant')]}"
+    return ctx.call("pad_into", ctx.arg(0), f"&[{begin}]", mode, ctx.literal(value, dtype), ctx.out())
+
+
 def _check_cast(node: Node, graph: Graph) -> str | None:
     to = node.attrs.get("to")
     return None if to in BY_ONNX else f"cast to element type {to}"

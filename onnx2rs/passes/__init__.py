@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..ir import Graph
 from .constant_fold import constant_fold
 from .dead_nodes import eliminate_dead_nodes
+from .decompose import decompose
 from .fuse import fuse_activation, fuse_conv_batchnorm, fuse_matmul_add
 from .inplace import InplaceDecision, decide_inplace
 from .liveness import Interval, liveness
@@ -15,6 +16,8 @@ from .sanitize import sanitize
 PIPELINE: list[Pass] = [
     # First: training-only no-ops hide real producers from every later pattern.
     sanitize,
+    # Split becomes Slices, before folding, so that constant splits fold like anything else.
+    decompose,
     # Whatever onnxsim left: constant subgraphs, and Shape/Size of static shapes.
     constant_fold,
     # Before activation fusion: BatchNormalization sits between Conv and Relu.

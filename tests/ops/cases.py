@@ -145,6 +145,13 @@ CASES = [
     Case("slice_steps_negative", "Slice", [run(normal(4, 6, 5)), const(fixed([1, -1, 0])), const(fixed([4, -7, 9])),
                                             const(fixed([0, 1, 2])), const(fixed([2, -2, 1]))]),
     Case("slice_clamped_default_axes", "Slice", [run(ints(0, 9, 5, 3)), const(fixed([-100])), const(fixed([2**62]))]),
+    Case("expand_i64", "Expand", [run(ints(0, 9, 3, 1)), const(fixed([2, 3, 4]))]),
+    Case("tile", "Tile", [run(normal(2, 3)), const(fixed([2, 1]))]),
+    Case("pad_constant", "Pad", [run(normal(2, 3)), const(fixed([1, 0, 0, 2])), const(fixed(1.5, np.float32))]),
+    Case("pad_reflect_crop", "Pad", [run(normal(3, 5)), const(fixed([1, 3, -1, 2]))], {"mode": "reflect"}),
+    Case("pad_edge_axes", "Pad", [run(ints(0, 9, 2, 3, 4)), const(fixed([1, 2])), OMITTED, const(fixed([2]))],
+         {"mode": "edge"}, opset=18),
+    Case("pad_wrap", "Pad", [run(normal(2, 3)), const(fixed([1, 2, 1, 2]))], {"mode": "wrap"}, opset=20),
     Case("cast_like", "CastLike", [run(normal(4, scale=5.0)), const(fixed([0], np.int32))]),
     # matrix products
     Case("matmul_2d", "MatMul", [run(normal(3, 4)), const(normal(4, 5))]),

@@ -109,3 +109,20 @@ def test_activation_fuses_into_conv_and_gemm_only_when_sole_reader() -> None:
     assert [n.op_type for n in g.nodes] == ["Gemm", "Conv", "Relu", "Tanh"]
     assert g.nodes[0].activation == ("Clip", {"min": 0.0, "max": 6.0}) and g.nodes[0].outputs == ["y"]
     assert g.nodes[1].activation is None  # c has two readers
+
+
+def test_split_becomes_slices_that_match_the_reference() -> None:
+    from onnx2rs.passes.decompose import decompose
+
+    x = f32(2, 7)
+    g = Graph("g", [Node("split", "Split", ["x", "sizes"], ["a", "b", "c"], {"axis": 1})],
+              {"x": Value("x", F32, (2, 7)), "a": Value("a", F32, (2, 2)), "b": Value("b", F32, (2, 4)),
+               "c": Value("c", F32, (2, 1))},
+              {"sizes": np.array([2, 4, 1], np.int64)}, ["x"], ["a", "b", "c"], opset=18)
+    expected = evaluate_node(Node("split", "Split", ["x", "s"], ["a", "b", "c"], {"axis": 1}),
+                             [x, np.array([2, 4, 1], np.int64)], 18)
+    assert decompose(g)
+    assert [n.op_type for n in g.nodes] == ["Slice"] * 3
+    for node, want in zip(g.nodes, expected, strict=True):
+        (got,) = evaluate_node(node, [x, *(g.initializers[n] for n in node.inputs[1:])], 18)
+        np.testing.assert_array_equal(got, want)

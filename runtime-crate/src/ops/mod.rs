@@ -31,7 +31,8 @@ pub use pool::{
 };
 pub use reduce::{arg_extreme_into, reduce_into, Reduce};
 pub use shape::{
-    cast, concat, concat_into, gather, gather_into, reshape, slice_into, transpose, transpose_into,
+    cast, concat, concat_into, expand_into, gather, gather_into, pad_into, reshape, slice_into,
+    tile_into, transpose, transpose_into, PadMode,
 };
 pub use unary::{unary_inplace, unary_into, Activation, Unary};
 pub use window::Window;

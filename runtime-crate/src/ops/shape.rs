@@ -262,6 +262,146 @@ pub fn slice_into<T: Element>(
     Ok(())
 }
 
+/// ONNX `Expand`: `x` broadcast to `out`'s shape.
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// let mut out = ArrayD::<i64>::zeros(IxDyn(&[2, 3]));
+/// onnx2rs_runtime::ops::expand_into(array![[1], [2]].into_dyn().view(), out.view_mut()).unwrap();
+/// assert_eq!(out, array![[1, 1, 1], [2, 2, 2]].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if `x` does not broadcast to `out`.
+pub fn expand_into<T: Element>(x: ArrayViewD<'_, T>, mut out: ArrayViewMutD<'_, T>) -> Result<()> {
+    let shape = out.raw_dim();
+    let x = x.broadcast(shape).ok_or_else(|| {
+        Error::Shape(format!(
+            "cannot expand {:?} to {:?}",
+            x.shape(),
+            out.shape()
+        ))
+    })?;
+    out.assign(&x);
+    Ok(())
+}
+
+/// ONNX `Tile`: `out` (whose dims are multiples of `x`'s) filled with repeated copies of `x`.
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// let mut out = ArrayD::<i32>::zeros(IxDyn(&[2, 4]));
+/// onnx2rs_runtime::ops::tile_into(array![[1, 2]].into_dyn().view(), out.view_mut()).unwrap();
+/// assert_eq!(out, array![[1, 2, 1, 2], [1, 2, 1, 2]].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if `out`'s dims are not multiples of `x`'s.
+pub fn tile_into<T: Element>(x: ArrayViewD<'_, T>, mut out: ArrayViewMutD<'_, T>) -> Result<()> {
+    let fits = out.ndim() == x.ndim()
+        && out
+            .shape()
+            .iter()
+            .zip(x.shape())
+            .all(|(&o, &d)| d > 0 && o % d == 0 || o == 0);
+    if !fits || x.ndim() > MAX_RANK {
+        return Err(Error::Shape(format!(
+            "cannot tile {:?} to {:?}",
+            x.shape(),
+            out.shape()
+        )));
+    }
+    let mut src = [0usize; MAX_RANK];
+    for (index, o) in out.indexed_iter_mut() {
+        for (axis, s) in src.iter_mut().enumerate().take(x.ndim()) {
+            *s = index[axis] % x.shape()[axis];
+        }
+        *o = x[&src[..x.ndim()]];
+    }
+    Ok(())
+}
+
+/// The largest rank the index-mapping kernels (Tile, Pad) handle without allocating.
+const MAX_RANK: usize = 8;
+
+/// How ONNX `Pad` fills the border.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PadMode {
+    /// A constant value.
+    Constant,
+    /// Mirror without repeating the edge: `3 2 | 1 2 3 | 2 1`.
+    Reflect,
+    /// Repeat the edge value.
+    Edge,
+    /// Wrap around: `2 3 | 1 2 3 | 1 2`.
+    Wrap,
+}
+
+/// ONNX `Pad`: `out` is `x` with `begin[axis]` elements before it on each axis (negative
+/// pads crop), the border filled as `mode` says (`value` for [`PadMode::Constant`]).
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// use onnx2rs_runtime::ops::{pad_into, PadMode};
+/// let mut out = ArrayD::<f32>::zeros(IxDyn(&[5]));
+/// pad_into(array![1.0f32, 2.0, 3.0].into_dyn().view(), &[1], PadMode::Reflect, 0.0, out.view_mut()).unwrap();
+/// assert_eq!(out, array![2.0, 1.0, 2.0, 3.0, 2.0].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if the ranks differ, or a non-constant mode pads an empty axis.
+pub fn pad_into<T: Element>(
+    x: ArrayViewD<'_, T>,
+    begin: &[isize],
+    mode: PadMode,
+    value: T,
+    mut out: ArrayViewMutD<'_, T>,
+) -> Result<()> {
+    let rank = x.ndim();
+    if out.ndim() != rank || begin.len() != rank || rank > MAX_RANK {
+        return Err(Error::Shape(format!(
+            "cannot pad {:?} to {:?}",
+            x.shape(),
+            out.shape()
+        )));
+    }
+    if mode != PadMode::Constant && x.shape().contains(&0) {
+        return Err(Error::Shape(
+            "Pad: only constant mode can pad an empty axis".into(),
+        ));
+    }
+    let mut src = [0usize; MAX_RANK];
+    for (index, o) in out.indexed_iter_mut() {
+        let mut inside = true;
+        for axis in 0..rank {
+            let len = x.shape()[axis] as isize;
+            let i = index[axis] as isize - begin[axis];
+            let j = match mode {
+                _ if (0..len).contains(&i) => i,
+                PadMode::Constant => {
+                    inside = false;
+                    break;
+                }
+                PadMode::Edge => i.clamp(0, len - 1),
+                PadMode::Wrap => i.rem_euclid(len),
+                PadMode::Reflect if len == 1 => 0,
+                PadMode::Reflect => {
+                    let period = 2 * (len - 1);
+                    let k = i.rem_euclid(period);
+                    if k < len {
+                        k
+                    } else {
+                        period - k
+                    }
+                }
+            };
+            src[axis] = j as usize;
+        }
+        *o = if inside { x[&src[..rank]] } else { value };
+    }
+    Ok(())
+}
+
 /// ONNX `Cast` between element types: floats truncate toward zero and saturate
 /// when cast to integers, non-zero becomes `true`, `true` becomes 1.
 ///

@@ -1,0 +1,26 @@
+"""Split (decomposed into Slices) compiled and compared with ONNX Runtime, in both opset forms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import helper
+
+from ..helpers import assert_matches_onnxruntime, make_model
+
+pytestmark = pytest.mark.cargo
+
+
+@pytest.mark.parametrize("opset", [11, 18])
+def test_split_matches_onnxruntime(opset: int) -> None:
+    x = np.random.default_rng(2).standard_normal((2, 7, 3)).astype(np.float32)
+    if opset >= 13:
+        node = helper.make_node("Split", ["x", "sizes"], ["a", "b", "c"], axis=1)
+        weights = {"sizes": np.array([2, 4, 1], np.int64)}
+    else:
+        node = helper.make_node("Split", ["x"], ["a", "b", "c"], axis=1, split=[2, 4, 1])
+        weights = {}
+    relu = helper.make_node("Relu", ["b"], ["b_relu"])  # the pieces feed on like any value
+    model = make_model([node, relu], {"x": x}, ["a", "b_relu", "c"], weights, opset=opset)
+    source = assert_matches_onnxruntime(model, {"x": x}, tolerance=0.0)
+    assert source.count("ops::slice_into(") == 3
