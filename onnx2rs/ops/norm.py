@@ -70,3 +70,20 @@ def lower_layer_norm(ctx: Lowering) -> Call:
     axis = int(ctx.attr("axis", -1)) % rank
     eps = ctx.literal(ctx.attr("epsilon", 1e-5), F32)
     return ctx.call("layer_norm_into", ctx.arg(0), ctx.arg(1), ctx.opt_arg(2), str(axis), eps, ctx.out())
+
+
+@register("InstanceNormalization", dtypes=frozenset({F32}), attrs=("epsilon",))
+def lower_instance_norm(ctx: Lowering) -> Call:
+    """`ops::instance_norm_into(x, scale, bias, epsilon, out)`."""
+    eps = ctx.literal(ctx.attr("epsilon", 1e-5), F32)
+    return ctx.call("instance_norm_into", ctx.arg(0), ctx.arg(1), ctx.arg(2), eps, ctx.out())
+
+
+def _check_hardmax(node: Node, graph: Graph) -> str | None:
+    return "opset < 13 (flattening) semantics" if graph.opset < 13 else None
+
+
+@register("Hardmax", dtypes=frozenset({F32}), check=_check_hardmax, attrs=("axis",), limits="Opset 13 and later.")
+def lower_hardmax(ctx: Lowering) -> Call:
+    """`ops::hardmax_into(x, axis, out)`."""
+    return ctx.call("hardmax_into", ctx.arg(0), str(int(ctx.attr("axis", -1))), ctx.out())

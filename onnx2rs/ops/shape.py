@@ -156,6 +156,24 @@ def lower_pad(ctx: Lowering) -> Call:
     return ctx.call("pad_into", ctx.arg(0), f"&[{begin}]", mode, ctx.literal(value, dtype), ctx.out())
 
 
+@register("Trilu", dtypes=ALL, check=_operands_constant, attrs=("upper",), limits="k must be a constant.")
+def lower_trilu(ctx: Lowering) -> Call:
+    """`ops::trilu_into(x, k, upper, out)`."""
+    k = int(np.asarray(ctx.const(1)).reshape(-1)[0]) if ctx.has_input(1) else 0
+    upper = str(bool(ctx.attr("upper", 1))).lower()
+    return ctx.call("trilu_into", ctx.arg(0), str(k), upper, ctx.out())
+
+
+@register("CumSum", dtypes=frozenset(d for d in ALL if d.rust != "bool"), check=_operands_constant,
+          attrs=("exclusive", "reverse"), limits="axis must be a constant.")
+def lower_cumsum(ctx: Lowering) -> Call:
+    """`ops::cumsum_into(x, axis, exclusive, reverse, out)`."""
+    rank = len(ctx.input(0).shape)
+    axis = int(np.asarray(ctx.const(1)).reshape(-1)[0]) % rank
+    flags = [str(bool(ctx.attr(a, 0))).lower() for a in ("exclusive", "reverse")]
+    return ctx.call("cumsum_into", ctx.arg(0), str(axis), *flags, ctx.out())
+
+
 def _check_cast(node: Node, graph: Graph) -> str | None:
     to = node.attrs.get("to")
     return None if to in BY_ONNX else f"cast to element type {to}"

@@ -152,6 +152,13 @@ CASES = [
     Case("pad_edge_axes", "Pad", [run(ints(0, 9, 2, 3, 4)), const(fixed([1, 2])), OMITTED, const(fixed([2]))],
          {"mode": "edge"}, opset=18),
     Case("pad_wrap", "Pad", [run(normal(2, 3)), const(fixed([1, 2, 1, 2]))], {"mode": "wrap"}, opset=20),
+    Case("instance_norm", "InstanceNormalization", [run(normal(2, 3, 4, 5)), const(normal(3)), const(normal(3))],
+         {"epsilon": 1e-3}),
+    Case("hardmax_axis1", "Hardmax", [run(ints(0, 3, 2, 4, 3, dtype=np.float32))], {"axis": 1}),
+    Case("trilu_upper_k1", "Trilu", [run(normal(2, 4, 5)), const(fixed(1))]),
+    Case("trilu_lower_k_neg", "Trilu", [run(ints(0, 9, 5, 4)), const(fixed(-1))], {"upper": 0}),
+    Case("cumsum_exclusive_reverse", "CumSum", [run(normal(3, 4)), const(fixed(1))], {"exclusive": 1, "reverse": 1}),
+    Case("cumsum_i32_axis0", "CumSum", [run(ints(-5, 5, 4, 2, dtype=np.int32)), const(fixed(0, np.int32))]),
     Case("cast_like", "CastLike", [run(normal(4, scale=5.0)), const(fixed([0], np.int32))]),
     # matrix products
     Case("matmul_2d", "MatMul", [run(normal(3, 4)), const(normal(4, 5))]),

@@ -24,3 +24,13 @@ def test_split_matches_onnxruntime(opset: int) -> None:
     model = make_model([node, relu], {"x": x}, ["a", "b_relu", "c"], weights, opset=opset)
     source = assert_matches_onnxruntime(model, {"x": x}, tolerance=0.0)
     assert source.count("ops::slice_into(") == 3
+
+
+@pytest.mark.parametrize(("op", "attrs"), [("DepthToSpace", {"mode": "DCR"}), ("DepthToSpace", {"mode": "CRD"}),
+                                           ("SpaceToDepth", {})])
+def test_space_depth_match_onnxruntime(op: str, attrs: dict) -> None:
+    shape = (1, 8, 2, 3) if op == "DepthToSpace" else (1, 2, 4, 6)
+    x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    model = make_model([helper.make_node(op, ["x"], ["y"], blocksize=2, **attrs)], {"x": x}, ["y"])
+    source = assert_matches_onnxruntime(model, {"x": x}, tolerance=0.0)
+    assert "ops::transpose_into(" in source

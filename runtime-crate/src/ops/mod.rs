@@ -21,9 +21,9 @@ pub use elementwise::*;
 pub use linalg::mat_mul_into;
 pub use matmul::{gemm, gemm_into, matmul, matmul_into, GemmParams};
 pub use norm::{
-    batch_norm, batch_norm_inplace, batch_norm_into, layer_norm_into, log_softmax_inplace,
-    log_softmax_into, softmax, softmax_flattened, softmax_flattened_inplace,
-    softmax_flattened_into, softmax_inplace, softmax_into,
+    batch_norm, batch_norm_inplace, batch_norm_into, hardmax_into, instance_norm_into,
+    layer_norm_into, log_softmax_inplace, log_softmax_into, softmax, softmax_flattened,
+    softmax_flattened_inplace, softmax_flattened_into, softmax_inplace, softmax_into,
 };
 pub use pool::{
     average_pool, average_pool_into, global_average_pool, global_average_pool_into,
@@ -31,8 +31,8 @@ pub use pool::{
 };
 pub use reduce::{arg_extreme_into, reduce_into, Reduce};
 pub use shape::{
-    cast, concat, concat_into, expand_into, gather, gather_into, pad_into, reshape, slice_into,
-    tile_into, transpose, transpose_into, PadMode,
+    cast, concat, concat_into, cumsum_into, expand_into, gather, gather_into, pad_into, reshape,
+    slice_into, tile_into, transpose, transpose_into, trilu_into, PadMode,
 };
 pub use unary::{unary_inplace, unary_into, Activation, Unary};
 pub use window::Window;

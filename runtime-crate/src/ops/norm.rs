@@ -314,3 +314,86 @@ pub fn softmax_flattened_inplace(out: ArrayViewMutD<'_, f32>, axis: i64) -> Resu
     softmax_lanes(&mut flat.into_dyn(), 1);
     Ok(())
 }
+
+/// ONNX `InstanceNormalization`: each `(n, c)` plane of `x` (`[N, C, *spatial]`)
+/// normalised over its spatial axes, then `* scale[c] + bias[c]`.
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// let x = array![[[1.0f32, 3.0]]].into_dyn();
+/// let (s, b) = (array![2.0f32].into_dyn(), array![1.0f32].into_dyn());
+/// let mut out = ArrayD::<f32>::zeros(IxDyn(&[1, 1, 2]));
+/// onnx2rs_runtime::ops::instance_norm_into(x.view(), s.view(), b.view(), 0.0, out.view_mut()).unwrap();
+/// assert_eq!(out, array![[[-1.0, 3.0]]].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if `scale`/`bias` are not `[C]` or `out` does not have `x`'s shape.
+pub fn instance_norm_into(
+    x: ArrayViewD<'_, f32>,
+    scale: ArrayViewD<'_, f32>,
+    bias: ArrayViewD<'_, f32>,
+    epsilon: f32,
+    mut out: ArrayViewMutD<'_, f32>,
+) -> Result<()> {
+    let c = *x
+        .shape()
+        .get(1)
+        .ok_or_else(|| Error::Shape("InstanceNormalization needs rank >= 3".into()))?;
+    if scale.shape() != [c] || bias.shape() != [c] || out.shape() != x.shape() {
+        return Err(Error::Shape(format!(
+            "InstanceNormalization of {:?} with scale {:?}",
+            x.shape(),
+            scale.shape()
+        )));
+    }
+    for (x_n, mut out_n) in x.outer_iter().zip(out.outer_iter_mut()) {
+        for (ch, (plane, mut dst)) in x_n.outer_iter().zip(out_n.outer_iter_mut()).enumerate() {
+            let n = plane.len().max(1) as f32;
+            let mean = plane.sum() / n;
+            let var = plane.fold(0.0f32, |s, &v| s + (v - mean) * (v - mean)) / n;
+            let (a, b) = (scale[ch] / (var + epsilon).sqrt(), bias[ch]);
+            dst.zip_mut_with(&plane, |d, &v| *d = (v - mean) * a + b);
+        }
+    }
+    Ok(())
+}
+
+/// ONNX `Hardmax` (opset 13 and later): 1 at the first maximum along `axis`, 0 elsewhere.
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// let mut out = ArrayD::<f32>::zeros(IxDyn(&[1, 3]));
+/// onnx2rs_runtime::ops::hardmax_into(array![[1.0f32, 4.0, 4.0]].into_dyn().view(), -1, out.view_mut()).unwrap();
+/// assert_eq!(out, array![[0.0, 1.0, 0.0]].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if `axis` is out of range or `out` has another shape.
+pub fn hardmax_into(
+    x: ArrayViewD<'_, f32>,
+    axis: i64,
+    mut out: ArrayViewMutD<'_, f32>,
+) -> Result<()> {
+    let axis = resolve_axis(axis, x.ndim())?;
+    if out.shape() != x.shape() {
+        return Err(Error::Shape(format!(
+            "Hardmax output must be {:?}",
+            x.shape()
+        )));
+    }
+    for (lane, mut dst) in x
+        .lanes(Axis(axis))
+        .into_iter()
+        .zip(out.lanes_mut(Axis(axis)))
+    {
+        let best = lane
+            .iter()
+            .enumerate()
+            .fold(0, |b, (i, &v)| if v > lane[b] { i } else { b });
+        dst.iter_mut()
+            .enumerate()
+            .for_each(|(i, d)| *d = if i == best { 1.0 } else { 0.0 });
+    }
+    Ok(())
+}

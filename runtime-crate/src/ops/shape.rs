@@ -402,6 +402,84 @@ pub fn pad_into<T: Element>(
     Ok(())
 }
 
+/// ONNX `Trilu`: keep the upper (`upper`) or lower triangle of the last two axes,
+/// offset by diagonal `k`; zero elsewhere.
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// let mut out = ArrayD::<i32>::zeros(IxDyn(&[2, 2]));
+/// onnx2rs_runtime::ops::trilu_into(array![[1, 2], [3, 4]].into_dyn().view(), 0, true, out.view_mut()).unwrap();
+/// assert_eq!(out, array![[1, 2], [0, 4]].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if `x` has rank below 2 or `out` has another shape.
+pub fn trilu_into<T: Element>(
+    x: ArrayViewD<'_, T>,
+    k: i64,
+    upper: bool,
+    mut out: ArrayViewMutD<'_, T>,
+) -> Result<()> {
+    let r = x.ndim();
+    if r < 2 || out.shape() != x.shape() {
+        return Err(Error::Shape(format!(
+            "Trilu needs rank >= 2 and equal shapes, got {:?}",
+            x.shape()
+        )));
+    }
+    for (index, o) in out.indexed_iter_mut() {
+        let (i, j) = (index[r - 2] as i64, index[r - 1] as i64);
+        let keep = if upper { j - i >= k } else { j - i <= k };
+        *o = if keep { x[&index] } else { T::default() };
+    }
+    Ok(())
+}
+
+/// ONNX `CumSum` along `axis`: inclusive or `exclusive`, forwards or in `reverse`.
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// let mut out = ArrayD::<i64>::zeros(IxDyn(&[3]));
+/// onnx2rs_runtime::ops::cumsum_into(array![1i64, 2, 3].into_dyn().view(), 0, true, false, out.view_mut()).unwrap();
+/// assert_eq!(out, array![0, 1, 3].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if `axis` is out of range or `out` has another shape.
+pub fn cumsum_into<T: crate::Numeric>(
+    x: ArrayViewD<'_, T>,
+    axis: usize,
+    exclusive: bool,
+    reverse: bool,
+    mut out: ArrayViewMutD<'_, T>,
+) -> Result<()> {
+    if axis >= x.ndim() || out.shape() != x.shape() {
+        return Err(Error::Shape(format!(
+            "CumSum over axis {axis} of {:?}",
+            x.shape()
+        )));
+    }
+    for (lane, mut dst) in x
+        .lanes(Axis(axis))
+        .into_iter()
+        .zip(out.lanes_mut(Axis(axis)))
+    {
+        let n = lane.len();
+        let mut acc = T::zero();
+        for step in 0..n {
+            let i = if reverse { n - 1 - step } else { step };
+            if exclusive {
+                dst[i] = acc;
+                acc = acc + lane[i];
+            } else {
+                acc = acc + lane[i];
+                dst[i] = acc;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// ONNX `Cast` between element types: floats truncate toward zero and saturate
 /// when cast to integers, non-zero becomes `true`, `true` becomes 1.
 ///
