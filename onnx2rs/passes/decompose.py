@@ -35,9 +35,10 @@ def _space_depth_plan(graph: Graph, node: Node) -> tuple[list[int], list[int]]:
     """The 6-D intermediate shape and the permutation of the spec's definition."""
     b, c, h, w = graph.value(node.inputs[0]).shape
     bs = int(node.attrs["blocksize"])
+    crd = node.attrs.get("mode", "DCR") == "CRD"  # SpaceToDepth has `mode` since opset 28
     if node.op_type == "SpaceToDepth":
-        return [b, c, h // bs, bs, w // bs, bs], [0, 3, 5, 1, 2, 4]
-    if node.attrs.get("mode", "DCR") == "CRD":
+        return [b, c, h // bs, bs, w // bs, bs], [0, 1, 3, 5, 2, 4] if crd else [0, 3, 5, 1, 2, 4]
+    if crd:
         return [b, c // (bs * bs), bs, bs, h, w], [0, 1, 4, 2, 5, 3]
     return [b, bs, bs, c // (bs * bs), h, w], [0, 3, 4, 1, 5, 2]
 
