@@ -23,6 +23,7 @@ import onnx
 
 from . import codegen, load, passes, preflight, reference, toolchain
 from .errors import Onnx2rsError
+from .invariants import check_graph
 from .ir import Graph
 
 
@@ -55,7 +56,8 @@ def lower_model(
 ) -> tuple[onnx.ModelProto, Graph, list[passes.PassReport]]:
     """Load a model and run the pipeline; raises before anything is written."""
     model, graph = load.load(source, options.input_shapes)
-    reports = passes.run_passes(graph, passes.PIPELINE)
+    check_graph(graph)
+    reports = passes.run_passes(graph, passes.PIPELINE, check=check_graph)
     preflight.check_supported(graph)
     return model, graph, reports
 

@@ -32,6 +32,9 @@ def run_passes(graph: Graph, passes: list[Pass], check: Callable[[Graph], None] 
         before = len(graph.nodes)
         changed = p(graph)
         if check is not None:
-            check(graph)
+            try:
+                check(graph)
+            except AssertionError as e:
+                raise type(e)(f"after pass {p.__name__}: {e}") from None
         reports.append(PassReport(p.__name__, changed, before, len(graph.nodes)))
     return reports
