@@ -183,10 +183,22 @@ fn conv2d(
             mat_mul_into(1.0, wg, col.view(), 0.0, &mut dst)?;
         }
     }
-    // One pass over the output applies the bias and the fused activation.
+    // One pass over the output applies the bias and the fused activation; the common
+    // epilogues skip the generic (f64) dispatch so the loop vectorises.
     for (c, mut plane) in out.axis_iter_mut(Axis(1)).enumerate() {
         let bv = bias.as_ref().map_or(0.0, |b| b[c]);
-        plane.mapv_inplace(|v| act.apply_to(v + bv));
+        match act {
+            Activation::Identity => plane.mapv_inplace(|v| v + bv),
+            Activation::Relu => plane.mapv_inplace(|v| {
+                let t = v + bv;
+                if t < 0.0 {
+                    0.0
+                } else {
+                    t
+                }
+            }),
+            _ => plane.mapv_inplace(|v| act.apply_to(v + bv)),
+        }
     }
     Ok(())
 }
