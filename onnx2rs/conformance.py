@@ -78,7 +78,7 @@ class Report:
 
     results: list[Result] = field(default_factory=list)
 
-    def totals(self, kind_filter: Iterable[str] | None = None) -> Counter:
+    def totals(self) -> Counter:
         """Count of each status."""
         return Counter(r.status for r in self.results)
 

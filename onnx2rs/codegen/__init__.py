@@ -24,11 +24,11 @@ from ..ir import Graph, Node, Value
 from ..ops import Lowering, lookup
 from ..passes import InplaceDecision, MemoryPlan
 from ..resources import runtime_dir
-from .names import RESERVED, Names, crate_name, rust_str
+from .names import RESERVED, Names, crate_name
 from .render import Renderer
 from .weights import write_weights
 
-__all__ = ["CrateFiles", "crate_name", "emit_crate", "rust_str"]
+__all__ = ["CrateFiles", "crate_name", "emit_crate"]
 
 TOLERANCE = 1e-4
 

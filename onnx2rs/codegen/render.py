@@ -35,10 +35,6 @@ class Renderer:
         """The Rust identifier of model value `name` (weights get a `w_` prefix)."""
         return self.names.ident(name, "w_" if name in self._weights else "")
 
-    def literal(self, value: Any, dtype: DType) -> str:
-        """A Rust literal of a scalar (or one-element array) `value` typed as `dtype`."""
-        return literal(value, dtype)
-
     def op(self, template: str, **context: Any) -> str:
         """Render the call site `templates/ops/<template>.rs.j2`."""
         return self.env.get_template(f"ops/{template}.rs.j2").render(**context).strip()

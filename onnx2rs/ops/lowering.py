@@ -89,7 +89,9 @@ class Lowering:
 
     def literal(self, value: Any, dtype: DType) -> str:
         """A Rust literal of `value` (a scalar or 1-element array) as `dtype`."""
-        return self._renderer.literal(value, dtype)
+        from ..codegen.render import literal
+
+        return literal(value, dtype)
 
     def activation(self) -> str:
         """The `ops::Unary` epilogue fused into this node by `fuse_activation` (Identity if none)."""

@@ -15,16 +15,16 @@ from ..ir import Graph, Node
 from . import Call, Lowering, register
 
 
-def _shape_operand_is_constant(node: Node, graph: Graph) -> str | None:
-    """Reshape's shape and (opset 13+) Squeeze/Unsqueeze's axes must be known at compile time."""
-    operand = node.input(1)
-    if operand and not graph.is_constant(operand):
-        return "shape or axes computed at run time"
+def _operands_constant(node: Node, graph: Graph) -> str | None:
+    """Every operand after the data (Reshape's shape, Squeeze/Unsqueeze's axes, Expand's
+    shape, Tile's repeats, Trilu's k, CumSum's axis) must be known at compile time."""
+    if any(v and not graph.is_constant(v) for v in node.inputs[1:]):
+        return "shape, axes or repeats computed at run time"
     return None
 
 
 @register("Reshape", "Flatten", "Squeeze", "Unsqueeze", dtypes=ALL, inplace=True,
-          check=_shape_operand_is_constant, limits="The shape or axes operand must be a constant.")
+          check=_operands_constant, limits="The shape or axes operand must be a constant.")
 def lower_reshape(ctx: Lowering) -> Call:
     """Nothing when the output may reuse the input's buffer; else `ops::reshape_into(x, out)`."""
     if ctx.inplace:
@@ -93,13 +93,6 @@ def lower_slice(ctx: Lowering) -> Call:
     ranges = slice_ranges(ctx.node, ctx.graph) or []
     spelled = ", ".join(f"({lo}, {hi}, {step})" for lo, hi, step in ranges)
     return ctx.call("slice_into", ctx.arg(0), f"&[{spelled}]", ctx.out())
-
-
-def _operands_constant(node: Node, graph: Graph) -> str | None:
-    """Expand's shape and Tile's repeats must be known at compile time."""
-    if any(v and not graph.is_constant(v) for v in node.inputs[1:]):
-        return "shape or repeats computed at run time"
-    return None
 
 
 @register("Expand", dtypes=ALL, check=_operands_constant, limits="The shape operand must be a constant.")
