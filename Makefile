@@ -14,7 +14,7 @@ $(VENV)/.base: pyproject.toml
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.base
-	$(PY) -m pip install --quiet -e ".[dev,tf]"
+	$(PY) -m pip install --quiet -e ".[dev,tf,torch]"
 	touch $@
 
 venv: $(VENV)/.base

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .build import CompileOptions, CompileResult, compile_model
+from .build import CompileOptions, CompileResult, compile_model, from_torch
 from .errors import ModelError, Onnx2rsError, UnsupportedError
 
 __all__ = [
@@ -12,5 +12,6 @@ __all__ = [
     "Onnx2rsError",
     "UnsupportedError",
     "compile_model",
+    "from_torch",
 ]
 __version__ = "0.1.0"

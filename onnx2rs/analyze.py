@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import onnx
+
 from .build import CompileOptions, lower_model
 from .passes import PassReport, analyse
 
@@ -55,8 +57,8 @@ class Analysis:
         return {**asdict(self), "arena_over_naive": round(self.ratio, 4)}
 
 
-def analyze(source: str | Path, options: CompileOptions | None = None) -> Analysis:
-    """Analyse a model file without writing anything."""
+def analyze(source: str | Path | onnx.ModelProto, options: CompileOptions | None = None) -> Analysis:
+    """Analyse a model (a file, or a ModelProto) without writing anything."""
     _, graph, reports = lower_model(source, options or CompileOptions())
     live, inplace, memory = analyse(graph)
     steps, step_of = [], {}
@@ -71,7 +73,7 @@ def analyze(source: str | Path, options: CompileOptions | None = None) -> Analys
         )
         step_of.update({o: i for o in node.outputs if o})
     return Analysis(
-        model=Path(source).name,
+        model=source.graph.name if isinstance(source, onnx.ModelProto) else Path(source).name,
         steps=steps,
         passes=[_report(r) for r in reports],
         nodes=len(graph.nodes),

@@ -13,6 +13,7 @@ everything succeeded, so a failed build leaves nothing behind.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -102,3 +103,24 @@ def compile_model(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return CompileResult(out_dir, crate, model, graph, reports, files.weights_bytes)
+
+
+def from_torch(
+    module: object,
+    example_inputs: tuple,
+    out_dir: str | Path,
+    options: CompileOptions | None = None,
+    dynamic_batch: bool = False,
+) -> CompileResult:
+    """Compile a PyTorch `nn.Module` into a Rust crate at `out_dir`.
+
+    The module is exported with `torch.onnx.export` (dynamo) at the shapes of
+    `example_inputs`, then goes through the same pipeline as an ONNX file.
+    """
+    from .frontends import pytorch
+
+    options = options or CompileOptions()
+    if options.name is None:
+        options = dataclasses.replace(options, name=type(module).__name__)
+    model = pytorch.export(module, example_inputs, dynamic_batch=dynamic_batch)
+    return compile_model(model, out_dir, options)

@@ -15,7 +15,7 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 
-from . import dtypes
+from . import dtypes, frontends
 from .errors import ModelError, UnsupportedError
 from .ir import Graph, Node, Value
 from .reference import ort_compatible
@@ -26,19 +26,12 @@ MIN_OPSET = 7
 
 
 def read_model(source: str | Path | onnx.ModelProto) -> onnx.ModelProto:
-    """Parse and check a model file; ModelError says what is wrong with it."""
-    if isinstance(source, onnx.ModelProto):
-        model = source
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise ModelError(f"{path}: no such file")
-        try:
-            model = onnx.load(str(path), load_external_data=False)
-            if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
-                onnx.load_external_data_for_model(model, str(path.parent))
-        except (DecodeError, RuntimeError, ValueError, OSError) as e:
-            raise ModelError(f"{path}: not a readable ONNX model ({e})") from None
+    """Parse (or convert, for a framework file) and check a model; ModelError says what is wrong.
+
+    Local ONNX functions (the torch dynamo exporter writes them) are inlined,
+    so the rest of onnx2rs sees one flat graph.
+    """
+    model = source if isinstance(source, onnx.ModelProto) else _read_file(Path(source))
     if not model.graph.node:
         raise ModelError("the model has no nodes (is this an ONNX file?)")
     try:
@@ -46,6 +39,25 @@ def read_model(source: str | Path | onnx.ModelProto) -> onnx.ModelProto:
     except onnx.checker.ValidationError as e:
         first = str(e).strip().splitlines()[0]
         raise ModelError(f"the model fails the ONNX checker: {first}") from None
+    if model.functions:
+        model = onnx.inliner.inline_local_functions(model)
+    return model
+
+
+def _read_file(path: Path) -> onnx.ModelProto:
+    if not path.exists():
+        raise ModelError(f"{path}: no such file")
+    converted = frontends.to_onnx(path)
+    if converted is not None:
+        return converted
+    if not path.is_file():
+        raise ModelError(f"{path}: not a file")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+        if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
+            onnx.load_external_data_for_model(model, str(path.parent))
+    except (DecodeError, RuntimeError, ValueError, OSError) as e:
+        raise ModelError(f"{path}: not a readable ONNX model ({e})") from None
     return model
 
 

@@ -4,9 +4,14 @@
   starts/ends/axes), so codegen only ever sees single-output nodes there.
 - `DepthToSpace` and `SpaceToDepth` become Reshape -> Transpose -> Reshape, exactly
   as the spec defines them.
+- A `Transpose` of rank > 4 becomes Reshape -> Transpose -> Reshape on the
+  compact form (size-1 axes dropped, axes that move together merged). The
+  reshapes cost nothing (they alias), and ranks <= 4 keep ndarray's shapes off
+  the heap, so a run stays allocation-free (attention exports 5-D transposes).
 
-Guarantee: no Split with known sizes, DepthToSpace or SpaceToDepth remains; every
-output keeps its name.
+Guarantee: no Split with known sizes, DepthToSpace or SpaceToDepth remains, no
+Transpose of rank > 4 that has a smaller compact form remains; every output
+keeps its name.
 """
 
 from __future__ import annotations
@@ -60,14 +65,67 @@ def _decompose_space_depth(graph: Graph, node: Node) -> list[Node]:
     ]
 
 
+def compact_transpose(shape: list[int], perm: list[int]) -> tuple[list[int], list[int]]:
+    """The smallest equivalent (input shape, perm): size-1 axes dropped, co-moving axes merged.
+
+    >>> compact_transpose([1, 10, 1, 3, 32], [3, 1, 2, 0, 4])
+    ([10, 3, 32], [1, 0, 2])
+    >>> compact_transpose([2, 3, 4], [1, 2, 0])
+    ([2, 12], [1, 0])
+    """
+    kept = [a for a in range(len(shape)) if shape[a] != 1]
+    rank_of = {a: i for i, a in enumerate(kept)}
+    groups: list[list[int]] = []
+    for a in (a for a in perm if shape[a] != 1):
+        if groups and rank_of[a] == rank_of[groups[-1][-1]] + 1:
+            groups[-1].append(a)
+        else:
+            groups.append([a])
+    ordered = sorted(groups, key=lambda g: g[0])
+    sizes = [int(np.prod([shape[a] for a in g])) for g in ordered]
+    return sizes, [ordered.index(g) for g in groups]
+
+
+def _reshape(graph: Graph, name: str, x: str, y: str, shape: list[int]) -> Node:
+    target = graph.fresh_name(f"{name}_shape")
+    graph.initializers[target] = np.array(shape, np.int64)
+    return Node(name, "Reshape", [x, target], [y])
+
+
+def _decompose_transpose(graph: Graph, node: Node) -> list[Node] | None:
+    x, y = node.inputs[0], node.outputs[0]
+    shape = list(graph.value(x).shape)
+    perm = [int(p) for p in node.attrs.get("perm", reversed(range(len(shape))))]
+    compact, compact_perm = compact_transpose(shape, perm)
+    if len(shape) <= 4 or len(compact) >= len(shape):
+        return None
+    dtype, out_shape = graph.value(x).dtype, list(graph.value(y).shape)
+    if compact_perm == sorted(compact_perm):  # only size-1 axes moved: a pure reshape
+        return [_reshape(graph, f"{node.name}/reshape", x, y, out_shape)]
+    a, t = graph.fresh_name(f"{node.name}/compact"), graph.fresh_name(f"{node.name}/moved")
+    graph.values[a] = Value(a, dtype, tuple(compact))
+    graph.values[t] = Value(t, dtype, tuple(compact[p] for p in compact_perm))
+    return [
+        _reshape(graph, f"{node.name}/reshape_in", x, a, compact),
+        Node(f"{node.name}/transpose", "Transpose", [a], [t], {"perm": compact_perm}),
+        _reshape(graph, f"{node.name}/reshape_out", t, y, out_shape),
+    ]
+
+
 def decompose(graph: Graph) -> bool:
-    """Replace Split (static sizes), DepthToSpace and SpaceToDepth; True if any were replaced."""
+    """Replace Split (static sizes), DepthToSpace, SpaceToDepth and high-rank Transpose; True if any changed."""
     changed = False
     for node in [n for n in graph.nodes if n.op_type in ("DepthToSpace", "SpaceToDepth")
                  and n.domain in ("", "ai.onnx") and len(graph.value(n.inputs[0]).shape) == 4]:
         at = graph.nodes.index(node)
         graph.nodes[at:at + 1] = _decompose_space_depth(graph, node)
         changed = True
+    for node in [n for n in graph.nodes if n.op_type == "Transpose" and n.domain in ("", "ai.onnx")]:
+        replacement = _decompose_transpose(graph, node)
+        if replacement is not None:
+            at = graph.nodes.index(node)
+            graph.nodes[at:at + 1] = replacement
+            changed = True
     for node in [n for n in graph.nodes if n.op_type == "Split" and n.domain in ("", "ai.onnx")]:
         sizes = _split_sizes(graph, node)
         if sizes is None or len(sizes) != len(node.outputs):

@@ -34,3 +34,21 @@ def test_space_depth_match_onnxruntime(op: str, attrs: dict) -> None:
     model = make_model([helper.make_node(op, ["x"], ["y"], blocksize=2, **attrs)], {"x": x}, ["y"])
     source = assert_matches_onnxruntime(model, {"x": x}, tolerance=0.0)
     assert "ops::transpose_into(" in source
+
+
+@pytest.mark.parametrize(("shape", "perm"), [((1, 5, 1, 3, 4), (3, 1, 2, 0, 4)), ((2, 3, 1, 2, 2, 3), (0, 3, 4, 1, 5, 2)),
+                                             ((1, 2, 3, 4, 1), (0, 4, 1, 2, 3))])
+def test_high_rank_transpose_is_compacted(shape: tuple, perm: tuple) -> None:
+    """Rank > 4 transposes run as rank <= 4 ones between aliasing reshapes (allocation-free)."""
+    from onnx2rs.passes.decompose import compact_transpose
+
+    x = np.random.default_rng(4).standard_normal(shape).astype(np.float32)
+    relu = helper.make_node("Relu", ["x"], ["r"])  # an intermediate, so the reshapes can alias
+    model = make_model([relu, helper.make_node("Transpose", ["r"], ["y"], perm=list(perm))], {"x": x}, ["y"])
+    source = assert_matches_onnxruntime(model, {"x": x}, tolerance=0.0)
+    compact, compact_perm = compact_transpose(list(shape), list(perm))
+    assert len(compact) <= 4
+    assert np.array_equal(x.reshape(compact).transpose(compact_perm).reshape(x.transpose(perm).shape),
+                          x.transpose(perm))
+    if compact_perm != sorted(compact_perm):
+        assert f"&[{', '.join(map(str, compact_perm))}]" in source

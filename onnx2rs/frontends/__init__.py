@@ -1,0 +1,24 @@
+"""Front ends: models that are not ONNX files yet become ONNX here, before loading.
+
+`to_onnx(path)` picks the front end by file type; ONNX files pass through
+untouched (None). Each front end imports its framework only when called, so
+onnx2rs itself never needs TensorFlow or PyTorch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+
+from . import pytorch
+
+
+def to_onnx(path: Path) -> onnx.ModelProto | None:
+    """The ONNX model for a framework file at `path`, or None if `path` is ONNX already."""
+    if path.suffix == ".pt2":
+        return pytorch.read_exported_program(path)
+    return None
+
+
+__all__ = ["to_onnx"]
