@@ -47,14 +47,17 @@ class Case:
     outputs: list[np.ndarray]
     rtol: float
     atol: float
+    tested_op: str = ""
 
     @property
     def op_type(self) -> str:
-        """The op under test (the first node that is not a Constant), or the kind for model cases."""
+        """The op under test, or the kind for whole-model cases.
+
+        An `_expanded` case (the op's ONNX function body) counts for the op it expands.
+        """
         if self.kind != "node":
             return f"({self.kind})"
-        ops = [n.op_type for n in self.model.graph.node]
-        return next((op for op in ops if op != "Constant"), ops[0] if ops else "?")
+        return self.tested_op or _main_op(self.model)
 
     @property
     def opset(self) -> int:
@@ -95,6 +98,42 @@ def _as_array(x: object) -> object:
     return numpy_helper.to_array(x) if isinstance(x, onnx.TensorProto) else x
 
 
+def _main_op(model: onnx.ModelProto) -> str:
+    ops = [n.op_type for n in model.graph.node]
+    return next((op for op in ops if op != "Constant"), ops[0] if ops else "?")
+
+
+def _attribute_expanded(cases: list[Case]) -> None:
+    """Give each `<case>_expanded*` case the op of `<case>`."""
+    main = {c.name: _main_op(c.model) for c in cases if c.kind == "node" and "_expanded" not in c.name}
+    for c in cases:
+        if c.kind == "node":
+            c.tested_op = main.get(c.name.split("_expanded")[0], _main_op(c.model))
+
+
+def _light_cases(pattern: str | None) -> list[Case]:
+    """The `light` models (weights made by ConstantOfShape), fed as the ONNX runner feeds them:
+    each float input is arange(n) / n, and the expected outputs ship beside the model."""
+    from onnx.backend.test.loader import load_model_tests
+
+    root = Path(onnx.__file__).parent.parent
+    cases = []
+    for t in load_model_tests(kind="real"):
+        if pattern and not re.search(pattern, t.name):
+            continue
+        path = root / t.url
+        model = onnx.load(str(path))
+        weights = {i.name for i in model.graph.initializer}
+        inputs = []
+        for x in (i for i in model.graph.input if i.name not in weights):
+            shape = tuple(d.dim_value if d.HasField("dim_value") else 1 for d in x.type.tensor_type.shape.dim)
+            n = int(np.prod(shape))
+            inputs.append((np.arange(n).reshape(shape) / n).astype(np.float32))
+        outputs = [_read_pb(path.with_name(f"{path.stem}_output_{i}.pb")) for i in range(len(model.graph.output))]
+        cases.append(Case(t.name, "light", model, inputs, outputs, t.rtol, t.atol))
+    return cases
+
+
 def _read_pb(path: Path) -> np.ndarray:
     tensor = onnx.TensorProto()
     tensor.ParseFromString(path.read_bytes())
@@ -106,8 +145,8 @@ def collect(kinds: Iterable[str] = ("node", "pytorch-converted", "pytorch-operat
     """The backend test cases of `kinds` whose name matches `pattern` (a regex), if given."""
     from onnx.backend.test.loader import load_model_tests
 
-    cases = []
-    for kind in kinds:
+    cases = _light_cases(pattern) if "light" in kinds else []
+    for kind in (k for k in kinds if k != "light"):
         for t in load_model_tests(kind=kind):
             if pattern and not re.search(pattern, t.name):
                 continue
@@ -124,6 +163,7 @@ def collect(kinds: Iterable[str] = ("node", "pytorch-converted", "pytorch-operat
             ins = [_read_pb(p) for p in sorted(data[0].glob("input_*.pb"), key=lambda p: int(p.stem[6:]))]
             outs = [_read_pb(p) for p in sorted(data[0].glob("output_*.pb"), key=lambda p: int(p.stem[7:]))]
             cases.append(Case(t.name, kind, model, ins, outs, t.rtol, t.atol))
+    _attribute_expanded(cases)
     return cases
 
 

@@ -25,7 +25,7 @@ from ..ops import Lowering, lookup
 from ..passes import InplaceDecision, MemoryPlan
 from ..resources import runtime_dir
 from .names import RESERVED, Names, crate_name
-from .render import Renderer
+from .render import Renderer, literal
 from .weights import write_weights
 
 __all__ = ["CrateFiles", "crate_name", "emit_crate"]
@@ -56,6 +56,21 @@ def _describe(v: Value, renderer: Renderer) -> dict[str, Any]:
     }
 
 
+SPLAT_MIN_ELEMENTS = 64
+
+
+def _splat(array: np.ndarray, value: Value) -> str | None:
+    """The Rust literal of a large weight whose elements are all equal, or None.
+
+    Such weights (ConstantOfShape fills, zero biases) are built at load time
+    instead of being stored element by element in the weights file.
+    """
+    a = np.asarray(array)
+    if a.size < SPLAT_MIN_ELEMENTS or not (a == a.flat[0]).all():
+        return None
+    return literal(a.flat[0], value.dtype)
+
+
 def _dims(shape: tuple[int, ...] | list[int]) -> str:
     return "&[" + ", ".join(str(int(d)) for d in shape) + "]"
 
@@ -82,14 +97,14 @@ class _Arena:
 
 def _lower(graph: Graph, node: Node, renderer: Renderer, arena: _Arena, decision: InplaceDecision | None):
     """Lower one node: its statement and how its operands are borrowed from the arena."""
+    if len(node.outputs) > 1:
+        return _lower_multi(graph, node, renderer, arena)
     out = graph.value(node.outputs[0])
     inplace_input = decision.input if decision is not None and decision.inplace else None
     bindings, split_names, split_ranges = {}, [], []
     for name in dict.fromkeys(v for v in node.inputs if v):
-        if graph.is_constant(name):
-            bindings[name] = f"self.{renderer.ident(name)}.view()"
-        elif name in graph.inputs:
-            bindings[name] = f"{renderer.ident(name)}.view()"
+        if name in graph.inputs or graph.is_constant(name):
+            bindings[name] = _outside_arena(graph, name, renderer)
         elif name == inplace_input:
             continue  # it is the output slice now
         elif graph.value(name).dtype == out.dtype:
@@ -98,7 +113,7 @@ def _lower(graph: Graph, node: Node, renderer: Renderer, arena: _Arena, decision
             bindings[name] = f"arena::view({split_names[-1]}, {_dims(graph.value(name).shape)})?"
         else:
             bindings[name] = arena.view(name)
-    ctx = Lowering(graph, node, renderer, bindings, f"arena::view_mut(out, {_dims(out.shape)})?",
+    ctx = Lowering(graph, node, renderer, bindings, [f"arena::view_mut(out, {_dims(out.shape)})?"],
                    inplace_input is not None)
     call = lookup(node.op_type, node.domain).lower(ctx)  # type: ignore[union-attr]
     step = {
@@ -110,7 +125,50 @@ def _lower(graph: Graph, node: Node, renderer: Renderer, arena: _Arena, decision
         "out": arena.range(node.outputs[0]),
         "split_names": split_names,
         "split_ranges": split_ranges,
+        "borrows": [],
     }
+    return step, ctx
+
+
+def _outside_arena(graph: Graph, name: str, renderer: Renderer) -> str:
+    """The view of a weight or a graph input."""
+    return f"self.{renderer.ident(name)}.view()" if graph.is_constant(name) else f"{renderer.ident(name)}.view()"
+
+
+def _lower_multi(graph: Graph, node: Node, renderer: Renderer, arena: _Arena):
+    """A node with several outputs: one `arena::split_many` per arena that holds an output."""
+    outs: dict[str, list[tuple[str, str]]] = {}  # dtype -> (binding, range) of outputs
+    ins: dict[str, list[tuple[str, str]]] = {}
+    out_views: list[str | None] = []
+    for i, name in enumerate(node.outputs):
+        if not name:
+            out_views.append(None)
+            continue
+        v = graph.value(name)
+        outs.setdefault(v.dtype.rust, []).append((f"out{i}", "({}, {})".format(*arena.bounds(name))))
+        out_views.append(f"arena::view_mut(out{i}, {_dims(v.shape)})?")
+    bindings = {}
+    for name in dict.fromkeys(v for v in node.inputs if v):
+        v = graph.value(name)
+        if name in graph.inputs or graph.is_constant(name):
+            bindings[name] = _outside_arena(graph, name, renderer)
+        elif v.dtype.rust in outs:
+            group = ins.setdefault(v.dtype.rust, [])
+            group.append((f"in_{v.dtype.rust}{len(group)}", "({}, {})".format(*arena.bounds(name))))
+            bindings[name] = f"arena::view({group[-1][0]}, {_dims(v.shape)})?"
+        else:
+            bindings[name] = arena.view(name)
+    borrows = []
+    for dtype, group in outs.items():
+        reads = ins.get(dtype, [])
+        borrows.append(
+            f"let ([{', '.join(b for b, _ in group)}], [{', '.join(b for b, _ in reads)}]) = arena::split_many("
+            f"&mut s.arena_{dtype}, [{', '.join(r for _, r in group)}], [{', '.join(r for _, r in reads)}])?;"
+        )
+    ctx = Lowering(graph, node, renderer, bindings, out_views, False)
+    call = lookup(node.op_type, node.domain).lower(ctx)  # type: ignore[union-attr]
+    step = {"op_type": node.op_type, "name": node.name, "expr": call.expr, "fallible": call.fallible,
+            "borrows": borrows, "split_names": [], "split_ranges": []}
     return step, ctx
 
 
@@ -157,7 +215,12 @@ def emit_crate(
             desc["ident"] = f"{desc['ident']}_{i}"  # the same value returned twice
         outputs.append(desc)
 
-    weight_list = [_describe(graph.value(w), renderer) for w in sorted(used, key=renderer.ident)]
+    weight_list = []
+    for w in sorted(used, key=renderer.ident):
+        desc = _describe(graph.value(w), renderer)
+        desc["splat"] = _splat(graph.initializers[w], graph.value(w))
+        weight_list.append(desc)
+    stored = {w for w in used if _splat(graph.initializers[w], graph.value(w)) is None}
     arenas = [
         {"dtype": dtype, "len": nbytes // BY_RUST[dtype].numpy.itemsize}
         for dtype, nbytes in sorted(memory.arenas.items())
@@ -190,7 +253,7 @@ def emit_crate(
         target.write_text(renderer.file(template, **context))
 
     weights_path = out_dir / "weights.safetensors"
-    write_weights(weights_path, {renderer.ident(w): graph.initializers[w] for w in used})
+    write_weights(weights_path, {renderer.ident(w): graph.initializers[w] for w in stored})
     data = out_dir / "tests" / "data"
     data.mkdir(parents=True, exist_ok=True)
     feeds, expected = reference

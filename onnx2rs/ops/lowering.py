@@ -26,17 +26,19 @@ class Lowering:
     """Turns one node's operands into Rust expressions for its call site.
 
     `arg(i)` is a view of input i (weight, caller's input or arena slice);
-    `out()` is a mutable view of the output's arena slice; `const(i)` reads a
+    `out(i)` is a mutable view of output i's arena slice; `const(i)` reads a
     compile-time value instead, so that it never becomes a weight. When
     `inplace` is set, input 0 lives in the output's slice: use `out()` only.
     """
 
     def __init__(
-        self, graph: Graph, node: Node, renderer: Renderer, bindings: dict[str, str], out: str, inplace: bool
+        self, graph: Graph, node: Node, renderer: Renderer, bindings: dict[str, str], outs: list[str | None],
+        inplace: bool,
     ) -> None:
-        """Prepare to lower `node`; `bindings` maps its input names to view expressions."""
+        """Prepare to lower `node`; `bindings` maps its input names to view expressions, `outs`
+        gives each output's mutable view (None for an output the model leaves out)."""
         self.graph, self.node, self._renderer = graph, node, renderer
-        self._bindings, self._out, self.inplace = bindings, out, inplace
+        self._bindings, self._outs, self.inplace = bindings, outs, inplace
         self.weights_used: list[str] = []
         self.workspace_needed = 0
 
@@ -73,9 +75,19 @@ class Lowering:
         """`Some(view)` or `None` for an optional input."""
         return f"Some({self.arg(i)})" if self.has_input(i) else "None"
 
-    def out(self) -> str:
-        """A Rust expression giving an `ArrayViewMutD` of the output's arena slice."""
-        return self._out
+    def out(self, i: int = 0) -> str:
+        """A Rust expression giving an `ArrayViewMutD` of output `i`'s arena slice."""
+        view = self._outs[i] if i < len(self._outs) else None
+        assert view is not None, f"{self.node.op_type} output {i} is not produced (check has_output)"
+        return view
+
+    def has_output(self, i: int) -> bool:
+        """True if output `i` is produced (ONNX lets a model leave trailing outputs out)."""
+        return i < len(self._outs) and self._outs[i] is not None
+
+    def opt_out(self, i: int) -> str:
+        """`Some(view)` or `None` for an optional output."""
+        return f"Some({self.out(i)})" if self.has_output(i) else "None"
 
     def workspace(self, elements: int) -> str:
         """Scratch space of `elements` f32 for the kernel (im2col), shared by all nodes."""

@@ -1,4 +1,4 @@
-"""Reductions: every Reduce* op (one runtime function over `ops::Reduce`), ArgMax and ArgMin.
+"""Reductions: every Reduce* op (one runtime function over `ops::Reduce`), ArgMax, ArgMin and TopK.
 
 Spec: https://onnx.ai/onnx/operators/onnx__ReduceSum.html and siblings. `axes` is an
 attribute before opset 13 (ReduceSum) or 18 (the others) and an optional input
@@ -60,3 +60,19 @@ def lower_arg_extreme(ctx: Lowering) -> Call:
     is_max = str(ctx.node.op_type == "ArgMax").lower()
     last = str(bool(ctx.attr("select_last_index", 0))).lower()
     return ctx.call("arg_extreme_into", ctx.arg(0), str(axis), is_max, last, ctx.out())
+
+
+def _check_topk(node: Node, graph: Graph) -> str | None:
+    if graph.opset >= 10 and not graph.is_constant(node.inputs[1]):
+        return "K computed at run time"
+    return None
+
+
+@register("TopK", dtypes=NUMERIC, check=_check_topk, attrs=("axis", "largest", "sorted"),
+          limits="K must be a constant; results always come sorted (allowed when sorted=0).")
+def lower_topk(ctx: Lowering) -> Call:
+    """`ops::topk_into(x, axis, largest, values, indices)`: the static output shape gives K."""
+    rank = len(ctx.input(0).shape)
+    axis = int(ctx.attr("axis", -1)) % rank
+    largest = str(bool(ctx.attr("largest", 1))).lower()
+    return ctx.call("topk_into", ctx.arg(0), str(axis), largest, ctx.out(0), ctx.out(1))

@@ -22,36 +22,76 @@ use std::ops::Range;
 ///
 /// # Errors
 /// [`Error::Shape`] if a range is out of bounds or an input overlaps `out`.
-pub fn split<'a, T, const N: usize>(
-    buf: &'a mut [T],
+pub fn split<T, const N: usize>(
+    buf: &mut [T],
     out: Range<usize>,
     ins: [(usize, usize); N],
-) -> Result<(&'a mut [T], [&'a [T]; N])> {
-    if out.start > out.end || out.end > buf.len() {
-        return Err(Error::Shape(format!(
-            "arena range {out:?} outside 0..{}",
-            buf.len()
-        )));
+) -> Result<(&mut [T], [&[T]; N])> {
+    let ([out], ins) = split_many(buf, [(out.start, out.end)], ins)?;
+    Ok((out, ins))
+}
+
+/// Borrow each `(start, end)` of `outs` mutably and each of `ins` immutably from
+/// `buf`: the borrows of a node with several outputs. Allocation-free.
+///
+/// ```
+/// use onnx2rs_runtime::arena::split_many;
+/// let mut buf = [0i64, 1, 2, 3, 4, 5];
+/// let ([hi, lo], [x]) = split_many(&mut buf, [(4, 6), (0, 2)], [(2, 4)]).unwrap();
+/// lo.copy_from_slice(x);
+/// hi[0] = 9;
+/// assert_eq!(buf, [2, 3, 2, 3, 9, 5]);
+/// assert!(split_many(&mut buf, [(0, 3), (2, 4)], []).is_err()); // outputs overlap
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if a range is out of bounds or reversed, or an output
+/// overlaps another output or an input.
+#[allow(clippy::type_complexity)] // the borrows themselves: M mutable and N shared slices
+pub fn split_many<'a, T, const M: usize, const N: usize>(
+    buf: &'a mut [T],
+    outs: [(usize, usize); M],
+    ins: [(usize, usize); N],
+) -> Result<([&'a mut [T]; M], [&'a [T]; N])> {
+    let mut order: [usize; M] = std::array::from_fn(|i| i);
+    order.sort_unstable_by_key(|&i| outs[i].0);
+    let mut mutable: [&'a mut [T]; M] = std::array::from_fn(|_| <&mut [T]>::default());
+    // The read-only stretches between outputs, each with its start in `buf`.
+    let mut gaps: [(usize, &'a [T]); M] = [(0, &[]); M];
+    let (mut rest, mut at) = (buf, 0);
+    for (gap, &i) in gaps.iter_mut().zip(&order) {
+        let (start, end) = outs[i];
+        if start < at || end < start || end - at > rest.len() {
+            return Err(Error::Shape(format!(
+                "arena output range {start}..{end} is out of bounds or overlaps another output"
+            )));
+        }
+        let (before, tail) = std::mem::take(&mut rest).split_at_mut(start - at);
+        let (out, tail) = tail.split_at_mut(end - start);
+        *gap = (at, before);
+        mutable[i] = out;
+        (rest, at) = (tail, end);
     }
-    let (left, rest) = buf.split_at_mut(out.start);
-    let (mid, right) = rest.split_at_mut(out.end - out.start);
-    let (left, right): (&'a [T], &'a [T]) = (left, right);
+    let last: (usize, &'a [T]) = (at, rest);
     let mut views: [&'a [T]; N] = [&[]; N];
     for (view, (start, end)) in views.iter_mut().zip(ins) {
-        let r = start..end;
-        *view = if r.start > r.end {
-            return Err(Error::Shape(format!("arena range {r:?} is reversed")));
-        } else if r.end <= out.start {
-            &left[r]
-        } else if r.start >= out.end && r.end - out.end <= right.len() {
-            &right[r.start - out.end..r.end - out.end]
-        } else {
+        if start > end {
             return Err(Error::Shape(format!(
-                "arena range {r:?} overlaps output {out:?}"
+                "arena range {start}..{end} is reversed"
             )));
-        };
+        }
+        *view = gaps
+            .iter()
+            .chain(std::iter::once(&last))
+            .find(|(from, gap)| *from <= start && end <= from + gap.len())
+            .map(|(from, gap)| &gap[start - from..end - from])
+            .ok_or_else(|| {
+                Error::Shape(format!(
+                    "arena range {start}..{end} overlaps an output or is out of bounds"
+                ))
+            })?;
     }
-    Ok((mid, views))
+    Ok((mutable, views))
 }
 
 /// An n-d view of `data` with `shape` (row-major).

@@ -50,6 +50,7 @@ class Case:
     inputs: list[tuple[Gen | None, bool]]
     attrs: dict[str, Any] = field(default_factory=dict)
     opset: int = 17
+    outputs: int = 1
 
 
 def run(gen: Gen) -> tuple[Gen, bool]:
@@ -138,6 +139,9 @@ CASES = [
     Case("argmin_last_index_nokeep", "ArgMin", [run(ints(0, 3, 3, 5, dtype=np.float32))],
          {"axis": -1, "keepdims": 0, "select_last_index": 1}),
     Case("argmax_i32", "ArgMax", [run(ints(-9, 9, 4, 3, dtype=np.int32))]),
+    Case("topk_largest_ties", "TopK", [run(ints(0, 4, 3, 6, dtype=np.float32)), const(fixed([3]))], outputs=2),
+    Case("topk_smallest_axis0_i32", "TopK", [run(ints(-9, 9, 5, 2, dtype=np.int32)), const(fixed([2]))],
+         {"axis": 0, "largest": 0}, outputs=2),
     Case("log_softmax", "LogSoftmax", [run(normal(2, 3, 5, scale=4.0))]),
     Case("layer_norm_last_axis", "LayerNormalization", [run(normal(2, 3, 8)), const(normal(8)), const(normal(8))]),
     Case("layer_norm_axis1_no_bias", "LayerNormalization", [run(normal(2, 3, 4)), const(normal(3, 4))],

@@ -32,31 +32,33 @@ def _merged(cases: list[Case], opset: int):
             name = f"{case.id}__{j}"
             (consts if is_const else feeds)[name] = gen(rng)
             names.append(name)
-        out = f"{case.id}__out"
-        nodes.append(helper.make_node(case.op, names, [out], name=case.id, **case.attrs))
-        outputs.append(out)
+        outs = [f"{case.id}__out{k}" for k in range(case.outputs)]
+        nodes.append(helper.make_node(case.op, names, outs, name=case.id, **case.attrs))
+        outputs.extend(outs)
     return make_model(nodes, feeds, outputs, consts, opset=opset, name=f"cases_opset{opset}"), feeds
 
 
 @pytest.fixture(scope="module")
-def results() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Run every case once: case id -> (ours, ONNX Runtime's)."""
+def results() -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Run every case once: case id -> [(ours, ONNX Runtime's)] per output."""
     by_case = {}
     for opset in sorted({c.opset for c in CASES}):
         cases = [c for c in CASES if c.opset == opset]
         model, feeds = _merged(cases, opset)
         ours, theirs = compile_and_run(model, feeds, scratch_dir())
-        for case, a, b in zip(cases, ours, theirs, strict=True):
-            by_case[case.id] = (a, b)
+        pairs = iter(zip(ours, theirs, strict=True))
+        for case in cases:
+            by_case[case.id] = [next(pairs) for _ in range(case.outputs)]
     return by_case
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_case_matches_onnxruntime(case: Case, results: dict) -> None:
-    ours, theirs = results[case.id]
-    assert ours.dtype == theirs.dtype
-    assert ours.shape == theirs.shape
-    np.testing.assert_allclose(ours, theirs, rtol=TOLERANCE, atol=TOLERANCE)
+    assert len(results[case.id]) == case.outputs
+    for ours, theirs in results[case.id]:
+        assert ours.dtype == theirs.dtype
+        assert ours.shape == theirs.shape
+        np.testing.assert_allclose(ours, theirs, rtol=TOLERANCE, atol=TOLERANCE)
 
 
 def test_every_registered_op_has_a_case() -> None:

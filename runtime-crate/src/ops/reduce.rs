@@ -168,3 +168,92 @@ pub fn arg_extreme_into<T: Element>(
     }
     Ok(())
 }
+
+/// The `k` largest (or smallest) elements along `axis` and their indices (ONNX TopK).
+///
+/// Results come sorted, ties broken by the lower index; NaN counts as the largest
+/// value. Allocation-free: pick `j` is the best element ranked after pick `j - 1`.
+///
+/// ```
+/// use onnx2rs_runtime::ndarray::{arr1, Array1};
+/// use onnx2rs_runtime::ops::topk_into;
+/// let x = arr1(&[1.0f32, 4.0, 2.0, 4.0]).into_dyn();
+/// let (mut v, mut i) = (Array1::<f32>::zeros(3).into_dyn(), Array1::<i64>::zeros(3).into_dyn());
+/// topk_into(x.view(), 0, true, v.view_mut(), i.view_mut()).unwrap();
+/// assert_eq!(v.as_slice().unwrap(), &[4.0, 4.0, 2.0]);
+/// assert_eq!(i.as_slice().unwrap(), &[1, 3, 2]);
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if the outputs do not have `x`'s shape with `k` along `axis`.
+pub fn topk_into<T: Element>(
+    x: ArrayViewD<'_, T>,
+    axis: usize,
+    largest: bool,
+    mut values: ArrayViewMutD<'_, T>,
+    mut indices: ArrayViewMutD<'_, i64>,
+) -> Result<()> {
+    let fits = |shape: &[usize]| {
+        axis < x.ndim()
+            && shape.len() == x.ndim()
+            && shape[axis] <= x.shape()[axis]
+            && (0..x.ndim()).all(|d| d == axis || shape[d] == x.shape()[d])
+    };
+    if !fits(values.shape()) || values.shape() != indices.shape() {
+        return Err(Error::Shape(format!(
+            "TopK over axis {axis} of {:?} cannot give {:?}",
+            x.shape(),
+            values.shape()
+        )));
+    }
+    // `a` ranks before `b`: better value first, then the lower index.
+    let before = |(i, a): (usize, f64), (j, b): (usize, f64)| {
+        let order = if largest {
+            b.total_cmp_nan_high(a)
+        } else {
+            a.total_cmp_nan_high(b)
+        };
+        order.then(i.cmp(&j)).is_lt()
+    };
+    let lanes = x
+        .lanes(Axis(axis))
+        .into_iter()
+        .zip(values.lanes_mut(Axis(axis)))
+        .zip(indices.lanes_mut(Axis(axis)));
+    for ((lane, mut v_out), mut i_out) in lanes {
+        let mut previous: Option<(usize, f64)> = None;
+        for (v, i) in v_out.iter_mut().zip(i_out.iter_mut()) {
+            let mut best: Option<(usize, f64)> = None;
+            for (j, x) in lane.iter().enumerate() {
+                let candidate = (j, x.to_f64());
+                let after_previous = previous.is_none_or(|p| before(p, candidate));
+                if after_previous && best.is_none_or(|b| before(candidate, b)) {
+                    best = Some(candidate);
+                }
+            }
+            let (j, _) = best.ok_or_else(|| Error::Shape("TopK k exceeds the axis".into()))?;
+            *v = lane[j];
+            *i = j as i64;
+            previous = best;
+        }
+    }
+    Ok(())
+}
+
+/// `f64` ordering in which NaN is above every number (as ONNX Runtime's TopK sorts).
+trait NanHigh {
+    fn total_cmp_nan_high(&self, other: f64) -> std::cmp::Ordering;
+}
+
+impl NanHigh for f64 {
+    fn total_cmp_nan_high(&self, other: f64) -> std::cmp::Ordering {
+        match (self.is_nan(), other.is_nan()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => std::cmp::Ordering::Greater,
+            (false, true) => std::cmp::Ordering::Less,
+            (false, false) => self
+                .partial_cmp(&other)
+                .unwrap_or(std::cmp::Ordering::Equal),
+        }
+    }
+}
