@@ -15,6 +15,9 @@ $(VENV)/.base: pyproject.toml
 
 $(VENV)/.dev: $(VENV)/.base
 	$(PY) -m pip install --quiet -e ".[dev,tf,torch]"
+	# triton (torch's GPU compiler) and TensorFlow both bundle LLVM: loading both aborts
+	# the process. The CPU export path never needs triton.
+	$(PY) -m pip uninstall --quiet --yes triton
 	touch $@
 
 venv: $(VENV)/.base

@@ -70,13 +70,14 @@ def _plain(name: str) -> Variant:
 
 def _with(name: str, **defaults: float) -> Variant:
     def spell(attrs: dict[str, Any]) -> str:
-        fields = ", ".join(f"{k}: {_f64(attrs.get(k, d))}" for k, d in defaults.items())
+        fields = ", ".join(f"{k}: {f64_literal(attrs.get(k, d))}" for k, d in defaults.items())
         return f"ops::Unary::{name} {{ {fields} }}"
 
     return spell
 
 
-def _f64(value: float) -> str:
+def f64_literal(value: float) -> str:
+    """A Rust `f64` literal (the type of every `ops::Unary` parameter)."""
     from ..codegen.render import literal
 
     return literal(value, F64)

@@ -62,17 +62,14 @@ def lower_arg_extreme(ctx: Lowering) -> Call:
     return ctx.call("arg_extreme_into", ctx.arg(0), str(axis), is_max, last, ctx.out())
 
 
-def _check_topk(node: Node, graph: Graph) -> str | None:
-    if graph.opset >= 10 and not graph.is_constant(node.inputs[1]):
-        return "K computed at run time"
-    return None
-
-
-@register("TopK", dtypes=NUMERIC, check=_check_topk, attrs=("axis", "largest", "sorted"),
-          limits="K must be a constant; results always come sorted (allowed when sorted=0).")
+@register("TopK", dtypes=NUMERIC, attrs=("axis", "largest", "sorted"),
+          limits="Results always come sorted (allowed when sorted=0); a K computed at run time must "
+                 "match the static output shape.")
 def lower_topk(ctx: Lowering) -> Call:
-    """`ops::topk_into(x, axis, largest, values, indices)`: the static output shape gives K."""
+    """`ops::topk_into(x, k, axis, largest, values, indices)`: the static output shape gives K;
+    a run-time K is passed along to be checked against it."""
     rank = len(ctx.input(0).shape)
     axis = int(ctx.attr("axis", -1)) % rank
     largest = str(bool(ctx.attr("largest", 1))).lower()
-    return ctx.call("topk_into", ctx.arg(0), str(axis), largest, ctx.out(0), ctx.out(1))
+    k = ctx.opt_arg(1) if ctx.graph.opset >= 10 and ctx.const(1) is None else "None"
+    return ctx.call("topk_into", ctx.arg(0), k, str(axis), largest, ctx.out(0), ctx.out(1))

@@ -11,6 +11,7 @@ mod linalg;
 mod matmul;
 mod norm;
 mod pool;
+mod recurrent;
 mod reduce;
 mod shape;
 mod unary;
@@ -29,6 +30,7 @@ pub use pool::{
     average_pool, average_pool_into, global_average_pool, global_average_pool_into,
     global_max_pool, global_max_pool_into, max_pool, max_pool_into, pool_shape, PoolParams,
 };
+pub use recurrent::{recurrent_into, Cell, RecurrentInputs, RecurrentOutputs, RecurrentParams};
 pub use reduce::{arg_extreme_into, reduce_into, topk_into, Reduce};
 pub use shape::{
     cast, concat, concat_into, cumsum_into, expand_into, gather, gather_into, pad_into, reshape,

@@ -179,15 +179,19 @@ pub fn arg_extreme_into<T: Element>(
 /// use onnx2rs_runtime::ops::topk_into;
 /// let x = arr1(&[1.0f32, 4.0, 2.0, 4.0]).into_dyn();
 /// let (mut v, mut i) = (Array1::<f32>::zeros(3).into_dyn(), Array1::<i64>::zeros(3).into_dyn());
-/// topk_into(x.view(), 0, true, v.view_mut(), i.view_mut()).unwrap();
+/// topk_into(x.view(), None, 0, true, v.view_mut(), i.view_mut()).unwrap();
 /// assert_eq!(v.as_slice().unwrap(), &[4.0, 4.0, 2.0]);
 /// assert_eq!(i.as_slice().unwrap(), &[1, 3, 2]);
 /// ```
+///
+/// `k` is the run-time K operand when the model computes it; it must agree
+/// with the outputs' static shape.
 ///
 /// # Errors
 /// [`Error::Shape`] if the outputs do not have `x`'s shape with `k` along `axis`.
 pub fn topk_into<T: Element>(
     x: ArrayViewD<'_, T>,
+    k: Option<ArrayViewD<'_, i64>>,
     axis: usize,
     largest: bool,
     mut values: ArrayViewMutD<'_, T>,
@@ -199,11 +203,17 @@ pub fn topk_into<T: Element>(
             && shape[axis] <= x.shape()[axis]
             && (0..x.ndim()).all(|d| d == axis || shape[d] == x.shape()[d])
     };
-    if !fits(values.shape()) || values.shape() != indices.shape() {
+    let k_agrees = k.as_ref().is_none_or(|k| {
+        k.len() == 1
+            && k.iter()
+                .all(|&k| usize::try_from(k).ok() == values.shape().get(axis).copied())
+    });
+    if !fits(values.shape()) || values.shape() != indices.shape() || !k_agrees {
         return Err(Error::Shape(format!(
-            "TopK over axis {axis} of {:?} cannot give {:?}",
+            "TopK over axis {axis} of {:?} cannot give {:?} (K = {:?})",
             x.shape(),
-            values.shape()
+            values.shape(),
+            k.map(|k| k.iter().copied().collect::<Vec<_>>())
         )));
     }
     // `a` ranks before `b`: better value first, then the lower index.

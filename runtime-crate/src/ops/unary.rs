@@ -76,6 +76,16 @@ pub enum Unary {
         bias: f64,
         lambd: f64,
     },
+    /// `alpha · x + beta`: an activation of the recurrent ops only.
+    Affine {
+        alpha: f64,
+        beta: f64,
+    },
+    /// `alpha · tanh(beta · x)`: an activation of the recurrent ops only.
+    ScaledTanh {
+        alpha: f64,
+        beta: f64,
+    },
 }
 
 /// The epilogue Conv and Gemm apply to their outputs: any [`Unary`].
@@ -192,6 +202,8 @@ impl Unary {
                 }
             }
             HardSigmoid { alpha, beta } => (alpha * x + beta).clamp(0.0, 1.0),
+            Affine { alpha, beta } => alpha * x + beta,
+            ScaledTanh { alpha, beta } => alpha * (beta * x).tanh(),
             ThresholdedRelu { alpha } => {
                 if x > alpha {
                     x

@@ -1,0 +1,436 @@
+//! Recurrent layers: ONNX RNN, GRU and LSTM in one loop, forward, reverse or both ways.
+//!
+//! Each step is a few dot products per batch row over contiguous weight rows;
+//! the state and the gates live in the caller's workspace, so a run allocates
+//! nothing. Spec: <https://onnx.ai/onnx/operators/onnx__LSTM.html> (and GRU, RNN).
+
+use crate::{Error, Result};
+use ndarray::{ArrayViewD, ArrayViewMutD};
+
+use super::Unary;
+
+/// The cell of a recurrent layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cell {
+    /// `H = f(X·Wᵀ + H·Rᵀ + b)`: one gate, one activation.
+    Rnn,
+    /// Gates z, r, h (ONNX order); activations f, g.
+    Gru {
+        /// Apply the reset gate after the recurrent product (PyTorch's form).
+        linear_before_reset: bool,
+    },
+    /// Gates i, o, f, c (ONNX order) with optional peepholes; activations f, g, h.
+    Lstm,
+}
+
+impl Cell {
+    /// Gates per hidden unit.
+    #[must_use]
+    pub fn gates(self) -> usize {
+        match self {
+            Cell::Rnn => 1,
+            Cell::Gru { .. } => 3,
+            Cell::Lstm => 4,
+        }
+    }
+
+    /// Activation functions per direction.
+    #[must_use]
+    pub fn activations(self) -> usize {
+        match self {
+            Cell::Rnn => 1,
+            Cell::Gru { .. } => 2,
+            Cell::Lstm => 3,
+        }
+    }
+
+    /// Workspace floats [`recurrent_into`] needs for `batch` rows of `hidden` units.
+    #[must_use]
+    pub fn workspace(self, batch: usize, hidden: usize) -> usize {
+        batch * hidden * (3 + self.gates())
+    }
+}
+
+/// Attributes of a recurrent node.
+#[derive(Debug, Clone, Copy)]
+pub struct RecurrentParams<'a> {
+    /// The cell.
+    pub cell: Cell,
+    /// Hidden units.
+    pub hidden: usize,
+    /// Run the (single) direction from the end of each sequence.
+    pub reverse: bool,
+    /// `cell.activations()` functions per direction, directions in order.
+    pub activations: &'a [Unary],
+    /// Clip gate pre-activations to `[-clip, clip]`.
+    pub clip: Option<f32>,
+    /// `layout = 1`: batch before time in X, Y, and the states.
+    pub batch_first: bool,
+}
+
+/// The inputs of a recurrent node (ONNX names and shapes, `layout = 0` shown).
+#[derive(Debug, Clone)]
+pub struct RecurrentInputs<'a> {
+    /// `[seq, batch, input]`
+    pub x: ArrayViewD<'a, f32>,
+    /// `[directions, gates · hidden, input]`
+    pub w: ArrayViewD<'a, f32>,
+    /// `[directions, gates · hidden, hidden]`
+    pub r: ArrayViewD<'a, f32>,
+    /// `[directions, 2 · gates · hidden]`: Wb then Rb.
+    pub b: Option<ArrayViewD<'a, f32>>,
+    /// `[batch]`: valid steps per sequence.
+    pub sequence_lens: Option<ArrayViewD<'a, i32>>,
+    /// `[directions, batch, hidden]`
+    pub initial_h: Option<ArrayViewD<'a, f32>>,
+    /// `[directions, batch, hidden]` (LSTM)
+    pub initial_c: Option<ArrayViewD<'a, f32>>,
+    /// `[directions, 3 · hidden]`: peepholes i, o, f (LSTM)
+    pub p: Option<ArrayViewD<'a, f32>>,
+}
+
+/// The outputs of a recurrent node; each is optional in ONNX.
+#[derive(Debug)]
+pub struct RecurrentOutputs<'a> {
+    /// `[seq, directions, batch, hidden]`; zero past a sequence's end.
+    pub y: Option<ArrayViewMutD<'a, f32>>,
+    /// `[directions, batch, hidden]`: the last valid state.
+    pub y_h: Option<ArrayViewMutD<'a, f32>>,
+    /// `[directions, batch, hidden]`: the last cell state (LSTM).
+    pub y_c: Option<ArrayViewMutD<'a, f32>>,
+}
+
+fn contiguous<'a>(a: &'a ArrayViewD<'_, f32>, what: &str) -> Result<&'a [f32]> {
+    a.as_slice()
+        .ok_or_else(|| Error::Shape(format!("recurrent {what} must be contiguous")))
+}
+
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 4];
+    let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f32 = a4
+        .remainder()
+        .iter()
+        .zip(b4.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a4.zip(b4) {
+        for k in 0..4 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Offset of `[outer, mid, inner]` element `(i, j)`'s row in a 3-D buffer, whichever axis leads.
+fn row(first: usize, second: usize, n_second: usize, len: usize) -> usize {
+    (first * n_second + second) * len
+}
+
+/// Run an RNN, GRU or LSTM layer over whole sequences.
+///
+/// ```
+/// use onnx2rs_runtime::ndarray::{Array, ArrayD, IxDyn};
+/// use onnx2rs_runtime::ops::{recurrent_into, Cell, RecurrentInputs, RecurrentOutputs, RecurrentParams, Unary};
+/// // One step of a 1-unit RNN with identity activation: H = x·w + h0·r.
+/// let x = Array::from_elem(IxDyn(&[1, 1, 1]), 2.0f32);
+/// let w = Array::from_elem(IxDyn(&[1, 1, 1]), 3.0f32);
+/// let r = Array::from_elem(IxDyn(&[1, 1, 1]), 0.5f32);
+/// let h0 = Array::from_elem(IxDyn(&[1, 1, 1]), 4.0f32);
+/// let mut y_h = ArrayD::<f32>::zeros(IxDyn(&[1, 1, 1]));
+/// let params = RecurrentParams { cell: Cell::Rnn, hidden: 1, reverse: false,
+///     activations: &[Unary::Identity], clip: None, batch_first: false };
+/// let inputs = RecurrentInputs { x: x.view(), w: w.view(), r: r.view(), b: None,
+///     sequence_lens: None, initial_h: Some(h0.view()), initial_c: None, p: None };
+/// let outputs = RecurrentOutputs { y: None, y_h: Some(y_h.view_mut()), y_c: None };
+/// recurrent_into(params, inputs, outputs, &mut vec![0.0; Cell::Rnn.workspace(1, 1)]).unwrap();
+/// assert_eq!(y_h[[0, 0, 0]], 8.0);
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if shapes disagree, a buffer is not contiguous or the
+/// workspace is short; [`Error::Index`] if a sequence length exceeds the sequence.
+pub fn recurrent_into(
+    p: RecurrentParams<'_>,
+    inputs: RecurrentInputs<'_>,
+    mut outputs: RecurrentOutputs<'_>,
+    workspace: &mut [f32],
+) -> Result<()> {
+    let RecurrentInputs {
+        x,
+        w,
+        r,
+        b,
+        sequence_lens,
+        initial_h,
+        initial_c,
+        p: peep,
+    } = inputs;
+    let (g, h) = (p.cell.gates(), p.hidden);
+    if x.ndim() != 3 || w.ndim() != 3 || r.ndim() != 3 {
+        return Err(Error::Shape("recurrent X, W and R must be 3-D".into()));
+    }
+    let (seq, batch, input) = if p.batch_first {
+        (x.shape()[1], x.shape()[0], x.shape()[2])
+    } else {
+        (x.shape()[0], x.shape()[1], x.shape()[2])
+    };
+    let dirs = w.shape()[0];
+    let n_act = p.cell.activations();
+    if w.shape() != [dirs, g * h, input]
+        || r.shape() != [dirs, g * h, h]
+        || p.activations.len() != dirs * n_act
+        || (p.reverse && dirs != 1)
+    {
+        return Err(Error::Shape(format!(
+            "recurrent W {:?} / R {:?} do not fit X {:?} with hidden size {h}",
+            w.shape(),
+            r.shape(),
+            x.shape()
+        )));
+    }
+    let state_shape = if p.batch_first {
+        [batch, dirs, h]
+    } else {
+        [dirs, batch, h]
+    };
+    let y_shape = if p.batch_first {
+        [batch, seq, dirs, h]
+    } else {
+        [seq, dirs, batch, h]
+    };
+    let shape_ok = |s: Option<&[usize]>, want: &[usize]| s.is_none_or(|s| s == want);
+    if !shape_ok(b.as_ref().map(|a| a.shape()), &[dirs, 2 * g * h])
+        || !shape_ok(sequence_lens.as_ref().map(|a| a.shape()), &[batch])
+        || !shape_ok(initial_h.as_ref().map(|a| a.shape()), &state_shape)
+        || !shape_ok(initial_c.as_ref().map(|a| a.shape()), &state_shape)
+        || !shape_ok(peep.as_ref().map(|a| a.shape()), &[dirs, 3 * h])
+        || !shape_ok(outputs.y.as_ref().map(|a| a.shape()), &y_shape)
+        || !shape_ok(outputs.y_h.as_ref().map(|a| a.shape()), &state_shape)
+        || !shape_ok(outputs.y_c.as_ref().map(|a| a.shape()), &state_shape)
+    {
+        return Err(Error::Shape(
+            "recurrent bias, sequence_lens, states, peepholes or outputs have the wrong shape"
+                .into(),
+        ));
+    }
+    let (xs, ws, rs) = (
+        contiguous(&x, "X")?,
+        contiguous(&w, "W")?,
+        contiguous(&r, "R")?,
+    );
+    let bs = b.as_ref().map(|a| contiguous(a, "B")).transpose()?;
+    let h0 = initial_h
+        .as_ref()
+        .map(|a| contiguous(a, "initial_h"))
+        .transpose()?;
+    let c0 = initial_c
+        .as_ref()
+        .map(|a| contiguous(a, "initial_c"))
+        .transpose()?;
+    let ps = peep.as_ref().map(|a| contiguous(a, "P")).transpose()?;
+    if workspace.len() < p.cell.workspace(batch, h) {
+        return Err(Error::Shape("recurrent workspace is too short".into()));
+    }
+    let (state, rest) = workspace.split_at_mut(batch * h);
+    let (cell, rest) = rest.split_at_mut(batch * h);
+    let (tmp, rest) = rest.split_at_mut(batch * h);
+    let gates = &mut rest[..batch * g * h];
+    if let Some(y) = outputs.y.as_mut() {
+        y.fill(0.0);
+    }
+    let state_row = |d: usize, bi: usize| {
+        if p.batch_first {
+            row(bi, d, dirs, h)
+        } else {
+            row(d, bi, batch, h)
+        }
+    };
+    for d in 0..dirs {
+        let reverse = p.reverse || d == 1;
+        let acts = &p.activations[d * n_act..(d + 1) * n_act];
+        let (wd, rd) = (
+            &ws[d * g * h * input..(d + 1) * g * h * input],
+            &rs[d * g * h * h..(d + 1) * g * h * h],
+        );
+        let (wb, rb) = match bs {
+            Some(bs) => {
+                let bd = &bs[d * 2 * g * h..(d + 1) * 2 * g * h];
+                (Some(&bd[..g * h]), Some(&bd[g * h..]))
+            }
+            None => (None, None),
+        };
+        let pd = ps.map(|ps| &ps[d * 3 * h..(d + 1) * 3 * h]);
+        for bi in 0..batch {
+            let at = state_row(d, bi);
+            let (hs, cs) = (
+                &mut state[bi * h..(bi + 1) * h],
+                &mut cell[bi * h..(bi + 1) * h],
+            );
+            match h0 {
+                Some(h0) => hs.copy_from_slice(&h0[at..at + h]),
+                None => hs.fill(0.0),
+            }
+            match c0 {
+                Some(c0) => cs.copy_from_slice(&c0[at..at + h]),
+                None => cs.fill(0.0),
+            }
+        }
+        for bi in 0..batch {
+            let len = match &sequence_lens {
+                Some(l) => usize::try_from(l[[bi]])
+                    .ok()
+                    .filter(|&n| n <= seq)
+                    .ok_or_else(|| {
+                        Error::Index(format!("sequence length {} outside 0..={seq}", l[[bi]]))
+                    })?,
+                None => seq,
+            };
+            let hs = &mut state[bi * h..(bi + 1) * h];
+            let cs = &mut cell[bi * h..(bi + 1) * h];
+            let tmp = &mut tmp[bi * h..(bi + 1) * h];
+            let gates = &mut gates[bi * g * h..(bi + 1) * g * h];
+            for step in 0..len {
+                let t = if reverse { len - 1 - step } else { step };
+                let xt = if p.batch_first {
+                    &xs[row(bi, t, seq, input)..][..input]
+                } else {
+                    &xs[row(t, bi, batch, input)..][..input]
+                };
+                let step_state = StepState {
+                    x: xt,
+                    w: wd,
+                    r: rd,
+                    wb,
+                    rb,
+                    peep: pd,
+                    acts,
+                    clip: p.clip,
+                    hidden: h,
+                };
+                step_state.run(p.cell, hs, cs, tmp, gates);
+                if let Some(y) = outputs.y.as_mut() {
+                    let ys = y
+                        .as_slice_mut()
+                        .ok_or_else(|| Error::Shape("recurrent Y must be contiguous".into()))?;
+                    let at = if p.batch_first {
+                        ((bi * seq + t) * dirs + d) * h
+                    } else {
+                        ((t * dirs + d) * batch + bi) * h
+                    };
+                    ys[at..at + h].copy_from_slice(hs);
+                }
+            }
+        }
+        for (out, src) in [
+            (outputs.y_h.as_mut(), &*state),
+            (outputs.y_c.as_mut(), &*cell),
+        ] {
+            if let Some(out) = out {
+                let os = out
+                    .as_slice_mut()
+                    .ok_or_else(|| Error::Shape("recurrent states must be contiguous".into()))?;
+                for bi in 0..batch {
+                    let at = state_row(d, bi);
+                    os[at..at + h].copy_from_slice(&src[bi * h..(bi + 1) * h]);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What one step of one batch row reads.
+struct StepState<'a> {
+    x: &'a [f32],
+    w: &'a [f32],
+    r: &'a [f32],
+    wb: Option<&'a [f32]>,
+    rb: Option<&'a [f32]>,
+    peep: Option<&'a [f32]>,
+    acts: &'a [Unary],
+    clip: Option<f32>,
+    hidden: usize,
+}
+
+impl StepState<'_> {
+    /// `x·W[i]ᵀ + Wb[i]`, plus `h·R[i]ᵀ + Rb[i]` when `h` is given.
+    #[inline]
+    fn pre(&self, i: usize, h: Option<&[f32]>) -> f32 {
+        let n_in = self.x.len();
+        let mut v = dot(&self.w[i * n_in..(i + 1) * n_in], self.x) + self.wb.map_or(0.0, |b| b[i]);
+        if let Some(h) = h {
+            v += dot(&self.r[i * self.hidden..(i + 1) * self.hidden], h)
+                + self.rb.map_or(0.0, |b| b[i]);
+        }
+        v
+    }
+
+    #[inline]
+    fn act(&self, k: usize, v: f32) -> f32 {
+        let v = match self.clip {
+            Some(c) => v.clamp(-c, c),
+            None => v,
+        };
+        self.acts[k].apply(f64::from(v)) as f32
+    }
+
+    /// Advance `h` (and `c`, for LSTM) by one step.
+    fn run(&self, cell: Cell, h: &mut [f32], c: &mut [f32], tmp: &mut [f32], gates: &mut [f32]) {
+        let n = self.hidden;
+        match cell {
+            Cell::Rnn => {
+                for (i, gate) in gates.iter_mut().enumerate() {
+                    *gate = self.act(0, self.pre(i, Some(h)));
+                }
+                h.copy_from_slice(gates);
+            }
+            Cell::Gru {
+                linear_before_reset,
+            } => {
+                // z and r from the previous state; then the candidate.
+                for (i, gate) in gates[..2 * n].iter_mut().enumerate() {
+                    *gate = self.act(0, self.pre(i, Some(h)));
+                }
+                for j in 0..n {
+                    let (rj, i) = (gates[n + j], 2 * n + j);
+                    tmp[j] = if linear_before_reset {
+                        rj * (dot(&self.r[i * n..(i + 1) * n], h) + self.rb.map_or(0.0, |b| b[i]))
+                    } else {
+                        rj * h[j]
+                    };
+                }
+                for j in 0..n {
+                    let i = 2 * n + j;
+                    let mut v = self.pre(i, None);
+                    v += if linear_before_reset {
+                        tmp[j]
+                    } else {
+                        dot(&self.r[i * n..(i + 1) * n], tmp) + self.rb.map_or(0.0, |b| b[i])
+                    };
+                    gates[i] = self.act(1, v);
+                }
+                for j in 0..n {
+                    let z = gates[j];
+                    h[j] = (1.0 - z) * gates[2 * n + j] + z * h[j];
+                }
+            }
+            Cell::Lstm => {
+                for (i, gate) in gates.iter_mut().enumerate() {
+                    *gate = self.pre(i, Some(h));
+                }
+                let peep = |k: usize, j: usize| self.peep.map_or(0.0, |p| p[k * n + j]);
+                for j in 0..n {
+                    let i = self.act(0, gates[j] + peep(0, j) * c[j]);
+                    let f = self.act(0, gates[2 * n + j] + peep(2, j) * c[j]);
+                    let candidate = self.act(1, gates[3 * n + j]);
+                    c[j] = f * c[j] + i * candidate;
+                    let o = self.act(0, gates[n + j] + peep(1, j) * c[j]);
+                    tmp[j] = o * self.acts[2].apply(f64::from(c[j])) as f32;
+                }
+                h.copy_from_slice(tmp);
+            }
+        }
+    }
+}
