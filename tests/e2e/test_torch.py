@@ -65,9 +65,24 @@ class Encoder(nn.Module):
         return self.encoder(x)
 
 
+class GRUText(nn.Module):
+    """Token ids -> Embedding -> two stacked GRU layers -> linear head on the last step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(100, 16)
+        self.gru = nn.GRU(16, 24, num_layers=2, batch_first=True)
+        self.head = nn.Linear(24, 3)
+
+    def forward(self, tokens):
+        states, _ = self.gru(self.embedding(tokens))
+        return self.head(states[:, -1])
+
+
 MODELS = {
     "resnet": (SmallResNet, lambda g: torch.randn(1, 3, 32, 32, generator=g)),
     "transformer": (Encoder, lambda g: torch.randn(1, 10, 32, generator=g)),
+    "gru": (GRUText, lambda g: torch.randint(0, 100, (1, 12), generator=g)),
 }
 
 
