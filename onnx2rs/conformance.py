@@ -95,7 +95,9 @@ class Report:
 
 def _as_array(x: object) -> object:
     """Test data as numpy arrays; sequences and optionals stay as they are (and are unsupported)."""
-    return numpy_helper.to_array(x) if isinstance(x, onnx.TensorProto) else x
+    if isinstance(x, onnx.TensorProto):
+        return numpy_helper.to_array(x)
+    return np.asarray(x) if isinstance(x, np.generic) else x
 
 
 def _main_op(model: onnx.ModelProto) -> str:

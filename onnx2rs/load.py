@@ -193,7 +193,10 @@ def to_ir(model: onnx.ModelProto) -> Graph:
             unsupported.setdefault(f"dtype {array.dtype}", []).append(name)
     if unsupported:
         raise UnsupportedError(unsupported)
+    read = {v for n in nodes for v in n.inputs} | {o.name for o in model.graph.output}
     for node in nodes:
+        # An output nobody reads may stay untyped (old Dropout masks): it is left out.
+        node.outputs = [v if v in read or v in values else "" for v in node.outputs]
         for v in node.outputs:
             if v and v not in values and v not in initializers:
                 raise ModelError(f"node {node.name!r}: output {v!r} has no inferred type or shape")

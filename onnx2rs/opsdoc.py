@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from .ops import REGISTRY
+from .passes import REWRITTEN
+
+
+def supported_op_types() -> set[str]:
+    """Every op type onnx2rs compiles: lowered to a kernel, or rewritten away by a pass."""
+    return set(REGISTRY) | set(REWRITTEN)
 
 
 def ops_markdown() -> str:
@@ -12,11 +18,12 @@ def ops_markdown() -> str:
         "",
         "Generated from the op registry by `scripts/gen_ops_doc.py` (`make docs`); do not edit.",
         "",
-        f"{len(REGISTRY)} op types (default `ai.onnx` domain), plus five that passes rewrite away before",
+        f"{len(supported_op_types())} op types (default `ai.onnx` domain): {len(REGISTRY)} lowered to runtime "
+        f"kernels, and {len(REWRITTEN)} that passes rewrite away before",
         "code generation: `Identity` and inference-mode `Dropout` (removed by `sanitize`), `Split` with",
         "static sizes (into Slices), and `DepthToSpace`/`SpaceToDepth` (into Reshape, Transpose, Reshape),",
         "by `decompose`. `Shape` and `Size` fold into constants, since every shape is static; so does",
-        "any op whose inputs are all constants.",
+        "any op whose inputs are all constants (Range and ConstantOfShape usually do).",
         "",
         "A model that uses anything else fails at build time with exit code 2, naming every",
         "unsupported op and its nodes. Shapes must be static once the input shapes are fixed",
@@ -31,4 +38,6 @@ def ops_markdown() -> str:
         attrs = ", ".join(f"`{a}`" for a in spec.attrs) or "-"
         inplace = "yes" if spec.can_run_inplace else "-"
         lines.append(f"| {op} | {spec.family} | {attrs} | {dtypes} | {inplace} | {spec.limits or '-'} |")
+    lines += ["", "Rewritten away by a pass:", "", "| op | pass |", "| --- | --- |"]
+    lines += [f"| {op} | `{name}` |" for op, name in sorted(REWRITTEN.items())]
     return "\n".join(lines) + "\n"

@@ -54,7 +54,7 @@ def evaluate_node(node: Node, inputs: list[np.ndarray | None], opset: int) -> li
 
 
 def index_bound(graph: Graph, value: str) -> int | None:
-    """The exclusive upper bound for an integer input that ends up indexing a Gather, if any.
+    """The exclusive upper bound for an integer input that ends up indexing a Gather(Elements), if any.
 
     Follows the value through the ops tf2onnx wraps around embeddings (Cast, Add, Mul, Where,
     Less, Not...) to the Gather that consumes it, so that sampled ids stay in the table.
@@ -66,7 +66,7 @@ def index_bound(graph: Graph, value: str) -> int | None:
             continue
         seen.add(v)
         for node in graph.readers(v):
-            if node.op_type == "Gather" and node.input(1) == v and node.input(0):
+            if node.op_type in ("Gather", "GatherElements") and node.input(1) == v and node.input(0):
                 data = graph.value(node.inputs[0])
                 axis = node.attrs.get("axis", 0) % len(data.shape)
                 bounds.append(data.shape[axis])

@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 
 from onnx2rs import conformance
-from onnx2rs.ops import REGISTRY
+from onnx2rs.opsdoc import supported_op_types
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,7 +31,7 @@ def main() -> int:
     report = conformance.run(cases)
     print(dict(report.totals()))
     if args.pattern is None:
-        args.out.write_text(conformance.markdown(report, set(REGISTRY)))
+        args.out.write_text(conformance.markdown(report, supported_op_types()))
         print(f"wrote {args.out}")
     for r in report.results:
         if r.status in ("fail", "error"):

@@ -194,10 +194,11 @@ def emit_crate(
     arena = _Arena(graph, memory)
     inputs = [_describe(graph.values[v], renderer) for v in graph.inputs]
 
-    steps, used, workspace = [], set(), 0
+    steps, used, read_inputs, workspace = [], set(), set(), 0
     for node in graph.nodes:
         step, ctx = _lower(graph, node, renderer, arena, inplace.get(node.name))
         used.update(ctx.weights_used)
+        read_inputs.update(ctx.inputs_used)
         workspace = max(workspace, ctx.workspace_needed)
         steps.append(step)
 
@@ -208,6 +209,7 @@ def emit_crate(
             used.add(name)
             desc["source"] = f"self.{renderer.ident(name)}.view()"
         elif name in graph.inputs:
+            read_inputs.add(name)
             desc["source"] = f"{renderer.ident(name)}.view()"
         else:
             desc["source"] = arena.view(name)
@@ -215,6 +217,8 @@ def emit_crate(
             desc["ident"] = f"{desc['ident']}_{i}"  # the same value returned twice
         outputs.append(desc)
 
+    for desc, name in zip(inputs, graph.inputs, strict=True):
+        desc["read"] = name in read_inputs  # an input read only for its (static) shape is never bound
     weight_list = []
     for w in sorted(used, key=renderer.ident):
         desc = _describe(graph.value(w), renderer)

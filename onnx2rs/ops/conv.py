@@ -1,4 +1,4 @@
-"""Convolution: Conv over 1-D and 2-D inputs, with groups, as im2col + GEMM.
+"""Convolution: Conv over 1-D and 2-D inputs, with groups, as im2col + GEMM; ConvTranspose.
 
 Spec: https://onnx.ai/onnx/operators/onnx__Conv.html.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dtypes import F32
+from ..ir import Graph, Node
 from . import Call, Lowering, register
 from .window import check_spatial_rank, resolve
 
@@ -36,3 +37,44 @@ def lower_conv(ctx: Lowering) -> Call:
         workspace=ctx.workspace(columns),
         activation=ctx.activation(),
     )
+
+
+def conv_transpose_pads_begin(node: Node, graph: Graph) -> list[int]:
+    """The leading output padding per spatial axis, from `pads`, `auto_pad` or `output_shape`.
+
+    With `output_shape` or a SAME `auto_pad`, the total padding is whatever makes the
+    full output (stride · (in - 1) + output_padding + dilated kernel) the target size.
+    """
+    x, w, y = graph.value(node.inputs[0]), graph.value(node.inputs[1]), graph.value(node.outputs[0])
+    n = len(x.shape) - 2
+    strides = list(node.attrs.get("strides", [1] * n))
+    dilations = list(node.attrs.get("dilations", [1] * n))
+    extra = list(node.attrs.get("output_padding", [0] * n))
+    auto_pad = node.attrs.get("auto_pad", "NOTSET")
+    if "output_shape" not in node.attrs and auto_pad not in ("SAME_UPPER", "SAME_LOWER"):
+        return [0] * n if auto_pad == "VALID" else list(node.attrs.get("pads", [0] * (2 * n)))[:n]
+    begin = []
+    for i in range(n):
+        full = strides[i] * (x.shape[2 + i] - 1) + extra[i] + (w.shape[2 + i] - 1) * dilations[i] + 1
+        total = max(full - y.shape[2 + i], 0)
+        begin.append(total // 2 if auto_pad == "SAME_UPPER" else total - total // 2)
+    return begin
+
+
+@register(
+    "ConvTranspose",
+    dtypes=frozenset({F32}),
+    check=check_spatial_rank,
+    attrs=("auto_pad", "dilations", "group", "kernel_shape", "output_padding", "output_shape", "pads", "strides"),
+    limits="1-D and 2-D only.",
+)
+def lower_conv_transpose(ctx: Lowering) -> Call:
+    """`ops::conv_transpose_into(x, w, bias, ConvTransposeParams { .. }, out)`; the static
+    output shape settles `output_shape` and `output_padding`."""
+    n = len(ctx.input(0).shape) - 2
+    params = (
+        f"ops::ConvTransposeParams {{ strides: {ctx.shape_literal(ctx.attr('strides', [1] * n))}, "
+        f"pads_begin: {ctx.shape_literal(conv_transpose_pads_begin(ctx.node, ctx.graph))}, "
+        f"dilations: {ctx.shape_literal(ctx.attr('dilations', [1] * n))}, group: {int(ctx.attr('group', 1))} }}"
+    )
+    return ctx.call("conv_transpose_into", ctx.arg(0), ctx.arg(1), ctx.opt_arg(2), params, ctx.out())

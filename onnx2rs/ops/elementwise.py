@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dtypes import BOOL, BY_RUST, NUMERIC, DType
+from ..dtypes import BOOL, BY_RUST, INTEGERS, NUMERIC, DType
 from ..ir import Graph, Node
 from . import Call, Lowering, register
 
@@ -25,12 +25,14 @@ _ARITHMETIC = {"Add": "add", "Sub": "sub", "Mul": "mul", "PRelu": "prelu"}
 _COMPARE = {"Less": "less", "Greater": "greater", "LessOrEqual": "less_or_equal",
             "GreaterOrEqual": "greater_or_equal", "Equal": "equal"}
 _LOGIC = {"And": "and", "Or": "or", "Xor": "xor"}
-_BINARY = {**_ARITHMETIC, **_COMPARE, **_LOGIC, "Div": "div", "Pow": "pow"}
+_BITWISE = {"BitwiseAnd": "bitwise_and", "BitwiseOr": "bitwise_or", "BitwiseXor": "bitwise_xor"}
+_BINARY = {**_ARITHMETIC, **_COMPARE, **_LOGIC, **_BITWISE, "Div": "div", "Pow": "pow"}
 
 
 @register(*_ARITHMETIC, "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Pow", dtypes=NUMERIC)
 @register("Equal", dtypes=NUMERIC | {BOOL})
 @register(*_LOGIC, dtypes=frozenset({BOOL}))
+@register(*_BITWISE, dtypes=INTEGERS)
 @register("Div", dtypes=NUMERIC, limits="Integer division truncates; integer x/0 gives 0 (undefined in ONNX).")
 def lower_binary(ctx: Lowering) -> Call:
     """`ops::<op>_into(a, b, out)` with broadcasting."""
@@ -126,6 +128,32 @@ def lower_not(ctx: Lowering) -> Call:
     if ctx.inplace:
         return ctx.call("not_inplace", ctx.out(), fallible=False)
     return ctx.call("not_into", ctx.arg(0), ctx.out())
+
+
+@register("BitwiseNot", dtypes=INTEGERS)
+def lower_bitwise_not(ctx: Lowering) -> Call:
+    """`ops::bitwise_not_into(x, out)`."""
+    return ctx.call("bitwise_not_into", ctx.arg(0), ctx.out())
+
+
+@register("BitShift", dtypes=INTEGERS, attrs=("direction",))
+def lower_bit_shift(ctx: Lowering) -> Call:
+    """`ops::bit_shift_into(a, b, left, out)` with broadcasting."""
+    left = str(ctx.attr("direction") == "LEFT").lower()
+    return ctx.call("bit_shift_into", ctx.arg(0), ctx.arg(1), left, ctx.out())
+
+
+@register("IsNaN", dtypes=FLOATS)
+def lower_is_nan(ctx: Lowering) -> Call:
+    """`ops::is_nan_into(x, out)`."""
+    return ctx.call("is_nan_into", ctx.arg(0), ctx.out())
+
+
+@register("IsInf", dtypes=FLOATS, attrs=("detect_negative", "detect_positive"))
+def lower_is_inf(ctx: Lowering) -> Call:
+    """`ops::is_inf_into(x, negative, positive, out)`."""
+    flags = [str(bool(ctx.attr(a, 1))).lower() for a in ("detect_negative", "detect_positive")]
+    return ctx.call("is_inf_into", ctx.arg(0), *flags, ctx.out())
 
 
 @register("Where", dtypes=NUMERIC | {BOOL}, dtype_input=1)

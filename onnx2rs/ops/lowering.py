@@ -40,6 +40,7 @@ class Lowering:
         self.graph, self.node, self._renderer = graph, node, renderer
         self._bindings, self._outs, self.inplace = bindings, outs, inplace
         self.weights_used: list[str] = []
+        self.inputs_used: list[str] = []
         self.workspace_needed = 0
 
     def value(self, name: str) -> Value:
@@ -69,6 +70,8 @@ class Lowering:
         name = self.input(i).name
         if self.graph.is_constant(name):
             self.weights_used.append(name)
+        elif name in self.graph.inputs:
+            self.inputs_used.append(name)
         return self._bindings[name]
 
     def opt_arg(self, i: int) -> str:

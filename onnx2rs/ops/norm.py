@@ -87,3 +87,22 @@ def _check_hardmax(node: Node, graph: Graph) -> str | None:
 def lower_hardmax(ctx: Lowering) -> Call:
     """`ops::hardmax_into(x, axis, out)`."""
     return ctx.call("hardmax_into", ctx.arg(0), str(int(ctx.attr("axis", -1))), ctx.out())
+
+
+@register("LRN", dtypes=frozenset({F32}), attrs=("alpha", "beta", "bias", "size"))
+def lower_lrn(ctx: Lowering) -> Call:
+    """`ops::lrn_into(x, size, alpha, beta, bias, out)` across channels (axis 1)."""
+    params = [ctx.literal(ctx.attr(a, d), F32) for a, d in (("alpha", 1e-4), ("beta", 0.75), ("bias", 1.0))]
+    return ctx.call("lrn_into", ctx.arg(0), str(int(ctx.attr("size"))), *params, ctx.out())
+
+
+def _check_lp_norm(node: Node, graph: Graph) -> str | None:
+    return None if node.attrs.get("p", 2) in (1, 2) else f"p={node.attrs.get('p')}"
+
+
+@register("LpNormalization", dtypes=frozenset({F32}), check=_check_lp_norm, attrs=("axis", "p"))
+def lower_lp_norm(ctx: Lowering) -> Call:
+    """`ops::lp_normalize_into(x, axis, p, out)`, p = 1 or 2."""
+    axis = int(ctx.attr("axis", -1)) % len(ctx.input(0).shape)
+    return ctx.call("lp_normalize_into", ctx.arg(0), str(axis), str(int(ctx.attr("p", 2))), ctx.out())
+

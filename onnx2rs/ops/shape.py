@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dtypes import ALL, BY_ONNX
+from ..dtypes import ALL, BY_ONNX, BY_RUST, NUMERIC
 from ..ir import Graph, Node
 from . import Call, Lowering, register
 
@@ -177,3 +177,37 @@ def _check_cast(node: Node, graph: Graph) -> str | None:
 def lower_cast(ctx: Lowering) -> Call:
     """`ops::cast_into(x, out)`: truncating, saturating, non-zero to true."""
     return ctx.call("cast_into", ctx.arg(0), ctx.out())
+
+
+@register("GatherElements", dtypes=ALL, attrs=("axis",))
+def lower_gather_elements(ctx: Lowering) -> Call:
+    """`ops::gather_elements_into(data, indices, axis, out)`; bad indices are a run-time error."""
+    axis = int(ctx.attr("axis", 0)) % len(ctx.input(0).shape)
+    return ctx.call("gather_elements_into", ctx.arg(0), ctx.arg(1), str(axis), ctx.out())
+
+
+@register("Range", dtypes=NUMERIC, limits="Folded when its operands are constants; else the operands must "
+          "give the element count the model declares.")
+def lower_range(ctx: Lowering) -> Call:
+    """`ops::range_into(start, limit, delta, out)`, checked against the static length."""
+    return ctx.call("range_into", ctx.arg(0), ctx.arg(1), ctx.arg(2), ctx.out())
+
+
+@register("ConstantOfShape", dtypes=frozenset({BY_RUST["i64"]}), attrs=("value",),
+          limits="Folded when the shape is a constant; otherwise the model must declare the output shape.")
+def lower_constant_of_shape(ctx: Lowering) -> Call:
+    """`ops::fill_into(value, out)`: the static output shape is the shape operand's value."""
+    value = ctx.attr("value")
+    fill = 0 if value is None else np.asarray(value).reshape(-1)[0]
+    return ctx.call("fill_into", ctx.literal(fill, ctx.output().dtype), ctx.out(), fallible=False)
+
+
+def _check_eye_like(node: Node, graph: Graph) -> str | None:
+    out = graph.value(node.outputs[0])
+    return None if out.dtype in NUMERIC else f"output dtype {out.dtype.rust}"
+
+
+@register("EyeLike", dtypes=ALL, check=_check_eye_like, attrs=("dtype", "k"))
+def lower_eye_like(ctx: Lowering) -> Call:
+    """`ops::eye_into(k, out)`: only the input's (static) shape matters."""
+    return ctx.call("eye_into", str(int(ctx.attr("k", 0))), ctx.out())

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from ..ir import Graph
+from . import constant_fold as _constant_fold
+from . import decompose as _decompose
+from . import sanitize as _sanitize
 from .constant_fold import constant_fold
 from .dead_nodes import eliminate_dead_nodes
 from .decompose import decompose
@@ -30,6 +33,13 @@ PIPELINE: list[Pass] = [
 ]
 
 
+# Op types that never reach code generation, and the pass that removes them.
+REWRITTEN: dict[str, str] = {
+    op: module.__name__.rsplit(".", 1)[-1]
+    for module in (_sanitize, _decompose, _constant_fold)
+    for op in sorted(module.REMOVES)
+}
+
 
 def analyse(graph: Graph) -> tuple[dict[str, Interval], dict[str, InplaceDecision], MemoryPlan]:
     """The analyses of the final schedule, in dependency order: liveness -> in place -> memory plan."""
@@ -38,4 +48,4 @@ def analyse(graph: Graph) -> tuple[dict[str, Interval], dict[str, InplaceDecisio
     return live, inplace, plan_memory(graph, live, inplace)
 
 
-__all__ = ["PIPELINE", "InplaceDecision", "MemoryPlan", "PassReport", "analyse", "run_passes"]
+__all__ = ["PIPELINE", "REWRITTEN", "InplaceDecision", "MemoryPlan", "PassReport", "analyse", "run_passes"]

@@ -19,6 +19,9 @@ from ..reference import evaluate_node
 
 log = logging.getLogger(__name__)
 
+# Op types that always fold, since every shape is static (for docs/ops.md).
+REMOVES = frozenset({"Shape", "Size"})
+
 FOLD_LIMIT = 1 << 20  # elements; larger results stay computed at run time
 NONDETERMINISTIC = frozenset(
     {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}

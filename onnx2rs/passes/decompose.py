@@ -20,6 +20,9 @@ import numpy as np
 
 from ..ir import Graph, Node, Value
 
+# The op types this pass removes before code generation (for docs/ops.md).
+REMOVES = frozenset({"Split", "DepthToSpace", "SpaceToDepth"})
+
 
 def _split_sizes(graph: Graph, node: Node) -> list[int] | None:
     axis_len = graph.value(node.inputs[0]).shape[int(node.attrs.get("axis", 0)) % len(graph.value(node.inputs[0]).shape)]

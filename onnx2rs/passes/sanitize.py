@@ -15,6 +15,8 @@ from ..ir import Graph, Node
 
 # Keras' SpatialDropout, GaussianDropout and GaussianNoise reach ONNX as Identity or Dropout.
 INFERENCE_NOOPS = frozenset({"Identity", "Dropout"})
+# The op types this pass removes before code generation (for docs/ops.md).
+REMOVES = INFERENCE_NOOPS
 
 
 def _is_noop(graph: Graph, node: Node) -> bool:

@@ -140,3 +140,14 @@ impl IndexElement for i64 {
         self
     }
 }
+
+/// The integer element types: what the Bitwise ops and BitShift accept.
+pub trait Integer:
+    Numeric + num_traits::PrimInt + num_traits::CheckedShl + num_traits::CheckedShr
+{
+}
+
+impl<T: Numeric + num_traits::PrimInt + num_traits::CheckedShl + num_traits::CheckedShr> Integer
+    for T
+{
+}

@@ -23,7 +23,7 @@ pub mod npy;
 pub mod ops;
 mod weights;
 
-pub use element::{Element, IndexElement, Numeric};
+pub use element::{Element, IndexElement, Integer, Numeric};
 pub use error::{Error, Result};
 pub use ndarray;
 pub use weights::Weights;

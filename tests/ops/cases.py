@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from onnx import numpy_helper
 
 Gen = Callable[[np.random.Generator], np.ndarray]
 
@@ -235,6 +236,43 @@ CASES = [
     Case("cast_f32_bool", "Cast", [run(fixed([0.0, 1.5, -0.0, -2.0], np.float32))], {"to": 9}),
     Case("cast_bool_f32", "Cast", [run(bools(6))], {"to": 1}),
     Case("cast_i32_i64", "Cast", [run(ints(-50, 50, 4, dtype=np.int32))], {"to": 7}),
+    Case("conv_transpose_2d_stride2_pads", "ConvTranspose",
+         [run(normal(1, 4, 3, 3)), const(normal(4, 3, 3, 3)), const(normal(3))],
+         {"strides": [2, 2], "pads": [1, 0, 1, 1]}),
+    Case("conv_transpose_1d_groups_output_shape", "ConvTranspose",
+         [run(normal(2, 4, 5)), const(normal(4, 1, 3))], {"group": 2, "strides": [2], "output_shape": [10]}),
+    Case("conv_transpose_dilated_output_padding", "ConvTranspose",
+         [run(normal(1, 2, 4, 3)), const(normal(2, 2, 2, 3))],
+         {"strides": [2, 1], "dilations": [2, 1], "output_padding": [1, 0]}),
+    # bits and float classes
+    Case("bitwise_and_u8", "BitwiseAnd", [run(ints(0, 255, 2, 4, dtype=np.uint8)), run(ints(0, 255, 4, dtype=np.uint8))],
+         opset=18),
+    Case("bitwise_or_i32", "BitwiseOr", [run(ints(-99, 99, 5, dtype=np.int32)), const(ints(-99, 99, 5, dtype=np.int32))],
+         opset=18),
+    Case("bitwise_xor_i64", "BitwiseXor", [run(ints(-99, 99, 3, 2)), run(ints(-99, 99, 1, 2))], opset=18),
+    Case("bitwise_not_i16", "BitwiseNot", [run(ints(-99, 99, 6, dtype=np.int16))], opset=18),
+    Case("bit_shift_left_u32", "BitShift", [run(ints(0, 999, 6, dtype=np.uint32)), run(ints(0, 8, 6, dtype=np.uint32))],
+         {"direction": "LEFT"}),
+    Case("bit_shift_right_u8", "BitShift", [run(ints(0, 255, 2, 3, dtype=np.uint8)), const(ints(0, 8, 3, dtype=np.uint8))],
+         {"direction": "RIGHT"}),
+    Case("is_nan", "IsNaN", [run(fixed([1.0, np.nan, -np.inf, 0.0], np.float32))]),
+    Case("is_inf_positive_only", "IsInf", [run(fixed([1.0, np.nan, -np.inf, np.inf], np.float32))],
+         {"detect_negative": 0}),
+    # more shapes and normalisations
+    Case("gather_elements_axis1", "GatherElements", [run(normal(3, 4)), const(ints(-4, 4, 3, 2))], {"axis": 1}),
+    Case("gather_elements_axis0_i32", "GatherElements", [run(ints(0, 9, 4, 3, dtype=np.int32)),
+                                                         run(ints(0, 4, 2, 3))]),
+    # Range and ConstantOfShape with constant operands fold at build time (their run-time
+    # kernels, for models that declare the output shape, are covered by the backend suite).
+    Case("range_i64", "Range", [const(fixed(2)), const(fixed(11)), const(fixed(3))]),
+    Case("constant_of_shape_i32", "ConstantOfShape", [const(fixed([2, 3]))],
+         {"value": numpy_helper.from_array(np.array([7], np.int32))}),
+    Case("eye_like_k1", "EyeLike", [run(normal(3, 4))], {"k": 1}),
+    Case("eye_like_i32_negative_k", "EyeLike", [run(ints(0, 9, 4, 4, dtype=np.int32))], {"k": -2}),
+    Case("lrn_size3", "LRN", [run(normal(2, 5, 3, 3))], {"size": 3, "alpha": 0.01, "beta": 0.75, "bias": 1.5}),
+    Case("lrn_size5_default", "LRN", [run(normal(1, 6, 2, 2))], {"size": 5}),
+    Case("lp_norm_l1_axis0", "LpNormalization", [run(normal(3, 4))], {"axis": 0, "p": 1}),
+    Case("lp_norm_l2", "LpNormalization", [run(normal(2, 3, 4))]),
     # recurrent: outputs Y, Y_h (and Y_c for LSTM); weights [directions, gates * hidden, ...]
     Case("rnn_forward", "RNN", [run(normal(4, 2, 3)), const(normal(1, 5, 3, scale=0.5)),
                                 const(normal(1, 5, 5, scale=0.5))], {"hidden_size": 5}, outputs=2),

@@ -230,3 +230,135 @@ fn im2col(
         }
     }
 }
+
+/// Attributes of a transposed convolution, per spatial axis (1-D or 2-D).
+#[derive(Debug, Clone, Copy)]
+pub struct ConvTransposeParams<'a> {
+    /// Stride of the input positions in the output.
+    pub strides: &'a [usize],
+    /// Leading padding removed from the full output (resolved at build time).
+    pub pads_begin: &'a [usize],
+    /// Kernel dilations.
+    pub dilations: &'a [usize],
+    /// Channel groups.
+    pub group: usize,
+}
+
+/// ONNX `ConvTranspose` into `out`, whose (static) shape fixes the output size:
+/// every input value scatters `x · w` into the output window it maps to.
+///
+/// ```
+/// use onnx2rs_runtime::ndarray::{Array, ArrayD, IxDyn};
+/// use onnx2rs_runtime::ops::{conv_transpose_into, ConvTransposeParams};
+/// let x = Array::from_shape_vec(IxDyn(&[1, 1, 2]), vec![1.0f32, 2.0]).unwrap();
+/// let w = Array::from_shape_vec(IxDyn(&[1, 1, 2]), vec![1.0f32, 10.0]).unwrap();
+/// let mut y = ArrayD::<f32>::zeros(IxDyn(&[1, 1, 3]));
+/// let p = ConvTransposeParams { strides: &[1], pads_begin: &[0], dilations: &[1], group: 1 };
+/// conv_transpose_into(x.view(), w.view(), None, p, y.view_mut()).unwrap();
+/// assert_eq!(y.as_slice().unwrap(), &[1.0, 12.0, 20.0]);
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if ranks, channels, groups or attributes disagree.
+pub fn conv_transpose_into(
+    x: ArrayViewD<'_, f32>,
+    w: ArrayViewD<'_, f32>,
+    bias: Option<ArrayViewD<'_, f32>>,
+    p: ConvTransposeParams<'_>,
+    out: ArrayViewMutD<'_, f32>,
+) -> Result<()> {
+    let spatial = x.ndim().saturating_sub(2);
+    let attrs_fit = [p.strides.len(), p.pads_begin.len(), p.dilations.len()] == [spatial; 3];
+    if !(1..=2).contains(&spatial) || w.ndim() != x.ndim() || out.ndim() != x.ndim() || !attrs_fit {
+        return Err(Error::Shape(format!(
+            "ConvTranspose supports 1-D and 2-D inputs, got x {:?} and w {:?}",
+            x.shape(),
+            w.shape()
+        )));
+    }
+    // A 1-D transposed convolution is a 2-D one over an axis of height 1.
+    let lift = |a: &[usize], one: usize| {
+        if spatial == 1 {
+            [one, a[0]]
+        } else {
+            [a[0], a[1]]
+        }
+    };
+    let (strides, pads, dilations) = (
+        lift(p.strides, 1),
+        lift(p.pads_begin, 0),
+        lift(p.dilations, 1),
+    );
+    let as4 = |s: &[usize]| {
+        if spatial == 1 {
+            [s[0], s[1], 1, s[2]]
+        } else {
+            [s[0], s[1], s[2], s[3]]
+        }
+    };
+    let (x_shape, w_shape) = (as4(x.shape()), as4(w.shape()));
+    let x = x.into_shape_with_order(x_shape)?;
+    let w = w.into_shape_with_order(w_shape)?;
+    let shape4 = as4(out.shape());
+    let mut out = out
+        .into_shape_with_order(shape4)
+        .map_err(|_| Error::Shape("ConvTranspose output must be contiguous".into()))?;
+    let [n, c, h, wd] = x_shape;
+    let [cw, mg, kh, kw] = w_shape;
+    let [on, m, oh, ow] = shape4;
+    let g = p.group;
+    if g == 0 || cw != c || c % g != 0 || m != mg * g || on != n {
+        return Err(Error::Shape(format!(
+            "ConvTranspose channels disagree: input {c}, weight {cw}x{mg}, output {m}, {g} groups"
+        )));
+    }
+    match &bias {
+        Some(b) if b.len() == m => {
+            for (mut plane, &v) in out.axis_iter_mut(Axis(1)).zip(b.iter()) {
+                plane.fill(v);
+            }
+        }
+        Some(b) => {
+            return Err(Error::Shape(format!(
+                "ConvTranspose bias has {} values for {m} channels",
+                b.len()
+            )))
+        }
+        None => out.fill(0.0),
+    }
+    let cg = c / g;
+    for b in 0..n {
+        for ci in 0..c {
+            let group = ci / cg;
+            for mi in 0..mg {
+                let mo = group * mg + mi;
+                for i in 0..h {
+                    for j in 0..wd {
+                        let v = x[[b, ci, i, j]];
+                        for ki in 0..kh {
+                            let Some(oi) =
+                                (i * strides[0] + ki * dilations[0]).checked_sub(pads[0])
+                            else {
+                                continue;
+                            };
+                            if oi >= oh {
+                                continue;
+                            }
+                            for kj in 0..kw {
+                                let Some(oj) =
+                                    (j * strides[1] + kj * dilations[1]).checked_sub(pads[1])
+                                else {
+                                    continue;
+                                };
+                                if oj < ow {
+                                    out[[b, mo, oi, oj]] += v * w[[ci, mi, ki, kj]];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -4,7 +4,7 @@
 //! operators broadcast both sides; incompatible shapes are an [`Error::Shape`],
 //! never a panic.
 
-use crate::{Element, Error, Numeric, Result};
+use crate::{Element, Error, Integer, Numeric, Result};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Dimension, IxDyn, Zip};
 
 /// The shape that numpy broadcasting gives `a` and `b`.
@@ -524,4 +524,108 @@ pub fn mean_into<T: Numeric>(
     let n = T::from_f64(inputs.len() as f64);
     out.mapv_inplace(|v| v.div_onnx(n));
     Ok(())
+}
+
+macro_rules! bitwise_ops {
+    ($($(#[$doc:meta])* $into:ident = $f:expr;)*) => {$(
+        $(#[$doc])*
+        ///
+        /// # Errors
+        /// [`Error::Shape`] if the shapes do not broadcast to `out`.
+        pub fn $into<T: Integer>(a: ArrayViewD<'_, T>, b: ArrayViewD<'_, T>, out: ArrayViewMutD<'_, T>) -> Result<()> {
+            zip_with_into(a, b, out, $f)
+        }
+    )*};
+}
+
+bitwise_ops! {
+    /// ONNX `BitwiseAnd` on integers, broadcast, into `out`.
+    ///
+    /// ```
+    /// use ndarray::{array, ArrayD, IxDyn};
+    /// let mut out = ArrayD::<u8>::zeros(IxDyn(&[2]));
+    /// onnx2rs_runtime::ops::bitwise_and_into(array![6u8, 3].into_dyn().view(), array![3u8].into_dyn().view(), out.view_mut()).unwrap();
+    /// assert_eq!(out, array![2, 3].into_dyn());
+    /// ```
+    bitwise_and_into = |x: T, y: T| x & y;
+    /// ONNX `BitwiseOr` on integers, broadcast, into `out`.
+    bitwise_or_into = |x: T, y: T| x | y;
+    /// ONNX `BitwiseXor` on integers, broadcast, into `out`.
+    bitwise_xor_into = |x: T, y: T| x ^ y;
+}
+
+/// ONNX `BitwiseNot` on integers into `out`.
+///
+/// # Errors
+/// [`Error::Shape`] if `out` has another shape.
+pub fn bitwise_not_into<T: Integer>(x: ArrayViewD<'_, T>, out: ArrayViewMutD<'_, T>) -> Result<()> {
+    map_into(x, out, |v| !v)
+}
+
+/// ONNX `BitShift`: `a << b` or `a >> b`, broadcast. Right shifts of signed values
+/// are arithmetic; a shift by a negative amount or by the bit width or more gives
+/// what the sign extension alone gives (-1 for a right shift of a negative value, else 0).
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// let mut out = ArrayD::<u8>::zeros(IxDyn(&[3]));
+/// onnx2rs_runtime::ops::bit_shift_into(array![1u8, 3, 255].into_dyn().view(), array![1u8, 2, 9].into_dyn().view(), true, out.view_mut()).unwrap();
+/// assert_eq!(out, array![2, 12, 0].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if the shapes do not broadcast to `out`.
+pub fn bit_shift_into<T: Integer>(
+    a: ArrayViewD<'_, T>,
+    b: ArrayViewD<'_, T>,
+    left: bool,
+    out: ArrayViewMutD<'_, T>,
+) -> Result<()> {
+    zip_with_into(a, b, out, |x: T, y: T| {
+        let by = y.to_u32().unwrap_or(u32::MAX);
+        let shifted = if left {
+            x.checked_shl(by)
+        } else {
+            x.checked_shr(by)
+        };
+        shifted.unwrap_or_else(|| {
+            if !left && x < T::zero() {
+                !T::zero()
+            } else {
+                T::zero()
+            }
+        })
+    })
+}
+
+/// ONNX `IsNaN` into `out`.
+///
+/// # Errors
+/// [`Error::Shape`] if `out` has another shape.
+pub fn is_nan_into<T: Element>(x: ArrayViewD<'_, T>, out: ArrayViewMutD<'_, bool>) -> Result<()> {
+    map_into(x, out, |v| v.to_f64().is_nan())
+}
+
+/// ONNX `IsInf` into `out`: which infinities count is chosen by `negative` and `positive`.
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// let mut out = ArrayD::<bool>::default(IxDyn(&[3]));
+/// let x = array![f32::INFINITY, f32::NEG_INFINITY, 1.0].into_dyn();
+/// onnx2rs_runtime::ops::is_inf_into(x.view(), false, true, out.view_mut()).unwrap();
+/// assert_eq!(out, array![true, false, false].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if `out` has another shape.
+pub fn is_inf_into<T: Element>(
+    x: ArrayViewD<'_, T>,
+    negative: bool,
+    positive: bool,
+    out: ArrayViewMutD<'_, bool>,
+) -> Result<()> {
+    map_into(x, out, |v| {
+        let v = v.to_f64();
+        v.is_infinite() && ((v > 0.0 && positive) || (v < 0.0 && negative))
+    })
 }

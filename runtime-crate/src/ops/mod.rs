@@ -17,14 +17,17 @@ mod shape;
 mod unary;
 mod window;
 
-pub use conv::{conv, conv_into, conv_shapes, ConvParams};
+pub use conv::{
+    conv, conv_into, conv_shapes, conv_transpose_into, ConvParams, ConvTransposeParams,
+};
 pub use elementwise::*;
 pub use linalg::mat_mul_into;
 pub use matmul::{gemm, gemm_into, matmul, matmul_into, GemmParams};
 pub use norm::{
     batch_norm, batch_norm_inplace, batch_norm_into, hardmax_into, instance_norm_into,
-    layer_norm_into, log_softmax_inplace, log_softmax_into, softmax, softmax_flattened,
-    softmax_flattened_inplace, softmax_flattened_into, softmax_inplace, softmax_into,
+    layer_norm_into, log_softmax_inplace, log_softmax_into, lp_normalize_into, lrn_into, softmax,
+    softmax_flattened, softmax_flattened_inplace, softmax_flattened_into, softmax_inplace,
+    softmax_into,
 };
 pub use pool::{
     average_pool, average_pool_into, global_average_pool, global_average_pool_into,
@@ -33,8 +36,9 @@ pub use pool::{
 pub use recurrent::{recurrent_into, Cell, RecurrentInputs, RecurrentOutputs, RecurrentParams};
 pub use reduce::{arg_extreme_into, reduce_into, topk_into, Reduce};
 pub use shape::{
-    cast, concat, concat_into, cumsum_into, expand_into, gather, gather_into, pad_into, reshape,
-    slice_into, tile_into, transpose, transpose_into, trilu_into, PadMode,
+    cast, concat, concat_into, cumsum_into, expand_into, eye_into, fill_into, gather,
+    gather_elements_into, gather_into, pad_into, range_into, reshape, slice_into, tile_into,
+    transpose, transpose_into, trilu_into, PadMode,
 };
 pub use unary::{unary_inplace, unary_into, Activation, Unary};
 pub use window::Window;

@@ -397,3 +397,90 @@ pub fn hardmax_into(
     }
     Ok(())
 }
+
+/// ONNX `LRN`: each value divided by `(bias + alpha / size · Σ x²)^beta`, the sum
+/// over `size` neighbouring channels (axis 1) centred on its own.
+///
+/// ```
+/// use onnx2rs_runtime::ndarray::{Array, ArrayD, IxDyn};
+/// let x = Array::from_shape_vec(IxDyn(&[1, 2, 1]), vec![1.0f32, 2.0]).unwrap();
+/// let mut y = ArrayD::<f32>::zeros(IxDyn(&[1, 2, 1]));
+/// onnx2rs_runtime::ops::lrn_into(x.view(), 3, 1.0, 1.0, 1.0, y.view_mut()).unwrap();
+/// assert!((y[[0, 0, 0]] - 1.0 / (1.0 + 5.0 / 3.0)).abs() < 1e-6);
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if `x` has rank < 3 or `out` another shape.
+pub fn lrn_into(
+    x: ArrayViewD<'_, f32>,
+    size: usize,
+    alpha: f32,
+    beta: f32,
+    bias: f32,
+    mut out: ArrayViewMutD<'_, f32>,
+) -> Result<()> {
+    if x.ndim() < 3 || out.shape() != x.shape() || size == 0 {
+        return Err(Error::Shape(format!(
+            "LRN of {:?} (size {size}) cannot give {:?}",
+            x.shape(),
+            out.shape()
+        )));
+    }
+    let channels = x.shape()[1];
+    let (before, after) = ((size - 1) / 2, size.div_ceil(2) - 1);
+    for c in 0..channels {
+        let window = c.saturating_sub(before)..(c + after + 1).min(channels);
+        let mut dst = out.index_axis_mut(Axis(1), c);
+        dst.fill(0.0);
+        for k in window {
+            let src = x.index_axis(Axis(1), k);
+            dst.zip_mut_with(&src, |d, &v| *d += v * v);
+        }
+        let src = x.index_axis(Axis(1), c);
+        dst.zip_mut_with(&src, |d, &v| {
+            *d = v / (bias + alpha / size as f32 * *d).powf(beta);
+        });
+    }
+    Ok(())
+}
+
+/// ONNX `LpNormalization`: `x` divided by its L1 or L2 norm along `axis` (0 stays 0).
+///
+/// # Errors
+/// [`Error::Shape`] if `axis` is out of range or `out` has another shape.
+pub fn lp_normalize_into(
+    x: ArrayViewD<'_, f32>,
+    axis: usize,
+    p: u8,
+    mut out: ArrayViewMutD<'_, f32>,
+) -> Result<()> {
+    if axis >= x.ndim() || out.shape() != x.shape() {
+        return Err(Error::Shape(format!(
+            "LpNormalization of {:?} over axis {axis} cannot give {:?}",
+            x.shape(),
+            out.shape()
+        )));
+    }
+    for (src, mut dst) in x
+        .lanes(Axis(axis))
+        .into_iter()
+        .zip(out.lanes_mut(Axis(axis)))
+    {
+        let norm = if p == 1 {
+            src.iter().map(|v| f64::from(v.abs())).sum::<f64>()
+        } else {
+            src.iter()
+                .map(|&v| f64::from(v) * f64::from(v))
+                .sum::<f64>()
+                .sqrt()
+        };
+        dst.zip_mut_with(&src, |d, &v| {
+            *d = if norm == 0.0 {
+                0.0
+            } else {
+                (f64::from(v) / norm) as f32
+            }
+        });
+    }
+    Ok(())
+}

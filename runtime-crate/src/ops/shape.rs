@@ -491,3 +491,129 @@ pub fn cumsum_into<T: crate::Numeric>(
 pub fn cast<T: Element, U: Element>(x: ArrayViewD<'_, T>) -> ArrayD<U> {
     x.mapv(|v| U::from_f64(v.to_f64()))
 }
+
+/// ONNX `GatherElements`: `out[.., i, ..] = data[.., indices[.., i, ..], ..]` along `axis`.
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// let mut out = ArrayD::<i32>::zeros(IxDyn(&[2, 2]));
+/// let data = array![[1, 2], [3, 4]].into_dyn();
+/// let indices = array![[0i64, 0], [1, 0]].into_dyn();
+/// onnx2rs_runtime::ops::gather_elements_into(data.view(), indices.view(), 1, out.view_mut()).unwrap();
+/// assert_eq!(out, array![[1, 1], [4, 3]].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if shapes disagree; [`Error::Index`] for an index out of range.
+pub fn gather_elements_into<T: Element, I: IndexElement>(
+    data: ArrayViewD<'_, T>,
+    indices: ArrayViewD<'_, I>,
+    axis: usize,
+    mut out: ArrayViewMutD<'_, T>,
+) -> Result<()> {
+    let fits = axis < data.ndim()
+        && indices.ndim() == data.ndim()
+        && out.shape() == indices.shape()
+        && (0..data.ndim()).all(|d| d == axis || indices.shape()[d] <= data.shape()[d]);
+    if !fits {
+        return Err(Error::Shape(format!(
+            "GatherElements of {:?} with indices {:?} cannot give {:?}",
+            data.shape(),
+            indices.shape(),
+            out.shape()
+        )));
+    }
+    let len = data.shape()[axis] as i64;
+    // Cut `data` to the extent of `indices` on the other axes, so that their lanes pair up.
+    let data = data.slice_each_axis(|ax| {
+        let d = ax.axis.index();
+        Slice::from(
+            0..if d == axis {
+                ax.len
+            } else {
+                indices.shape()[d]
+            },
+        )
+    });
+    let (o_lanes, i_lanes) = (out.lanes_mut(Axis(axis)), indices.lanes(Axis(axis)));
+    for ((mut o, idx), src) in o_lanes.into_iter().zip(i_lanes).zip(data.lanes(Axis(axis))) {
+        for (o, &i) in o.iter_mut().zip(idx.iter()) {
+            let i = i.as_i64();
+            let k = if i < 0 { i + len } else { i };
+            if !(0..len).contains(&k) {
+                return Err(Error::Index(format!(
+                    "GatherElements index {i} outside 0..{len}"
+                )));
+            }
+            *o = src[k as usize];
+        }
+    }
+    Ok(())
+}
+
+/// ONNX `Range` into `out`: `start, start + delta, ...`; the static length of `out`
+/// is the count, which the run-time operands must agree with.
+///
+/// ```
+/// use ndarray::{arr0, array, ArrayD, IxDyn};
+/// let mut out = ArrayD::<i64>::zeros(IxDyn(&[3]));
+/// let (start, limit, delta) = (arr0(1i64).into_dyn(), arr0(7i64).into_dyn(), arr0(2i64).into_dyn());
+/// onnx2rs_runtime::ops::range_into(start.view(), limit.view(), delta.view(), out.view_mut()).unwrap();
+/// assert_eq!(out, array![1, 3, 5].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if the operands are not scalars or give another count than `out` holds.
+pub fn range_into<T: crate::Numeric>(
+    start: ArrayViewD<'_, T>,
+    limit: ArrayViewD<'_, T>,
+    delta: ArrayViewD<'_, T>,
+    mut out: ArrayViewMutD<'_, T>,
+) -> Result<()> {
+    let scalar = |a: &ArrayViewD<'_, T>| {
+        a.iter()
+            .next()
+            .copied()
+            .filter(|_| a.len() == 1)
+            .ok_or_else(|| Error::Shape("Range operands must be scalars".into()))
+    };
+    let (start, limit, delta) = (scalar(&start)?, scalar(&limit)?, scalar(&delta)?);
+    let count = ((limit.to_f64() - start.to_f64()) / delta.to_f64())
+        .ceil()
+        .max(0.0);
+    if count != out.len() as f64 {
+        return Err(Error::Shape(format!(
+            "Range({start:?}, {limit:?}, {delta:?}) has {count} elements, the model declares {}",
+            out.len()
+        )));
+    }
+    let mut v = start;
+    for o in out.iter_mut() {
+        *o = v;
+        v = v + delta;
+    }
+    Ok(())
+}
+
+/// ONNX `EyeLike` into `out` (2-D): ones on diagonal `k`, zeros elsewhere.
+///
+/// # Errors
+/// [`Error::Shape`] if `out` is not 2-D.
+pub fn eye_into<T: crate::Numeric>(k: i64, mut out: ArrayViewMutD<'_, T>) -> Result<()> {
+    if out.ndim() != 2 {
+        return Err(Error::Shape("EyeLike output must be 2-D".into()));
+    }
+    for ((i, j), o) in out.indexed_iter_mut().map(|(d, o)| ((d[0], d[1]), o)) {
+        *o = if j as i64 - i as i64 == k {
+            T::one()
+        } else {
+            T::zero()
+        };
+    }
+    Ok(())
+}
+
+/// Set every element of `out` to `value` (ONNX `ConstantOfShape` with a static output shape).
+pub fn fill_into<T: Element>(value: T, mut out: ArrayViewMutD<'_, T>) {
+    out.fill(value);
+}
