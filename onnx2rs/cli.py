@@ -51,7 +51,8 @@ def _fail(e: Onnx2rsError) -> typer.Exit:
 
 @app.command()
 def build(
-    model: Annotated[Path, typer.Argument(help="The .onnx model to compile.")],
+    model: Annotated[Path, typer.Argument(
+        help="The model: .onnx, .keras, .h5, a SavedModel folder, .tflite or .pt2.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the crate to.")] = Path("out"),
     name: Annotated[str | None, typer.Option(help="Crate name (default: the model's file name).")] = None,
     input_shape: ShapeOpt = None,
@@ -69,6 +70,27 @@ def build(
         f"({len(result.graph.nodes)} nodes, {removed} removed by passes, "
         f"weights {result.weights_bytes / 1e6:.2f} MB)"
     )
+
+
+@app.command()
+def convert(
+    model: Annotated[Path, typer.Argument(help="A .keras, .h5, SavedModel folder, .tflite or .pt2 model.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The .onnx file to write.")],
+    force: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Write the ONNX model onnx2rs compiles from MODEL (before simplification)."""
+    from .load import read_model
+
+    try:
+        if out.exists() and not force:
+            raise Onnx2rsError(f"{out} already exists: pass --force to replace it")
+        proto = read_model(model)
+        staging = out.with_name(f".{out.name}.partial")
+        staging.write_bytes(proto.SerializeToString())
+        staging.replace(out)
+    except Onnx2rsError as e:
+        raise _fail(e) from None
+    console.print(f"wrote {out} ({len(proto.graph.node)} nodes, opset {proto.opset_import[0].version})")
 
 
 @app.command()

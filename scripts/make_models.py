@@ -18,12 +18,11 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tf2onnx  # noqa: E402
 from tensorflow import keras  # noqa: E402
 
+from onnx2rs.frontends.tfkeras import export_keras  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
-OPSET = 17
 # onnxruntime 1.31 refuses IR versions above 13, and onnx 1.23 writes 14 by default.
 IR_VERSION = 8
 
@@ -68,6 +67,41 @@ def conv2d_image() -> keras.Model:
     return keras.Model(inp, out, name="conv2d_image")
 
 
+def mobilenet_style() -> keras.Model:
+    """MobileNet-style blocks: strided Conv2D, DepthwiseConv2D and pointwise Conv2D, BN, ReLU6."""
+    inp = keras.Input(shape=(32, 32, 3), dtype="float32", name="image")
+    x = keras.layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False)(inp)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU(6.0)(x)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False)(x)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU(6.0)(x)
+    x = keras.layers.Conv2D(32, 1, use_bias=False)(x)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU(6.0)(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    out = keras.layers.Dense(5, activation="softmax")(x)
+    return keras.Model(inp, out, name="mobilenet_style")
+
+
+@keras.utils.register_keras_serializable(package="onnx2rs")
+def gelu_tanh(x):
+    """GELU, tanh approximation: tf2onnx cannot convert the exact one (TensorFlow's Erfc)."""
+    return keras.activations.gelu(x, approximate=True)
+
+
+def transformer_encoder(seq_len: int = 12, dim: int = 32) -> keras.Model:
+    """One Transformer encoder block: MultiHeadAttention, residuals, LayerNormalization, GELU MLP."""
+    inp = keras.Input(shape=(seq_len, dim), dtype="float32", name="tokens")
+    attended = keras.layers.MultiHeadAttention(num_heads=4, key_dim=dim // 4)(inp, inp)
+    x = keras.layers.LayerNormalization()(inp + attended)
+    hidden = keras.layers.Dense(2 * dim, activation=gelu_tanh)(x)
+    x = keras.layers.LayerNormalization()(x + keras.layers.Dense(dim)(hidden))
+    pooled = keras.layers.GlobalAveragePooling1D()(x)
+    out = keras.layers.Dense(2, activation="softmax")(pooled)
+    return keras.Model(inp, out, name="transformer_encoder")
+
+
 def randomise_stats(model: keras.Model, rng: np.random.Generator) -> None:
     """Give biases and BatchNorm statistics non-zero values, so that tests exercise them.
 
@@ -90,13 +124,8 @@ def randomise_stats(model: keras.Model, rng: np.random.Generator) -> None:
 
 
 def export(model: keras.Model, path: Path) -> None:
-    """Export `model` through a tf.function with a fixed input signature (batch 1)."""
-    spec = [
-        tf.TensorSpec((1, *inp.shape[1:]), inp.dtype, name=inp.name.split(":")[0])
-        for inp in model.inputs
-    ]
-    fn = tf.function(lambda *args: model(list(args) if len(args) > 1 else args[0]))
-    proto, _ = tf2onnx.convert.from_function(fn, input_signature=spec, opset=OPSET)
+    """Export `model` as onnx2rs's Keras front end does (a tf.function at batch 1)."""
+    proto = export_keras(model)
     proto.ir_version = IR_VERSION
     proto.doc_string = f"{model.name}: made by scripts/make_models.py"
     path.parent.mkdir(parents=True, exist_ok=True)

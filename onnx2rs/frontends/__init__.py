@@ -11,13 +11,15 @@ from pathlib import Path
 
 import onnx
 
-from . import pytorch
+from . import pytorch, tfkeras
 
 
 def to_onnx(path: Path) -> onnx.ModelProto | None:
     """The ONNX model for a framework file at `path`, or None if `path` is ONNX already."""
     if path.suffix == ".pt2":
         return pytorch.read_exported_program(path)
+    if tfkeras.is_tensorflow(path):
+        return tfkeras.read_tensorflow(path)
     return None
 
 

@@ -52,3 +52,29 @@ def test_compiled_model_matches_keras(make_models, builder: str, tmp_path: Path)
     binary = toolchain.build_binary(result.out_dir, result.crate)
     (ours,) = run_cli(binary, [x], 1, tmp_path)
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(("builder", "fmt"), [("mobilenet_style", ".keras"), ("transformer_encoder", ".keras"),
+                                              ("mlp", ".h5"), ("mlp", "saved_model"), ("conv2d_image", ".tflite")])
+def test_keras_files_build_through_the_front_end(make_models, builder: str, fmt: str, tmp_path: Path) -> None:
+    """`onnx2rs build model.keras` (and .h5, a SavedModel folder, .tflite) matches Keras at 1e-4."""
+    keras = make_models.keras
+    keras.utils.set_random_seed(4)
+    model = getattr(make_models, builder)()
+    make_models.randomise_stats(model, np.random.default_rng(4))
+    path = tmp_path / f"{builder}{fmt}"
+    if fmt == "saved_model":
+        model.export(str(path), verbose=False)
+    elif fmt == ".tflite":
+        import tensorflow
+
+        path.write_bytes(tensorflow.lite.TFLiteConverter.from_keras_model(model).convert())
+    else:
+        model.save(path)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((1, *model.inputs[0].shape[1:])).astype(np.float32)
+    expected = np.asarray(model(x, training=False))
+    result = compile_model(path, tmp_path / "crate")
+    binary = toolchain.build_binary(result.out_dir, result.crate)
+    (ours,) = run_cli(binary, [x], 1, tmp_path)
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)
