@@ -157,6 +157,21 @@ def _attrs(node: onnx.NodeProto) -> dict:
     return out
 
 
+# Constant's scalar and list forms, with the element type each one means.
+_CONSTANT_FORMS = {"value_float": np.float32, "value_floats": np.float32, "value_int": np.int64,
+                   "value_ints": np.int64}
+
+
+def _constant_value(node: onnx.NodeProto) -> np.ndarray:
+    attrs = _attrs(node)
+    if "value" in attrs:
+        return np.asarray(attrs["value"])
+    for form, dtype in _CONSTANT_FORMS.items():
+        if form in attrs:
+            return np.asarray(attrs[form], dtype=dtype)
+    raise ModelError(f"Constant node {node.name!r} uses an unsupported attribute form ({', '.join(attrs)})")
+
+
 def _unique(name: str, fallback: str, taken: set[str]) -> str:
     base = name or fallback
     candidate, i = base, 1
@@ -180,10 +195,7 @@ def to_ir(model: onnx.ModelProto) -> Graph:
     nodes, taken = [], set()
     for i, n in enumerate(g.node):
         if n.op_type == "Constant" and n.domain in ("", "ai.onnx"):
-            attrs = _attrs(n)
-            if "value" not in attrs:
-                raise ModelError(f"Constant node {n.name!r} uses an unsupported attribute form")
-            initializers[n.output[0]] = np.asarray(attrs["value"])
+            initializers[n.output[0]] = _constant_value(n)
             values.pop(n.output[0], None)
             continue
         name = _unique(n.name, f"{n.op_type}_{i}", taken)

@@ -52,6 +52,7 @@ def _describe(v: Value, renderer: Renderer) -> dict[str, Any]:
         "rust": v.dtype.rust,
         "shape": list(v.shape),
         "rank": len(v.shape),
+        "dim": f"Ix{len(v.shape)}" if len(v.shape) <= 6 else "IxDyn",  # ndarray names ranks up to 6
         "bad_shape": [v.shape[0] + 1, *v.shape[1:]] if v.shape else [2],
     }
 

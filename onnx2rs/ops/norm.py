@@ -58,18 +58,14 @@ def lower_log_softmax(ctx: Lowering) -> Call:
     return ctx.call("log_softmax_into", ctx.arg(0), axis, ctx.out())
 
 
-def _check_layer_norm(node: Node, graph: Graph) -> str | None:
-    return "Mean/InvStdDev outputs" if len([o for o in node.outputs if o]) > 1 else None
-
-
-@register("LayerNormalization", dtypes=frozenset({F32}), check=_check_layer_norm, attrs=("axis", "epsilon"),
-          limits="Only the Y output.")
+@register("LayerNormalization", dtypes=frozenset({F32}), attrs=("axis", "epsilon"))
 def lower_layer_norm(ctx: Lowering) -> Call:
-    """`ops::layer_norm_into(x, scale, bias, axis, epsilon, out)`."""
+    """`ops::layer_norm_into(x, scale, bias, axis, epsilon, out, mean, inv_std_dev)`."""
     rank = len(ctx.input(0).shape)
     axis = int(ctx.attr("axis", -1)) % rank
     eps = ctx.literal(ctx.attr("epsilon", 1e-5), F32)
-    return ctx.call("layer_norm_into", ctx.arg(0), ctx.arg(1), ctx.opt_arg(2), str(axis), eps, ctx.out())
+    return ctx.call("layer_norm_into", ctx.arg(0), ctx.arg(1), ctx.opt_arg(2), str(axis), eps, ctx.out(),
+                    ctx.opt_out(1), ctx.opt_out(2))
 
 
 @register("InstanceNormalization", dtypes=frozenset({F32}), attrs=("epsilon",))

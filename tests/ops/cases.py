@@ -145,6 +145,8 @@ CASES = [
          {"axis": 0, "largest": 0}, outputs=2),
     Case("log_softmax", "LogSoftmax", [run(normal(2, 3, 5, scale=4.0))]),
     Case("layer_norm_last_axis", "LayerNormalization", [run(normal(2, 3, 8)), const(normal(8)), const(normal(8))]),
+    Case("layer_norm_with_statistics", "LayerNormalization", [run(normal(2, 3, 4)), const(normal(4)), const(normal(4))],
+         outputs=3),
     Case("layer_norm_axis1_no_bias", "LayerNormalization", [run(normal(2, 3, 4)), const(normal(3, 4))],
          {"axis": 1, "epsilon": 1e-3}),
     Case("slice_steps_negative", "Slice", [run(normal(4, 6, 5)), const(fixed([1, -1, 0])), const(fixed([4, -7, 9])),

@@ -165,12 +165,13 @@ pub fn log_softmax_into(
 /// let x = array![[1.0f32, 3.0]].into_dyn();
 /// let one = array![1.0f32].into_dyn();
 /// let mut out = ArrayD::<f32>::zeros(IxDyn(&[1, 2]));
-/// onnx2rs_runtime::ops::layer_norm_into(x.view(), one.view(), None, 1, 0.0, out.view_mut()).unwrap();
+/// onnx2rs_runtime::ops::layer_norm_into(x.view(), one.view(), None, 1, 0.0, out.view_mut(), None, None).unwrap();
 /// assert_eq!(out, array![[-1.0, 1.0]].into_dyn());
 /// ```
 ///
 /// # Errors
 /// [`Error::Shape`] if `axis` is out of range, `scale`/`bias` do not broadcast, or `out` does not fit.
+#[allow(clippy::too_many_arguments)] // the op's three inputs, three outputs and two attributes
 pub fn layer_norm_into(
     x: ArrayViewD<'_, f32>,
     scale: ArrayViewD<'_, f32>,
@@ -178,6 +179,8 @@ pub fn layer_norm_into(
     axis: usize,
     epsilon: f32,
     out: ArrayViewMutD<'_, f32>,
+    mean_out: Option<ArrayViewMutD<'_, f32>>,
+    inv_std_dev_out: Option<ArrayViewMutD<'_, f32>>,
 ) -> Result<()> {
     if axis > x.ndim() || out.shape() != x.shape() {
         return Err(Error::Shape(format!(
@@ -206,10 +209,22 @@ pub fn layer_norm_into(
     let mut out = out
         .into_shape_with_order((outer, inner))
         .map_err(|_| Error::Shape("LayerNormalization output must be contiguous".into()))?;
+    // The optional statistics: one value per row, in row order.
+    let mut stats = [mean_out, inv_std_dev_out].map(|o| o.map(|o| o.into_iter()));
+    if stats.iter().flatten().any(|o| o.len() != outer) {
+        return Err(Error::Shape(format!(
+            "LayerNormalization statistics must hold {outer} values"
+        )));
+    }
     for (row, mut dst) in rows.outer_iter().zip(out.outer_iter_mut()) {
         let mean = row.sum() / inner as f32;
         let var = row.fold(0.0f32, |s, &v| s + (v - mean) * (v - mean)) / inner as f32;
         let inv = 1.0 / (var + epsilon).sqrt();
+        for (stat, v) in stats.iter_mut().zip([mean, inv]) {
+            if let Some(slot) = stat.as_mut().and_then(Iterator::next) {
+                *slot = v;
+            }
+        }
         let normalized = row
             .iter()
             .zip(scale.iter())
