@@ -1,6 +1,6 @@
-"""Read an ONNX model, fix its input shapes, simplify it and lift it into the IR.
+"""Read an ONNX model, fix its input shapes, simplify it, unroll static Loops and lift it into the IR.
 
-This is the only module that touches protobuf. Guarantees on return: the model
+Only this module and `unroll.py` (which it calls) touch protobuf. Guarantees on return: the model
 passed the ONNX checker, every value has a known dtype and a static shape, and
 `Constant` nodes have become initializers.
 """
@@ -19,6 +19,7 @@ from . import dtypes, frontends
 from .errors import ModelError, UnsupportedError
 from .ir import Graph, Node, Value
 from .reference import ort_compatible
+from .unroll import unroll_loops
 
 log = logging.getLogger(__name__)
 
@@ -245,5 +246,10 @@ def load(
             f"opset {opset} is newer than this onnx package knows ({onnx.defs.onnx_opset_version()})"
         )
     shapes = fixed_input_shapes(model, input_shapes)
-    simplified = infer_shapes(simplify(model, shapes), shapes)
-    return model, to_ir(simplified)
+    simplified = simplify(model, shapes)
+    # Trip counts are constants only once shapes are fixed and folded; unrolled steps fold again.
+    simplified, unrolled = unroll_loops(simplified)
+    if unrolled:
+        log.info("unrolled %d Loop(s)", unrolled)
+        simplified = simplify(simplified, shapes)
+    return model, to_ir(infer_shapes(simplified, shapes))

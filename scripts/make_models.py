@@ -102,6 +102,29 @@ def transformer_encoder(seq_len: int = 12, dim: int = 32) -> keras.Model:
     return keras.Model(inp, out, name="transformer_encoder")
 
 
+def word_bilstm(seq_len: int = 20, vocab: int = 500) -> keras.Model:
+    """The original word-level classifier: Embedding, SpatialDropout1D, GaussianNoise, Conv1D,
+    Bidirectional LSTM. The two noise layers are training-only and must vanish."""
+    inp = keras.Input(shape=(seq_len,), dtype="int32", name="words")
+    x = keras.layers.Embedding(vocab, 16)(inp)
+    x = keras.layers.SpatialDropout1D(0.2)(x)
+    x = keras.layers.GaussianNoise(0.1)(x)
+    x = keras.layers.Conv1D(16, 3, activation="relu")(x)
+    x = keras.layers.Bidirectional(keras.layers.LSTM(8))(x)
+    out = keras.layers.Dense(1, activation="sigmoid")(x)
+    return keras.Model(inp, out, name="word_bilstm")
+
+
+def stacked_gru(seq_len: int = 15, vocab: int = 300) -> keras.Model:
+    """A text model with two stacked GRU layers (tf2onnx writes each as an ONNX Loop)."""
+    inp = keras.Input(shape=(seq_len,), dtype="int32", name="words")
+    x = keras.layers.Embedding(vocab, 16)(inp)
+    x = keras.layers.GRU(12, return_sequences=True)(x)
+    x = keras.layers.GRU(12)(x)
+    out = keras.layers.Dense(3, activation="softmax")(x)
+    return keras.Model(inp, out, name="stacked_gru")
+
+
 def randomise_stats(model: keras.Model, rng: np.random.Generator) -> None:
     """Give biases and BatchNorm statistics non-zero values, so that tests exercise them.
 

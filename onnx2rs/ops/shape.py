@@ -211,3 +211,10 @@ def _check_eye_like(node: Node, graph: Graph) -> str | None:
 def lower_eye_like(ctx: Lowering) -> Call:
     """`ops::eye_into(k, out)`: only the input's (static) shape matters."""
     return ctx.call("eye_into", str(int(ctx.attr("k", 0))), ctx.out())
+
+
+@register("ReverseSequence", dtypes=ALL, attrs=("batch_axis", "time_axis"))
+def lower_reverse_sequence(ctx: Lowering) -> Call:
+    """`ops::reverse_sequence_into(x, lens, batch_axis, time_axis, out)`; bad lengths are a run-time error."""
+    axes = [str(int(ctx.attr(a, d))) for a, d in (("batch_axis", 1), ("time_axis", 0))]
+    return ctx.call("reverse_sequence_into", ctx.arg(0), ctx.arg(1), *axes, ctx.out())

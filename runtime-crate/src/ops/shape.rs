@@ -617,3 +617,55 @@ pub fn eye_into<T: crate::Numeric>(k: i64, mut out: ArrayViewMutD<'_, T>) -> Res
 pub fn fill_into<T: Element>(value: T, mut out: ArrayViewMutD<'_, T>) {
     out.fill(value);
 }
+
+/// ONNX `ReverseSequence`: for each batch entry `b`, the first `lens[b]` steps along
+/// `time_axis` in reverse order; the steps after them unchanged.
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// let x = array![[1, 2, 3], [4, 5, 6]].into_dyn(); // batch 0, time 1
+/// let mut out = ArrayD::<i32>::zeros(IxDyn(&[2, 3]));
+/// let lens = array![2i64, 3].into_dyn();
+/// onnx2rs_runtime::ops::reverse_sequence_into(x.view(), lens.view(), 0, 1, out.view_mut()).unwrap();
+/// assert_eq!(out, array![[2, 1, 3], [6, 5, 4]].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if shapes or axes disagree; [`Error::Index`] if a length exceeds the time axis.
+pub fn reverse_sequence_into<T: Element>(
+    x: ArrayViewD<'_, T>,
+    lens: ArrayViewD<'_, i64>,
+    batch_axis: usize,
+    time_axis: usize,
+    mut out: ArrayViewMutD<'_, T>,
+) -> Result<()> {
+    let axes_ok = batch_axis != time_axis && batch_axis < x.ndim() && time_axis < x.ndim();
+    if !axes_ok || out.shape() != x.shape() || lens.len() != x.shape()[batch_axis] {
+        return Err(Error::Shape(format!(
+            "ReverseSequence of {:?} (batch axis {batch_axis}, time axis {time_axis}) with {} lengths",
+            x.shape(),
+            lens.len()
+        )));
+    }
+    out.assign(&x);
+    let steps = x.shape()[time_axis];
+    // The time axis of one batch entry's view.
+    let time = if time_axis > batch_axis {
+        time_axis - 1
+    } else {
+        time_axis
+    };
+    for (b, &len) in lens.iter().enumerate() {
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|&n| n <= steps)
+            .ok_or_else(|| Error::Index(format!("sequence length {len} outside 0..={steps}")))?;
+        let src = x.index_axis(Axis(batch_axis), b);
+        let mut dst = out.index_axis_mut(Axis(batch_axis), b);
+        for t in 0..len {
+            dst.index_axis_mut(Axis(time), t)
+                .assign(&src.index_axis(Axis(time), len - 1 - t));
+        }
+    }
+    Ok(())
+}
