@@ -36,6 +36,8 @@ class CompileOptions:
     input_shapes: dict[str, list[int]] = field(default_factory=dict)
     force: bool = False
     seed: int = 0
+    # Add PyO3 bindings and a maturin pyproject.toml, so that `pip install OUT` works.
+    python: bool = False
     # Inputs and expected outputs for the generated tests; None: random inputs through ONNX Runtime.
     reference: tuple[dict[str, np.ndarray], list[np.ndarray]] | None = None
 
@@ -94,6 +96,7 @@ def compile_model(
             graph, staging, crate, str(source) if not isinstance(source, onnx.ModelProto) else "model.onnx",
             (inputs, expected),
             (inplace, memory),
+            python=options.python,
         )
         toolchain.rustfmt(files.rust_sources)
         if out_dir.exists():

@@ -57,10 +57,12 @@ def build(
     name: Annotated[str | None, typer.Option(help="Crate name (default: the model's file name).")] = None,
     input_shape: ShapeOpt = None,
     force: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
+    python: Annotated[bool, typer.Option(
+        "--python", help="Add PyO3 bindings: `pip install OUT` then gives `import NAME`.")] = False,
 ) -> None:
     """Compile MODEL into a Rust crate at OUT."""
     try:
-        options = CompileOptions(name=name, input_shapes=parse_shapes(input_shape), force=force)
+        options = CompileOptions(name=name, input_shapes=parse_shapes(input_shape), force=force, python=python)
         result = compile_model(model, out, options)
     except Onnx2rsError as e:
         raise _fail(e) from None

@@ -180,11 +180,13 @@ def emit_crate(
     source_file: str,
     reference: tuple[list[np.ndarray], list[np.ndarray]],
     plan: tuple[dict[str, InplaceDecision], MemoryPlan],
+    python: bool = False,
 ) -> CrateFiles:
     """Write the crate for `graph` into the existing, empty folder `out_dir`.
 
     `reference` holds inputs and ONNX Runtime's outputs for the generated tests;
-    `plan` holds the in-place decisions and the memory plan of `graph` as scheduled.
+    `plan` holds the in-place decisions and the memory plan of `graph` as scheduled;
+    `python` adds PyO3 bindings (`python/`) and a maturin `pyproject.toml`.
     Precondition: preflight passed, so every node has a registered lowering.
     """
     inplace, memory = plan
@@ -252,10 +254,14 @@ def emit_crate(
         "README.md": "README.md",
         ".gitignore": "gitignore",
     }
-    for path, template in files.items():
+    written = {path: ("crate", template) for path, template in files.items()}
+    if python:
+        written |= {"pyproject.toml": ("python", "pyproject.toml"), "python/Cargo.toml": ("python", "Cargo.toml"),
+                    "python/src/lib.rs": ("python", "lib.rs")}
+    for path, (folder, template) in written.items():
         target = out_dir / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(renderer.file(template, **context))
+        target.write_text(renderer.file(template, folder, **context))
 
     weights_path = out_dir / "weights.safetensors"
     write_weights(weights_path, {renderer.ident(w): graph.initializers[w] for w in stored})
@@ -268,7 +274,7 @@ def emit_crate(
         np.save(data / f"output_{i}.npy", array)
 
     _vendor_runtime(out_dir / "runtime")
-    sources = [out_dir / p for p in files if p.endswith(".rs")]
+    sources = [out_dir / p for p in written if p.endswith(".rs")]
     return CrateFiles(sources, weights_path.stat().st_size)
 
 

@@ -39,9 +39,9 @@ class Renderer:
         """Render the call site `templates/ops/<template>.rs.j2`."""
         return self.env.get_template(f"ops/{template}.rs.j2").render(**context).strip()
 
-    def file(self, template: str, **context: Any) -> str:
-        """Render a crate file from `templates/crate/<template>.j2`."""
-        return self.env.get_template(f"crate/{template}.j2").render(**context)
+    def file(self, template: str, folder: str = "crate", **context: Any) -> str:
+        """Render a file from `templates/<folder>/<template>.j2` (the crate, or its Python bindings)."""
+        return self.env.get_template(f"{folder}/{template}.j2").render(**context)
 
 
 def literal(value: Any, dtype: DType) -> str:
