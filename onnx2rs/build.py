@@ -14,6 +14,7 @@ everything succeeded, so a failed build leaves nothing behind.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -22,10 +23,12 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from . import codegen, load, passes, preflight, reference, toolchain
+from . import batching, codegen, load, passes, preflight, reference, toolchain
 from .errors import Onnx2rsError
 from .invariants import check_graph
 from .ir import Graph
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,6 +41,9 @@ class CompileOptions:
     seed: int = 0
     # Add PyO3 bindings and a maturin pyproject.toml, so that `pip install OUT` works.
     python: bool = False
+    # Accept any batch size at run time (per-sample runs of the batch-1 plan) when the model's
+    # batch dim is symbolic and no op mixes samples; False fixes the batch at compile time.
+    dynamic_batch: bool = True
     # Inputs and expected outputs for the generated tests; None: random inputs through ONNX Runtime.
     reference: tuple[dict[str, np.ndarray], list[np.ndarray]] | None = None
 
@@ -52,6 +58,8 @@ class CompileResult:
     graph: Graph
     reports: list[passes.PassReport]
     weights_bytes: int
+    # The generated API accepts any batch size (see batching.py).
+    dynamic_batch: bool = False
 
 
 def lower_model(
@@ -81,6 +89,7 @@ def compile_model(
     crate = codegen.crate_name(options.name or stem)
     model, graph, reports = lower_model(source, options)
     _, inplace, memory = passes.analyse(graph)
+    dynamic_batch = options.dynamic_batch and _batch_is_separable(source, model, graph, options)
 
     if options.reference is not None:
         feeds, expected = options.reference
@@ -97,6 +106,7 @@ def compile_model(
             (inputs, expected),
             (inplace, memory),
             python=options.python,
+            dynamic_batch=dynamic_batch,
         )
         toolchain.rustfmt(files.rust_sources)
         if out_dir.exists():
@@ -105,7 +115,25 @@ def compile_model(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return CompileResult(out_dir, crate, model, graph, reports, files.weights_bytes)
+    return CompileResult(out_dir, crate, model, graph, reports, files.weights_bytes, dynamic_batch)
+
+
+def _batch_is_separable(source: str | Path | onnx.ModelProto, model: onnx.ModelProto, graph: Graph,
+                        options: CompileOptions) -> bool:
+    """True if the model's batch is symbolic, compiled as 1, and no op mixes samples."""
+    shapes = {name: list(graph.value(name).shape) for name in graph.inputs}
+    if not batching.symbolic_batch(model) or any(not s or s[0] != 1 for s in shapes.values()):
+        return False
+    try:
+        two, three = (lower_model(model, dataclasses.replace(options, input_shapes=batching.with_batch(shapes, n)))[1]
+                      for n in (2, 3))
+    except Onnx2rsError as e:
+        log.info("batch fixed at 1: the model does not load at batch 2 or 3 (%s)", e)
+        return False
+    reason = batching.separable(two, three)
+    if reason:
+        log.info("batch fixed at 1: %s", reason)
+    return reason is None
 
 
 def from_torch(

@@ -181,12 +181,14 @@ def emit_crate(
     reference: tuple[list[np.ndarray], list[np.ndarray]],
     plan: tuple[dict[str, InplaceDecision], MemoryPlan],
     python: bool = False,
+    dynamic_batch: bool = False,
 ) -> CrateFiles:
     """Write the crate for `graph` into the existing, empty folder `out_dir`.
 
     `reference` holds inputs and ONNX Runtime's outputs for the generated tests;
     `plan` holds the in-place decisions and the memory plan of `graph` as scheduled;
-    `python` adds PyO3 bindings (`python/`) and a maturin `pyproject.toml`.
+    `python` adds PyO3 bindings (`python/`) and a maturin `pyproject.toml`; with
+    `dynamic_batch`, `Model::run` accepts any batch size (per-sample runs).
     Precondition: preflight passed, so every node has a registered lowering.
     """
     inplace, memory = plan
@@ -242,6 +244,7 @@ def emit_crate(
         "arenas": arenas,
         "workspace": workspace,
         "tolerance": TOLERANCE,
+        "dynamic_batch": dynamic_batch,
     }
     files = {
         "Cargo.toml": "Cargo.toml",

@@ -40,6 +40,8 @@ def export(model: Any, example_inputs: Sequence[Any], dynamic_batch: bool = Fals
     if dynamic_batch:
         batch = torch.export.Dim("batch")
         dynamic = tuple({0: batch} for _ in example_inputs)
+        # torch.export specialises a size-1 dim to the constant 1: trace with two samples.
+        example_inputs = [torch.cat([x, x]) if x.shape[0] == 1 else x for x in example_inputs]
     try:
         program = torch.onnx.export(model, tuple(example_inputs), dynamo=True, opset_version=OPSET,
                                     dynamic_shapes=dynamic, verbose=False)

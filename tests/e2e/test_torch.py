@@ -137,3 +137,29 @@ def test_exported_program_file_builds_like_the_module(tmp_path: Path) -> None:
     binary = toolchain.build_binary(result.out_dir, result.crate)
     (ours,) = run_cli(binary, [x.numpy()], 1, tmp_path)
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["resnet", "gru"])
+def test_dynamic_batch_runs_any_batch_size(name: str, tmp_path: Path) -> None:
+    """Exported with a symbolic batch, the crate accepts batch 1 and batch 32 (per-sample runs)."""
+    module, x1 = _seeded(name)
+    generator = torch.Generator().manual_seed(2)
+    x32 = torch.cat([MODELS[name][1](generator) for _ in range(32)])
+    result = from_torch(module, (x1,), tmp_path / name, dynamic_batch=True)
+    assert result.dynamic_batch
+    binary = toolchain.build_binary(result.out_dir, result.crate)
+    for x in (x1, x32):
+        with torch.no_grad():
+            expected = module(x).numpy()
+        (ours,) = run_cli(binary, [x.numpy()], 1, tmp_path)
+        assert ours.shape == expected.shape
+        np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_static_batch_model_refuses_other_batch_sizes(tmp_path: Path) -> None:
+    module, x1 = _seeded("resnet")
+    result = from_torch(module, (x1,), tmp_path / "static")
+    assert not result.dynamic_batch
+    binary = toolchain.build_binary(result.out_dir, result.crate)
+    with pytest.raises(Exception, match="must have shape"):
+        run_cli(binary, [np.zeros((2, 3, 32, 32), np.float32)], 1, tmp_path)
