@@ -246,6 +246,11 @@ CASES = [
     Case("conv_transpose_dilated_output_padding", "ConvTranspose",
          [run(normal(1, 2, 4, 3)), const(normal(2, 2, 2, 3))],
          {"strides": [2, 1], "dilations": [2, 1], "output_padding": [1, 0]}),
+    Case("einsum_batched_matmul", "Einsum", [run(normal(2, 3, 4)), run(normal(2, 4, 5))],
+         {"equation": "bij,bjk->bik"}, opset=12),
+    Case("einsum_ellipsis_transpose", "Einsum", [run(normal(2, 3, 4))], {"equation": "...ij->...ji"}, opset=12),
+    Case("einsum_implicit_outer_sum", "Einsum", [run(normal(3, 4)), const(normal(4))], {"equation": "ij,j"}, opset=12),
+    Case("einsum_trace_i64", "Einsum", [run(ints(-5, 5, 3, 3))], {"equation": "ii->"}, opset=12),
     # bits and float classes
     Case("bitwise_and_u8", "BitwiseAnd", [run(ints(0, 255, 2, 4, dtype=np.uint8)), run(ints(0, 255, 4, dtype=np.uint8))],
          opset=18),

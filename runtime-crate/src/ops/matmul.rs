@@ -202,3 +202,75 @@ pub fn gemm_into<T: Numeric>(
     }
     Ok(())
 }
+
+/// Most distinct index letters an [`einsum_into`] equation may use.
+pub const EINSUM_MAX_LABELS: usize = 16;
+
+/// ONNX `Einsum` with the equation resolved at build time: `labels[i][d]` is the
+/// index letter (as a number below `sizes.len()`) of axis `d` of input `i`, and
+/// `out_labels` those of the output. Every combination of letters is visited once:
+/// products of the inputs accumulate into the output (sums over the missing letters,
+/// diagonals for repeated ones). Allocation-free; meant for the small contractions
+/// exporters emit, not as a GEMM.
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// let a = array![[1.0f32, 2.0], [3.0, 4.0]].into_dyn();
+/// let mut trace = ArrayD::<f32>::zeros(IxDyn(&[]));
+/// onnx2rs_runtime::ops::einsum_into(&[a.view()], &[&[0, 0]], &[], &[2], trace.view_mut()).unwrap(); // "ii->"
+/// assert_eq!(trace[[]], 5.0);
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if the labels do not match the operands' ranks and sizes.
+pub fn einsum_into<T: Numeric>(
+    inputs: &[ArrayViewD<'_, T>],
+    labels: &[&[usize]],
+    out_labels: &[usize],
+    sizes: &[usize],
+    mut out: ArrayViewMutD<'_, T>,
+) -> Result<()> {
+    let fits = |shape: &[usize], ls: &[usize]| {
+        shape.len() == ls.len()
+            && ls
+                .iter()
+                .zip(shape)
+                .all(|(&l, &d)| sizes.get(l) == Some(&d))
+    };
+    if sizes.len() > EINSUM_MAX_LABELS
+        || inputs.len() != labels.len()
+        || !inputs.iter().zip(labels).all(|(x, ls)| fits(x.shape(), ls))
+        || !fits(out.shape(), out_labels)
+    {
+        return Err(Error::Shape(
+            "Einsum operands do not match the equation".into(),
+        ));
+    }
+    out.fill(T::zero());
+    let total: usize = sizes.iter().product();
+    let mut index = [0usize; EINSUM_MAX_LABELS];
+    let mut at = [0usize; EINSUM_MAX_LABELS];
+    for _ in 0..total {
+        let mut product = T::one();
+        for (x, ls) in inputs.iter().zip(labels) {
+            for (slot, &l) in at.iter_mut().zip(ls.iter()) {
+                *slot = index[l];
+            }
+            product = product * x[&at[..ls.len()]];
+        }
+        for (slot, &l) in at.iter_mut().zip(out_labels) {
+            *slot = index[l];
+        }
+        let o = &mut out[&at[..out_labels.len()]];
+        *o = *o + product;
+        // Next combination, last letter fastest.
+        for l in (0..sizes.len()).rev() {
+            index[l] += 1;
+            if index[l] < sizes[l] {
+                break;
+            }
+            index[l] = 0;
+        }
+    }
+    Ok(())
+}

@@ -22,7 +22,9 @@ pub use conv::{
 };
 pub use elementwise::*;
 pub use linalg::mat_mul_into;
-pub use matmul::{gemm, gemm_into, matmul, matmul_into, GemmParams};
+pub use matmul::{
+    einsum_into, gemm, gemm_into, matmul, matmul_into, GemmParams, EINSUM_MAX_LABELS,
+};
 pub use norm::{
     batch_norm, batch_norm_inplace, batch_norm_into, hardmax_into, instance_norm_into,
     layer_norm_into, log_softmax_inplace, log_softmax_into, lp_normalize_into, lrn_into, softmax,
