@@ -218,3 +218,71 @@ def lower_reverse_sequence(ctx: Lowering) -> Call:
     """`ops::reverse_sequence_into(x, lens, batch_axis, time_axis, out)`; bad lengths are a run-time error."""
     axes = [str(int(ctx.attr(a, d))) for a, d in (("batch_axis", 1), ("time_axis", 0))]
     return ctx.call("reverse_sequence_into", ctx.arg(0), ctx.arg(1), *axes, ctx.out())
+
+
+_RESIZE_COORDINATES = {"half_pixel": "HalfPixel", "pytorch_half_pixel": "PytorchHalfPixel",
+                       "align_corners": "AlignCorners", "asymmetric": "Asymmetric"}
+_RESIZE_NEAREST = {"round_prefer_floor": "NearestRoundPreferFloor", "round_prefer_ceil": "NearestRoundPreferCeil",
+                   "floor": "NearestFloor", "ceil": "NearestCeil"}
+
+
+def resize_scales(node: Node, graph: Graph) -> list[float] | None:
+    """Resize's per-axis scales as its coordinate transform uses them; None if computed at run time.
+
+    Given `scales`, those values (not output / input); given `sizes`, output / input.
+    """
+    x, y = graph.value(node.inputs[0]), graph.value(node.outputs[0])
+    rank = len(x.shape)
+    scales_in = node.input(2)
+    if scales_in and graph.value(scales_in).size:
+        if not graph.is_constant(scales_in):
+            return None
+        given = [float(v) for v in np.asarray(graph.initializers[scales_in]).reshape(-1)]
+        scales = [1.0] * rank
+        for axis, scale in zip(_resize_axes(node, rank), given, strict=True):
+            scales[axis] = scale
+        return scales
+    return [y.shape[a] / x.shape[a] if x.shape[a] else 1.0 for a in range(rank)]
+
+
+def _resize_axes(node: Node, rank: int) -> list[int]:
+    return [int(a) % rank for a in node.attrs.get("axes", range(rank))]
+
+
+def _check_resize(node: Node, graph: Graph) -> str | None:
+    attrs = node.attrs
+    if graph.opset < 11:
+        return "opset < 11 (Resize-10 semantics)"
+    if attrs.get("mode", "nearest") not in ("nearest", "linear"):
+        return f"mode {attrs.get('mode')!r}"
+    if attrs.get("coordinate_transformation_mode", "half_pixel") not in _RESIZE_COORDINATES:
+        return f"coordinate_transformation_mode {attrs.get('coordinate_transformation_mode')!r}"
+    if attrs.get("nearest_mode", "round_prefer_floor") not in _RESIZE_NEAREST:
+        return f"nearest_mode {attrs.get('nearest_mode')!r}"
+    if attrs.get("antialias", 0) or attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch":
+        return "antialias or keep_aspect_ratio_policy"
+    if len(graph.value(node.inputs[0]).shape) > 8 or not graph.value(node.inputs[0]).size:
+        return "rank > 8 or an empty input"
+    return None
+
+
+@register("Resize", dtypes=frozenset({BY_RUST["f32"]}), check=_check_resize,
+          attrs=("coordinate_transformation_mode", "mode", "nearest_mode", "axes"),
+          limits="Nearest and (n-)linear; half_pixel, pytorch_half_pixel, align_corners and asymmetric "
+                 "coordinates; no cubic, antialias or tf_crop_and_resize. Scales computed at run time "
+                 "need the model to declare the output shape.")
+def lower_resize(ctx: Lowering) -> Call:
+    """`ops::resize_into(x, &scales, &axes, mode, coordinates, out)`; the static output shape is the
+    target. Constant scales become literals; run-time ones are read from their tensor."""
+    static = resize_scales(ctx.node, ctx.graph)
+    if static is not None:
+        scales = "&[" + ", ".join(ctx.literal(s, BY_RUST["f32"]) for s in static) + "]"
+        axes = "&[]"
+    else:
+        scales = f"ops::values(&{ctx.arg(2)})?"
+        axes = ctx.shape_literal(_resize_axes(ctx.node, len(ctx.input(0).shape))) if "axes" in ctx.node.attrs else "&[]"
+    mode = "Linear" if ctx.attr("mode", "nearest") == "linear" else \
+        _RESIZE_NEAREST[ctx.attr("nearest_mode", "round_prefer_floor")]
+    coordinates = _RESIZE_COORDINATES[ctx.attr("coordinate_transformation_mode", "half_pixel")]
+    return ctx.call("resize_into", ctx.arg(0), scales, axes, f"ops::ResizeMode::{mode}",
+                    f"ops::ResizeCoordinates::{coordinates}", ctx.out())

@@ -613,6 +613,15 @@ pub fn eye_into<T: crate::Numeric>(k: i64, mut out: ArrayViewMutD<'_, T>) -> Res
     Ok(())
 }
 
+/// The elements of a contiguous view, for kernels that take run-time operands as slices.
+///
+/// # Errors
+/// [`Error::Shape`] if `x` is not contiguous.
+pub fn values<'a, T>(x: &'a ArrayViewD<'_, T>) -> Result<&'a [T]> {
+    x.as_slice()
+        .ok_or_else(|| Error::Shape("operand must be contiguous".into()))
+}
+
 /// Set every element of `out` to `value` (ONNX `ConstantOfShape` with a static output shape).
 pub fn fill_into<T: Element>(value: T, mut out: ArrayViewMutD<'_, T>) {
     out.fill(value);
@@ -666,6 +675,140 @@ pub fn reverse_sequence_into<T: Element>(
             dst.index_axis_mut(Axis(time), t)
                 .assign(&src.index_axis(Axis(time), len - 1 - t));
         }
+    }
+    Ok(())
+}
+
+/// How [`resize_into`] maps an output coordinate to an input one (ONNX
+/// `coordinate_transformation_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)] // each variant is the ONNX mode of the same name
+pub enum ResizeCoordinates {
+    HalfPixel,
+    PytorchHalfPixel,
+    AlignCorners,
+    Asymmetric,
+}
+
+/// How [`resize_into`] picks or mixes input values (ONNX `mode` and `nearest_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)] // each variant is the ONNX mode of the same name
+pub enum ResizeMode {
+    NearestRoundPreferFloor,
+    NearestRoundPreferCeil,
+    NearestFloor,
+    NearestCeil,
+    Linear,
+}
+
+/// Most axes [`resize_into`] handles.
+pub const RESIZE_MAX_RANK: usize = 8;
+
+/// ONNX `Resize` (nearest or n-linear) into `out`, whose static shape is the target size;
+/// `scales` are the scales the coordinate transform uses, one per axis of `axes` (all
+/// axes when `axes` is empty; the others keep scale 1). Allocation-free.
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// use onnx2rs_runtime::ops::{resize_into, ResizeCoordinates, ResizeMode};
+/// let x = array![[1.0f32, 2.0]].into_dyn();
+/// let mut out = ArrayD::<f32>::zeros(IxDyn(&[1, 4]));
+/// resize_into(x.view(), &[1.0, 2.0], &[], ResizeMode::Linear, ResizeCoordinates::HalfPixel, out.view_mut()).unwrap();
+/// assert_eq!(out.as_slice().unwrap(), &[1.0, 1.25, 1.75, 2.0]);
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if ranks disagree or exceed [`RESIZE_MAX_RANK`], or `x` is empty.
+pub fn resize_into(
+    x: ArrayViewD<'_, f32>,
+    scales: &[f32],
+    axes: &[usize],
+    mode: ResizeMode,
+    coordinates: ResizeCoordinates,
+    mut out: ArrayViewMutD<'_, f32>,
+) -> Result<()> {
+    let rank = x.ndim();
+    let scaled = if axes.is_empty() { rank } else { axes.len() };
+    if out.ndim() != rank
+        || scales.len() != scaled
+        || axes.iter().any(|&a| a >= rank)
+        || rank > RESIZE_MAX_RANK
+        || x.is_empty()
+    {
+        return Err(Error::Shape(format!(
+            "Resize of {:?} with {} scales cannot give {:?}",
+            x.shape(),
+            scales.len(),
+            out.shape()
+        )));
+    }
+    let mut scale_of = [1.0f32; RESIZE_MAX_RANK];
+    if axes.is_empty() {
+        scale_of[..rank].copy_from_slice(scales);
+    } else {
+        for (&axis, &scale) in axes.iter().zip(scales) {
+            scale_of[axis] = scale;
+        }
+    }
+    // Per axis: the lower input index, the upper one, and the weight of the upper one.
+    let mut lo = [0usize; RESIZE_MAX_RANK];
+    let mut hi = [0usize; RESIZE_MAX_RANK];
+    let mut weight = [0.0f32; RESIZE_MAX_RANK];
+    let mut at = [0usize; RESIZE_MAX_RANK];
+    for (index, o) in out.indexed_iter_mut() {
+        for axis in 0..rank {
+            let (len_in, scale) = (x.shape()[axis], scale_of[axis]);
+            // As the ONNX reference: the scaled length, not the rounded output size.
+            let n_out = scale * len_in as f32;
+            let i = index[axis] as f32;
+            let src = match coordinates {
+                ResizeCoordinates::HalfPixel => (i + 0.5) / scale - 0.5,
+                ResizeCoordinates::PytorchHalfPixel if n_out > 1.0 => (i + 0.5) / scale - 0.5,
+                ResizeCoordinates::AlignCorners if n_out != 1.0 => {
+                    i * (len_in as f32 - 1.0) / (n_out - 1.0)
+                }
+                ResizeCoordinates::PytorchHalfPixel | ResizeCoordinates::AlignCorners => 0.0,
+                ResizeCoordinates::Asymmetric => i / scale,
+            };
+            let last = (len_in - 1) as f32;
+            let clamp = |v: f32| v.clamp(0.0, last) as usize;
+            let floor = src.floor();
+            let nearest = match mode {
+                ResizeMode::NearestRoundPreferFloor if src - floor == 0.5 => Some(floor),
+                ResizeMode::NearestRoundPreferCeil if src - floor == 0.5 => Some(floor + 1.0),
+                ResizeMode::NearestRoundPreferFloor | ResizeMode::NearestRoundPreferCeil => {
+                    Some(src.round())
+                }
+                ResizeMode::NearestFloor => Some(floor),
+                ResizeMode::NearestCeil => Some(src.ceil()),
+                ResizeMode::Linear => None,
+            };
+            match nearest {
+                Some(n) => (lo[axis], hi[axis], weight[axis]) = (clamp(n), clamp(n), 0.0),
+                None => {
+                    (lo[axis], hi[axis], weight[axis]) =
+                        (clamp(floor), clamp(floor + 1.0), src - floor)
+                }
+            }
+        }
+        // Sum over the 2^rank corners (one corner when every weight is 0).
+        let mut value = 0.0f32;
+        for corner in 0..1usize << rank {
+            let mut w = 1.0f32;
+            for axis in 0..rank {
+                let upper = corner >> axis & 1 == 1;
+                at[axis] = if upper { hi[axis] } else { lo[axis] };
+                w *= if upper {
+                    weight[axis]
+                } else {
+                    1.0 - weight[axis]
+                };
+            }
+            if w != 0.0 {
+                value += w * x[&at[..rank]];
+            }
+        }
+        *o = value;
     }
     Ok(())
 }
