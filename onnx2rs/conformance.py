@@ -226,6 +226,21 @@ def close_enough(ours: np.ndarray, expected: np.ndarray, rtol: float, atol: floa
     return bool(np.array_equal(ours, expected.astype(ours.dtype) if ours.dtype != expected.dtype else expected))
 
 
+def _reason_kind(detail: str) -> str:
+    """A refusal reason with node names and numbers taken out, for the summary table."""
+    dtype = re.search(r"dtype (\w+)", detail)
+    if dtype:
+        return f"element type {dtype.group(1)}"
+    if "computed at run time" in detail:
+        return "an operand computed at run time (shape, axes, pads, repeats...)"
+    if "no static shape" in detail or "shape inference failed" in detail:
+        return "a shape that depends on run-time values"
+    if "sequence or optional" in detail or "optional inputs or outputs" in detail:
+        return "sequence or optional values"
+    text = re.sub(r":?\s*\d+ node\(s\):.*", "", detail)
+    return re.sub(r"\s+", " ", text).strip(" :") or detail[:80]
+
+
 def run_group(cases: list[Case], workdir: Path) -> list[Result]:
     """Compile and run the cases of one opset as one crate; isolate cases that break the run."""
     results: list[Result] = []
@@ -319,10 +334,16 @@ def markdown(report: Report, supported_ops: set[str]) -> str:
         "Outcomes: *pass*; *fail*: wrong numbers or shapes; *unsupported*: an op, dtype, attribute or "
         "dynamic shape onnx2rs rejects at build time, with a clear message; *error*: onnx2rs broke.",
         "",
-        "Reproduce: `.venv/bin/python scripts/conformance.py` (all cases, a few minutes on 2 cores) or "
+        "Reproduce: `.venv/bin/python scripts/conformance.py` (all cases, about five minutes on 2 cores) or "
         "`--pattern REGEX` for a subset.",
         "",
     ]
+    refused = Counter(_reason_kind(r.detail) for r in in_scope if r.status == "unsupported")
+    if refused:
+        lines += [f"Why {sum(refused.values())} cases of supported op types are refused:", "",
+                  "| reason | cases |", "| --- | --- |"]
+        lines += [f"| {reason} | {n} |" for reason, n in refused.most_common()]
+        lines.append("")
     whole = [r for r in report.results if r.op_type.startswith("(")]
     if whole:
         w = Counter(r.status for r in whole)

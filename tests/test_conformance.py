@@ -18,7 +18,7 @@ SUBSET = (
     r"^test_(abs|relu|sigmoid|tanh|add|sub|mul|div|matmul|gemm|conv|maxpool|averagepool|globalmaxpool"
     r"|globalaveragepool|batchnorm|softmax|reshape|flatten|squeeze|unsqueeze|transpose|concat|gather"
     r"|cast|clip|where|less|not|lstm|gru|simple_rnn|rnn_seq|top_k|lrn|convtranspose|bitwise|isnan|isinf"
-    r"|gather_elements|eyelike|resize_(up|down)sample_(scales|sizes)_(nearest|linear)|einsum)"
+    r"|gather_elements|eyelike|resize_(up|down)sample_(scales|sizes)_(nearest|linear)|einsum|reduce_sum|reduce_mean)"
 )
 
 

@@ -28,6 +28,8 @@ def reduction_axes(node: Node, graph: Graph) -> list[int] | None:
     if _axes_as_input(node, graph):
         name = node.input(1)
         if name and not graph.is_constant(name):
+            if graph.value(name).size == 0:  # an empty operand, whatever its values
+                return [] if node.attrs.get("noop_with_empty_axes", 0) else list(range(rank))
             return None
         axes = [int(a) for a in np.asarray(graph.initializers[name]).reshape(-1)] if name else []
     else:
@@ -37,18 +39,19 @@ def reduction_axes(node: Node, graph: Graph) -> list[int] | None:
     return sorted({a % rank for a in axes})
 
 
-def _check_axes(node: Node, graph: Graph) -> str | None:
-    return "axes computed at run time" if reduction_axes(node, graph) is None else None
-
-
-@register(*_REDUCE, dtypes=NUMERIC, check=_check_axes, attrs=("axes", "keepdims", "noop_with_empty_axes"),
-          limits="Accumulates in f64; axes must be constants.")
+@register(*_REDUCE, dtypes=NUMERIC, attrs=("axes", "keepdims", "noop_with_empty_axes"),
+          limits="Accumulates in f64; axes computed at run time need the model to declare the output shape.")
 def lower_reduce(ctx: Lowering) -> Call:
-    """`ops::reduce_into(x, &axes, ops::Reduce::<Op>, out)`; a copy when the axes are empty."""
-    axes = reduction_axes(ctx.node, ctx.graph) or []
+    """`ops::reduce_into(x, &axes, ops::Reduce::<Op>, out)`; a copy when the axes are empty;
+    axes computed at run time are read from their tensor (`ops::Axes`)."""
+    axes = reduction_axes(ctx.node, ctx.graph)
+    variant = f"ops::Reduce::{_REDUCE[ctx.node.op_type]}"
+    if axes is None:
+        rank = len(ctx.input(0).shape)
+        return ctx.call("reduce_into", ctx.arg(0), f"ops::Axes::read(&{ctx.arg(1)}, {rank})?.as_slice()", variant,
+                        ctx.out())
     if not axes:
         return ctx.call("reshape_into", ctx.arg(0), ctx.out())
-    variant = f"ops::Reduce::{_REDUCE[ctx.node.op_type]}"
     return ctx.call("reduce_into", ctx.arg(0), ctx.shape_literal(axes), variant, ctx.out())
 
 

@@ -36,7 +36,7 @@ pub use pool::{
     global_max_pool, global_max_pool_into, max_pool, max_pool_into, pool_shape, PoolParams,
 };
 pub use recurrent::{recurrent_into, Cell, RecurrentInputs, RecurrentOutputs, RecurrentParams};
-pub use reduce::{arg_extreme_into, reduce_into, topk_into, Reduce};
+pub use reduce::{arg_extreme_into, reduce_into, topk_into, Axes, Reduce};
 pub use shape::{
     cast, concat, concat_into, cumsum_into, expand_into, eye_into, fill_into, gather,
     gather_elements_into, gather_into, pad_into, range_into, reshape, resize_into,

@@ -267,3 +267,46 @@ impl NanHigh for f64 {
         }
     }
 }
+
+/// Axes read at run time (an ONNX `axes` operand): non-negative, at most 8.
+#[derive(Debug, Clone, Copy)]
+pub struct Axes {
+    list: [usize; 8],
+    len: usize,
+}
+
+impl Axes {
+    /// Normalise `values` (negative ones count from the end) for a tensor of rank `rank`.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// let axes = onnx2rs_runtime::ops::Axes::read(&array![-1i64, 0].into_dyn().view(), 3).unwrap();
+    /// assert_eq!(axes.as_slice(), &[2, 0]);
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if an axis is out of range or there are more than 8.
+    pub fn read(values: &ArrayViewD<'_, i64>, rank: usize) -> Result<Self> {
+        let mut axes = Self {
+            list: [0; 8],
+            len: values.len(),
+        };
+        if values.len() > axes.list.len() {
+            return Err(Error::Shape(format!("{} axes", values.len())));
+        }
+        for (slot, &a) in axes.list.iter_mut().zip(values.iter()) {
+            let r = rank as i64;
+            *slot = usize::try_from(if a < 0 { a + r } else { a })
+                .ok()
+                .filter(|&a| a < rank)
+                .ok_or_else(|| Error::Shape(format!("axis {a} out of range for rank {rank}")))?;
+        }
+        Ok(axes)
+    }
+
+    /// The axes, in the order given.
+    #[must_use]
+    pub fn as_slice(&self) -> &[usize] {
+        &self.list[..self.len]
+    }
+}
