@@ -47,13 +47,15 @@ def compile_and_run(
     model: onnx.ModelProto, feeds: dict[str, np.ndarray], workdir: Path
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Compile `model`, run its CLI on `feeds`; return (ours, ONNX Runtime's) outputs."""
-    result = compile_model(model, workdir / "crate", CompileOptions(name="cases"))
+    theirs = run_onnxruntime(model, feeds)
+    # The crate's own tests use these feeds too (random ones could be invalid operands, e.g. an axis).
+    options = CompileOptions(name="cases", reference=(feeds, theirs))
+    result = compile_model(model, workdir / "crate", options)
     binary = toolchain.build_binary(result.out_dir, result.crate)
     # Every generated crate is held to the same bar as hand-written code.
     toolchain.cargo(["clippy", "--release", "--quiet", "--", "-D", "warnings"], result.out_dir)
     toolchain.cargo(["fmt", "--check"], result.out_dir)
     ours = run_cli(binary, [feeds[n] for n in result.graph.inputs], len(model.graph.output), workdir)
-    theirs = run_onnxruntime(model, feeds)
     return ours, theirs
 
 

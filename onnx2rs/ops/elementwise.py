@@ -173,18 +173,19 @@ def clip_bounds(node: Node, graph: Graph) -> tuple[Any, Any] | None:
     return lo, hi
 
 
-def _check_clip(node: Node, graph: Graph) -> str | None:
-    return "min/max computed at run time" if clip_bounds(node, graph) is None else None
-
-
-@register("Clip", dtypes=NUMERIC, check=_check_clip, inplace=True, attrs=("min", "max"),
-          limits="min and max must be constants.")
+@register("Clip", dtypes=NUMERIC, inplace=True, attrs=("min", "max"))
 def lower_clip(ctx: Lowering) -> Call:
-    """`ops::clip_into(x, out, min, max)` with literal bounds (attributes before opset 11)."""
+    """`ops::clip_into(x, out, min, max)`: literal bounds when known at build time (attributes
+    before opset 11), else read from their tensors (`ops::scalar`)."""
     dtype = ctx.input(0).dtype
-    lo, hi = clip_bounds(ctx.node, ctx.graph) or (None, None)
     lowest, highest = _limits(dtype)
-    bounds = (ctx.literal(lowest if lo is None else lo, dtype), ctx.literal(highest if hi is None else hi, dtype))
+    known = clip_bounds(ctx.node, ctx.graph)
+    if known is not None:
+        lo, hi = known
+        bounds = (ctx.literal(lowest if lo is None else lo, dtype), ctx.literal(highest if hi is None else hi, dtype))
+    else:
+        bounds = tuple(f"ops::scalar(&{ctx.arg(i)})?" if ctx.has_input(i) else ctx.literal(limit, dtype)
+                       for i, limit in ((1, lowest), (2, highest)))
     if ctx.inplace:
         return ctx.call("clip_inplace", ctx.out(), *bounds, fallible=False)
     return ctx.call("clip_into", ctx.arg(0), ctx.out(), *bounds)

@@ -149,22 +149,30 @@ def lower_pad(ctx: Lowering) -> Call:
     return ctx.call("pad_into", ctx.arg(0), f"&[{begin}]", mode, ctx.literal(value, dtype), ctx.out())
 
 
-@register("Trilu", dtypes=ALL, check=_operands_constant, attrs=("upper",), limits="k must be a constant.")
+@register("Trilu", dtypes=ALL, attrs=("upper",))
 def lower_trilu(ctx: Lowering) -> Call:
-    """`ops::trilu_into(x, k, upper, out)`."""
-    k = int(np.asarray(ctx.const(1)).reshape(-1)[0]) if ctx.has_input(1) else 0
+    """`ops::trilu_into(x, k, upper, out)`; a k computed at run time is read from its tensor."""
+    if not ctx.has_input(1):
+        k = "0"
+    elif ctx.const(1) is not None:
+        k = str(int(np.asarray(ctx.const(1)).reshape(-1)[0]))
+    else:
+        k = f"ops::scalar(&{ctx.arg(1)})?"
     upper = str(bool(ctx.attr("upper", 1))).lower()
-    return ctx.call("trilu_into", ctx.arg(0), str(k), upper, ctx.out())
+    return ctx.call("trilu_into", ctx.arg(0), k, upper, ctx.out())
 
 
-@register("CumSum", dtypes=frozenset(d for d in ALL if d.rust != "bool"), check=_operands_constant,
-          attrs=("exclusive", "reverse"), limits="axis must be a constant.")
+@register("CumSum", dtypes=frozenset(d for d in ALL if d.rust != "bool"), attrs=("exclusive", "reverse"))
 def lower_cumsum(ctx: Lowering) -> Call:
-    """`ops::cumsum_into(x, axis, exclusive, reverse, out)`."""
+    """`ops::cumsum_into(x, axis, exclusive, reverse, out)`; an axis computed at run time is read
+    from its tensor."""
     rank = len(ctx.input(0).shape)
-    axis = int(np.asarray(ctx.const(1)).reshape(-1)[0]) % rank
+    if ctx.const(1) is not None:
+        axis = str(int(np.asarray(ctx.const(1)).reshape(-1)[0]) % rank)
+    else:
+        axis = f"ops::Axes::one(&{ctx.arg(1)}, {rank})?"
     flags = [str(bool(ctx.attr(a, 0))).lower() for a in ("exclusive", "reverse")]
-    return ctx.call("cumsum_into", ctx.arg(0), str(axis), *flags, ctx.out())
+    return ctx.call("cumsum_into", ctx.arg(0), axis, *flags, ctx.out())
 
 
 def _check_cast(node: Node, graph: Graph) -> str | None:

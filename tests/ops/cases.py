@@ -261,6 +261,10 @@ CASES = [
     Case("resize_nearest_asymmetric_floor", "Resize",
          [run(normal(1, 1, 3, 3)), OMITTED, OMITTED, const(fixed([1, 1, 7, 5]))],
          {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}),
+    # operands computed at run time (the output shape is static all the same)
+    Case("trilu_run_time_k", "Trilu", [run(normal(3, 4)), run(fixed(1))]),
+    Case("cumsum_run_time_axis_i32", "CumSum", [run(normal(2, 3)), run(fixed(1, np.int32))]),
+    Case("clip_run_time_min", "Clip", [run(normal(3, 4)), run(fixed(-0.5, np.float32))]),
     # bits and float classes
     Case("bitwise_and_u8", "BitwiseAnd", [run(ints(0, 255, 2, 4, dtype=np.uint8)), run(ints(0, 255, 4, dtype=np.uint8))],
          opset=18),

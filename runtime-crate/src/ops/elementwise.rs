@@ -358,10 +358,11 @@ pub fn clip_inplace<T: Numeric>(mut x: ArrayViewMutD<'_, T>, min: T, max: T) {
     x.mapv_inplace(|v| clip_one(v, min, max))
 }
 
+/// The lower bound first, then the upper one: when `min > max` everything becomes `max`,
+/// as ONNX specifies. NaN stays NaN.
 fn clip_one<T: Numeric>(v: T, min: T, max: T) -> T {
-    if v < min {
-        min
-    } else if v > max {
+    let v = if v < min { min } else { v };
+    if v > max {
         max
     } else {
         v

@@ -5,7 +5,7 @@
 //! moved from attribute to input in opset 13/18; the compiler resolves them).
 //! Values accumulate in `f64`.
 
-use crate::{Element, Error, Result};
+use crate::{Element, Error, IndexElement, Result};
 use ndarray::{ArrayViewD, ArrayViewMutD, Axis, Slice};
 
 /// Which reduction to apply.
@@ -286,7 +286,7 @@ impl Axes {
     ///
     /// # Errors
     /// [`Error::Shape`] if an axis is out of range or there are more than 8.
-    pub fn read(values: &ArrayViewD<'_, i64>, rank: usize) -> Result<Self> {
+    pub fn read<I: IndexElement>(values: &ArrayViewD<'_, I>, rank: usize) -> Result<Self> {
         let mut axes = Self {
             list: [0; 8],
             len: values.len(),
@@ -294,14 +294,28 @@ impl Axes {
         if values.len() > axes.list.len() {
             return Err(Error::Shape(format!("{} axes", values.len())));
         }
-        for (slot, &a) in axes.list.iter_mut().zip(values.iter()) {
-            let r = rank as i64;
+        for (slot, a) in axes.list.iter_mut().zip(values.iter()) {
+            let (a, r) = (a.as_i64(), rank as i64);
             *slot = usize::try_from(if a < 0 { a + r } else { a })
                 .ok()
                 .filter(|&a| a < rank)
                 .ok_or_else(|| Error::Shape(format!("axis {a} out of range for rank {rank}")))?;
         }
         Ok(axes)
+    }
+
+    /// The one axis of a single-axis operand (CumSum's).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if `values` does not hold exactly one axis in range.
+    pub fn one<I: IndexElement>(values: &ArrayViewD<'_, I>, rank: usize) -> Result<usize> {
+        match Self::read(values, rank)?.as_slice() {
+            [axis] => Ok(*axis),
+            more => Err(Error::Shape(format!(
+                "expected one axis, got {}",
+                more.len()
+            ))),
+        }
     }
 
     /// The axes, in the order given.

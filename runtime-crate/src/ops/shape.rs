@@ -622,6 +622,25 @@ pub fn values<'a, T>(x: &'a ArrayViewD<'_, T>) -> Result<&'a [T]> {
         .ok_or_else(|| Error::Shape("operand must be contiguous".into()))
 }
 
+/// The one element of a run-time scalar operand (Trilu's k, Clip's bounds).
+///
+/// ```
+/// use ndarray::arr0;
+/// assert_eq!(onnx2rs_runtime::ops::scalar(&arr0(3i64).into_dyn().view()).unwrap(), 3);
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if `x` does not hold exactly one element.
+pub fn scalar<T: Copy>(x: &ArrayViewD<'_, T>) -> Result<T> {
+    match (x.len(), x.iter().next()) {
+        (1, Some(&v)) => Ok(v),
+        _ => Err(Error::Shape(format!(
+            "expected a scalar, got shape {:?}",
+            x.shape()
+        ))),
+    }
+}
+
 /// Set every element of `out` to `value` (ONNX `ConstantOfShape` with a static output shape).
 pub fn fill_into<T: Element>(value: T, mut out: ArrayViewMutD<'_, T>) {
     out.fill(value);

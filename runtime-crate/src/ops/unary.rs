@@ -124,9 +124,9 @@ impl Unary {
                 }
             }
             Clip { min, max } => {
-                if x < min {
-                    min
-                } else if x > max {
+                // Lower bound first: with min > max everything becomes max, as ONNX says.
+                let x = if x < min { min } else { x };
+                if x > max {
                     max
                 } else {
                     x
