@@ -294,7 +294,13 @@ def _worst(outs: list[str], ours: dict[str, np.ndarray], case: Case) -> str:
 
 
 def run(cases: list[Case], workdir: Path | None = None) -> Report:
-    """Run `cases`: preflight each, then one crate per opset for the supported ones."""
+    """Run `cases`: preflight each, then one crate per opset for the supported ones.
+
+    Crates go under `workdir` when given (and stay there); otherwise under a temporary
+    folder that is removed afterwards."""
+    if workdir is None:
+        with tempfile.TemporaryDirectory(prefix="onnx2rs-conformance-") as tmp:
+            return run(cases, Path(tmp))
     report = Report()
     supported = []
     for case in cases:
@@ -303,7 +309,6 @@ def run(cases: list[Case], workdir: Path | None = None) -> Report:
             supported.append(case)
         else:
             report.results.append(outcome)
-    workdir = workdir or Path(tempfile.mkdtemp(prefix="onnx2rs-conformance-"))
     by_opset: dict[int, list[Case]] = defaultdict(list)
     for case in supported:
         by_opset[case.opset].append(case)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -62,13 +64,15 @@ def compile_and_run(
 def assert_matches_onnxruntime(model: onnx.ModelProto, feeds: dict[str, np.ndarray], tolerance: float) -> str:
     """Compile and run `model`, assert every output is within `tolerance` of ONNX Runtime's
     (absolute and relative), and return the generated `src/model.rs` for further checks."""
-    workdir = scratch_dir()
-    ours, theirs = compile_and_run(model, feeds, workdir)
-    for a, b in zip(ours, theirs, strict=True):
-        np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance)
-    return (workdir / "crate" / "src" / "model.rs").read_text()
+    with scratch_dir() as workdir:
+        ours, theirs = compile_and_run(model, feeds, workdir)
+        for a, b in zip(ours, theirs, strict=True):
+            np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance)
+        return (workdir / "crate" / "src" / "model.rs").read_text()
 
 
-def scratch_dir() -> Path:
-    """A fresh temporary folder that outlives the call (pytest cleans tmp_path per test only)."""
-    return Path(tempfile.mkdtemp(prefix="onnx2rs-test-"))
+@contextlib.contextmanager
+def scratch_dir() -> Iterator[Path]:
+    """A temporary folder for one compile-and-run, removed afterwards (crates are large)."""
+    with tempfile.TemporaryDirectory(prefix="onnx2rs-test-") as tmp:
+        yield Path(tmp)

@@ -45,7 +45,8 @@ def results() -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
     for opset in sorted({c.opset for c in CASES}):
         cases = [c for c in CASES if c.opset == opset]
         model, feeds = _merged(cases, opset)
-        ours, theirs = compile_and_run(model, feeds, scratch_dir())
+        with scratch_dir() as workdir:
+            ours, theirs = compile_and_run(model, feeds, workdir)
         pairs = iter(zip(ours, theirs, strict=True))
         for case in cases:
             by_case[case.id] = [next(pairs) for _ in range(case.outputs)]
