@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 
 from . import batching, codegen, load, passes, preflight, reference, toolchain
-from .errors import Onnx2rsError
+from .errors import Onnx2rsError, UnsupportedError
 from .invariants import check_graph
 from .ir import Graph
 
@@ -88,6 +88,8 @@ def compile_model(
     stem = Path(source).stem if isinstance(source, (str, Path)) else "model"
     crate = codegen.crate_name(options.name or stem)
     model, graph, reports = lower_model(source, options)
+    if options.python:
+        _check_python_dtypes(graph)
     _, inplace, memory = passes.analyse(graph)
     dynamic_batch = options.dynamic_batch and _batch_is_separable(source, model, graph, options)
 
@@ -116,6 +118,15 @@ def compile_model(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return CompileResult(out_dir, crate, model, graph, reports, files.weights_bytes, dynamic_batch)
+
+
+def _check_python_dtypes(graph: Graph) -> None:
+    """The Python module passes numpy arrays, which have no float8, bfloat16 or 4-bit types."""
+    narrow = [f"{n} ({graph.value(n).dtype.name})" for n in graph.inputs + graph.outputs
+              if not graph.value(n).dtype.native]
+    if narrow:
+        raise UnsupportedError({"--python with inputs or outputs of narrow element types "
+                                "(use the Rust API)": narrow})
 
 
 def _batch_is_separable(source: str | Path | onnx.ModelProto, model: onnx.ModelProto, graph: Graph,

@@ -35,7 +35,7 @@ def ops_markdown() -> str:
     ]
     for op in sorted(REGISTRY):
         spec = REGISTRY[op]
-        dtypes = ", ".join(sorted(d.rust for d in spec.dtypes))
+        dtypes = ", ".join(sorted(d.name for d in spec.dtypes))
         attrs = ", ".join(f"`{a}`" for a in spec.attrs) or "-"
         inplace = "yes" if spec.can_run_inplace else "-"
         lines.append(f"| {op} | {spec.family} | {attrs} | {dtypes} | {inplace} | {spec.limits or '-'} |")

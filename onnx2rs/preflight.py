@@ -24,7 +24,7 @@ def check_supported(graph: Graph) -> None:
             continue
         dtype = graph.value(main).dtype
         if dtype not in spec.dtypes:
-            problems.setdefault(f"{label} (dtype {dtype.rust})", []).append(node.name)
+            problems.setdefault(f"{label} (dtype {dtype.name})", []).append(node.name)
             continue
         reason = spec.check(node, graph) if spec.check else None
         if reason:

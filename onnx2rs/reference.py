@@ -93,7 +93,7 @@ def sample_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
     for name in graph.inputs:
         value = graph.values[name]
         dtype = value.dtype.numpy
-        if dtype.kind == "f":
+        if value.dtype.is_float:
             feeds[name] = rng.standard_normal(value.shape).astype(dtype)
         elif dtype.kind == "b":
             feeds[name] = rng.integers(0, 2, value.shape).astype(dtype)

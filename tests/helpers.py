@@ -13,7 +13,7 @@ from onnx import helper
 
 from onnx2rs import CompileOptions, compile_model, toolchain
 from onnx2rs.reference import run_onnxruntime
-from onnx2rs.verify import run_cli
+from onnx2rs.verify import graph_output_dtypes, run_cli
 
 IR_VERSION = 8  # onnxruntime 1.31 refuses IR > 13; onnx 1.23 writes 14 by default
 
@@ -57,7 +57,8 @@ def compile_and_run(
     # Every generated crate is held to the same bar as hand-written code.
     toolchain.cargo(["clippy", "--release", "--quiet", "--", "-D", "warnings"], result.out_dir)
     toolchain.cargo(["fmt", "--check"], result.out_dir)
-    ours = run_cli(binary, [feeds[n] for n in result.graph.inputs], len(model.graph.output), workdir)
+    ours = run_cli(binary, [feeds[n] for n in result.graph.inputs], len(model.graph.output), workdir,
+                   graph_output_dtypes(result.graph))
     return ours, theirs
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dtypes import BY_RUST
+from ..dtypes import BY_NAME, to_storage
 from ..ir import Graph, Node, Value
 from ..ops import Lowering, lookup
 from ..passes import InplaceDecision, MemoryPlan
@@ -93,7 +93,7 @@ class _Arena:
     def view(self, name: str) -> str:
         """A view of an intermediate of another dtype than the node's output (no split needed)."""
         v = self.graph.value(name)
-        return f"arena::view(arena::slice(&s.arena_{v.dtype.rust}, {self.range(name)})?, {_dims(v.shape)})?"
+        return f"arena::view(arena::slice(&s.arena_{v.dtype.name}, {self.range(name)})?, {_dims(v.shape)})?"
 
 
 def _lower(graph: Graph, node: Node, renderer: Renderer, arena: _Arena, decision: InplaceDecision | None):
@@ -122,7 +122,7 @@ def _lower(graph: Graph, node: Node, renderer: Renderer, arena: _Arena, decision
         "name": node.name,
         "expr": call.expr,
         "fallible": call.fallible,
-        "arena": out.dtype.rust,
+        "arena": out.dtype.name,
         "out": arena.range(node.outputs[0]),
         "split_names": split_names,
         "split_ranges": split_ranges,
@@ -146,16 +146,16 @@ def _lower_multi(graph: Graph, node: Node, renderer: Renderer, arena: _Arena):
             out_views.append(None)
             continue
         v = graph.value(name)
-        outs.setdefault(v.dtype.rust, []).append((f"out{i}", "({}, {})".format(*arena.bounds(name))))
+        outs.setdefault(v.dtype.name, []).append((f"out{i}", "({}, {})".format(*arena.bounds(name))))
         out_views.append(f"arena::view_mut(out{i}, {_dims(v.shape)})?")
     bindings = {}
     for name in dict.fromkeys(v for v in node.inputs if v):
         v = graph.value(name)
         if name in graph.inputs or graph.is_constant(name):
             bindings[name] = _outside_arena(graph, name, renderer)
-        elif v.dtype.rust in outs:
-            group = ins.setdefault(v.dtype.rust, [])
-            group.append((f"in_{v.dtype.rust}{len(group)}", "({}, {})".format(*arena.bounds(name))))
+        elif v.dtype.name in outs:
+            group = ins.setdefault(v.dtype.name, [])
+            group.append((f"in_{v.dtype.name}{len(group)}", "({}, {})".format(*arena.bounds(name))))
             bindings[name] = f"arena::view({group[-1][0]}, {_dims(v.shape)})?"
         else:
             bindings[name] = arena.view(name)
@@ -231,8 +231,8 @@ def emit_crate(
         weight_list.append(desc)
     stored = {w for w in used if _splat(graph.initializers[w], graph.value(w)) is None}
     arenas = [
-        {"dtype": dtype, "len": nbytes // BY_RUST[dtype].numpy.itemsize}
-        for dtype, nbytes in sorted(memory.arenas.items())
+        {"name": name, "rust": BY_NAME[name].rust, "len": nbytes // BY_NAME[name].numpy.itemsize}
+        for name, nbytes in sorted(memory.arenas.items())
     ]
     context = {
         "crate": crate,
@@ -272,9 +272,9 @@ def emit_crate(
     data.mkdir(parents=True, exist_ok=True)
     feeds, expected = reference
     for i, array in enumerate(feeds):
-        np.save(data / f"input_{i}.npy", array)
+        np.save(data / f"input_{i}.npy", to_storage(array))
     for i, array in enumerate(expected):
-        np.save(data / f"output_{i}.npy", array)
+        np.save(data / f"output_{i}.npy", to_storage(array))
 
     _vendor_runtime(out_dir / "runtime")
     sources = [out_dir / p for p in written if p.endswith(".rs")]

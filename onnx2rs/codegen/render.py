@@ -8,7 +8,7 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from ..dtypes import DType
+from ..dtypes import DType, to_storage
 from ..resources import templates_dir
 from .names import Names, rust_str
 
@@ -50,6 +50,10 @@ def literal(value: Any, dtype: DType) -> str:
     if v.size != 1:
         raise ValueError(f"expected a scalar, got shape {np.shape(value)}")
     x = v[0]
+    if not dtype.native:
+        # Narrow types are built from their stored form, which is exact.
+        stored = to_storage(np.asarray([x]).astype(dtype.numpy))[0]
+        return f"<{dtype.rust} as onnx2rs_runtime::Element>::from_bits({int(stored)})"
     if dtype.rust == "bool":
         return "true" if bool(x) else "false"
     if dtype.is_float:

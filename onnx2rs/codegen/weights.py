@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import save_file
 
+from ..dtypes import to_storage
+
 
 def write_weights(path: Path, tensors: dict[str, np.ndarray]) -> None:
     """Write `tensors` (keyed by Rust identifier) to `path` as safetensors.
@@ -14,4 +16,4 @@ def write_weights(path: Path, tensors: dict[str, np.ndarray]) -> None:
     The keys are sanitised identifiers, so no string from the model reaches the file header.
     """
     # NOTE: np.ascontiguousarray would turn 0-d scalars into shape [1].
-    save_file({k: np.array(v, order="C") for k, v in sorted(tensors.items())}, str(path))
+    save_file({k: np.array(to_storage(v), order="C") for k, v in sorted(tensors.items())}, str(path))

@@ -177,14 +177,38 @@ def lower_cumsum(ctx: Lowering) -> Call:
 
 def _check_cast(node: Node, graph: Graph) -> str | None:
     to = node.attrs.get("to")
-    return None if to in BY_ONNX else f"cast to element type {to}"
+    if to not in BY_ONNX:
+        return f"cast to element type {to}"
+    round_mode = node.attrs.get("round_mode", b"up")
+    if (round_mode.decode() if isinstance(round_mode, bytes) else round_mode) != "up":
+        return "Cast (round_mode other than 'up')"
+    return None
 
 
-@register("CastLike", dtypes=ALL)
-@register("Cast", dtypes=ALL, check=_check_cast, attrs=("to",))
+@register("CastLike", dtypes=ALL, attrs=("saturate",))
+@register("Cast", dtypes=ALL, check=_check_cast, attrs=("to", "saturate", "round_mode"),
+          limits="Every type but string. Narrow floats round to nearest even; float8 overflow "
+          "saturates unless `saturate=0`; float8e8m0 only with `round_mode='up'`.")
 def lower_cast(ctx: Lowering) -> Call:
-    """`ops::cast_into(x, out)`: truncating, saturating, non-zero to true."""
-    return ctx.call("cast_into", ctx.arg(0), ctx.out())
+    """`ops::cast_into(x, out)`: truncating, saturating, non-zero to true; with
+    `saturate=0`, `ops::cast_unsaturated_into` (float8 overflow gives infinity or NaN)."""
+    kernel = "cast_into" if ctx.attr("saturate", 1) else "cast_unsaturated_into"
+    return ctx.call(kernel, ctx.arg(0), ctx.out())
+
+
+def _check_bit_cast(node: Node, graph: Graph) -> str | None:
+    to = BY_ONNX.get(node.attrs.get("to"))
+    if to is None:
+        return f"bit cast to element type {node.attrs.get('to')}"
+    if to.numpy.itemsize != graph.value(node.inputs[0]).dtype.numpy.itemsize:
+        return "bit cast between element types of different widths"
+    return None
+
+
+@register("BitCast", dtypes=ALL, check=_check_bit_cast, attrs=("to",))
+def lower_bit_cast(ctx: Lowering) -> Call:
+    """`ops::bit_cast_into(x, out)`: each element's bytes reinterpreted."""
+    return ctx.call("bit_cast_into", ctx.arg(0), ctx.out())
 
 
 @register("GatherElements", dtypes=ALL, attrs=("axis",))

@@ -75,7 +75,7 @@ def plan_memory(
                 buf.end = max(buf.end, live[v].end)
             else:
                 value = graph.value(v)
-                buf = Buffer([v], value.dtype.rust, value.nbytes, live[v].start, live[v].end)
+                buf = Buffer([v], value.dtype.name, value.nbytes, live[v].start, live[v].end)
                 buffers.append(buf)
             buffer_of[v] = buf
     arenas = {}

@@ -1,33 +1,82 @@
 //! The element types that tensors in a generated model can hold.
 
+use ndarray_npy::{ReadableElement, WritableElement};
 use num_traits::{NumCast, ToPrimitive};
 use safetensors::Dtype;
 use std::fmt::Debug;
 
-/// A type a tensor element can have: `f32`, `f64`, the 8- to 64-bit integers, or `bool`.
+/// A type a tensor element can have: `f32`, `f64`, the 8- to 64-bit integers, `bool`,
+/// and the narrow types that numpy lacks ([`struct@f16`], [`struct@bf16`], the float8 and
+/// float4 [`crate::minifloat`] formats, [`crate::narrow`] 4- and 2-bit integers).
 ///
-/// The trait ties each Rust type to its safetensors dtype and to its
+/// The trait ties each Rust type to the type that stores it in `.npy` and weights files
+/// ([`Element::Bits`]: itself, or its bit pattern for the narrow types) and to its
 /// little-endian byte decoding, so that weights load without `unsafe`.
 pub trait Element: Copy + Default + Debug + PartialEq + PartialOrd + Send + Sync + 'static {
     /// The dtype that stores this type in a safetensors file.
     const DTYPE: Dtype;
+    /// The type that stores this one in files: `Self`, or a bit pattern.
+    type Bits: Element + ReadableElement + WritableElement;
+    /// This value as stored in files.
+    fn to_bits(self) -> Self::Bits;
+    /// The value stored as `bits`.
+    fn from_bits(bits: Self::Bits) -> Self;
     /// Decode one element from exactly `size_of::<Self>()` little-endian bytes.
     fn from_le_bytes(bytes: &[u8]) -> Self;
+    /// Encode this element into exactly `size_of::<Self>()` little-endian bytes.
+    fn write_le_bytes(self, out: &mut [u8]);
     /// Convert to `f64` (used by Cast); `bool` gives 0 or 1.
     fn to_f64(self) -> f64;
     /// Convert from `f64` as ONNX Cast does: truncation toward zero, saturating;
-    /// non-zero becomes `true` for `bool`.
+    /// non-zero becomes `true` for `bool`; round to nearest even for narrow floats.
     fn from_f64(v: f64) -> Self;
+    /// Convert from `f64` as ONNX Cast with `saturate=0` does: only the float8 types
+    /// differ from [`Element::from_f64`], giving infinity or NaN on overflow.
+    fn from_f64_unsaturated(v: f64) -> Self {
+        Self::from_f64(v)
+    }
 }
+
+/// `Element`'s storage items for a type that is stored as itself.
+macro_rules! stored_as_itself {
+    () => {
+        type Bits = Self;
+        fn to_bits(self) -> Self {
+            self
+        }
+        fn from_bits(bits: Self) -> Self {
+            bits
+        }
+    };
+}
+
+/// `Element`'s storage items for a narrow type stored as the bit pattern `$bits`.
+macro_rules! stored_as_bits {
+    ($bits:ty) => {
+        const DTYPE: safetensors::Dtype = <$bits as $crate::Element>::DTYPE;
+        type Bits = $bits;
+        fn from_le_bytes(bytes: &[u8]) -> Self {
+            Self::from_bits(<$bits as $crate::Element>::from_le_bytes(bytes))
+        }
+        fn write_le_bytes(self, out: &mut [u8]) {
+            $crate::Element::write_le_bytes(self.to_bits(), out)
+        }
+    };
+}
+pub(crate) use stored_as_bits;
 
 macro_rules! numeric_element {
     ($t:ty, $dtype:ident) => {
         impl Element for $t {
             const DTYPE: Dtype = Dtype::$dtype;
+            stored_as_itself!();
             fn from_le_bytes(bytes: &[u8]) -> Self {
                 let mut buf = [0u8; std::mem::size_of::<$t>()];
                 buf.copy_from_slice(bytes);
                 <$t>::from_le_bytes(buf)
+            }
+            fn write_le_bytes(self, out: &mut [u8]) {
+                out.copy_from_slice(&self.to_le_bytes());
             }
             fn to_f64(self) -> f64 {
                 ToPrimitive::to_f64(&self).unwrap_or(f64::NAN)
@@ -51,10 +100,42 @@ numeric_element!(u16, U16);
 numeric_element!(u32, U32);
 numeric_element!(u64, U64);
 
+/// bfloat16 (float32's exponent, 7 mantissa bits), from the `half` crate; stored as its bits.
+pub use half::bf16;
+/// IEEE half precision, from the `half` crate; stored as its bits (`u16`).
+pub use half::f16;
+
+macro_rules! half_element {
+    ($t:ty) => {
+        impl Element for $t {
+            stored_as_bits!(u16);
+            fn to_bits(self) -> u16 {
+                <$t>::to_bits(self)
+            }
+            fn from_bits(bits: u16) -> Self {
+                <$t>::from_bits(bits)
+            }
+            fn to_f64(self) -> f64 {
+                <$t>::to_f64(self)
+            }
+            fn from_f64(v: f64) -> Self {
+                // Rounds to nearest even, as numpy and ONNX do.
+                <$t>::from_f64(v)
+            }
+        }
+    };
+}
+half_element!(f16);
+half_element!(bf16);
+
 impl Element for bool {
     const DTYPE: Dtype = Dtype::BOOL;
+    stored_as_itself!();
     fn from_le_bytes(bytes: &[u8]) -> Self {
         bytes[0] != 0
+    }
+    fn write_le_bytes(self, out: &mut [u8]) {
+        out[0] = <u8 as From<bool>>::from(self);
     }
     fn to_f64(self) -> f64 {
         if self {

@@ -19,11 +19,15 @@ pub mod arena;
 pub mod compare;
 mod element;
 mod error;
+pub mod minifloat;
+pub mod narrow;
 pub mod npy;
 pub mod ops;
 mod weights;
 
-pub use element::{Element, IndexElement, Integer, Numeric};
+pub use element::{bf16, f16, Element, IndexElement, Integer, Numeric};
 pub use error::{Error, Result};
+pub use minifloat::{F4E2M1, F8E4M3FN, F8E4M3FNUZ, F8E5M2, F8E5M2FNUZ, F8E8M0};
+pub use narrow::{I2, I4, U2, U4};
 pub use ndarray;
 pub use weights::Weights;

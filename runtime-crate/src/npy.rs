@@ -1,6 +1,6 @@
 //! Reading and writing `.npy` files, so that any language can feed a generated model.
 
-use crate::{Error, Result};
+use crate::{Element, Error, Result};
 use ndarray::ArrayD;
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
 use std::fs::File;
@@ -9,23 +9,27 @@ use std::path::Path;
 
 /// Read an `.npy` file of element type `T` and any shape.
 ///
+/// Types numpy lacks are read as their [`Element::Bits`]: `f16` and `bf16` from `uint16`
+/// bit patterns, the float8 and float4 types from `uint8` bit patterns, 4- and 2-bit
+/// integers from `int8`/`uint8` values.
+///
 /// # Errors
 /// [`Error::Io`] if the file cannot be read or holds another dtype.
-pub fn read_npy<T: ReadableElement>(path: &Path) -> Result<ArrayD<T>> {
+pub fn read_npy<T: Element>(path: &Path) -> Result<ArrayD<T>> {
     let file = File::open(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
-    ArrayD::<T>::read_npy(BufReader::new(file))
-        .map_err(|e| Error::Io(format!("{}: {e}", path.display())))
+    let bits = ArrayD::<T::Bits>::read_npy(BufReader::new(file))
+        .map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
+    Ok(bits.mapv(T::from_bits))
 }
 
-/// Write `array` to an `.npy` file.
+/// Write `array` to an `.npy` file (the narrow types as in [`read_npy`]).
 ///
 /// # Errors
 /// [`Error::Io`] if the file cannot be written.
-pub fn write_npy<T: WritableElement>(path: &Path, array: &ArrayD<T>) -> Result<()> {
+pub fn write_npy<T: Element>(path: &Path, array: &ArrayD<T>) -> Result<()> {
     let file = File::create(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
     array
+        .mapv(T::to_bits)
         .write_npy(BufWriter::new(file))
         .map_err(|e| Error::Io(format!("{}: {e}", path.display())))
 }
-
-pub use ndarray_npy::{ReadableElement, WritableElement};
