@@ -77,7 +77,9 @@ BY_NAME = {d.name: d for d in _TABLE}
 F32 = BY_ONNX[TensorProto.FLOAT]
 BOOL = BY_ONNX[TensorProto.BOOL]
 INTEGERS = frozenset(d for d in _TABLE if d.native and d.numpy.kind in "iu")
-NUMERIC = frozenset(d for d in _TABLE if d.native and d.numpy.kind in "iuf")
+# The 16-bit floats have arithmetic too (each result rounded to 16 bits).
+HALF = frozenset({BY_NAME["f16"], BY_NAME["bf16"]})
+NUMERIC = frozenset(d for d in _TABLE if d.native and d.numpy.kind in "iuf") | HALF
 ALL = frozenset(_TABLE)
 
 

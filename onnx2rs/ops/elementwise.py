@@ -12,11 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from ..dtypes import BOOL, BY_RUST, INTEGERS, NUMERIC, DType
+from ..dtypes import BOOL, BY_RUST, HALF, INTEGERS, NUMERIC, DType
 from ..ir import Graph, Node
 from . import Call, Lowering, register
 
 FLOATS = frozenset({BY_RUST["f32"], BY_RUST["f64"]})
+# Kernels that compute each value in f64 and round once serve the 16-bit floats too.
+VIA_F64 = FLOATS | HALF
 F64 = BY_RUST["f64"]
 _SIGNED = frozenset(d for d in NUMERIC if d.numpy.kind in "if")
 
@@ -39,13 +41,8 @@ def lower_binary(ctx: Lowering) -> Call:
     return ctx.call(f"{_BINARY[ctx.node.op_type]}_into", ctx.arg(0), ctx.arg(1), ctx.out())
 
 
-def _check_mod(node: Node, graph: Graph) -> str | None:
-    if graph.value(node.inputs[0]).dtype.is_float and not node.attrs.get("fmod", 0):
-        return "fmod=0 on floats"
-    return None
-
-
-@register("Mod", dtypes=NUMERIC, check=_check_mod, attrs=("fmod",), limits="Integer x mod 0 gives 0.")
+@register("Mod", dtypes=NUMERIC, attrs=("fmod",),
+          limits="Integer x mod 0 gives 0. Float `fmod=0` takes the divisor's sign, as numpy's `mod`.")
 def lower_mod(ctx: Lowering) -> Call:
     """`ops::mod_into(a, b, out, fmod)`."""
     return ctx.call("mod_into", ctx.arg(0), ctx.arg(1), ctx.out(), str(bool(ctx.attr("fmod", 0))).lower())
@@ -104,7 +101,7 @@ UNARY: dict[str, Variant] = {
 }
 
 
-@register(*(op for op in UNARY if op not in ("Relu", "Clip")), dtypes=FLOATS, inplace=True,
+@register(*(op for op in UNARY if op not in ("Relu", "Clip")), dtypes=VIA_F64, inplace=True,
           attrs=("alpha", "beta", "gamma", "bias", "lambd", "approximate"))
 def lower_unary(ctx: Lowering) -> Call:
     """`ops::unary_into(x, out, ops::Unary::<Op> {..})`, or `ops::unary_inplace(out, ..)`."""
@@ -143,13 +140,13 @@ def lower_bit_shift(ctx: Lowering) -> Call:
     return ctx.call("bit_shift_into", ctx.arg(0), ctx.arg(1), left, ctx.out())
 
 
-@register("IsNaN", dtypes=FLOATS)
+@register("IsNaN", dtypes=VIA_F64)
 def lower_is_nan(ctx: Lowering) -> Call:
     """`ops::is_nan_into(x, out)`."""
     return ctx.call("is_nan_into", ctx.arg(0), ctx.out())
 
 
-@register("IsInf", dtypes=FLOATS, attrs=("detect_negative", "detect_positive"))
+@register("IsInf", dtypes=VIA_F64, attrs=("detect_negative", "detect_positive"))
 def lower_is_inf(ctx: Lowering) -> Call:
     """`ops::is_inf_into(x, negative, positive, out)`."""
     flags = [str(bool(ctx.attr(a, 1))).lower() for a in ("detect_negative", "detect_positive")]

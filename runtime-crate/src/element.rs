@@ -165,7 +165,8 @@ macro_rules! float_numeric {
             }
             fn rem_onnx(self, rhs: Self, fmod: bool) -> Self {
                 let r = self % rhs;
-                if !fmod && r != 0.0 && (r < 0.0) != (rhs < 0.0) {
+                let zero = <$t as num_traits::Zero>::zero();
+                if !fmod && r != zero && (r < zero) != (rhs < zero) {
                     r + rhs
                 } else {
                     r
@@ -195,6 +196,9 @@ macro_rules! int_numeric {
 }
 float_numeric!(f32);
 float_numeric!(f64);
+// Arithmetic in the 16-bit floats rounds each result to 16 bits, as numpy and ONNX Runtime do.
+float_numeric!(f16);
+float_numeric!(bf16);
 int_numeric!(i32);
 int_numeric!(i64);
 int_numeric!(u8);

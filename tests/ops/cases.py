@@ -75,6 +75,9 @@ CASES = [
     Case("sub_u16", "Sub", [run(ints(100, 200, 6, dtype=np.uint16)), const(ints(0, 100, 6, dtype=np.uint16))]),
     Case("max_u32", "Max", [run(ints(0, 1000, 5, dtype=np.uint32)), run(ints(0, 1000, 5, dtype=np.uint32))]),
     Case("mul_u64", "Mul", [run(ints(0, 1000, 5, dtype=np.uint64)), const(ints(0, 1000, 5, dtype=np.uint64))]),
+    # float16 arithmetic rounds each result to 16 bits, as ONNX Runtime does
+    Case("add_f16", "Add", [run(normal(3, 4, dtype=np.float16)), const(normal(4, dtype=np.float16))]),
+    Case("mul_f16", "Mul", [run(normal(3, 4, dtype=np.float16)), run(normal(3, 1, dtype=np.float16))]),
     Case("mul_i32", "Mul", [run(ints(-9, 9, 2, 3, dtype=np.int32)), run(ints(-9, 9, 1, dtype=np.int32))]),
     Case("div_f32", "Div", [run(normal(3, 4)), const(positive(4))]),
     Case("div_i64_truncates", "Div", [run(ints(-20, 20, 6)), const(fixed([3, -3, 7, 2, -5, 4]))]),
