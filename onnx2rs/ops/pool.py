@@ -1,4 +1,4 @@
-"""Pooling: MaxPool, AveragePool (1-D and 2-D windows) and the global pools.
+"""Pooling: MaxPool, AveragePool, LpPool (1-D to 6-D windows) and the global pools.
 
 Spec: https://onnx.ai/onnx/operators/onnx__MaxPool.html,
 https://onnx.ai/onnx/operators/onnx__AveragePool.html (dilations since opset 19).
@@ -11,7 +11,7 @@ from ..ir import Graph, Node
 from . import Call, Lowering, register
 from .window import check_spatial_rank, resolve
 
-_POOL = {"MaxPool": "max_pool", "AveragePool": "average_pool"}
+_POOL = {"MaxPool": "max_pool", "AveragePool": "average_pool", "LpPool": "lp_pool"}
 
 
 def _check_pool(node: Node, graph: Graph) -> str | None:
@@ -19,18 +19,19 @@ def _check_pool(node: Node, graph: Graph) -> str | None:
         return "Indices output"
     if node.attrs.get("storage_order", 0):
         return "storage_order=1"
-    return check_spatial_rank(node, graph)
+    return check_spatial_rank(node, graph, max_spatial=6)
 
 
 @register(
     *_POOL,
     dtypes=frozenset({F32}),
     check=_check_pool,
-    attrs=("auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "strides"),
-    limits="1-D and 2-D only; MaxPool without the Indices output.",
+    attrs=("auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "p", "pads", "strides"),
+    limits="1-D to 6-D; MaxPool without the Indices output.",
 )
 def lower_pool(ctx: Lowering) -> Call:
-    """`ops::max_pool_into(x, PoolParams { .. }, out)` or `ops::average_pool_into(..)`."""
+    """`ops::max_pool_into(x, PoolParams { .. }, out)`, `ops::average_pool_into(..)`, or
+    `ops::lp_pool_into(x, PoolParams { .. }, p, out)`."""
     x = ctx.input(0)
     win = resolve(ctx.node, list(x.shape[2:]), list(ctx.attr("kernel_shape")))
     return ctx.render(
@@ -41,6 +42,7 @@ def lower_pool(ctx: Lowering) -> Call:
         win=win,
         ceil_mode=bool(ctx.attr("ceil_mode", 0)),
         count_include_pad=bool(ctx.attr("count_include_pad", 0)),
+        power=str(int(ctx.attr("p", 2))) if ctx.node.op_type == "LpPool" else None,
     )
 
 

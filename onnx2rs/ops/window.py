@@ -41,10 +41,10 @@ def resolve(node: Node, spatial: list[int], kernel: list[int]) -> Window:
     return Window(list(kernel), strides, dilations, pads)
 
 
-def check_spatial_rank(node: Node, graph: Graph) -> str | None:
-    """Reason to refuse a window op whose input is not 1-D or 2-D spatial."""
+def check_spatial_rank(node: Node, graph: Graph, max_spatial: int = 2) -> str | None:
+    """Reason to refuse a window op whose input is not 1-D to `max_spatial`-D spatial."""
     x = node.input(0)
     rank = len(graph.values[x].shape) if x in graph.values else 0
-    if rank not in (3, 4):
+    if not 3 <= rank <= max_spatial + 2:
         return f"{rank - 2}-D spatial input"
     return None

@@ -1,8 +1,9 @@
 //! Pooling: ONNX `MaxPool`, `AveragePool`, `GlobalMaxPool` and `GlobalAveragePool`.
 //!
 //! Spec: <https://onnx.ai/onnx/operators/onnx__MaxPool.html>,
-//! <https://onnx.ai/onnx/operators/onnx__AveragePool.html>. 1-D and 2-D windows;
-//! `auto_pad` is resolved into explicit pads at compile time.
+//! <https://onnx.ai/onnx/operators/onnx__AveragePool.html>. 1-D and 2-D windows have
+//! a 2-D kernel; 3-D and up a general one. `auto_pad` is resolved into explicit pads
+//! at compile time.
 
 use super::conv::to4;
 use super::window::Window;
@@ -29,7 +30,40 @@ pub struct PoolParams<'a> {
 #[derive(Clone, Copy)]
 enum Reduce {
     Max,
-    Mean { include_pad: bool },
+    Mean {
+        include_pad: bool,
+    },
+    /// `(Σ |x|^p)^(1/p)`; padding adds nothing.
+    Lp {
+        p: i32,
+    },
+}
+
+impl Reduce {
+    fn start(self) -> f32 {
+        match self {
+            Reduce::Max => f32::NEG_INFINITY,
+            Reduce::Mean { .. } | Reduce::Lp { .. } => 0.0,
+        }
+    }
+
+    fn add(self, acc: f32, v: f32) -> f32 {
+        match self {
+            Reduce::Max => max_nan(acc, v),
+            Reduce::Mean { .. } => acc + v,
+            Reduce::Lp { p } => acc + v.abs().powi(p),
+        }
+    }
+
+    /// The result from the accumulator, the taps read, and the taps inside the padded input.
+    fn finish(self, acc: f32, count: usize, padded: impl FnOnce() -> usize) -> f32 {
+        match self {
+            Reduce::Max => acc,
+            Reduce::Mean { include_pad: true } => acc / padded() as f32,
+            Reduce::Mean { include_pad: false } => acc / count.max(1) as f32,
+            Reduce::Lp { p } => acc.powf(1.0 / p as f32),
+        }
+    }
 }
 
 /// The output shape of pooling an input of shape `x` with `p`.
@@ -114,32 +148,139 @@ pub fn average_pool_into(
     pool(x, p, op, out)
 }
 
+/// ONNX `LpPool` over `[N, C, *spatial]`: the `p`-norm of each window (padding adds nothing).
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// use onnx2rs_runtime::ops::{lp_pool_into, PoolParams};
+/// let x = array![[[3.0f32, -4.0, 1.0]]].into_dyn();
+/// let p = PoolParams { kernel: &[2], strides: &[1], pads: &[0, 0], dilations: &[1], ceil_mode: false, count_include_pad: false };
+/// let mut out = ArrayD::zeros(IxDyn(&[1, 1, 2]));
+/// lp_pool_into(x.view(), p, 2, out.view_mut()).unwrap();
+/// assert_eq!(out[[0, 0, 0]], 5.0);
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if the rank, the attributes or `out`'s shape are wrong.
+pub fn lp_pool_into(
+    x: ArrayViewD<'_, f32>,
+    params: PoolParams<'_>,
+    p: i32,
+    out: ArrayViewMutD<'_, f32>,
+) -> Result<()> {
+    pool(x, params, Reduce::Lp { p }, out)
+}
+
 fn pool(
     x: ArrayViewD<'_, f32>,
     p: PoolParams<'_>,
     op: Reduce,
     out: ArrayViewMutD<'_, f32>,
 ) -> Result<()> {
-    let plane = Window::plane(p.kernel, p.strides, p.dilations, p.pads)?;
+    let plane = || Window::plane(p.kernel, p.strides, p.dilations, p.pads);
     match (x.ndim(), p.kernel.len(), out.ndim()) {
         (3, 1, 3) => pool2d(
             to4(x.insert_axis(Axis(2)))?,
-            plane,
+            plane()?,
             p.ceil_mode,
             op,
             out.insert_axis(Axis(2)).into_dimensionality::<Ix4>()?,
         ),
         (4, 2, 4) => pool2d(
             to4(x)?,
-            plane,
+            plane()?,
             p.ceil_mode,
             op,
             out.into_dimensionality::<Ix4>()?,
         ),
+        (r, k, o) if r == k + 2 && o == r && k <= MAX_SPATIAL => pool_nd(x, p, op, out),
         (r, ..) => Err(Error::Shape(format!(
-            "pooling supports 1-D and 2-D inputs, got rank {r} for window {:?}",
+            "pooling supports 1-D to {MAX_SPATIAL}-D inputs, got rank {r} for window {:?}",
             p.kernel
         ))),
+    }
+}
+
+/// The most spatial axes the general pooling kernel takes (its index arrays live on the stack).
+const MAX_SPATIAL: usize = 6;
+
+/// Pooling over any number of spatial axes, for inputs in standard layout.
+fn pool_nd(
+    x: ArrayViewD<'_, f32>,
+    p: PoolParams<'_>,
+    op: Reduce,
+    mut out: ArrayViewMutD<'_, f32>,
+) -> Result<()> {
+    let n = p.kernel.len();
+    let mut win = [Window::UNIT; MAX_SPATIAL];
+    Window::fill(p.kernel, p.strides, p.dilations, p.pads, &mut win[..n])?;
+    let win = &win[..n];
+    let shape = x.shape();
+    let (spatial, out_spatial) = (&shape[2..], &out.shape()[2..]);
+    for (a, w) in win.iter().enumerate() {
+        if out_spatial[a] != w.output_len(spatial[a], p.ceil_mode)?
+            || out.shape()[..2] != shape[..2]
+        {
+            return Err(Error::Shape(format!(
+                "pooling output {:?} does not fit input {shape:?}",
+                out.shape()
+            )));
+        }
+    }
+    let mut in_strides = [0usize; MAX_SPATIAL];
+    let mut stride = 1;
+    for a in (0..n).rev() {
+        in_strides[a] = stride;
+        stride *= spatial[a];
+    }
+    let (in_plane, out_plane): (usize, usize) =
+        (spatial.iter().product(), out_spatial.iter().product());
+    let taps: usize = win.iter().map(|w| w.kernel).product();
+    let x = x.as_standard_layout();
+    let xs = x
+        .as_slice()
+        .ok_or_else(|| Error::Shape("pooling input layout".into()))?;
+    let mut out_spatial_dims = [0usize; MAX_SPATIAL];
+    out_spatial_dims[..n].copy_from_slice(out_spatial);
+    let ys = out
+        .as_slice_mut()
+        .ok_or_else(|| Error::Shape("pooling output is not contiguous".into()))?;
+    for (i, y) in ys.iter_mut().enumerate() {
+        let mut o = [0usize; MAX_SPATIAL];
+        let mut rest = i % out_plane;
+        for a in (0..n).rev() {
+            o[a] = rest % out_spatial_dims[a];
+            rest /= out_spatial_dims[a];
+        }
+        let base = (i / out_plane) * in_plane;
+        let (mut acc, mut count) = (op.start(), 0usize);
+        'taps: for tap in 0..taps {
+            let (mut k, mut offset) = (tap, base);
+            for a in (0..n).rev() {
+                let Some(src) = win[a].source(o[a], k % win[a].kernel, spatial[a]) else {
+                    continue 'taps;
+                };
+                k /= win[a].kernel;
+                offset += src * in_strides[a];
+            }
+            acc = op.add(acc, xs[offset]);
+            count += 1;
+        }
+        *y = op.finish(acc, count, || {
+            (0..n)
+                .map(|a| win[a].padded_taps(o[a], spatial[a]))
+                .product()
+        });
+    }
+    Ok(())
+}
+
+/// The larger of `acc` and `v`, where NaN wins, as in ONNX Runtime (`f32::max` would drop it).
+fn max_nan(acc: f32, v: f32) -> f32 {
+    if v > acc || v.is_nan() {
+        v
+    } else {
+        acc
     }
 }
 
@@ -160,10 +301,7 @@ fn pool2d(
         )));
     }
     for ((b, ch, oy, ox), y) in out.indexed_iter_mut() {
-        let (mut acc, mut count) = match op {
-            Reduce::Max => (f32::NEG_INFINITY, 0usize),
-            Reduce::Mean { .. } => (0.0, 0usize),
-        };
+        let (mut acc, mut count) = (op.start(), 0usize);
         for ki in 0..win[0].kernel {
             let Some(iy) = win[0].source(oy, ki, h) else {
                 continue;
@@ -172,45 +310,19 @@ fn pool2d(
                 let Some(ix) = win[1].source(ox, kj, w) else {
                     continue;
                 };
-                let v = x[[b, ch, iy, ix]];
+                acc = op.add(acc, x[[b, ch, iy, ix]]);
                 count += 1;
-                acc = match op {
-                    // NaN must win, as in ONNX Runtime: `max` would drop it.
-                    Reduce::Max => {
-                        if v > acc || v.is_nan() {
-                            v
-                        } else {
-                            acc
-                        }
-                    }
-                    Reduce::Mean { .. } => acc + v,
-                };
             }
         }
-        *y = match op {
-            Reduce::Max => acc,
-            Reduce::Mean { include_pad: true } => acc / padded_count(&win, (oy, ox), (h, w)) as f32,
-            Reduce::Mean { include_pad: false } => acc / count.max(1) as f32,
-        };
+        *y = op.finish(acc, count, || {
+            win[0].padded_taps(oy, h) * win[1].padded_taps(ox, w)
+        });
     }
     Ok(())
 }
 
-/// Window size clipped to the padded input, as the divisor of `count_include_pad`.
-fn padded_count(win: &[Window; 2], (oy, ox): (usize, usize), (h, w): (usize, usize)) -> usize {
-    let axis = |wn: &Window, o: usize, len: usize| {
-        let start = o * wn.stride;
-        let end = (start + wn.span()).min(len + wn.pad_begin + wn.pad_end);
-        end - start
-    };
-    axis(&win[0], oy, h) * axis(&win[1], ox, w)
-}
-
 fn max_of(p: ArrayViewD<'_, f32>) -> f32 {
-    p.fold(
-        f32::NEG_INFINITY,
-        |a, &v| if v > a || v.is_nan() { v } else { a },
-    )
+    p.fold(f32::NEG_INFINITY, |a, &v| max_nan(a, v))
 }
 
 fn mean_of(p: ArrayViewD<'_, f32>) -> f32 {

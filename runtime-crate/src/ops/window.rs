@@ -33,13 +33,33 @@ impl Window {
         pads: &[usize],
     ) -> Result<[Window; 2]> {
         let n = kernel.len();
-        if !(1..=2).contains(&n)
-            || strides.len() != n
-            || dilations.len() != n
-            || pads.len() != 2 * n
-        {
+        if !(1..=2).contains(&n) {
             return Err(Error::Shape(format!(
-                "window attributes disagree or are not 1-D/2-D: kernel {kernel:?}, strides {strides:?}, dilations {dilations:?}, pads {pads:?}"
+                "window is not 1-D or 2-D: kernel {kernel:?}"
+            )));
+        }
+        let mut plane = [Window::UNIT; 2];
+        Window::fill(kernel, strides, dilations, pads, &mut plane[2 - n..])?;
+        Ok(plane)
+    }
+
+    /// Fill `axes` with one window per spatial axis, from ONNX attributes
+    /// (`pads` is `[begin_0, begin_1, …, end_0, end_1, …]`). Allocates nothing.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] if an attribute's length is not `axes.len()` (twice for
+    /// `pads`), or a stride or dilation is zero.
+    pub fn fill(
+        kernel: &[usize],
+        strides: &[usize],
+        dilations: &[usize],
+        pads: &[usize],
+        axes: &mut [Window],
+    ) -> Result<()> {
+        let n = axes.len();
+        if kernel.len() != n || strides.len() != n || dilations.len() != n || pads.len() != 2 * n {
+            return Err(Error::Shape(format!(
+                "window attributes disagree: kernel {kernel:?}, strides {strides:?}, dilations {dilations:?}, pads {pads:?}"
             )));
         }
         if strides.contains(&0) || dilations.contains(&0) {
@@ -47,18 +67,16 @@ impl Window {
                 "strides and dilations must be positive".into(),
             ));
         }
-        let axis = |i: usize| Window {
-            kernel: kernel[i],
-            stride: strides[i],
-            dilation: dilations[i],
-            pad_begin: pads[i],
-            pad_end: pads[n + i],
-        };
-        Ok(if n == 1 {
-            [Window::UNIT, axis(0)]
-        } else {
-            [axis(0), axis(1)]
-        })
+        for (i, axis) in axes.iter_mut().enumerate() {
+            *axis = Window {
+                kernel: kernel[i],
+                stride: strides[i],
+                dilation: dilations[i],
+                pad_begin: pads[i],
+                pad_end: pads[n + i],
+            };
+        }
+        Ok(())
     }
 
     /// The identity window, used to view a 1-D op as a 2-D op of height 1.
@@ -99,6 +117,15 @@ impl Window {
             }
         }
         Ok(len)
+    }
+
+    /// The taps of window `o` that fall inside the padded axis: the divisor of an
+    /// average that counts padding (a window past the end under `ceil_mode` is cut).
+    pub fn padded_taps(&self, o: usize, input: usize) -> usize {
+        let start = o * self.stride;
+        let limit = input + self.pad_begin + self.pad_end;
+        self.kernel
+            .min(limit.saturating_sub(start).div_ceil(self.dilation))
     }
 
     /// The input position of tap `k` in window `o`, or `None` inside the padding.
