@@ -252,8 +252,9 @@ def lower_reverse_sequence(ctx: Lowering) -> Call:
     return ctx.call("reverse_sequence_into", ctx.arg(0), ctx.arg(1), *axes, ctx.out())
 
 
-_RESIZE_COORDINATES = {"half_pixel": "HalfPixel", "pytorch_half_pixel": "PytorchHalfPixel",
-                       "align_corners": "AlignCorners", "asymmetric": "Asymmetric"}
+_RESIZE_COORDINATES = {"half_pixel": "HalfPixel", "half_pixel_symmetric": "HalfPixelSymmetric",
+                       "pytorch_half_pixel": "PytorchHalfPixel", "align_corners": "AlignCorners",
+                       "asymmetric": "Asymmetric", "tf_crop_and_resize": "TfCropAndResize"}
 _RESIZE_NEAREST = {"round_prefer_floor": "NearestRoundPreferFloor", "round_prefer_ceil": "NearestRoundPreferCeil",
                    "floor": "NearestFloor", "ceil": "NearestCeil"}
 
@@ -274,7 +275,16 @@ def resize_scales(node: Node, graph: Graph) -> list[float] | None:
         for axis, scale in zip(_resize_axes(node, rank), given, strict=True):
             scales[axis] = scale
         return scales
-    return [y.shape[a] / x.shape[a] if x.shape[a] else 1.0 for a in range(rank)]
+    ratios = [y.shape[a] / x.shape[a] if x.shape[a] else 1.0 for a in range(rank)]
+    policy = node.attrs.get("keep_aspect_ratio_policy", "stretch")
+    if policy == "stretch":
+        return ratios
+    # One scale for every resized axis, from the `sizes` the model asked for.
+    sizes = [float(v) for v in np.asarray(graph.initializers[node.input(3)]).reshape(-1)]
+    axes = _resize_axes(node, rank)
+    pick = min if policy == "not_larger" else max
+    scale = pick(size / x.shape[a] for a, size in zip(axes, sizes, strict=True))
+    return [scale if a in axes else 1.0 for a in range(rank)]
 
 
 def _resize_axes(node: Node, rank: int) -> list[int]:
@@ -285,36 +295,55 @@ def _check_resize(node: Node, graph: Graph) -> str | None:
     attrs = node.attrs
     if graph.opset < 11:
         return "opset < 11 (Resize-10 semantics)"
-    if attrs.get("mode", "nearest") not in ("nearest", "linear"):
+    if attrs.get("mode", "nearest") not in ("nearest", "linear", "cubic"):
         return f"mode {attrs.get('mode')!r}"
-    if attrs.get("coordinate_transformation_mode", "half_pixel") not in _RESIZE_COORDINATES:
-        return f"coordinate_transformation_mode {attrs.get('coordinate_transformation_mode')!r}"
+    coordinates = attrs.get("coordinate_transformation_mode", "half_pixel")
+    if coordinates not in _RESIZE_COORDINATES:
+        return f"coordinate_transformation_mode {coordinates!r}"
+    if coordinates == "tf_crop_and_resize" and not node.input(1):
+        return "tf_crop_and_resize without a roi"
     if attrs.get("nearest_mode", "round_prefer_floor") not in _RESIZE_NEAREST:
         return f"nearest_mode {attrs.get('nearest_mode')!r}"
-    if attrs.get("antialias", 0) or attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch":
-        return "antialias or keep_aspect_ratio_policy"
+    if attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch" and not (
+            node.input(3) and graph.is_constant(node.input(3))):
+        return "keep_aspect_ratio_policy with run-time sizes"
     if len(graph.value(node.inputs[0]).shape) > 8 or not graph.value(node.inputs[0]).size:
         return "rank > 8 or an empty input"
     return None
 
 
 @register("Resize", dtypes=frozenset({BY_RUST["f32"]}), check=_check_resize,
-          attrs=("coordinate_transformation_mode", "mode", "nearest_mode", "axes"),
-          limits="Nearest and (n-)linear; half_pixel, pytorch_half_pixel, align_corners and asymmetric "
-                 "coordinates; no cubic, antialias or tf_crop_and_resize. Scales computed at run time "
-                 "need the model to declare the output shape.")
+          attrs=("antialias", "axes", "coordinate_transformation_mode", "cubic_coeff_a", "exclude_outside",
+                 "extrapolation_value", "keep_aspect_ratio_policy", "mode", "nearest_mode"),
+          limits="Nearest, (n-)linear and cubic, with antialias; every coordinate mode (tf_crop_and_resize "
+                 "with a constant roi). Scales computed at run time need the model to declare the output shape.")
 def lower_resize(ctx: Lowering) -> Call:
-    """`ops::resize_into(x, &scales, &axes, mode, coordinates, out)`; the static output shape is the
-    target. Constant scales become literals; run-time ones are read from their tensor."""
+    """`ops::resize_into(x, &scales, &axes, ops::ResizeParams { .. }, out)`; the static output shape
+    is the target. Constant scales become literals; run-time ones are read from their tensor."""
     static = resize_scales(ctx.node, ctx.graph)
+    resized = _resize_axes(ctx.node, len(ctx.input(0).shape))
+    axes = ctx.shape_literal(resized) if "axes" in ctx.node.attrs else "&[]"
     if static is not None:
-        scales = "&[" + ", ".join(ctx.literal(s, BY_RUST["f32"]) for s in static) + "]"
-        axes = "&[]"
+        scales = "&[" + ", ".join(ctx.literal(static[a], BY_RUST["f32"]) for a in resized) + "]"
     else:
         scales = f"ops::values(&{ctx.arg(2)})?"
-        axes = ctx.shape_literal(_resize_axes(ctx.node, len(ctx.input(0).shape))) if "axes" in ctx.node.attrs else "&[]"
-    mode = "Linear" if ctx.attr("mode", "nearest") == "linear" else \
+    mode = {"linear": "Linear", "cubic": "Cubic"}.get(ctx.attr("mode", "nearest")) or \
         _RESIZE_NEAREST[ctx.attr("nearest_mode", "round_prefer_floor")]
-    coordinates = _RESIZE_COORDINATES[ctx.attr("coordinate_transformation_mode", "half_pixel")]
-    return ctx.call("resize_into", ctx.arg(0), scales, axes, f"ops::ResizeMode::{mode}",
-                    f"ops::ResizeCoordinates::{coordinates}", ctx.out())
+    coordinates = ctx.attr("coordinate_transformation_mode", "half_pixel")
+    f32 = BY_RUST["f32"]
+    if coordinates != "tf_crop_and_resize":
+        roi = "&[]"
+    elif ctx.const(1) is not None:
+        roi = "&[" + ", ".join(ctx.literal(v, f32) for v in np.asarray(ctx.const(1)).reshape(-1)) + "]"
+    else:
+        roi = f"ops::values(&{ctx.arg(1)})?"
+    params = (
+        f"ops::ResizeParams {{ mode: ops::ResizeMode::{mode}, "
+        f"coordinates: ops::ResizeCoordinates::{_RESIZE_COORDINATES[coordinates]}, "
+        f"cubic_coeff_a: {ctx.literal(ctx.attr('cubic_coeff_a', -0.75), f32)}, "
+        f"exclude_outside: {str(bool(ctx.attr('exclude_outside', 0))).lower()}, "
+        f"antialias: {str(bool(ctx.attr('antialias', 0))).lower()}, "
+        f"roi: {roi}, "
+        f"extrapolation_value: {ctx.literal(ctx.attr('extrapolation_value', 0.0), f32)} }}"
+    )
+    return ctx.call("resize_into", ctx.arg(0), scales, axes, params, ctx.out())

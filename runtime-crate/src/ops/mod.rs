@@ -42,7 +42,7 @@ pub use shape::{
     cast, concat, concat_into, cumsum_into, expand_into, eye_into, fill_into, gather,
     gather_elements_into, gather_into, pad_into, range_into, reshape, resize_into,
     reverse_sequence_into, scalar, slice_into, tile_into, transpose, transpose_into, trilu_into,
-    values, PadMode, ResizeCoordinates, ResizeMode, RESIZE_MAX_RANK,
+    values, PadMode, ResizeCoordinates, ResizeMode, ResizeParams, RESIZE_MAX_RANK,
 };
 pub use unary::{unary_inplace, unary_into, Activation, Unary};
 pub use window::Window;
