@@ -121,6 +121,10 @@ class Lowering:
         """A Rust slice literal `&[a, b]` of non-negative integers."""
         return "&[" + ", ".join(str(int(d)) for d in dims) + "]"
 
+    def shape_literal_signed(self, values: Any) -> str:
+        """A Rust slice literal `&[a, b]` of integers that may be negative (pads, offsets)."""
+        return "&[" + ", ".join(str(int(v)) for v in values) + "]"
+
     def render(self, template: str, fallible: bool = True, **context: Any) -> Call:
         """Render the call site `templates/ops/<template>.rs.j2` with `context`."""
         return Call(self._renderer.op(template, **context), fallible)
@@ -128,6 +132,10 @@ class Lowering:
     def call(self, fn: str, *args: str, fallible: bool = True) -> Call:
         """A call `ops::fn(args)`; `fallible` if the runtime function returns Result."""
         return self.render("_call", fallible, fn=fn, args=args)
+
+    def chain(self, first: Call, binding: str, then: Call) -> Call:
+        """`first.and_then(|binding| then)`: a check or operand read, then the kernel that uses it."""
+        return Call(f"{first.expr}.and_then(|{binding}| {then.expr})")
 
     def alias(self) -> Call:
         """No code: the output is input 0's buffer under another shape."""

@@ -15,21 +15,42 @@ from ..ir import Graph, Node
 from . import Call, Lowering, register
 
 
-def _operands_constant(node: Node, graph: Graph) -> str | None:
-    """Every operand after the data (Reshape's shape, Squeeze/Unsqueeze's axes, Expand's
-    shape, Tile's repeats, Trilu's k, CumSum's axis) must be known at compile time."""
-    if any(v and not graph.is_constant(v) for v in node.inputs[1:]):
-        return "shape, axes or repeats computed at run time"
+def _runtime_operand(node: Node, graph: Graph) -> str | None:
+    """Reshape's shape, Squeeze/Unsqueeze's axes, Expand's shape and Tile's repeats may be
+    computed at run time (then checked against the static shapes); only as int64/int32."""
+    operand = node.input(1)
+    if not operand or graph.is_constant(operand):
+        return None
+    if graph.value(operand).dtype.name not in ("i64", "i32"):
+        return f"{graph.value(operand).dtype.name} operand"
     return None
 
 
-@register("Reshape", "Flatten", "Squeeze", "Unsqueeze", dtypes=ALL, inplace=True,
-          check=_operands_constant, limits="The shape or axes operand must be a constant.")
+def _checked(ctx: Lowering, check: str, kernel: Call, *extra: str) -> Call:
+    """`ops::<check>(&operand, &in_shape, &out_shape, ..)` before `kernel` when input 1 is
+    computed at run time; else `kernel` alone."""
+    if not ctx.has_input(1) or ctx.const(1) is not None:
+        return kernel
+    shapes = (ctx.shape_literal(ctx.input(0).shape), ctx.shape_literal(ctx.output().shape))
+    first = ctx.call(check, f"&{ctx.arg(1)}", *shapes, *extra)
+    return first if not kernel.expr else ctx.chain(first, "()", kernel)
+
+
+_SHAPE_CHECK = {"Reshape": "check_reshape", "Squeeze": "check_squeeze", "Unsqueeze": "check_squeeze"}
+
+
+@register("Reshape", "Flatten", "Squeeze", "Unsqueeze", dtypes=ALL, inplace=True, check=_runtime_operand,
+          attrs=("allowzero", "axes", "axis"),
+          limits="A shape or axes operand computed at run time is checked against the static output shape.")
 def lower_reshape(ctx: Lowering) -> Call:
-    """Nothing when the output may reuse the input's buffer; else `ops::reshape_into(x, out)`."""
-    if ctx.inplace:
-        return ctx.alias()
-    return ctx.call("reshape_into", ctx.arg(0), ctx.out())
+    """Nothing when the output may reuse the input's buffer; else `ops::reshape_into(x, out)`.
+    A run-time shape or axes operand is checked first (`ops::check_reshape`, `ops::check_squeeze`)."""
+    kernel = ctx.alias() if ctx.inplace else ctx.call("reshape_into", ctx.arg(0), ctx.out())
+    op = ctx.node.op_type
+    if op == "Flatten" or (op != "Reshape" and ctx.graph.opset < 13):
+        return kernel
+    extra = str(bool(ctx.attr("allowzero", 0))).lower() if op == "Reshape" else str(op == "Squeeze").lower()
+    return _checked(ctx, _SHAPE_CHECK[op], kernel, extra)
 
 
 @register("Transpose", dtypes=ALL, attrs=("perm",))
@@ -82,29 +103,39 @@ def slice_ranges(node: Node, graph: Graph) -> list[tuple[int, int, int]] | None:
     return ranges
 
 
-def _check_slice(node: Node, graph: Graph) -> str | None:
-    return "starts/ends/axes/steps computed at run time" if slice_ranges(node, graph) is None else None
+def _some(ctx: Lowering, i: int) -> str:
+    """`Some(&view)` of optional input `i`, or `None`."""
+    return f"Some(&{ctx.arg(i)})" if ctx.has_input(i) else "None"
 
 
-@register("Slice", dtypes=ALL, check=_check_slice, attrs=("starts", "ends", "axes"),
-          limits="starts, ends, axes and steps must be constants.")
+@register("Slice", dtypes=ALL, attrs=("starts", "ends", "axes"),
+          limits="starts, ends, axes and steps computed at run time must give the static output shape.")
 def lower_slice(ctx: Lowering) -> Call:
-    """`ops::slice_into(x, &[(lo, hi, step), ..], out)`, resolved with numpy's rules."""
-    ranges = slice_ranges(ctx.node, ctx.graph) or []
+    """`ops::slice_into(x, &[(lo, hi, step), ..], out)`, resolved with numpy's rules at compile
+    time, or from run-time operands by `ops::SliceRanges::read`."""
+    ranges = slice_ranges(ctx.node, ctx.graph)
+    if ranges is None:
+        read = ctx.call("SliceRanges::read", f"&{ctx.arg(1)}", f"&{ctx.arg(2)}", _some(ctx, 3), _some(ctx, 4),
+                        ctx.shape_literal(ctx.input(0).shape))
+        return ctx.chain(read, "ranges", ctx.call("slice_into", ctx.arg(0), "ranges.as_slice()", ctx.out()))
     spelled = ", ".join(f"({lo}, {hi}, {step})" for lo, hi, step in ranges)
     return ctx.call("slice_into", ctx.arg(0), f"&[{spelled}]", ctx.out())
 
 
-@register("Expand", dtypes=ALL, check=_operands_constant, limits="The shape operand must be a constant.")
+@register("Expand", dtypes=ALL, check=_runtime_operand,
+          limits="A shape computed at run time is checked against the static output shape.")
 def lower_expand(ctx: Lowering) -> Call:
-    """`ops::expand_into(x, out)`: the static output shape is all the kernel needs."""
-    return ctx.call("expand_into", ctx.arg(0), ctx.out())
+    """`ops::expand_into(x, out)`: the static output shape is all the kernel needs (a run-time
+    shape operand is checked first)."""
+    return _checked(ctx, "check_expand", ctx.call("expand_into", ctx.arg(0), ctx.out()))
 
 
-@register("Tile", dtypes=ALL, check=_operands_constant, limits="The repeats operand must be a constant.")
+@register("Tile", dtypes=ALL, check=_runtime_operand,
+          limits="Repeats computed at run time are checked against the static output shape.")
 def lower_tile(ctx: Lowering) -> Call:
-    """`ops::tile_into(x, out)`: the static output shape gives the repeats."""
-    return ctx.call("tile_into", ctx.arg(0), ctx.out())
+    """`ops::tile_into(x, out)`: the static output shape gives the repeats (run-time repeats
+    are checked first)."""
+    return _checked(ctx, "check_tile", ctx.call("tile_into", ctx.arg(0), ctx.out()))
 
 
 _PAD_MODES = {"constant": "Constant", "reflect": "Reflect", "edge": "Edge", "wrap": "Wrap"}
@@ -118,7 +149,7 @@ def pad_begin(node: Node, graph: Graph) -> list[int] | None:
         axes = list(range(rank))
     else:
         operands = [node.input(1), node.input(3)]
-        if any(o and not graph.is_constant(o) for o in operands) or (node.input(2) and not graph.is_constant(node.inputs[2])):
+        if any(o and not graph.is_constant(o) for o in operands):
             return None
         pads = [int(v) for v in np.asarray(graph.initializers[operands[0]]).reshape(-1)] if operands[0] else []
         axes = [int(a) % rank for a in np.asarray(graph.initializers[operands[1]]).reshape(-1)] if operands[1] \
@@ -132,21 +163,31 @@ def pad_begin(node: Node, graph: Graph) -> list[int] | None:
 def _check_pad(node: Node, graph: Graph) -> str | None:
     if node.attrs.get("mode", "constant") not in _PAD_MODES:
         return f"mode {node.attrs.get('mode')!r}"
-    return "pads, value or axes computed at run time" if pad_begin(node, graph) is None else None
+    return None
 
 
 @register("Pad", dtypes=ALL, check=_check_pad, attrs=("mode", "pads", "value"),
-          limits="pads, constant_value and axes must be constants.")
+          limits="pads and axes computed at run time must give the static output shape.")
 def lower_pad(ctx: Lowering) -> Call:
-    """`ops::pad_into(x, &begin, ops::PadMode::<Mode>, value, out)`; the static output shape gives the ends."""
+    """`ops::pad_into(x, &begin, ops::PadMode::<Mode>, value, out)`; the static output shape gives
+    the ends. Run-time pads are read (and checked) by `ops::PadBegin::read`; a run-time
+    constant value by `ops::scalar`."""
     dtype = ctx.input(0).dtype
     if ctx.graph.opset < 11:
-        value = ctx.attr("value", 0.0)
+        value = ctx.literal(ctx.attr("value", 0.0), dtype)
+    elif not ctx.has_input(2):
+        value = ctx.literal(0, dtype)
+    elif ctx.const(2) is not None:
+        value = ctx.literal(ctx.const(2), dtype)
     else:
-        value = ctx.const(2) if ctx.has_input(2) else 0
-    begin = ", ".join(str(b) for b in pad_begin(ctx.node, ctx.graph) or [])
+        value = f"ops::scalar(&{ctx.arg(2)})?"
     mode = f"ops::PadMode::{_PAD_MODES[ctx.attr('mode', 'constant')]}"
-    return ctx.call("pad_into", ctx.arg(0), f"&[{begin}]", mode, ctx.literal(value, dtype), ctx.out())
+    begin = pad_begin(ctx.node, ctx.graph)
+    if begin is not None:
+        return ctx.call("pad_into", ctx.arg(0), ctx.shape_literal_signed(begin), mode, value, ctx.out())
+    shapes = (ctx.shape_literal(ctx.input(0).shape), ctx.shape_literal(ctx.output().shape))
+    read = ctx.call("PadBegin::read", f"&{ctx.arg(1)}", _some(ctx, 3), *shapes)
+    return ctx.chain(read, "begin", ctx.call("pad_into", ctx.arg(0), "begin.as_slice()", mode, value, ctx.out()))
 
 
 @register("Trilu", dtypes=ALL, attrs=("upper",))

@@ -10,6 +10,7 @@ mod elementwise;
 mod linalg;
 mod matmul;
 mod norm;
+mod operands;
 mod pool;
 mod recurrent;
 mod reduce;
@@ -30,6 +31,9 @@ pub use norm::{
     layer_norm_into, log_softmax_inplace, log_softmax_into, lp_normalize_into, lrn_into, softmax,
     softmax_flattened, softmax_flattened_inplace, softmax_flattened_into, softmax_inplace,
     softmax_into,
+};
+pub use operands::{
+    check_expand, check_reshape, check_squeeze, check_tile, PadBegin, SliceRanges, OPERAND_MAX_RANK,
 };
 pub use pool::{
     average_pool, average_pool_into, global_average_pool, global_average_pool_into,
