@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnx.version_converter
 from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 
@@ -230,6 +231,18 @@ def to_ir(model: onnx.ModelProto) -> Graph:
     return graph
 
 
+def upgraded(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
+    """`model` itself, or for opsets before MIN_OPSET a copy upgraded by onnx's version
+    converter (which rewrites old forms such as Add's `broadcast` attribute)."""
+    if opset >= MIN_OPSET:
+        return model
+    try:
+        return onnx.version_converter.convert_version(model, MIN_OPSET)
+    except Exception as err:  # the converter raises bare RuntimeErrors from C++
+        raise ModelError(f"opset {opset} is too old: onnx2rs reads opset {MIN_OPSET} and newer, "
+                         f"and onnx's version converter could not upgrade this model ({err})") from None
+
+
 def load(
     source: str | Path | onnx.ModelProto, input_shapes: dict[str, list[int]] | None = None
 ) -> tuple[onnx.ModelProto, Graph]:
@@ -239,14 +252,12 @@ def load(
     """
     model = read_model(source)
     opset = opset_of(model)
-    if opset < MIN_OPSET:
-        raise ModelError(f"opset {opset} is too old: onnx2rs reads opset {MIN_OPSET} and newer")
     if opset > onnx.defs.onnx_opset_version():
         raise ModelError(
             f"opset {opset} is newer than this onnx package knows ({onnx.defs.onnx_opset_version()})"
         )
     shapes = fixed_input_shapes(model, input_shapes)
-    simplified = simplify(model, shapes)
+    simplified = simplify(upgraded(model, opset), shapes)
     # Trip counts are constants only once shapes are fixed and folded; unrolled steps fold again.
     simplified, unrolled = unroll_loops(simplified)
     if unrolled:

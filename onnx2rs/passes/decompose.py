@@ -1,7 +1,9 @@
 """Rewrite ops into simpler ones the rest of the compiler already handles.
 
-- `Split` with static split sizes becomes one `Slice` per output (with constant
-  starts/ends/axes), so codegen only ever sees single-output nodes there.
+- `Split` becomes one `Slice` per output: with constant starts/ends/axes when the
+  split sizes are known, else with starts/ends from CumSums of the run-time sizes
+  (the Slices then check them against the static output shapes). Codegen only
+  ever sees single-output nodes there.
 - `DepthToSpace` and `SpaceToDepth` become Reshape -> Transpose -> Reshape, exactly
   as the spec defines them.
 - A `Transpose` of rank > 4 becomes Reshape -> Transpose -> Reshape on the
@@ -9,7 +11,7 @@
   reshapes cost nothing (they alias), and ranks <= 4 keep ndarray's shapes off
   the heap, so a run stays allocation-free (attention exports 5-D transposes).
 
-Guarantee: no Split with known sizes, DepthToSpace or SpaceToDepth remains, no
+Guarantee: no Split, DepthToSpace or SpaceToDepth remains, no
 Transpose of rank > 4 that has a smaller compact form remains; every output
 keeps its name.
 """
@@ -37,6 +39,40 @@ def _split_sizes(graph: Graph, node: Node) -> list[int] | None:
     parts = int(node.attrs.get("num_outputs", len(outputs)))
     size = -(-axis_len // parts)
     return [min(size, max(axis_len - i * size, 0)) for i in range(parts)]
+
+
+def _split_at_run_time(graph: Graph, node: Node) -> list[Node]:
+    """Split by run-time sizes: output i is x[ends[i] - sizes[i] : ends[i]] along the axis,
+    with ends = CumSum(sizes); each Slice checks its bounds against its static shape."""
+    x, sizes = node.inputs[0], node.inputs[1]
+    axis = int(node.attrs.get("axis", 0)) % len(graph.value(x).shape)
+    index_type = graph.value(sizes).dtype
+    n = graph.value(sizes).size
+
+    def const(part: str, values: list[int]) -> str:
+        name = graph.fresh_name(f"{node.name}/{part}")
+        graph.initializers[name] = np.array(values, np.int64)
+        return name
+
+    def temp(part: str, length: int) -> str:
+        name = graph.fresh_name(f"{node.name}/{part}")
+        graph.values[name] = Value(name, index_type, (length,))
+        return name
+
+    zero = const("cumsum_axis", [0])
+    ends_all, starts_all = temp("ends_all", n), temp("starts_all", n)
+    nodes = [Node(f"{node.name}/ends", "CumSum", [sizes, zero], [ends_all]),
+             Node(f"{node.name}/starts", "CumSum", [sizes, zero], [starts_all], {"exclusive": 1})]
+    axes = const("axes", [axis])
+    for i, out in enumerate(node.outputs):
+        if not out:
+            continue
+        at, after = const(f"at{i}", [i]), const(f"after{i}", [i + 1])
+        start, end = temp(f"start{i}", 1), temp(f"end{i}", 1)
+        nodes += [Node(f"{node.name}/start{i}", "Slice", [starts_all, at, after], [start]),
+                  Node(f"{node.name}/end{i}", "Slice", [ends_all, at, after], [end]),
+                  Node(f"{node.name}/slice{i}", "Slice", [x, start, end, axes], [out])]
+    return nodes
 
 
 def _space_depth_plan(graph: Graph, node: Node) -> tuple[list[int], list[int]]:
@@ -131,7 +167,12 @@ def decompose(graph: Graph) -> bool:
             changed = True
     for node in [n for n in graph.nodes if n.op_type == "Split" and n.domain in ("", "ai.onnx")]:
         sizes = _split_sizes(graph, node)
-        if sizes is None or len(sizes) != len(node.outputs):
+        if sizes is None:
+            at = graph.nodes.index(node)
+            graph.nodes[at:at + 1] = _split_at_run_time(graph, node)
+            changed = True
+            continue
+        if len(sizes) != len(node.outputs):
             continue
         rank = len(graph.value(node.inputs[0]).shape)
         axis = int(node.attrs.get("axis", 0)) % rank

@@ -65,3 +65,27 @@ def test_run_time_operand_matches_onnxruntime_and_is_checked(case: str) -> None:
         bad = {**feeds, **disagreeing}
         with pytest.raises(ToolchainError, match="does not turn|gives|disagree"):
             run_cli(binary, [bad[n] for n in result.graph.inputs], 1, tmp)
+
+
+def test_split_by_run_time_sizes() -> None:
+    # decompose turns it into CumSums and checked Slices.
+    sizes = np.array([1, 3], np.int64)
+    graph = helper.make_graph(
+        [helper.make_node("Split", ["x", "split"], ["a", "b"], axis=2)], "split",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, X.shape),
+         helper.make_tensor_value_info("split", TensorProto.INT64, sizes.shape)],
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, (2, 3, 1)),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT, (2, 3, 3))],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=IR_VERSION)
+    feeds = {"x": X, "split": sizes}
+    expected = run_onnxruntime(model, feeds)
+    with scratch_dir() as tmp:
+        result = compile_model(model, tmp / "crate", CompileOptions(name="split", reference=(feeds, expected)))
+        assert not any(n.op_type == "Split" for n in result.graph.nodes)
+        binary = toolchain.build_binary(result.out_dir, result.crate)
+        ours = run_cli(binary, [X, sizes], 2, tmp)
+        for a, b in zip(ours, expected, strict=True):
+            np.testing.assert_array_equal(a, b)
+        with pytest.raises(ToolchainError, match="gives"):
+            run_cli(binary, [X, np.array([2, 2], np.int64)], 2, tmp)

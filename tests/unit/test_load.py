@@ -55,3 +55,31 @@ def test_preflight_lists_every_unsupported_op_and_dtype() -> None:
     ints = np.zeros((3,), np.int32)
     with pytest.raises(UnsupportedError, match=r"Sigmoid \(dtype i32\)"):
         lower_model(make_model([helper.make_node("Sigmoid", ["x"], ["y"])], {"x": ints}, ["y"]), CompileOptions())
+
+
+def _opset1_add() -> onnx.ModelProto:
+    """An opset-1 Add with the `broadcast` attribute that opset 7 removed."""
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "b"], ["y"], broadcast=1)], "old",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [3, 4]),
+         helper.make_tensor_value_info("b", onnx.TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [3, 4])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 1)], ir_version=8)
+
+
+def test_old_opsets_are_upgraded_by_onnx_version_converter() -> None:
+    _, g = load(_opset1_add())
+    assert g.opset >= 7
+    (add,) = g.nodes
+    assert add.op_type == "Add" and "broadcast" not in add.attrs
+
+
+def test_an_opset_the_converter_cannot_upgrade_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every opset-1 op onnx ships converts; a failing converter stands in for a future gap.
+    def refuse(model: onnx.ModelProto, version: int) -> onnx.ModelProto:
+        raise RuntimeError("no adapter for Add 1 -> 6")
+
+    monkeypatch.setattr(onnx.version_converter, "convert_version", refuse)
+    with pytest.raises(ModelError, match="opset 1 is too old.*no adapter for Add"):
+        load(_opset1_add())
