@@ -134,6 +134,52 @@ def infer_shapes(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> onnx.M
         raise ModelError(f"shape inference failed: {first}") from None
 
 
+# Ops whose output has the shape of their first input: what `shapes_from_readers` may look through.
+_SAME_SHAPE = frozenset({
+    "Cast", "CastLike", "Identity", "Not", "Relu", "Sigmoid", "Tanh", "Abs", "Neg", "Exp", "Log", "Sqrt",
+    "Reciprocal", "Floor", "Ceil", "Round", "Sign", "Erf", "Softplus", "Softsign", "Elu", "Selu", "Celu",
+    "LeakyRelu", "HardSigmoid", "HardSwish", "Gelu", "Mish", "IsNaN", "IsInf",
+})
+
+
+def _static(info: onnx.ValueInfoProto | None) -> bool:
+    t = info.type.tensor_type if info is not None else None
+    return t is not None and t.HasField("shape") and all(d.HasField("dim_value") for d in t.shape.dim)
+
+
+def shapes_from_readers(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Give a value that shape inference left without a static shape the shape of the
+    same-shape op (Cast, Sqrt, ...) that reads it, when that op's output is static.
+
+    This recovers chains such as ReduceSum(x, run-time axes) -> Sqrt -> declared output,
+    whose reduction the runtime then checks against that shape.
+    """
+    g = model.graph
+    infos = {i.name: i for i in [*g.input, *g.value_info, *g.output]}
+    changed = True
+    while changed:
+        changed = False
+        for node in reversed(g.node):
+            if node.op_type not in _SAME_SHAPE or not node.input or not node.output:
+                continue
+            x, y = infos.get(node.input[0]), infos.get(node.output[0])
+            if y is None or not _static(y) or _static(x):
+                continue
+            if x is None:
+                x = g.value_info.add()
+                x.name = node.input[0]
+                x.type.tensor_type.elem_type = 0
+                infos[x.name] = x
+            if not x.type.tensor_type.elem_type:
+                continue  # its dtype is unknown too: leave it to the error below
+            shape = x.type.tensor_type.shape
+            shape.Clear()
+            for d in y.type.tensor_type.shape.dim:
+                shape.dim.add().dim_value = d.dim_value
+            changed = True
+    return model
+
+
 def _value(info: onnx.ValueInfoProto, unsupported: dict[str, list[str]]) -> Value | None:
     t = info.type.tensor_type
     dtype = dtypes.from_onnx(t.elem_type)
@@ -263,4 +309,4 @@ def load(
     if unrolled:
         log.info("unrolled %d Loop(s)", unrolled)
         simplified = simplify(simplified, shapes)
-    return model, to_ir(infer_shapes(simplified, shapes))
+    return model, to_ir(shapes_from_readers(infer_shapes(simplified, shapes)))

@@ -18,7 +18,8 @@ SUBSET = (
     r"^test_(abs|relu|sigmoid|tanh|add|sub|mul|div|matmul|gemm|conv|maxpool|averagepool|globalmaxpool"
     r"|globalaveragepool|batchnorm|softmax|reshape|flatten|squeeze|unsqueeze|transpose|concat|gather"
     r"|cast|clip|where|less|not|lstm|gru|simple_rnn|rnn_seq|top_k|lrn|convtranspose|bitwise|isnan|isinf"
-    r"|gather_elements|eyelike|resize_(up|down)sample_(scales|sizes)_(nearest|linear)|einsum|reduce_sum|reduce_mean)"
+    r"|gather_elements|eyelike|resize|einsum|reduce_sum|reduce_mean|reduce_l2|reduce_log_sum|reduce_max"
+    r"|split|slice|tile|expand|constant_pad|edge_pad|reflect_pad|wrap_pad|lppool|bitcast|mod)"
 )
 
 

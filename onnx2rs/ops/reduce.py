@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dtypes import NUMERIC
+from ..dtypes import BOOL, NUMERIC
 from ..ir import Graph, Node
 from . import Call, Lowering, register
 
@@ -39,7 +39,10 @@ def reduction_axes(node: Node, graph: Graph) -> list[int] | None:
     return sorted({a % rank for a in axes})
 
 
-@register(*_REDUCE, dtypes=NUMERIC, attrs=("axes", "keepdims", "noop_with_empty_axes"),
+@register("ReduceMax", "ReduceMin", dtypes=NUMERIC | {BOOL}, attrs=("axes", "keepdims", "noop_with_empty_axes"),
+          limits="bool too (any / all). Axes computed at run time need the model to declare the output shape.")
+@register(*(op for op in _REDUCE if op not in ("ReduceMax", "ReduceMin")), dtypes=NUMERIC,
+          attrs=("axes", "keepdims", "noop_with_empty_axes"),
           limits="Accumulates in f64; axes computed at run time need the model to declare the output shape.")
 def lower_reduce(ctx: Lowering) -> Call:
     """`ops::reduce_into(x, &axes, ops::Reduce::<Op>, out)`; a copy when the axes are empty;

@@ -83,3 +83,17 @@ def test_an_opset_the_converter_cannot_upgrade_is_a_clear_error(monkeypatch: pyt
     monkeypatch.setattr(onnx.version_converter, "convert_version", refuse)
     with pytest.raises(ModelError, match="opset 1 is too old.*no adapter for Add"):
         load(_opset1_add())
+
+
+def test_a_value_takes_its_shape_from_a_same_shape_reader() -> None:
+    # ReduceSum over run-time axes: shape inference cannot tell its shape, but Sqrt keeps it.
+    graph = helper.make_graph(
+        [helper.make_node("ReduceSum", ["x", "axes"], ["s"], keepdims=1),
+         helper.make_node("Sqrt", ["s"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [3, 4]),
+         helper.make_tensor_value_info("axes", onnx.TensorProto.INT64, [1])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [3, 1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8)
+    _, g = load(model)
+    assert g.value("s").shape == (3, 1)

@@ -118,7 +118,13 @@ pub fn reduce_into<T: Element>(
                 Slice::from(index[i]..index[i] + 1)
             }
         });
-        *o = T::from_f64(op.over(block.iter().map(|v| v.to_f64())));
+        let v = op.over(block.iter().map(|v| v.to_f64()));
+        // The max of nothing is the type's least value: false for bool (Cast would say true).
+        *o = if v == f64::NEG_INFINITY && T::DTYPE == safetensors::Dtype::BOOL {
+            T::from_f64(0.0)
+        } else {
+            T::from_f64(v)
+        };
     }
     Ok(())
 }
