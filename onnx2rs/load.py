@@ -19,7 +19,7 @@ from onnx import numpy_helper
 from . import dtypes, frontends
 from .errors import ModelError, UnsupportedError
 from .ir import Graph, Node, Value
-from .reference import ort_compatible
+from .reference import evaluate_node, ort_compatible
 from .unroll import unroll_loops
 
 log = logging.getLogger(__name__)
@@ -115,12 +115,61 @@ def simplify(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> onnx.Model
         )
         return simplified
     except Exception as e:  # noqa: BLE001 - onnxsim raises anything; simplification is optional
-        log.warning("onnxsim could not simplify the model (%s); continuing without it", e)
-        return model
+        log.warning("onnxsim could not simplify the model (%s); folding shapes without it", e)
+        return fold_shapes(model, shapes)
 
 
-def infer_shapes(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> onnx.ModelProto:
-    """Write the fixed input shapes into the model and run strict ONNX shape inference."""
+# Ops never folded: their outputs differ from run to run.
+_RANDOM = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
+                     "Bernoulli", "Dropout"})
+
+
+def fold_shapes(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> onnx.ModelProto:
+    """What onnxsim does that the rest of the pipeline needs, for models it cannot take
+    (opsets ONNX Runtime refuses): Shape and Size of statically shaped values, and every
+    node whose inputs are all constants, become initializers (evaluated by onnx's
+    reference implementation), so that shape inference sees through shape computations."""
+    model = infer_shapes(_copy(model), shapes, strict=False)
+    g = model.graph
+    static = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim]
+              for i in [*g.input, *g.value_info] if _static(i)}
+    known = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    kept = []
+    for n in g.node:
+        values: list[np.ndarray] | None = None
+        if n.op_type == "Constant":
+            known[n.output[0]] = _constant_value(n)
+        elif n.op_type in ("Shape", "Size") and n.input[0] in static and not n.domain:
+            dims = static[n.input[0]]
+            a = _attrs(n)
+            values = [np.array(dims[slice(a.get("start", 0), a.get("end"))], np.int64) if n.op_type == "Shape"
+                      else np.array(int(np.prod(dims)), np.int64)]
+        elif (n.op_type not in _RANDOM and not n.domain and not any(a.g.node or a.graphs for a in n.attribute)
+              and all(i in known for i in n.input if i)):
+            try:
+                values = evaluate_node(Node(n.name, n.op_type, list(n.input), list(n.output), _attrs(n)),
+                                       [known[i] if i else None for i in n.input], opset_of(model))
+            except Exception as e:  # noqa: BLE001 - leave the node to the compiler and its clear errors
+                log.info("could not fold %s %r: %s", n.op_type, n.name, e)
+        if values is None:
+            kept.append(n)
+            continue
+        for name, value in zip(n.output, values, strict=False):
+            known[name] = value
+            g.initializer.append(numpy_helper.from_array(value, name))
+    del g.node[:]
+    g.node.extend(kept)
+    return model
+
+
+def _copy(model: onnx.ModelProto) -> onnx.ModelProto:
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    return copy
+
+
+def infer_shapes(model: onnx.ModelProto, shapes: dict[str, list[int]], strict: bool = True) -> onnx.ModelProto:
+    """Write the fixed input shapes into the model and run (strict) ONNX shape inference."""
     for inp in model.graph.input:
         if inp.name in shapes:
             dims = inp.type.tensor_type.shape.dim
@@ -128,7 +177,7 @@ def infer_shapes(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> onnx.M
             for d in shapes[inp.name]:
                 dims.add().dim_value = d
     try:
-        return onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+        return onnx.shape_inference.infer_shapes(model, strict_mode=strict, data_prop=True)
     except (onnx.shape_inference.InferenceError, RuntimeError) as e:
         first = str(e).strip().splitlines()[0]
         raise ModelError(f"shape inference failed: {first}") from None
@@ -283,10 +332,30 @@ def upgraded(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
     if opset >= MIN_OPSET:
         return model
     try:
-        return onnx.version_converter.convert_version(model, MIN_OPSET)
+        converted = onnx.version_converter.convert_version(model, MIN_OPSET)
     except Exception as err:  # the converter raises bare RuntimeErrors from C++
         raise ModelError(f"opset {opset} is too old: onnx2rs reads opset {MIN_OPSET} and newer, "
                          f"and onnx's version converter could not upgrade this model ({err})") from None
+    return _per_channel_prelu(converted)
+
+
+def _per_channel_prelu(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Before opset 7 a PRelu slope of shape [C] meant one slope per channel (axis 1); since
+    then it broadcasts from the right. The version converter leaves it, so reshape it to
+    [C, 1, ...] here."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    ranks = {i.name: len(i.type.tensor_type.shape.dim) for i in [*inferred.graph.input, *inferred.graph.value_info]
+             if i.type.tensor_type.HasField("shape")}
+    weights = {t.name: t for t in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type != "PRelu" or node.input[1] not in weights:
+            continue
+        slope = numpy_helper.to_array(weights[node.input[1]])
+        rank = ranks.get(node.input[0], 0)
+        if slope.ndim == 1 and slope.size > 1 and rank >= 3:
+            reshaped = slope.reshape(slope.size, *([1] * (rank - 2)))
+            weights[node.input[1]].CopyFrom(numpy_helper.from_array(reshaped, node.input[1]))
+    return model
 
 
 def load(

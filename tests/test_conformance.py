@@ -55,3 +55,15 @@ def test_every_unsupported_case_says_why(report: conformance.Report) -> None:
     for r in report.results:
         if r.status == "unsupported":
             assert r.detail, r
+
+
+def test_old_pytorch_exports_upgrade_and_pass() -> None:
+    """Opset-6 models from the onnx package's pytorch-converted set: upgraded by onnx's
+    version converter, with the per-channel PRelu and Split-1 forms handled; compared with
+    the outputs the package ships, at the tolerances it gives."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cases = conformance.collect(kinds=("pytorch-converted", "pytorch-operator"), pattern=r"PReLU|GLU|chunk")
+    assert len(cases) >= 9
+    report = conformance.run(cases)
+    assert [r for r in report.results if r.status != "pass"] == []

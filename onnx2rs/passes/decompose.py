@@ -179,12 +179,17 @@ def decompose(graph: Graph) -> bool:
         at = graph.nodes.index(node)
         slices, start = [], 0
         for i, (out, size) in enumerate(zip(node.outputs, sizes, strict=True)):
-            names = [graph.fresh_name(f"{node.name}/slice{i}/{part}") for part in ("starts", "ends", "axes")]
-            for name, value in zip(names, (start, start + size, axis), strict=True):
-                graph.initializers[name] = np.array([value], np.int64)
+            bounds = {"starts": [start], "ends": [start + size], "axes": [axis]}
             start += size
-            if out:
-                slices.append(Node(f"{node.name}/slice{i}", "Slice", [node.inputs[0], *names], [out]))
+            if not out:
+                continue
+            if graph.opset < 10:  # Slice-1 takes its bounds as attributes
+                slices.append(Node(f"{node.name}/slice{i}", "Slice", [node.inputs[0]], [out], bounds))
+                continue
+            names = [graph.fresh_name(f"{node.name}/slice{i}/{part}") for part in bounds]
+            for name, value in zip(names, bounds.values(), strict=True):
+                graph.initializers[name] = np.array(value, np.int64)
+            slices.append(Node(f"{node.name}/slice{i}", "Slice", [node.inputs[0], *names], [out]))
         graph.nodes[at:at + 1] = slices
         changed = True
     return changed

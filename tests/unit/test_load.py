@@ -97,3 +97,23 @@ def test_a_value_takes_its_shape_from_a_same_shape_reader() -> None:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8)
     _, g = load(model)
     assert g.value("s").shape == (3, 1)
+
+
+def test_shape_chains_fold_when_onnxsim_cannot_run() -> None:
+    # Opset 28 is newer than ONNX Runtime (which onnxsim runs) accepts: onnx2rs folds it itself.
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Slice", ["shape", "zero", "one"], ["n"]),
+        helper.make_node("Concat", ["n", "minus_one"], ["target"], axis=0),
+        helper.make_node("Reshape", ["x", "target"], ["y"]),
+    ]
+    consts = {"zero": [0], "one": [1], "minus_one": [-1]}
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 3, 4])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["a", "b"])],
+        [onnx.numpy_helper.from_array(np.array(v, np.int64), k) for k, v in consts.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 28)], ir_version=8)
+    _, g = load(model)
+    assert [n.op_type for n in g.nodes] == ["Reshape"]
+    assert g.value("y").shape == (2, 12)
