@@ -1,4 +1,4 @@
-"""The `onnx2rs` command line: build, verify (and more to come)."""
+"""The `onnx2rs` command line: build, convert, verify, analyze, bench."""
 
 from __future__ import annotations
 
@@ -129,6 +129,38 @@ def verify(
     console.print(table)
     if not result.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def bench(
+    model: Annotated[Path, typer.Argument(help="The model to compile and measure.")],
+    keras: Annotated[Path | None, typer.Option(help="The Keras source model, to time TensorFlow too.")] = None,
+    input_shape: ShapeOpt = None,
+    runs: Annotated[int, typer.Option(help="Timed calls per engine (after a warm-up).")] = 200,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON.")] = None,
+    png: Annotated[Path | None, typer.Option(help="Write a bar chart of median latencies.")] = None,
+) -> None:
+    """Measure MODEL's crate against ONNX Runtime (and TensorFlow): latency and peak memory."""
+    from .bench import bench as run_bench
+    from .bench import write_chart
+
+    try:
+        report = run_bench(model, CompileOptions(input_shapes=parse_shapes(input_shape)), keras=keras, runs=runs)
+    except Onnx2rsError as e:
+        raise _fail(e) from None
+    table = Table(title=f"{model.name}, batch {report.batch}, on {report.machine}", title_justify="left")
+    for col in ("engine", "median µs", "p90 µs", "vs ORT 1 thread", "peak RSS MB"):
+        table.add_column(col, justify="left" if col == "engine" else "right")
+    for m in report.measurements:
+        ratio = report.ratio(m.engine) if m.runs else None
+        table.add_row(m.engine, f"{m.median_us:.1f}" if m.runs else "", f"{m.p90_us:.1f}" if m.runs else "",
+                      f"{ratio:.2f}x" if ratio is not None else "", f"{m.peak_rss_mb:.1f}")
+    console.print(table)
+    console.print(f"weights: {report.weights_mb:.2f} MB")
+    if json_out:
+        json_out.write_text(report.to_json())
+    if png and not write_chart(report, png):
+        err.print("no chart: matplotlib is not installed (pip install matplotlib)")
 
 
 @app.command()

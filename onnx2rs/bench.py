@@ -1,0 +1,163 @@
+"""`onnx2rs bench`: latency and peak memory of the generated crate against ONNX Runtime
+(and TensorFlow, given the Keras source model).
+
+Every engine runs in its own process on the same inputs (the crate's reference inputs),
+warms up, then times single calls; it reports the median and 90th percentile and its
+process's peak RSS. Ratios only ever compare engines measured in one invocation, on one
+machine. Timing lives here and in benchmarks, never in tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from . import toolchain
+from .build import CompileOptions, compile_model
+from .errors import ToolchainError
+from .reference import ort_compatible
+
+RUNS = 200
+
+
+@dataclass
+class Measurement:
+    """One engine's numbers: per-call latency in microseconds and peak RSS in MB."""
+
+    engine: str
+    median_us: float
+    p90_us: float
+    peak_rss_mb: float
+    runs: int
+
+
+@dataclass
+class BenchResult:
+    """Every engine measured in one invocation, with the machine it ran on."""
+
+    model: str
+    machine: str
+    weights_mb: float
+    batch: int
+    measurements: list[Measurement] = field(default_factory=list)
+
+    def ratio(self, engine: str, baseline: str = "onnxruntime (1 thread)") -> float | None:
+        """`engine`'s median latency over `baseline`'s (below 1: faster)."""
+        by = {m.engine: m for m in self.measurements}
+        if engine not in by or baseline not in by:
+            return None
+        return by[engine].median_us / by[baseline].median_us
+
+    def to_json(self) -> str:
+        """The result as JSON, ratios included."""
+        data = asdict(self)
+        data["ratios_vs_onnxruntime_1_thread"] = {m.engine: self.ratio(m.engine) for m in self.measurements}
+        return json.dumps(data, indent=2)
+
+
+def machine() -> str:
+    """CPU model and core count, as benchmark reports must state them."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()}"
+
+
+def _bench_executable(crate_dir: Path, crate: str) -> Path:
+    """Build the crate's `latency` bench in release mode; return the executable."""
+    target = toolchain.default_target_dir()
+    out = toolchain.cargo(["bench", "--bench", "latency", "--no-run", "--message-format=json", "--quiet"],
+                          crate_dir, target)
+    for line in out.splitlines():
+        try:
+            msg = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if msg.get("reason") == "compiler-artifact" and msg.get("target", {}).get("name") == "latency" \
+                and msg.get("executable"):
+            return Path(msg["executable"])
+    raise ToolchainError(f"cargo did not report the latency bench of {crate}")
+
+
+def _native(executable: Path) -> Measurement:
+    """The crate's own benchmark, started through the worker so that its peak RSS is read."""
+    out = _worker(["native", str(executable)])
+    return Measurement("onnx2rs (native)", out["median_us"], out["p90_us"], out["peak_rss_mb"], out["runs"])
+
+
+def _worker(args: list[str]) -> dict:
+    worker = Path(__file__).with_name("bench_worker.py")
+    result = subprocess.run([sys.executable, str(worker), *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ToolchainError(f"benchmark worker {args[0]} failed: {result.stderr.strip()[-800:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def bench(
+    source: str | Path, options: CompileOptions | None = None, keras: Path | None = None, runs: int = RUNS,
+) -> BenchResult:
+    """Compile `source`, then measure the crate, ONNX Runtime (1 thread and default threads)
+    and, given `keras`, TensorFlow's predict, __call__ and tf.function, each in its own process."""
+    options = options or CompileOptions()
+    with tempfile.TemporaryDirectory(prefix="onnx2rs-bench-") as tmp:
+        work = Path(tmp)
+        result = compile_model(source, work / "crate", CompileOptions(**{**options.__dict__, "force": True}))
+        executable = _bench_executable(result.out_dir, result.crate)
+        inputs = [np.load(p) for p in sorted((result.out_dir / "tests" / "data").glob("input_*.npy"))]
+        feeds = dict(zip(result.graph.inputs, inputs, strict=True))
+        np.savez(work / "feeds.npz", **feeds)
+        model_path = work / "model.onnx"
+        onnx.save(ort_compatible(result.model), model_path)
+        batch = int(inputs[0].shape[0]) if inputs and inputs[0].ndim else 1
+        report = BenchResult(str(source), machine(), result.weights_bytes / 1e6, batch)
+        report.measurements.append(_native(executable))
+        for threads, label in ((1, "onnxruntime (1 thread)"), (0, "onnxruntime (default threads)")):
+            out = _worker(["onnxruntime", str(model_path), str(work / "feeds.npz"), str(threads), str(runs)])
+            report.measurements.append(Measurement(label, out["median_us"], out["p90_us"], out["peak_rss_mb"],
+                                                   out["runs"]))
+        if keras is not None:
+            out = _worker(["keras", str(keras), str(work / "feeds.npz"), str(runs)])
+            for mode, numbers in out.items():
+                report.measurements.append(Measurement(f"tensorflow ({mode})", numbers["median_us"],
+                                                       numbers["p90_us"], numbers["peak_rss_mb"], numbers["runs"]))
+        baseline = _worker(["baseline"])
+        report.measurements.append(Measurement("python -c 'import numpy' (RSS only)", 0.0, 0.0,
+                                               baseline["peak_rss_mb"], 0))
+        return report
+
+
+def write_chart(report: BenchResult, path: Path) -> bool:
+    """A bar chart of median latency per engine (PNG); False if matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    timed = [m for m in report.measurements if m.runs]
+    fig, ax = plt.subplots(figsize=(8, 0.5 + 0.45 * len(timed)))
+    ax.barh([m.engine for m in timed], [m.median_us for m in timed], color="#4c72b0")
+    ax.errorbar([m.p90_us for m in timed], range(len(timed)), fmt="|", color="black", label="p90")
+    ax.invert_yaxis()
+    ax.set_xlabel("median latency per call (µs), batch %d" % report.batch)
+    ax.set_title(f"{Path(report.model).name} on {report.machine}", fontsize=9)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True

@@ -1,0 +1,112 @@
+"""One engine of `onnx2rs bench`, in its own process: `python bench_worker.py ENGINE ...`.
+
+Run as a plain script, so that the process holds only what the engine needs (not the
+compiler). Prints one JSON line: median and p90 latency in microseconds and the peak RSS
+in MB of the process that ran the engine (for `native`, of the crate's own benchmark).
+Peak RSS is `VmHWM` (Linux): unlike `ru_maxrss` it does not count a forked parent's pages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+WARMUP_S = 0.3
+
+
+def timed(call: Callable[[], object], runs: int) -> dict:
+    """Warm up for WARMUP_S, then time `runs` calls."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < WARMUP_S:
+        call()
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - t) * 1e6)
+    times.sort()
+    return {"median_us": times[len(times) // 2], "p90_us": times[len(times) * 9 // 10], "runs": runs}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set: VmHWM, or ru_maxrss where /proc is missing."""
+    try:
+        for line in open("/proc/self/status").read().splitlines():  # noqa: SIM115 - read at once
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def native(executable: str) -> dict:
+    """The crate's latency bench prints its own timings and peak RSS."""
+    result = subprocess.run([executable], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{executable} failed: {result.stderr}")
+    numbers = json.loads(result.stdout.strip().splitlines()[-1])
+    return {"median_us": numbers["median_us"], "p90_us": numbers["p90_us"], "runs": numbers["iterations"],
+            "peak_rss_mb": numbers["peak_rss_kb"] / 1024}
+
+
+def onnxruntime(model: str, feeds: str, threads: int, runs: int) -> dict:
+    """ONNX Runtime's CPU provider; `threads` 0 keeps its default pool."""
+    import numpy as np
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    inputs = dict(np.load(feeds))
+    return {**timed(lambda: session.run(None, inputs), runs), "peak_rss_mb": peak_rss_mb()}
+
+
+def keras(path: str, feeds: str, runs: int) -> dict:
+    """TensorFlow's three ways to call a Keras model, in one process."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import numpy as np
+    import tensorflow as tf
+
+    model = tf.keras.models.load_model(path, compile=False)
+    arrays = list(np.load(feeds).values())
+    x = arrays[0] if len(arrays) == 1 else arrays
+    fast = tf.function(model)
+    results = {
+        "predict": timed(lambda: model.predict(x, verbose=0), max(runs // 10, 20)),
+        "__call__": timed(lambda: model(x, training=False), runs),
+        "tf.function": timed(lambda: fast(x), runs),
+    }
+    rss = peak_rss_mb()
+    return {mode: {**numbers, "peak_rss_mb": rss} for mode, numbers in results.items()}
+
+
+def baseline() -> dict:
+    """The peak RSS of a Python process that has imported numpy, and nothing else."""
+    import numpy  # noqa: F401
+
+    return {"peak_rss_mb": peak_rss_mb()}
+
+
+def main(argv: list[str]) -> None:
+    engine, args = argv[0], argv[1:]
+    if engine == "native":
+        out = native(args[0])
+    elif engine == "onnxruntime":
+        out = onnxruntime(args[0], args[1], int(args[2]), int(args[3]))
+    elif engine == "keras":
+        out = keras(args[0], args[1], int(args[2]))
+    elif engine == "baseline":
+        out = baseline()
+    else:
+        raise SystemExit(f"unknown engine {engine!r}")
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
