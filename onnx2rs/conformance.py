@@ -340,7 +340,7 @@ def markdown(report: Report, supported_ops: set[str]) -> str:
         "Outcomes: *pass*; *fail*: wrong numbers or shapes; *unsupported*: an op, dtype, attribute or "
         "dynamic shape onnx2rs rejects at build time, with a clear message; *error*: onnx2rs broke.",
         "",
-        "Reproduce: `.venv/bin/python scripts/conformance.py` (all cases, about five minutes on 2 cores) or "
+        "Reproduce: `.venv/bin/python scripts/conformance.py` (all cases, about eight minutes on 2 cores) or "
         "`--pattern REGEX` for a subset.",
         "",
     ]
