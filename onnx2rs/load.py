@@ -20,6 +20,7 @@ from . import dtypes, frontends
 from .errors import ModelError, UnsupportedError
 from .ir import Graph, Node, Value
 from .reference import evaluate_node, ort_compatible
+from .branches import inline_constant_ifs
 from .unroll import unroll_loops
 
 log = logging.getLogger(__name__)
@@ -373,9 +374,11 @@ def load(
         )
     shapes = fixed_input_shapes(model, input_shapes)
     simplified = simplify(upgraded(model, opset), shapes)
-    # Trip counts are constants only once shapes are fixed and folded; unrolled steps fold again.
+    # If conditions and trip counts are constants only once shapes are fixed and folded;
+    # inlined branches and unrolled steps fold again.
+    simplified, inlined = inline_constant_ifs(simplified)
     simplified, unrolled = unroll_loops(simplified)
-    if unrolled:
-        log.info("unrolled %d Loop(s)", unrolled)
+    if inlined or unrolled:
+        log.info("inlined %d If(s), unrolled %d Loop(s)", inlined, unrolled)
         simplified = simplify(simplified, shapes)
     return model, to_ir(shapes_from_readers(infer_shapes(simplified, shapes)))

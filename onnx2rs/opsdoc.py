@@ -21,8 +21,9 @@ def ops_markdown() -> str:
         f"{len(supported_op_types())} op types (default `ai.onnx` domain): {len(REGISTRY)} lowered to runtime "
         f"kernels, and {len(REWRITTEN)} that passes rewrite away before",
         "code generation: `Loop` with a trip count known at build time (unrolled on load by `unroll`),",
-        "`Identity` and inference-mode `Dropout` (removed by `sanitize`), `Split` with",
-        "static sizes (into Slices), and `DepthToSpace`/`SpaceToDepth` (into Reshape, Transpose, Reshape),",
+        "`If` with a condition known at build time (its branch inlined on load by `branches`),",
+        "`Identity` and inference-mode `Dropout` (removed by `sanitize`), `Split` (into Slices),",
+        "and `DepthToSpace`/`SpaceToDepth` (into Reshape, Transpose, Reshape),",
         "by `decompose`. `Shape` and `Size` fold into constants, since every shape is static; so does",
         "any op whose inputs are all constants (Range and ConstantOfShape usually do).",
         "",

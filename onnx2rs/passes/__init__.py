@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import branches as _branches
 from .. import unroll as _unroll
 from ..ir import Graph
 from . import constant_fold as _constant_fold
@@ -37,7 +38,7 @@ PIPELINE: list[Pass] = [
 # Op types that never reach code generation, and the pass that removes them.
 REWRITTEN: dict[str, str] = {
     op: module.__name__.rsplit(".", 1)[-1]
-    for module in (_unroll, _sanitize, _decompose, _constant_fold)
+    for module in (_branches, _unroll, _sanitize, _decompose, _constant_fold)
     for op in sorted(module.REMOVES)
 }
 
