@@ -15,10 +15,6 @@ _POOL = {"MaxPool": "max_pool", "AveragePool": "average_pool", "LpPool": "lp_poo
 
 
 def _check_pool(node: Node, graph: Graph) -> str | None:
-    if len([o for o in node.outputs if o]) > 1:
-        return "Indices output"
-    if node.attrs.get("storage_order", 0):
-        return "storage_order=1"
     return check_spatial_rank(node, graph, max_spatial=6)
 
 
@@ -26,19 +22,22 @@ def _check_pool(node: Node, graph: Graph) -> str | None:
     *_POOL,
     dtypes=frozenset({F32}),
     check=_check_pool,
-    attrs=("auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "p", "pads", "strides"),
-    limits="1-D to 6-D; MaxPool without the Indices output.",
+    attrs=("auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "p", "pads", "storage_order",
+           "strides"),
+    limits="1-D to 6-D; MaxPool's Indices output in either storage order.",
 )
 def lower_pool(ctx: Lowering) -> Call:
     """`ops::max_pool_into(x, PoolParams { .. }, out)`, `ops::average_pool_into(..)`, or
     `ops::lp_pool_into(x, PoolParams { .. }, p, out)`."""
     x = ctx.input(0)
     win = resolve(ctx.node, list(x.shape[2:]), list(ctx.attr("kernel_shape")))
+    with_indices = ctx.has_output(1)
     return ctx.render(
         "pool",
-        fn=_POOL[ctx.node.op_type] + "_into",
+        fn="max_pool_with_indices_into" if with_indices else _POOL[ctx.node.op_type] + "_into",
         x=ctx.arg(0),
-        out=ctx.out(),
+        out=(f"{str(bool(ctx.attr('storage_order', 0))).lower()}, {ctx.out(0)}, {ctx.out(1)}" if with_indices
+             else ctx.out()),
         win=win,
         ceil_mode=bool(ctx.attr("ceil_mode", 0)),
         count_include_pad=bool(ctx.attr("count_include_pad", 0)),

@@ -37,8 +37,8 @@ pub use operands::{
 };
 pub use pool::{
     average_pool, average_pool_into, global_average_pool, global_average_pool_into,
-    global_max_pool, global_max_pool_into, lp_pool_into, max_pool, max_pool_into, pool_shape,
-    PoolParams,
+    global_max_pool, global_max_pool_into, lp_pool_into, max_pool, max_pool_into,
+    max_pool_with_indices_into, pool_shape, PoolParams,
 };
 pub use recurrent::{recurrent_into, Cell, RecurrentInputs, RecurrentOutputs, RecurrentParams};
 pub use reduce::{arg_extreme_into, reduce_into, topk_into, Axes, Reduce};

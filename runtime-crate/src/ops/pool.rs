@@ -148,6 +148,44 @@ pub fn average_pool_into(
     pool(x, p, op, out)
 }
 
+/// ONNX `MaxPool` with its `Indices` output: each maximum's flat position in `x`, with the
+/// spatial axes numbered row-major, or column-major with `column_major` (`storage_order=1`).
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// use onnx2rs_runtime::ops::{max_pool_with_indices_into, PoolParams};
+/// let x = array![[[3.0f32, 9.0, 1.0, 4.0]]].into_dyn();
+/// let p = PoolParams { kernel: &[2], strides: &[2], pads: &[0, 0], dilations: &[1], ceil_mode: false, count_include_pad: false };
+/// let (mut out, mut indices) = (ArrayD::zeros(IxDyn(&[1, 1, 2])), ArrayD::<i64>::zeros(IxDyn(&[1, 1, 2])));
+/// max_pool_with_indices_into(x.view(), p, false, out.view_mut(), indices.view_mut()).unwrap();
+/// assert_eq!(indices.as_slice().unwrap(), &[1, 3]);
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if the rank, the attributes or the outputs' shapes are wrong.
+pub fn max_pool_with_indices_into(
+    x: ArrayViewD<'_, f32>,
+    p: PoolParams<'_>,
+    column_major: bool,
+    out: ArrayViewMutD<'_, f32>,
+    mut indices: ArrayViewMutD<'_, i64>,
+) -> Result<()> {
+    if indices.shape() != out.shape()
+        || p.kernel.len() > MAX_SPATIAL
+        || x.ndim() != p.kernel.len() + 2
+    {
+        return Err(Error::Shape(format!(
+            "MaxPool indices {:?} do not match output {:?}",
+            indices.shape(),
+            out.shape()
+        )));
+    }
+    let slots = indices
+        .as_slice_mut()
+        .ok_or_else(|| Error::Shape("MaxPool indices are not contiguous".into()))?;
+    pool_nd(x, p, Reduce::Max, out, Some((slots, column_major)))
+}
+
 /// ONNX `LpPool` over `[N, C, *spatial]`: the `p`-norm of each window (padding adds nothing).
 ///
 /// ```
@@ -193,7 +231,7 @@ fn pool(
             op,
             out.into_dimensionality::<Ix4>()?,
         ),
-        (r, k, o) if r == k + 2 && o == r && k <= MAX_SPATIAL => pool_nd(x, p, op, out),
+        (r, k, o) if r == k + 2 && o == r && k <= MAX_SPATIAL => pool_nd(x, p, op, out, None),
         (r, ..) => Err(Error::Shape(format!(
             "pooling supports 1-D to {MAX_SPATIAL}-D inputs, got rank {r} for window {:?}",
             p.kernel
@@ -210,6 +248,7 @@ fn pool_nd(
     p: PoolParams<'_>,
     op: Reduce,
     mut out: ArrayViewMutD<'_, f32>,
+    mut indices: Option<(&mut [i64], bool)>,
 ) -> Result<()> {
     let n = p.kernel.len();
     let mut win = [Window::UNIT; MAX_SPATIAL];
@@ -233,6 +272,15 @@ fn pool_nd(
         in_strides[a] = stride;
         stride *= spatial[a];
     }
+    // MaxPool's storage_order=1 numbers the spatial positions column-major.
+    let mut index_strides = in_strides;
+    if let Some((_, true)) = indices {
+        let mut stride = 1;
+        for a in 0..n {
+            index_strides[a] = stride;
+            stride *= spatial[a];
+        }
+    }
     let (in_plane, out_plane): (usize, usize) =
         (spatial.iter().product(), out_spatial.iter().product());
     let taps: usize = win.iter().map(|w| w.kernel).product();
@@ -253,17 +301,22 @@ fn pool_nd(
             rest /= out_spatial_dims[a];
         }
         let base = (i / out_plane) * in_plane;
-        let (mut acc, mut count) = (op.start(), 0usize);
+        let (mut acc, mut count, mut argmax) = (op.start(), 0usize, base);
         'taps: for tap in 0..taps {
-            let (mut k, mut offset) = (tap, base);
+            let (mut k, mut offset, mut index) = (tap, base, base);
             for a in (0..n).rev() {
                 let Some(src) = win[a].source(o[a], k % win[a].kernel, spatial[a]) else {
                     continue 'taps;
                 };
                 k /= win[a].kernel;
                 offset += src * in_strides[a];
+                index += src * index_strides[a];
             }
-            acc = op.add(acc, xs[offset]);
+            let next = op.add(acc, xs[offset]);
+            if count == 0 || next.to_bits() != acc.to_bits() {
+                argmax = index;
+            }
+            acc = next;
             count += 1;
         }
         *y = op.finish(acc, count, || {
@@ -271,6 +324,9 @@ fn pool_nd(
                 .map(|a| win[a].padded_taps(o[a], spatial[a]))
                 .product()
         });
+        if let Some((indices, _)) = indices.as_mut() {
+            indices[i] = argmax as i64;
+        }
     }
     Ok(())
 }
