@@ -290,6 +290,8 @@ CASES = [
     Case("cumsum_run_time_axis_i32", "CumSum", [run(normal(2, 3)), run(fixed(1, np.int32))]),
     Case("clip_run_time_min", "Clip", [run(normal(3, 4)), run(fixed(-0.5, np.float32))]),
     # bits and float classes
+    Case("bit_cast_f32_to_i32", "BitCast", [run(normal(2, 5))], {"to": 6}, opset=26),
+    Case("bit_cast_u16_to_f16", "BitCast", [run(ints(0, 60000, 7, dtype=np.uint16))], {"to": 10}, opset=26),
     Case("bitwise_and_u8", "BitwiseAnd", [run(ints(0, 255, 2, 4, dtype=np.uint8)), run(ints(0, 255, 4, dtype=np.uint8))],
          opset=18),
     Case("bitwise_or_i32", "BitwiseOr", [run(ints(-99, 99, 5, dtype=np.int32)), const(ints(-99, 99, 5, dtype=np.int32))],
