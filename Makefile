@@ -36,7 +36,7 @@ chromium:
 ## make test: the whole suite (Python unit tests, runtime crate, end-to-end crates).
 test: $(VENV)/.dev chromium
 	cd runtime-crate && cargo fmt --check && cargo clippy --all-targets --quiet -- -D warnings && cargo test --quiet
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 ## make models: regenerate the committed Keras-made .onnx files (needs the [tf] extra).
 models: $(VENV)/.dev

@@ -39,32 +39,51 @@ CASES = {
 }
 
 
-def _model(op: str, operands: dict[str, np.ndarray], attrs: dict, out_shape: tuple) -> onnx.ModelProto:
-    names = ["x", *operands]
-    graph = helper.make_graph(
-        [helper.make_node(op, names, ["y"], **attrs)], op,
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, X.shape),
-         *(helper.make_tensor_value_info(n, TensorProto.INT64, v.shape) for n, v in operands.items())],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
-    )
+def _model() -> onnx.ModelProto:
+    """Every case side by side on the same `x`, each with its own operands and output."""
+    nodes, inputs, outputs = [], [helper.make_tensor_value_info("x", TensorProto.FLOAT, X.shape)], []
+    for case, (op, operands, attrs, out_shape, _) in CASES.items():
+        names = [f"{case}_{n}" for n in operands]
+        nodes.append(helper.make_node(op, ["x", *names], [case], **attrs))
+        inputs += [helper.make_tensor_value_info(n, TensorProto.INT64, v.shape)
+                   for n, v in zip(names, operands.values(), strict=True)]
+        outputs.append(helper.make_tensor_value_info(case, TensorProto.FLOAT, out_shape))
+    graph = helper.make_graph(nodes, "operands", inputs, outputs)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=IR_VERSION)
 
 
+def _feeds(disagreeing: str | None = None) -> dict[str, np.ndarray]:
+    """Every case's operands; those of case `disagreeing` swapped for ones that give another shape."""
+    feeds = {"x": X}
+    for case, (_, operands, _, _, bad) in CASES.items():
+        values = {**operands, **bad} if case == disagreeing else operands
+        feeds.update({f"{case}_{n}": v for n, v in values.items()})
+    return feeds
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    model, feeds = _model(), _feeds()
+    expected = run_onnxruntime(model, feeds)
+    tmp = tmp_path_factory.mktemp("operands")
+    result = compile_model(model, tmp / "crate", CompileOptions(name="operands", reference=(feeds, expected)))
+    return toolchain.build_binary(result.out_dir, result.crate), result.graph, expected, tmp
+
+
+def test_run_time_operands_match_onnxruntime(built: tuple) -> None:
+    binary, graph, expected, tmp = built
+    feeds = _feeds()
+    ours = run_cli(binary, [feeds[n] for n in graph.inputs], len(CASES), tmp, graph_output_dtypes(graph))
+    for case, a, b in zip(CASES, ours, expected, strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=case)
+
+
 @pytest.mark.parametrize("case", CASES)
-def test_run_time_operand_matches_onnxruntime_and_is_checked(case: str) -> None:
-    op, operands, attrs, out_shape, disagreeing = CASES[case]
-    model = _model(op, operands, attrs, out_shape)
-    feeds = {"x": X, **operands}
-    (expected,) = run_onnxruntime(model, feeds)
-    with scratch_dir() as tmp:
-        result = compile_model(model, tmp / "crate", CompileOptions(name=case, reference=(feeds, [expected])))
-        binary = toolchain.build_binary(result.out_dir, result.crate)
-        inputs = [feeds[n] for n in result.graph.inputs]
-        (ours,) = run_cli(binary, inputs, 1, tmp, graph_output_dtypes(result.graph))
-        np.testing.assert_array_equal(ours, expected)
-        bad = {**feeds, **disagreeing}
-        with pytest.raises(ToolchainError, match="does not turn|gives|disagree"):
-            run_cli(binary, [bad[n] for n in result.graph.inputs], 1, tmp)
+def test_an_operand_that_disagrees_with_the_compiled_shapes_is_an_error(built: tuple, case: str) -> None:
+    binary, graph, _, tmp = built
+    feeds = _feeds(disagreeing=case)
+    with pytest.raises(ToolchainError, match="does not turn|gives|disagree"):
+        run_cli(binary, [feeds[n] for n in graph.inputs], len(CASES), tmp)
 
 
 def test_split_by_run_time_sizes() -> None:
@@ -81,7 +100,7 @@ def test_split_by_run_time_sizes() -> None:
     feeds = {"x": X, "split": sizes}
     expected = run_onnxruntime(model, feeds)
     with scratch_dir() as tmp:
-        result = compile_model(model, tmp / "crate", CompileOptions(name="split", reference=(feeds, expected)))
+        result = compile_model(model, tmp / "crate", CompileOptions(name="split_sizes", reference=(feeds, expected)))
         assert not any(n.op_type == "Split" for n in result.graph.nodes)
         binary = toolchain.build_binary(result.out_dir, result.crate)
         ours = run_cli(binary, [X, sizes], 2, tmp)
