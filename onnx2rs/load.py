@@ -21,6 +21,7 @@ from .errors import ModelError, UnsupportedError
 from .ir import Graph, Node, Value
 from .reference import evaluate_node, ort_compatible
 from .branches import inline_constant_ifs
+from .passes.constant_fold import NONDETERMINISTIC
 from .unroll import unroll_loops
 
 log = logging.getLogger(__name__)
@@ -120,11 +121,6 @@ def simplify(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> onnx.Model
         return fold_shapes(model, shapes)
 
 
-# Ops never folded: their outputs differ from run to run.
-_RANDOM = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
-                     "Bernoulli", "Dropout"})
-
-
 def fold_shapes(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> onnx.ModelProto:
     """What onnxsim does that the rest of the pipeline needs, for models it cannot take
     (opsets ONNX Runtime refuses): Shape and Size of statically shaped values, and every
@@ -145,7 +141,7 @@ def fold_shapes(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> onnx.Mo
             a = _attrs(n)
             values = [np.array(dims[slice(a.get("start", 0), a.get("end"))], np.int64) if n.op_type == "Shape"
                       else np.array(int(np.prod(dims)), np.int64)]
-        elif (n.op_type not in _RANDOM and not n.domain and not any(a.g.node or a.graphs for a in n.attribute)
+        elif (n.op_type not in NONDETERMINISTIC and not n.domain and not any(a.g.node or a.graphs for a in n.attribute)
               and all(i in known for i in n.input if i)):
             try:
                 values = evaluate_node(Node(n.name, n.op_type, list(n.input), list(n.output), _attrs(n)),

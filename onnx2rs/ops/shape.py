@@ -103,11 +103,6 @@ def slice_ranges(node: Node, graph: Graph) -> list[tuple[int, int, int]] | None:
     return ranges
 
 
-def _some(ctx: Lowering, i: int) -> str:
-    """`Some(&view)` of optional input `i`, or `None`."""
-    return f"Some(&{ctx.arg(i)})" if ctx.has_input(i) else "None"
-
-
 @register("Slice", dtypes=ALL, attrs=("starts", "ends", "axes"),
           limits="starts, ends, axes and steps computed at run time must give the static output shape.")
 def lower_slice(ctx: Lowering) -> Call:
@@ -115,7 +110,7 @@ def lower_slice(ctx: Lowering) -> Call:
     time, or from run-time operands by `ops::SliceRanges::read`."""
     ranges = slice_ranges(ctx.node, ctx.graph)
     if ranges is None:
-        read = ctx.call("SliceRanges::read", f"&{ctx.arg(1)}", f"&{ctx.arg(2)}", _some(ctx, 3), _some(ctx, 4),
+        read = ctx.call("SliceRanges::read", f"&{ctx.arg(1)}", f"&{ctx.arg(2)}", ctx.opt_arg(3), ctx.opt_arg(4),
                         ctx.shape_literal(ctx.input(0).shape))
         return ctx.chain(read, "ranges", ctx.call("slice_into", ctx.arg(0), "ranges.as_slice()", ctx.out()))
     spelled = ", ".join(f"({lo}, {hi}, {step})" for lo, hi, step in ranges)
@@ -186,7 +181,7 @@ def lower_pad(ctx: Lowering) -> Call:
     if begin is not None:
         return ctx.call("pad_into", ctx.arg(0), ctx.shape_literal_signed(begin), mode, value, ctx.out())
     shapes = (ctx.shape_literal(ctx.input(0).shape), ctx.shape_literal(ctx.output().shape))
-    read = ctx.call("PadBegin::read", f"&{ctx.arg(1)}", _some(ctx, 3), *shapes)
+    read = ctx.call("PadBegin::read", f"&{ctx.arg(1)}", ctx.opt_arg(3), *shapes)
     return ctx.chain(read, "begin", ctx.call("pad_into", ctx.arg(0), "begin.as_slice()", mode, value, ctx.out()))
 
 

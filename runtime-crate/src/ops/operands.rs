@@ -234,14 +234,14 @@ impl SliceRanges {
     pub fn read<I: IndexElement>(
         starts: &ArrayViewD<'_, I>,
         ends: &ArrayViewD<'_, I>,
-        axes: Option<&ArrayViewD<'_, I>>,
-        steps: Option<&ArrayViewD<'_, I>>,
+        axes: Option<ArrayViewD<'_, I>>,
+        steps: Option<ArrayViewD<'_, I>>,
         input: &[usize],
     ) -> Result<Self> {
         let rank = input.len();
         let (starts, ends): (Values, Values) = (Values::read(starts)?, Values::read(ends)?);
-        let steps: Option<Values> = steps.map(Values::read).transpose()?;
-        let axes = axes.map(|a| Axes::read(a, rank)).transpose()?;
+        let steps: Option<Values> = steps.as_ref().map(Values::read).transpose()?;
+        let axes = axes.as_ref().map(|a| Axes::read(a, rank)).transpose()?;
         let n = starts.len;
         let lengths_agree = ends.len == n
             && steps.as_ref().is_none_or(|s| s.len == n)
@@ -316,13 +316,13 @@ impl PadBegin {
     /// [`Error::Shape`] if the pads do not turn `input` into `output`.
     pub fn read<I: IndexElement>(
         pads: &ArrayViewD<'_, I>,
-        axes: Option<&ArrayViewD<'_, I>>,
+        axes: Option<ArrayViewD<'_, I>>,
         input: &[usize],
         output: &[usize],
     ) -> Result<Self> {
         let rank = input.len();
         let pads: Values<{ 2 * OPERAND_MAX_RANK }> = Values::read(pads)?;
-        let axes = axes.map(|a| Axes::read(a, rank)).transpose()?;
+        let axes = axes.as_ref().map(|a| Axes::read(a, rank)).transpose()?;
         let n = axes.as_ref().map_or(rank, |a| a.as_slice().len());
         let bad = || mismatch("Pad", pads.as_slice(), input, output);
         if pads.len != 2 * n || output.len() != rank || rank > OPERAND_MAX_RANK {
