@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,6 +71,14 @@ def assert_matches_onnxruntime(model: onnx.ModelProto, feeds: dict[str, np.ndarr
         for a, b in zip(ours, theirs, strict=True):
             np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance)
         return (workdir / "crate" / "src" / "model.rs").read_text()
+
+
+def assert_crate_tests_pass(crate_dir: Path) -> None:
+    """Run a generated crate's own tests in one cargo call: the three in `tests/reference.rs`
+    (outputs recorded from ONNX Runtime at build time) and the zero-allocation test."""
+    output = toolchain.cargo(["test", "--quiet", "--test", "reference", "--test", "allocations"], crate_dir)
+    passed = [int(n) for n in re.findall(r"test result: ok\. (\d+) passed", output)]
+    assert sorted(passed) == [1, 3], output
 
 
 @contextlib.contextmanager

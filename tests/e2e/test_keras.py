@@ -13,6 +13,7 @@ import pytest
 
 from onnx2rs import compile_model, toolchain
 from onnx2rs.verify import run_cli
+from ..helpers import assert_crate_tests_pass
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.cargo, pytest.mark.tf]
@@ -55,6 +56,7 @@ def test_compiled_model_matches_keras(make_models, builder: str, tmp_path: Path)
     binary = toolchain.build_binary(result.out_dir, result.crate)
     (ours,) = run_cli(binary, [x], 1, tmp_path)
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)
+    assert_crate_tests_pass(result.out_dir)  # ONNX Runtime's outputs, and zero allocations per run
 
 
 @pytest.mark.parametrize(("builder", "fmt"), [("mobilenet_style", ".keras"), ("transformer_encoder", ".keras"),
@@ -81,3 +83,5 @@ def test_keras_files_build_through_the_front_end(make_models, builder: str, fmt:
     binary = toolchain.build_binary(result.out_dir, result.crate)
     (ours,) = run_cli(binary, [x], 1, tmp_path)
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)
+    if fmt == ".keras":  # the models only this test builds
+        assert_crate_tests_pass(result.out_dir)
