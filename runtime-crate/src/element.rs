@@ -155,11 +155,22 @@ pub trait Numeric: Element + ndarray::LinalgScalar + num_traits::Bounded {
     fn div_onnx(self, rhs: Self) -> Self;
     /// ONNX `Mod`: `fmod` takes the dividend's sign, otherwise the divisor's; integer `x mod 0` is 0.
     fn rem_onnx(self, rhs: Self, fmod: bool) -> Self;
+    /// `self · a + b`, rounded once where the type has a fused multiply-add
+    /// (`f32`, `f64`). Only worth calling where the CPU has FMA instructions:
+    /// without them it is a slow library call.
+    #[inline(always)]
+    fn fused_mul_add(self, a: Self, b: Self) -> Self {
+        self * a + b
+    }
 }
 
 macro_rules! float_numeric {
     ($t:ty) => {
+        float_numeric!($t, {});
+    };
+    ($t:ty, { $($extra:item)* }) => {
         impl Numeric for $t {
+            $($extra)*
             fn div_onnx(self, rhs: Self) -> Self {
                 self / rhs
             }
@@ -194,8 +205,18 @@ macro_rules! int_numeric {
         }
     };
 }
-float_numeric!(f32);
-float_numeric!(f64);
+float_numeric!(f32, {
+    #[inline(always)]
+    fn fused_mul_add(self, a: Self, b: Self) -> Self {
+        self.mul_add(a, b)
+    }
+});
+float_numeric!(f64, {
+    #[inline(always)]
+    fn fused_mul_add(self, a: Self, b: Self) -> Self {
+        self.mul_add(a, b)
+    }
+});
 // Arithmetic in the 16-bit floats rounds each result to 16 bits, as numpy and ONNX Runtime do.
 float_numeric!(f16);
 float_numeric!(bf16);

@@ -12,7 +12,8 @@
 //! let y = ops::matmul(ops::relu(x.view()).view(), w.view()).unwrap();
 //! assert_eq!(y, array![[2.0]].into_dyn());
 //! ```
-#![forbid(unsafe_code)]
+// Only the CPU-feature dispatch of the matrix product (`ops::linalg`) uses `unsafe`.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod arena;

@@ -1,7 +1,7 @@
 //! The GEMM kernel against ndarray's matrixmultiply-backed `dot`, over shapes and layouts.
 
 use ndarray::{Array2, ShapeBuilder};
-use onnx2rs_runtime::ops::mat_mul_into;
+use onnx2rs_runtime::ops::{mat_mul_into, mat_mul_into_on, Isa};
 
 fn filled(m: usize, n: usize, seed: f32, column_major: bool) -> Array2<f32> {
     let mut a = if column_major {
@@ -24,6 +24,9 @@ fn matches_ndarray_dot_over_shapes_and_layouts() {
         (9, 33, 300),
         (17, 2, 513),
         (64, 80, 64),
+        (13, 600, 40), // two depth passes; 8 + 4 + 1 rows
+        (7, 3, 1100),  // three column blocks, a ragged last tile
+        (11, 257, 33),
     ] {
         for (a_cm, b_cm, c_cm) in [
             (false, false, false),
@@ -36,19 +39,35 @@ fn matches_ndarray_dot_over_shapes_and_layouts() {
             let b = filled(k, n, 0.7, b_cm);
             let c0 = filled(m, n, 1.3, c_cm);
             for (alpha, beta) in [(1.0f32, 0.0f32), (0.5, 2.0), (1.0, 1.0)] {
-                let mut ours = c0.clone();
-                mat_mul_into(alpha, a.view(), b.view(), beta, &mut ours.view_mut()).unwrap();
                 let expected = a.dot(&b) * alpha + &c0 * beta;
-                let worst = (&ours - &expected)
-                    .iter()
-                    .fold(0.0f32, |w, d| w.max(d.abs()));
-                assert!(
-                    worst < 1e-4,
-                    "{m}x{k}x{n} layouts {a_cm}/{b_cm}/{c_cm}: error {worst}"
-                );
+                for isa in [Isa::Avx512, Isa::Avx2, Isa::Baseline] {
+                    if !isa.is_available() {
+                        continue;
+                    }
+                    let mut ours = c0.clone();
+                    mat_mul_into_on(isa, alpha, a.view(), b.view(), beta, &mut ours.view_mut())
+                        .unwrap();
+                    let worst = (&ours - &expected)
+                        .iter()
+                        .fold(0.0f32, |w, d| w.max(d.abs()));
+                    let scale = expected.iter().fold(1.0f32, |w, v| w.max(v.abs()));
+                    assert!(
+                        worst < 1e-5 * scale * (k as f32).sqrt(),
+                        "{isa:?} {m}x{k}x{n} layouts {a_cm}/{b_cm}/{c_cm}: error {worst}"
+                    );
+                }
             }
         }
     }
+}
+
+#[test]
+fn integer_products_are_exact() {
+    let a = Array2::from_shape_fn((9, 37), |(i, j)| (i * 7 + j) as i32 % 11 - 5);
+    let b = Array2::from_shape_fn((37, 35), |(i, j)| (i + 3 * j) as i32 % 13 - 6);
+    let mut c = Array2::<i32>::zeros((9, 35));
+    mat_mul_into(1, a.view(), b.view(), 0, &mut c.view_mut()).unwrap();
+    assert_eq!(c, a.dot(&b));
 }
 
 #[test]

@@ -214,16 +214,38 @@ fn im2col(
     let (c, h, w) = x.dim();
     let (kh, kw) = (win[0].kernel, win[1].kernel);
     for ci in 0..c {
+        let plane = x.index_axis(Axis(0), ci);
         for ki in 0..kh {
+            let rows = win[0].windows(ki, h, oh_len);
             for kj in 0..kw {
+                let cols = win[1].windows(kj, w, ow_len);
                 let mut row = col.row_mut((ci * kh + ki) * kw + kj);
-                for oy in 0..oh_len {
-                    let iy = win[0].source(oy, ki, h);
-                    for ox in 0..ow_len {
-                        row[oy * ow_len + ox] = match (iy, win[1].source(ox, kj, w)) {
-                            (Some(iy), Some(ix)) => x[[ci, iy, ix]],
-                            _ => 0.0,
-                        };
+                let Some(row) = row.as_slice_mut() else {
+                    continue; // the workspace is contiguous
+                };
+                for (oy, out) in row.chunks_exact_mut(ow_len).enumerate() {
+                    if !rows.contains(&oy) || cols.is_empty() {
+                        out.fill(0.0);
+                        continue;
+                    }
+                    let iy = oy * win[0].stride + ki * win[0].dilation - win[0].pad_begin;
+                    let ix0 = cols.start * win[1].stride + kj * win[1].dilation - win[1].pad_begin;
+                    out[..cols.start].fill(0.0);
+                    out[cols.end..].fill(0.0);
+                    let src = plane.row(iy);
+                    let dst = &mut out[cols.clone()];
+                    match src.as_slice() {
+                        Some(src) if win[1].stride == 1 => {
+                            dst.copy_from_slice(&src[ix0..][..dst.len()]);
+                        }
+                        _ => {
+                            for (d, &v) in dst
+                                .iter_mut()
+                                .zip(src.iter().skip(ix0).step_by(win[1].stride))
+                            {
+                                *d = v;
+                            }
+                        }
                     }
                 }
             }

@@ -1,14 +1,20 @@
-//! The matrix-product kernel behind MatMul, Gemm and Conv: safe Rust, no allocation.
+//! The matrix-product kernel behind MatMul, Gemm and Conv: no allocation, no packing
+//! buffers beyond a few KiB on the stack.
 //!
-//! Row-major operands take a register-blocked path (four rows of C at a time, in
-//! column tiles that stay in L1) whose inner loop the compiler vectorises; a
-//! column-major B (Gemm with `transB`) takes a dot-product path; anything else
-//! a plain indexed loop.
+//! Row-major operands take a register-blocked kernel: an `R × NR` tile of C lives in
+//! registers while a depth-`KC` strip of A (copied to the stack, `R` values per step)
+//! meets `NR` contiguous values of each row of B. The same generic code is compiled
+//! three times, for AVX-512, AVX2+FMA and the baseline instruction set, and the CPU
+//! picks one at run time. Other layouts (a transposed operand) take simpler loops.
 
 use crate::{Error, Numeric, Result};
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 
-/// Columns of C handled per tile: 4 rows × 256 f32 = 4 KiB of C stays in L1.
+/// Depth per pass: an `R × KC` strip of A and `KC × NR` values of B stay in L1.
+const KC: usize = 128;
+/// Columns of C per block: a `KC × NC` block of B stays in L2.
+const NC: usize = 512;
+/// Columns of C handled per tile by the fallback for row-major B and strided A.
 const TILE: usize = 256;
 
 /// `c = alpha · a·b + beta · c` for `a` `[M, K]`, `b` `[K, N]`, `c` `[M, N]`.
@@ -34,6 +40,62 @@ pub fn mat_mul_into<T: Numeric>(
     beta: T,
     c: &mut ArrayViewMut2<'_, T>,
 ) -> Result<()> {
+    mat_mul_into_on(Isa::best(), alpha, a, b, beta, c)
+}
+
+/// An instruction set the row-major matrix-product kernel is compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    /// AVX-512F with FMA: 4 × 32 register tiles.
+    Avx512,
+    /// AVX2 with FMA: 6 × 16 register tiles.
+    Avx2,
+    /// What every CPU of the target architecture has: 4 × 16 tiles, no FMA.
+    Baseline,
+}
+
+impl Isa {
+    /// Whether this CPU can run code compiled for `self`.
+    pub fn is_available(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => {
+                std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma")
+            }
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => {
+                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+            }
+            Isa::Baseline => true,
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+
+    /// The fastest instruction set this CPU has; what [`mat_mul_into`] uses.
+    pub fn best() -> Isa {
+        [Isa::Avx512, Isa::Avx2]
+            .into_iter()
+            .find(|isa| isa.is_available())
+            .unwrap_or(Isa::Baseline)
+    }
+}
+
+/// [`mat_mul_into`] with the kernel compiled for `isa` (tests and benchmarks compare them).
+///
+/// # Errors
+/// [`Error::Shape`] if the shapes do not chain; [`Error::Input`] if this CPU lacks `isa`.
+pub fn mat_mul_into_on<T: Numeric>(
+    isa: Isa,
+    alpha: T,
+    a: ArrayView2<'_, T>,
+    b: ArrayView2<'_, T>,
+    beta: T,
+    c: &mut ArrayViewMut2<'_, T>,
+) -> Result<()> {
+    if !isa.is_available() {
+        return Err(Error::Input(format!("this CPU cannot run {isa:?} code")));
+    }
     let (m, k) = a.dim();
     let (k2, n) = b.dim();
     if k != k2 || c.dim() != (m, n) {
@@ -44,12 +106,27 @@ pub fn mat_mul_into<T: Numeric>(
             c.dim()
         )));
     }
-    if beta == T::zero() {
-        c.fill(T::zero());
-    } else if beta != T::one() {
-        c.mapv_inplace(|v| v * beta);
+    let accumulate = beta != T::zero();
+    let row_major = a.is_standard_layout() && b.is_standard_layout() && c.is_standard_layout();
+    if beta != T::one() {
+        if accumulate {
+            c.mapv_inplace(|v| v * beta);
+        } else if k == 0 || !row_major {
+            c.fill(T::zero()); // the row-major kernel overwrites C instead
+        }
     }
     if m == 0 || n == 0 || k == 0 {
+        return Ok(());
+    }
+    if let (Some(a), Some(b), Some(c)) = (a.as_slice(), b.as_slice(), c.as_slice_mut()) {
+        let dims = Dims { m, k, n };
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => blocked_avx512(alpha, a, b, c, dims, accumulate),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => blocked_avx2(alpha, a, b, c, dims, accumulate),
+            _ => blocked::<T, 4, 16, false>(alpha, a, b, c, dims, accumulate),
+        }
         return Ok(());
     }
     let b_rows = b.row(0).as_slice().is_some() || n == 1;
@@ -69,6 +146,188 @@ pub fn mat_mul_into<T: Numeric>(
         }
     }
     Ok(())
+}
+
+/// The sizes of a product `[m, k] · [k, n]`.
+#[derive(Clone, Copy)]
+struct Dims {
+    m: usize,
+    k: usize,
+    n: usize,
+}
+
+/// `$name`: [`blocked`] with `MR × NR` tiles, compiled for the target features of `$isa`.
+macro_rules! blocked_for {
+    ($name:ident, $isa:expr, $features:literal, $mr:literal, $nr:literal) => {
+        #[doc = concat!("[`blocked`] compiled for ", $features, " (", $mr, " × ", $nr, " tiles).")]
+        #[cfg(target_arch = "x86_64")]
+        #[allow(unsafe_code)]
+        fn $name<T: Numeric>(alpha: T, a: &[T], b: &[T], c: &mut [T], d: Dims, add: bool) {
+            #[target_feature(enable = $features)]
+            fn run<T: Numeric>(alpha: T, a: &[T], b: &[T], c: &mut [T], d: Dims, add: bool) {
+                blocked::<T, $mr, $nr, true>(alpha, a, b, c, d, add);
+            }
+            assert!($isa.is_available(), "dispatch checks the CPU first");
+            // SAFETY: the CPU has these features, checked just above.
+            unsafe { run(alpha, a, b, c, d, add) }
+        }
+    };
+}
+blocked_for!(blocked_avx512, Isa::Avx512, "avx512f,fma", 4, 32);
+blocked_for!(blocked_avx2, Isa::Avx2, "avx2,fma", 6, 16);
+
+/// `c (+)= alpha · a·b` for contiguous row-major `a`, `b`, `c`, in `MR × NR` tiles.
+/// For each tile the strip of A is packed on the stack; B is read in place, except
+/// its last few columns (fewer than NR), which are copied once per block into a
+/// zero-padded stack buffer so every tile runs at full width.
+#[inline(always)]
+fn blocked<T: Numeric, const MR: usize, const NR: usize, const FMA: bool>(
+    alpha: T,
+    a: &[T],
+    b: &[T],
+    c: &mut [T],
+    d: Dims,
+    accumulate: bool,
+) {
+    if d.n % NR == 0 {
+        blocked_with::<T, MR, NR, FMA>(alpha, a, b, c, d, accumulate, &mut []);
+    } else {
+        let mut edge = [[T::zero(); NR]; KC];
+        blocked_with::<T, MR, NR, FMA>(alpha, a, b, c, d, accumulate, &mut edge);
+    }
+}
+
+/// [`blocked`] with its edge buffer (empty when no block has ragged columns).
+#[inline(always)]
+fn blocked_with<T: Numeric, const MR: usize, const NR: usize, const FMA: bool>(
+    alpha: T,
+    a: &[T],
+    b: &[T],
+    c: &mut [T],
+    Dims { m, k, n }: Dims,
+    accumulate: bool,
+    edge: &mut [[T; NR]],
+) {
+    let mut strip = [[T::zero(); MR]; KC];
+    for k0 in (0..k).step_by(KC) {
+        let depth = (k - k0).min(KC);
+        let add = accumulate || k0 > 0;
+        let b_rows = &b[k0 * n..];
+        for j0 in (0..n).step_by(NC) {
+            let cols = (n - j0).min(NC);
+            let ragged = cols % NR;
+            let full = j0..j0 + cols - ragged;
+            if ragged > 0 {
+                for (slot, row) in edge.iter_mut().zip(b_rows.chunks(n)).take(depth) {
+                    slot[..ragged].copy_from_slice(&row[full.end..][..ragged]);
+                    slot[ragged..].fill(T::zero());
+                }
+            }
+            let edge = &edge[..if ragged > 0 { depth } else { 0 }];
+            let mut i = 0;
+            // Whole MR-row strips, then 4, 2 and 1 rows for the rest.
+            while i < m {
+                let rows = m - i;
+                let panel = Panel {
+                    k0,
+                    depth,
+                    i,
+                    full: full.clone(),
+                    ragged,
+                    add,
+                };
+                let bs = (b_rows, edge);
+                i += if rows >= MR {
+                    rows_of::<T, MR, MR, NR, FMA>(alpha, a, bs, c, (k, n), panel, &mut strip)
+                } else if rows >= 4 {
+                    rows_of::<T, MR, 4, NR, FMA>(alpha, a, bs, c, (k, n), panel, &mut strip)
+                } else if rows >= 2 {
+                    rows_of::<T, MR, 2, NR, FMA>(alpha, a, bs, c, (k, n), panel, &mut strip)
+                } else {
+                    rows_of::<T, MR, 1, NR, FMA>(alpha, a, bs, c, (k, n), panel, &mut strip)
+                };
+            }
+        }
+    }
+}
+
+/// Where one strip of rows sits: the depth range of A, the first row, the columns
+/// of C in whole tiles, and how many columns follow them (read from the edge buffer).
+#[derive(Clone)]
+struct Panel {
+    k0: usize,
+    depth: usize,
+    i: usize,
+    full: std::ops::Range<usize>,
+    ragged: usize,
+    /// Add into C (a later depth pass, or `beta != 0`) rather than overwrite it.
+    add: bool,
+}
+
+/// `R` rows of C starting at `p.i`; returns `R`. `b_rows` is B from row `k0` on, and
+/// `edge` the zero-padded copy of its last `p.ragged` columns.
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn rows_of<T: Numeric, const MR: usize, const R: usize, const NR: usize, const FMA: bool>(
+    alpha: T,
+    a: &[T],
+    (b_rows, edge): (&[T], &[[T; NR]]),
+    c: &mut [T],
+    (k, n): (usize, usize),
+    p: Panel,
+    strip: &mut [[T; MR]; KC],
+) -> usize {
+    // Pack A[i..i + R, k0..k0 + depth] as `depth` groups of R values.
+    for r in 0..R {
+        let row = &a[(p.i + r) * k + p.k0..][..p.depth];
+        for (slot, &v) in strip.iter_mut().zip(row) {
+            slot[r] = v;
+        }
+    }
+    let strip = &strip[..p.depth];
+    let store = |acc: &[[T; NR]; R], c: &mut [T], j: usize, width: usize| {
+        for (r, acc_row) in acc.iter().enumerate() {
+            let out = &mut c[(p.i + r) * n + j..][..width];
+            for (x, &v) in out.iter_mut().zip(acc_row) {
+                *x = if p.add { *x + alpha * v } else { alpha * v };
+            }
+        }
+    };
+    for j in p.full.clone().step_by(NR) {
+        let mut acc = [[T::zero(); NR]; R];
+        for (pk, ap) in strip.iter().enumerate() {
+            let row = &b_rows[pk * n + j..][..NR];
+            let bp: [T; NR] = core::array::from_fn(|l| row[l]);
+            multiply_add::<T, MR, R, NR, FMA>(&mut acc, ap, &bp);
+        }
+        store(&acc, c, j, NR);
+    }
+    if p.ragged > 0 {
+        let mut acc = [[T::zero(); NR]; R];
+        for (ap, bp) in strip.iter().zip(edge) {
+            multiply_add::<T, MR, R, NR, FMA>(&mut acc, ap, bp);
+        }
+        store(&acc, c, p.full.end, p.ragged);
+    }
+    R
+}
+
+/// `acc[r][l] += a[r] · b[l]`: the register tile's inner step.
+#[inline(always)]
+fn multiply_add<T: Numeric, const MR: usize, const R: usize, const NR: usize, const FMA: bool>(
+    acc: &mut [[T; NR]; R],
+    a: &[T; MR],
+    b: &[T; NR],
+) {
+    for (acc_row, &av) in acc.iter_mut().zip(a) {
+        for (x, &bv) in acc_row.iter_mut().zip(b) {
+            *x = if FMA {
+                av.fused_mul_add(bv, *x)
+            } else {
+                *x + av * bv
+            };
+        }
+    }
 }
 
 /// B and C have contiguous rows: C[i, j..] += A[i, p] · B[p, j..], four rows of C at a time.

@@ -22,7 +22,7 @@ pub use conv::{
     conv, conv_into, conv_shapes, conv_transpose_into, ConvParams, ConvTransposeParams,
 };
 pub use elementwise::*;
-pub use linalg::mat_mul_into;
+pub use linalg::{mat_mul_into, mat_mul_into_on, Isa};
 pub use matmul::{
     einsum_into, gemm, gemm_into, matmul, matmul_into, GemmParams, EINSUM_MAX_LABELS,
 };

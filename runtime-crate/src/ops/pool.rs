@@ -356,25 +356,57 @@ fn pool2d(
             out.dim()
         )));
     }
-    for ((b, ch, oy, ox), y) in out.indexed_iter_mut() {
-        let (mut acc, mut count) = (op.start(), 0usize);
-        for ki in 0..win[0].kernel {
-            let Some(iy) = win[0].source(oy, ki, h) else {
-                continue;
+    for (x_b, mut out_b) in x.outer_iter().zip(out.outer_iter_mut()) {
+        for (plane, mut out_plane) in x_b.outer_iter().zip(out_b.outer_iter_mut()) {
+            let plane = plane.as_standard_layout(); // a copy only for a strided input
+            let (Some(src), Some(dst)) = (plane.as_slice(), out_plane.as_slice_mut()) else {
+                return Err(Error::Shape("pooling output must be contiguous".into()));
             };
-            for kj in 0..win[1].kernel {
-                let Some(ix) = win[1].source(ox, kj, w) else {
-                    continue;
-                };
-                acc = op.add(acc, x[[b, ch, iy, ix]]);
-                count += 1;
-            }
+            pool_plane(src, (h, w), &win, op, dst, ow);
         }
-        *y = op.finish(acc, count, || {
-            win[0].padded_taps(oy, h) * win[1].padded_taps(ox, w)
-        });
     }
     Ok(())
+}
+
+/// Pool one `[h, w]` plane into `out` (`ow` values per row); the taps inside the input
+/// are one range per axis, so no tap is tested for padding.
+fn pool_plane(
+    x: &[f32],
+    (h, w): (usize, usize),
+    win: &[Window; 2],
+    op: Reduce,
+    out: &mut [f32],
+    ow: usize,
+) {
+    let (whole, interior) = (0..win[1].kernel, win[1].interior(w, ow));
+    for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
+        let rows = win[0].taps(oy, h);
+        let first_row =
+            (oy * win[0].stride + rows.start * win[0].dilation).saturating_sub(win[0].pad_begin);
+        for (ox, y) in out_row.iter_mut().enumerate() {
+            let cols = if interior.contains(&ox) {
+                whole.clone()
+            } else {
+                win[1].taps(ox, w)
+            };
+            let first_col = (ox * win[1].stride + cols.start * win[1].dilation)
+                .saturating_sub(win[1].pad_begin);
+            let mut acc = op.start();
+            for r in 0..rows.len() {
+                let row = &x[(first_row + r * win[0].dilation) * w..][..w];
+                for &v in row[first_col..]
+                    .iter()
+                    .step_by(win[1].dilation)
+                    .take(cols.len())
+                {
+                    acc = op.add(acc, v);
+                }
+            }
+            *y = op.finish(acc, rows.len() * cols.len(), || {
+                win[0].padded_taps(oy, h) * win[1].padded_taps(ox, w)
+            });
+        }
+    }
 }
 
 fn max_of(p: ArrayViewD<'_, f32>) -> f32 {

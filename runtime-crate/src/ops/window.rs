@@ -128,10 +128,97 @@ impl Window {
             .min(limit.saturating_sub(start).div_ceil(self.dilation))
     }
 
+    /// The taps of window `o` that read the input rather than padding: [`Window::source`]
+    /// is `Some` exactly for these (it grows with the tap, so they are one range).
+    pub fn taps(&self, o: usize, input: usize) -> std::ops::Range<usize> {
+        let at = o * self.stride;
+        let lo = self.pad_begin.saturating_sub(at).div_ceil(self.dilation);
+        let hi = (input + self.pad_begin)
+            .saturating_sub(at)
+            .div_ceil(self.dilation)
+            .min(self.kernel);
+        lo..hi.max(lo)
+    }
+
+    /// The windows (of `out_len`) all of whose taps read the input: for these,
+    /// [`Window::taps`] is the whole kernel (found without a division per window).
+    pub fn interior(&self, input: usize, out_len: usize) -> std::ops::Range<usize> {
+        let lo = self.pad_begin.div_ceil(self.stride);
+        let hi = match (input + self.pad_begin).checked_sub(self.span()) {
+            Some(room) => (room / self.stride + 1).min(out_len),
+            None => 0,
+        };
+        lo..hi.max(lo)
+    }
+
+    /// The windows (of `out_len`) whose tap `k` reads the input rather than padding.
+    pub fn windows(&self, k: usize, input: usize, out_len: usize) -> std::ops::Range<usize> {
+        let at = k * self.dilation;
+        let lo = self.pad_begin.saturating_sub(at).div_ceil(self.stride);
+        let hi = (input + self.pad_begin)
+            .saturating_sub(at)
+            .div_ceil(self.stride)
+            .min(out_len);
+        lo..hi.max(lo)
+    }
+
     /// The input position of tap `k` in window `o`, or `None` inside the padding.
     pub fn source(&self, o: usize, k: usize, input: usize) -> Option<usize> {
         (o * self.stride + k * self.dilation)
             .checked_sub(self.pad_begin)
             .filter(|&i| i < input)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Window;
+
+    #[test]
+    fn tap_and_window_ranges_agree_with_source() {
+        for (kernel, stride, dilation, pad_begin, pad_end) in [
+            (3, 1, 1, 1, 1),
+            (2, 2, 1, 0, 1),
+            (3, 2, 2, 2, 0),
+            (5, 3, 1, 4, 4),
+            (1, 1, 1, 0, 0),
+        ] {
+            let win = Window {
+                kernel,
+                stride,
+                dilation,
+                pad_begin,
+                pad_end,
+            };
+            for input in 1..12 {
+                let Ok(out_len) = win.output_len(input, true) else {
+                    continue;
+                };
+                for o in 0..out_len {
+                    let expected: Vec<usize> = (0..kernel)
+                        .filter(|&k| win.source(o, k, input).is_some())
+                        .collect();
+                    assert_eq!(
+                        win.taps(o, input).collect::<Vec<_>>(),
+                        expected,
+                        "{win:?} o={o}"
+                    );
+                }
+                let all: Vec<usize> = (0..kernel).collect();
+                for o in win.interior(input, out_len) {
+                    assert_eq!(win.taps(o, input).collect::<Vec<_>>(), all);
+                }
+                let interior = win.interior(input, out_len);
+                for o in (0..interior.start).chain(interior.end..out_len) {
+                    assert_ne!(win.taps(o, input).collect::<Vec<_>>(), all, "{win:?} o={o}");
+                }
+                for k in 0..kernel {
+                    let expected: Vec<usize> = (0..out_len)
+                        .filter(|&o| win.source(o, k, input).is_some())
+                        .collect();
+                    assert_eq!(win.windows(k, input, out_len).collect::<Vec<_>>(), expected);
+                }
+            }
+        }
     }
 }
