@@ -11,7 +11,7 @@ from . import sanitize as _sanitize
 from .constant_fold import constant_fold
 from .dead_nodes import eliminate_dead_nodes
 from .decompose import decompose
-from .fuse import fuse_activation, fuse_conv_batchnorm, fuse_matmul_add
+from .fuse import fuse_activation, fuse_conv_affine, fuse_conv_batchnorm, fuse_matmul_add
 from .inplace import InplaceDecision, decide_inplace
 from .liveness import Interval, liveness
 from .manager import Pass, PassReport, run_passes
@@ -27,6 +27,9 @@ PIPELINE: list[Pass] = [
     constant_fold,
     # Before activation fusion: BatchNormalization sits between Conv and Relu.
     fuse_conv_batchnorm,
+    # The same for BatchNormalization and bias written as Mul and Add (tf2onnx), before
+    # activation fusion for the same reason.
+    fuse_conv_affine,
     # Makes the Gemm that activation fusion can then absorb a Relu into.
     fuse_matmul_add,
     fuse_activation,

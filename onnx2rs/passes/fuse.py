@@ -2,12 +2,17 @@
 
 - `fuse_conv_batchnorm`: Conv followed by BatchNormalization becomes one Conv with
   rescaled weights and bias (computed once, in float64, at compile time).
+- `fuse_conv_affine`: per-channel Mul/Add/Sub/Div by constants after a Conv (how
+  tf2onnx writes a Keras bias and BatchNormalization), possibly behind
+  Squeeze/Unsqueeze/Reshape ops that keep the batch and channel axes, are folded
+  into the Conv's weights and bias; the shape ops stay.
 - `fuse_matmul_add`: 2-D MatMul by a constant followed by Add of a constant becomes Gemm.
 - `fuse_activation`: a float element-wise op of the `ops::Unary` table (Relu,
   Clip with constant bounds, Sigmoid, Tanh, LeakyRelu, HardSwish, ...) right after
-  a float Conv or Gemm becomes that node's epilogue.
+  a float Conv or Gemm (or behind shape-only ops, as for `fuse_conv_affine`) becomes
+  that node's epilogue.
 
-Guarantees (all three): a fusion happens only when the intermediate has exactly
+Guarantees (all four): a fusion happens only when the intermediate has exactly
 one reader and is not a graph output; the graph's outputs keep their names; the
 original weights are left untouched (new ones are added, and dead-node
 elimination drops the old ones).
@@ -67,6 +72,73 @@ def fuse_conv_batchnorm(graph: Graph) -> bool:
     return changed
 
 
+# Ops that only relabel the shape of a row-major tensor.
+_SHAPE_ONLY = ("Squeeze", "Unsqueeze", "Reshape")
+
+
+def _behind_shape_ops(graph: Graph, value: str, reader: Node, kinds: tuple[str, ...]) -> tuple[Node, Node] | None:
+    """If `value` (read only by `reader`) comes from a node of `kinds`, possibly through a
+    chain of shape-only ops that each have one reader and keep axes 0 and 1 (batch and
+    channels) of that node's output: (that node, the last node of the chain)."""
+    last = graph.producer(value)
+    node = last
+    while node is not None and node.op_type in _SHAPE_ONLY:
+        if not _sole_reader(graph, node.outputs[0], reader):
+            return None
+        reader, node = node, graph.producer(node.inputs[0])
+    if node is None or node.op_type not in kinds or not _sole_reader(graph, node.outputs[0], reader):
+        return None
+    head = graph.value(node.outputs[0]).shape
+    if last is not node and (len(graph.value(value).shape) < 2 or graph.value(value).shape[:2] != head[:2]):
+        return None
+    return node, last  # type: ignore[return-value]
+
+
+def _per_channel(constant: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """`constant` as one value per channel (axis 1 of `shape`), if it broadcasts that way."""
+    if constant.ndim > len(shape) or len(shape) < 2:
+        return None
+    padded = constant.reshape((1,) * (len(shape) - constant.ndim) + constant.shape)
+    if any(d != 1 for i, d in enumerate(padded.shape) if i != 1) or padded.shape[1] not in (1, shape[1]):
+        return None
+    return np.broadcast_to(padded.reshape(-1).astype(np.float64), (shape[1],))
+
+
+def fuse_conv_affine(graph: Graph) -> bool:
+    """Fold `y * s`, `y / s`, `y + t`, `y - t` with per-channel constants into the Conv making `y`."""
+    changed = False
+    for op in [n for n in graph.nodes if n.op_type in ("Add", "Sub", "Mul", "Div")]:
+        if op not in graph.nodes or len(op.inputs) != 2:
+            continue
+        for side in (0, 1) if op.op_type in ("Add", "Mul") else (0,):
+            found = _behind_shape_ops(graph, op.inputs[side], op, ("Conv",))
+            constant = op.inputs[1 - side]
+            if found is None or not graph.is_constant(constant):
+                continue
+            conv, last = found
+            if conv.activation is not None or graph.value(op.outputs[0]).dtype != F32:
+                continue
+            factors = _per_channel(graph.initializers[constant], graph.value(op.inputs[side]).shape)
+            weights = _constants(graph, conv, range(1, 2))
+            if factors is None or weights is None or (conv.input(2) and not graph.is_constant(conv.inputs[2])):
+                continue
+            w = weights[0].astype(np.float64)
+            bias = graph.initializers[conv.inputs[2]].astype(np.float64) if conv.input(2) else np.zeros(w.shape[0])
+            if op.op_type in ("Mul", "Div"):
+                scale = factors if op.op_type == "Mul" else 1.0 / factors
+                w, bias = w * scale.reshape(-1, *[1] * (w.ndim - 1)), bias * scale
+            else:
+                bias = bias + factors if op.op_type == "Add" else bias - factors
+            w_name, b_name = graph.fresh_name(f"{conv.name}/folded_weight"), graph.fresh_name(f"{conv.name}/folded_bias")
+            graph.initializers[w_name] = w.astype(weights[0].dtype)
+            graph.initializers[b_name] = bias.astype(weights[0].dtype)
+            conv.inputs = [conv.inputs[0], w_name, b_name]
+            _splice(graph, last, op)
+            changed = True
+            break
+    return changed
+
+
 def fuse_matmul_add(graph: Graph) -> bool:
     """Turn MatMul(A, B) + C, with A 2-D and B, C constant, into Gemm(A, B, C)."""
     changed = False
@@ -110,12 +182,11 @@ def fuse_activation(graph: Graph) -> bool:
     changed = False
     for act in list(graph.nodes):
         kind = _activation(graph, act)
-        producer = graph.producer(act.inputs[0]) if kind else None
-        if producer is None or producer.op_type not in ("Conv", "Gemm") or producer.activation is not None:
+        found = _behind_shape_ops(graph, act.inputs[0], act, ("Conv", "Gemm")) if kind else None
+        if found is None or found[0].activation is not None or graph.value(act.inputs[0]).dtype != F32:
             continue
-        if graph.value(act.inputs[0]).dtype != F32 or not _sole_reader(graph, act.inputs[0], act):
-            continue
+        producer, last = found
         producer.activation = kind
-        _splice(graph, producer, act)
+        _splice(graph, last, act)
         changed = True
     return changed

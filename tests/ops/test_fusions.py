@@ -38,3 +38,29 @@ def test_fusions_match_onnxruntime() -> None:
     assert "ops::Unary::Tanh" in source
     for gone in ("batch_norm", "clip_", "unary_", "matmul_", "add_into"):
         assert f"ops::{gone}" not in source, gone
+
+
+def test_per_channel_affine_ops_after_conv_fold_into_it() -> None:
+    """tf2onnx's Conv1D: Conv -> Squeeze -> bias Add, BatchNormalization as Mul/Add -> Relu.
+    Per-channel constants fold into the Conv (through the Squeeze); one per position cannot."""
+    rng = np.random.default_rng(5)
+    f = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[0, 1, 0, 1]),
+        helper.make_node("Squeeze", ["c", "axis2"], ["sq"], name="squeeze"),
+        helper.make_node("Add", ["sq", "bias"], ["a"], name="bias_add"),
+        helper.make_node("Mul", ["scale", "a"], ["m"], name="bn_mul"),
+        helper.make_node("Sub", ["m", "shift"], ["s"], name="bn_sub"),
+        helper.make_node("Div", ["s", "div"], ["d"], name="div"),
+        helper.make_node("Relu", ["d"], ["r"], name="relu"),
+        helper.make_node("Add", ["r", "per_position"], ["y"], name="position_add"),
+    ]
+    weights = {"w": f(4, 3, 1, 3), "axis2": np.array([2], np.int64), "bias": f(4, 1), "scale": f(1, 4, 1),
+               "shift": f(4, 1), "div": rng.uniform(0.5, 2, (4, 1)).astype(np.float32), "per_position": f(8)}
+    feeds = {"x": f(1, 3, 1, 8)}
+    model = make_model(nodes, feeds, ["y"], weights)
+    source = assert_matches_onnxruntime(model, feeds, tolerance=1e-5)
+    assert "ops::Unary::Relu" in source  # fused through the Squeeze
+    for gone in ("mul_into", "sub_into", "div_into", "relu"):
+        assert f"ops::{gone}" not in source, gone
+    assert source.count("ops::add_into") == 1  # only the per-position Add is left

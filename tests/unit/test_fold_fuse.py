@@ -9,7 +9,7 @@ from onnx2rs.build import CompileOptions, lower_model
 from onnx2rs.dtypes import F32
 from onnx2rs.ir import Graph, Node, Value
 from onnx2rs.passes.constant_fold import constant_fold
-from onnx2rs.passes.fuse import fuse_activation, fuse_conv_batchnorm, fuse_matmul_add
+from onnx2rs.passes.fuse import fuse_activation, fuse_conv_affine, fuse_conv_batchnorm, fuse_matmul_add
 from onnx2rs.reference import evaluate_node
 
 from ..helpers import make_model
@@ -126,3 +126,23 @@ def test_split_becomes_slices_that_match_the_reference() -> None:
     for node, want in zip(g.nodes, expected, strict=True):
         (got,) = evaluate_node(node, [x, *(g.initializers[n] for n in node.inputs[1:])], 18)
         np.testing.assert_array_equal(got, want)
+
+
+def test_fuse_conv_affine_needs_per_channel_constants_and_a_sole_reader() -> None:
+    w = f32(4, 2, 3)
+
+    def graph(constant: np.ndarray, outputs: list[str]) -> Graph:
+        nodes = [Node("conv", "Conv", ["x", "w"], ["c"], {"pads": [1, 1]}), Node("mul", "Mul", ["c", "k"], ["y"])]
+        values = {"x": Value("x", F32, (1, 2, 5)), "c": Value("c", F32, (1, 4, 5)), "y": Value("y", F32, (1, 4, 5))}
+        return Graph("g", nodes, values, {"w": w, "k": constant}, ["x"], outputs, opset=17)
+
+    for constant, folds in [(f32(4, 1), True), (np.array(2.0, np.float32), True), (f32(5), False), (f32(1, 4, 5), False)]:
+        g = graph(constant, ["y"])
+        assert fuse_conv_affine(g) == folds, constant.shape
+        if folds:
+            (node,) = g.nodes
+            assert node.outputs == ["y"]
+            expected = w * np.broadcast_to(constant.reshape(-1, 1, 1), (4, 1, 1))
+            np.testing.assert_allclose(g.initializers[node.inputs[1]], expected, rtol=1e-6)
+    # The Conv's output is also a graph output: no fold.
+    assert not fuse_conv_affine(graph(f32(4, 1), ["y", "c"]))
