@@ -165,22 +165,42 @@ fn conv2d(
     let weights = w
         .into_shape_with_order((m, taps))
         .map_err(|_| Error::Shape("Conv weights must be contiguous".into()))?;
+    // A 1x1 window with unit strides and no padding reads the input as it lies.
+    let pointwise = win
+        .iter()
+        .all(|w| w.kernel == 1 && w.stride == 1 && w.pad_begin == 0);
+    let direct_depthwise = cg == 1 && mg == 1 && x.is_standard_layout() && out.is_standard_layout();
     for b in 0..n {
+        if direct_depthwise {
+            depthwise(
+                x.index_axis(Axis(0), b),
+                weights.view(),
+                &win,
+                out.index_axis_mut(Axis(0), b),
+            );
+            continue;
+        }
         for g in 0..group {
             let src = x.index_axis(Axis(0), b);
-            im2col(
-                src.slice_axis(Axis(0), Slice::from(g * cg..(g + 1) * cg)),
-                &win,
-                (oh, ow),
-                &mut col,
-            );
+            let src = src.slice_axis(Axis(0), Slice::from(g * cg..(g + 1) * cg));
+            let direct = match pointwise {
+                true => src.into_shape_with_order((cg, h * wd)).ok(),
+                false => None,
+            };
+            let cols = match direct {
+                Some(view) if view.is_standard_layout() => view,
+                _ => {
+                    im2col(src, &win, (oh, ow), &mut col);
+                    col.view()
+                }
+            };
             let mut dst = out.index_axis_mut(Axis(0), b);
             let dst = dst.slice_axis_mut(Axis(0), Slice::from(g * mg..(g + 1) * mg));
             let mut dst = dst
                 .into_shape_with_order((mg, oh * ow))
                 .map_err(|_| Error::Shape("Conv output must be contiguous".into()))?;
             let wg = weights.slice_axis(Axis(0), Slice::from(g * mg..(g + 1) * mg));
-            mat_mul_into(1.0, wg, col.view(), 0.0, &mut dst)?;
+            mat_mul_into(1.0, wg, cols, 0.0, &mut dst)?;
         }
     }
     // One pass over the output applies the bias and the fused activation; the common
@@ -201,6 +221,55 @@ fn conv2d(
         }
     }
     Ok(())
+}
+
+/// A depthwise convolution (one input and one output channel per group) of `x`
+/// (`[C, H, W]`) with `w` (`[C, kh·kw]`), computed directly: each tap adds a shifted,
+/// scaled copy of the input plane to the output plane.
+fn depthwise(
+    x: ndarray::ArrayView3<'_, f32>,
+    w: ndarray::ArrayView2<'_, f32>,
+    win: &[Window; 2],
+    mut out: ndarray::ArrayViewMut3<'_, f32>,
+) {
+    let (_, h, wd) = x.dim();
+    let (_, oh, ow) = out.dim();
+    for ((plane, taps), mut dst) in x.outer_iter().zip(w.outer_iter()).zip(out.outer_iter_mut()) {
+        dst.fill(0.0);
+        for ki in 0..win[0].kernel {
+            let rows = win[0].windows(ki, h, oh);
+            for kj in 0..win[1].kernel {
+                let cols = win[1].windows(kj, wd, ow);
+                let tap = taps[ki * win[1].kernel + kj];
+                if cols.is_empty() {
+                    continue;
+                }
+                let ix0 = cols.start * win[1].stride + kj * win[1].dilation - win[1].pad_begin;
+                for oy in rows.clone() {
+                    let iy = oy * win[0].stride + ki * win[0].dilation - win[0].pad_begin;
+                    let src = plane.row(iy);
+                    let mut dst_row = dst.row_mut(oy);
+                    let (Some(src), Some(dst_row)) = (src.as_slice(), dst_row.as_slice_mut())
+                    else {
+                        continue; // unreachable: the caller passes contiguous planes
+                    };
+                    let dst_row = &mut dst_row[cols.clone()];
+                    if win[1].stride == 1 {
+                        for (d, &v) in dst_row.iter_mut().zip(&src[ix0..]) {
+                            *d += tap * v;
+                        }
+                    } else {
+                        for (d, &v) in dst_row
+                            .iter_mut()
+                            .zip(src[ix0..].iter().step_by(win[1].stride))
+                        {
+                            *d += tap * v;
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Unfold the windows of `x` (`[C, H, W]`) into the columns of `col`
