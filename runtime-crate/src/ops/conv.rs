@@ -203,21 +203,12 @@ fn conv2d(
             mat_mul_into(1.0, wg, cols, 0.0, &mut dst)?;
         }
     }
-    // One pass over the output applies the bias and the fused activation; the common
-    // epilogues skip the generic (f64) dispatch so the loop vectorises.
+    // One pass over each output plane applies the bias and the fused activation.
     for (c, mut plane) in out.axis_iter_mut(Axis(1)).enumerate() {
         let bv = bias.as_ref().map_or(0.0, |b| b[c]);
-        match act {
-            Activation::Identity => plane.mapv_inplace(|v| v + bv),
-            Activation::Relu => plane.mapv_inplace(|v| {
-                let t = v + bv;
-                if t < 0.0 {
-                    0.0
-                } else {
-                    t
-                }
-            }),
-            _ => plane.mapv_inplace(|v| act.apply_to(v + bv)),
+        match plane.as_slice_mut() {
+            Some(values) => act.add_then_apply(values, bv),
+            None => plane.mapv_inplace(|v| act.apply_to(v + bv)),
         }
     }
     Ok(())
@@ -235,6 +226,9 @@ fn depthwise(
     let (_, h, wd) = x.dim();
     let (_, oh, ow) = out.dim();
     for ((plane, taps), mut dst) in x.outer_iter().zip(w.outer_iter()).zip(out.outer_iter_mut()) {
+        let (Some(src), Some(dst)) = (plane.to_slice(), dst.as_slice_mut()) else {
+            continue; // unreachable: the caller checked that both are contiguous
+        };
         dst.fill(0.0);
         for ki in 0..win[0].kernel {
             let rows = win[0].windows(ki, h, oh);
@@ -247,21 +241,16 @@ fn depthwise(
                 let ix0 = cols.start * win[1].stride + kj * win[1].dilation - win[1].pad_begin;
                 for oy in rows.clone() {
                     let iy = oy * win[0].stride + ki * win[0].dilation - win[0].pad_begin;
-                    let src = plane.row(iy);
-                    let mut dst_row = dst.row_mut(oy);
-                    let (Some(src), Some(dst_row)) = (src.as_slice(), dst_row.as_slice_mut())
-                    else {
-                        continue; // unreachable: the caller passes contiguous planes
-                    };
-                    let dst_row = &mut dst_row[cols.clone()];
+                    let src_row = &src[iy * wd + ix0..(iy + 1) * wd];
+                    let dst_row = &mut dst[oy * ow..][cols.clone()];
                     if win[1].stride == 1 {
-                        for (d, &v) in dst_row.iter_mut().zip(&src[ix0..]) {
+                        for (d, &v) in dst_row.iter_mut().zip(src_row) {
                             *d += tap * v;
                         }
                     } else {
                         for (d, &v) in dst_row
                             .iter_mut()
-                            .zip(src[ix0..].iter().step_by(win[1].stride))
+                            .zip(src_row.iter().step_by(win[1].stride))
                         {
                             *d += tap * v;
                         }
@@ -282,15 +271,18 @@ fn im2col(
 ) {
     let (c, h, w) = x.dim();
     let (kh, kw) = (win[0].kernel, win[1].kernel);
-    for ci in 0..c {
-        let plane = x.index_axis(Axis(0), ci);
+    let (Some(col), true) = (col.as_slice_mut(), x.is_standard_layout()) else {
+        return im2col_strided(x, win, (oh_len, ow_len), col);
+    };
+    let src = x.to_slice().unwrap_or_default(); // standard layout, checked above
+    let mut rows_out = col.chunks_exact_mut(oh_len * ow_len);
+    for plane in src.chunks_exact(h * w).take(c) {
         for ki in 0..kh {
             let rows = win[0].windows(ki, h, oh_len);
             for kj in 0..kw {
                 let cols = win[1].windows(kj, w, ow_len);
-                let mut row = col.row_mut((ci * kh + ki) * kw + kj);
-                let Some(row) = row.as_slice_mut() else {
-                    continue; // the workspace is contiguous
+                let Some(row) = rows_out.next() else {
+                    return; // the caller sized `col` to c·kh·kw rows
                 };
                 for (oy, out) in row.chunks_exact_mut(ow_len).enumerate() {
                     if !rows.contains(&oy) || cols.is_empty() {
@@ -301,20 +293,41 @@ fn im2col(
                     let ix0 = cols.start * win[1].stride + kj * win[1].dilation - win[1].pad_begin;
                     out[..cols.start].fill(0.0);
                     out[cols.end..].fill(0.0);
-                    let src = plane.row(iy);
+                    let src_row = &plane[iy * w + ix0..(iy + 1) * w];
                     let dst = &mut out[cols.clone()];
-                    match src.as_slice() {
-                        Some(src) if win[1].stride == 1 => {
-                            dst.copy_from_slice(&src[ix0..][..dst.len()]);
+                    if win[1].stride == 1 {
+                        dst.copy_from_slice(&src_row[..dst.len()]);
+                    } else {
+                        for (d, &v) in dst.iter_mut().zip(src_row.iter().step_by(win[1].stride)) {
+                            *d = v;
                         }
-                        _ => {
-                            for (d, &v) in dst
-                                .iter_mut()
-                                .zip(src.iter().skip(ix0).step_by(win[1].stride))
-                            {
-                                *d = v;
-                            }
-                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`im2col`] for a strided input view: element by element.
+fn im2col_strided(
+    x: ndarray::ArrayView3<'_, f32>,
+    win: &[Window; 2],
+    (oh_len, ow_len): (usize, usize),
+    col: &mut ArrayViewMut2<'_, f32>,
+) {
+    let (c, h, w) = x.dim();
+    let (kh, kw) = (win[0].kernel, win[1].kernel);
+    for ci in 0..c {
+        for ki in 0..kh {
+            for kj in 0..kw {
+                let mut row = col.row_mut((ci * kh + ki) * kw + kj);
+                for oy in 0..oh_len {
+                    for ox in 0..ow_len {
+                        row[oy * ow_len + ox] =
+                            match (win[0].source(oy, ki, h), win[1].source(ox, kj, w)) {
+                                (Some(iy), Some(ix)) => x[[ci, iy, ix]],
+                                _ => 0.0,
+                            };
                     }
                 }
             }

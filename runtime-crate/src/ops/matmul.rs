@@ -198,7 +198,10 @@ pub fn gemm_into<T: Numeric>(
     }
     mat_mul_into(p.alpha, a, b, p.beta, &mut y)?;
     if p.activation != Activation::Identity {
-        y.mapv_inplace(|v| p.activation.apply_to(v));
+        match y.as_slice_mut() {
+            Some(values) => p.activation.add_then_apply(values, T::zero()),
+            None => y.mapv_inplace(|v| p.activation.apply_to(v)),
+        }
     }
     Ok(())
 }

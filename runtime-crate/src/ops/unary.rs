@@ -228,6 +228,38 @@ impl Unary {
     pub fn apply_to<T: Element>(self, v: T) -> T {
         T::from_f64(self.apply(v.to_f64()))
     }
+
+    /// `v + bias`, then this op, for every `v` of `values`, in place. Identity, Relu and
+    /// Clip (the usual epilogues of Conv and Gemm) run as plain loops that vectorise;
+    /// the rest go through [`Unary::apply`].
+    ///
+    /// ```
+    /// use onnx2rs_runtime::ops::Unary;
+    /// let mut v = [-3.0f32, 1.0, 9.0];
+    /// Unary::Clip { min: 0.0, max: 6.0 }.add_then_apply(&mut v, 1.0);
+    /// assert_eq!(v, [0.0, 2.0, 6.0]);
+    /// ```
+    pub fn add_then_apply<T: crate::Numeric>(self, values: &mut [T], bias: T) {
+        let zero = T::zero();
+        match self {
+            Unary::Identity => values.iter_mut().for_each(|v| *v = *v + bias),
+            Unary::Relu => values.iter_mut().for_each(|v| {
+                let t = *v + bias;
+                *v = if t < zero { zero } else { t };
+            }),
+            Unary::Clip { min, max } => {
+                let (lo, hi) = (T::from_f64(min), T::from_f64(max));
+                values.iter_mut().for_each(|v| {
+                    let t = *v + bias;
+                    let t = if t < lo { lo } else { t };
+                    *v = if t > hi { hi } else { t };
+                });
+            }
+            _ => values
+                .iter_mut()
+                .for_each(|v| *v = self.apply_to(*v + bias)),
+        }
+    }
 }
 
 /// `op` applied to every element of `x`, into `out` (same shape, or `x` broadcast to it).
