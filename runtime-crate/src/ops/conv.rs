@@ -294,17 +294,25 @@ fn im2col(
                     out[..cols.start].fill(0.0);
                     out[cols.end..].fill(0.0);
                     let src_row = &plane[iy * w + ix0..(iy + 1) * w];
-                    let dst = &mut out[cols.clone()];
-                    if win[1].stride == 1 {
-                        dst.copy_from_slice(&src_row[..dst.len()]);
-                    } else {
-                        for (d, &v) in dst.iter_mut().zip(src_row.iter().step_by(win[1].stride)) {
-                            *d = v;
-                        }
-                    }
+                    zip_strided(&mut out[cols.clone()], src_row, win[1].stride, |d, v| {
+                        *d = v
+                    });
                 }
             }
         }
+    }
+}
+
+/// `f(dst[i], src[i · stride])` for every `i` of `dst`; unit strides get their own
+/// loop, which the compiler vectorises.
+#[inline(always)]
+fn zip_strided(dst: &mut [f32], src: &[f32], stride: usize, f: impl Fn(&mut f32, f32)) {
+    if stride == 1 {
+        dst.iter_mut().zip(src).for_each(|(d, &v)| f(d, v));
+    } else {
+        dst.iter_mut()
+            .zip(src.iter().step_by(stride))
+            .for_each(|(d, &v)| f(d, v));
     }
 }
 
