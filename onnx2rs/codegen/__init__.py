@@ -253,6 +253,7 @@ def emit_crate(
         "src/main.rs": "main.rs",
         "tests/reference.rs": "reference.rs",
         "tests/allocations.rs": "allocations.rs",
+        "tests/threads.rs": "threads.rs",
         "benches/latency.rs": "latency.rs",
         "README.md": "README.md",
         ".gitignore": "gitignore",
