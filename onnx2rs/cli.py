@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -206,10 +207,18 @@ def analyze(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. A failure onnx2rs did not foresee is still one line
+    (exit code 1) unless ONNX2RS_TRACEBACK=1 asks for the traceback."""
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     np.set_printoptions(precision=6)
-    app()
+    try:
+        app()  # exits through SystemExit, which passes untouched
+    except Exception as e:  # noqa: BLE001 - the last line of defence against tracebacks
+        if os.environ.get("ONNX2RS_TRACEBACK"):
+            raise
+        err.print(f"[bold red]error:[/] internal error, please report it: {type(e).__name__}: {e} "
+                  "(ONNX2RS_TRACEBACK=1 shows where)", highlight=False, soft_wrap=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

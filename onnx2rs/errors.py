@@ -19,6 +19,11 @@ class UnsupportedError(Onnx2rsError):
     def __init__(self, problems: dict[str, list[str]]) -> None:
         """`problems` maps each unsupported op (with its reason) to the nodes that use it."""
         self.problems = problems
+        if len(problems) == 1 and len(nodes := next(iter(problems.values()))) <= 3:
+            op = next(iter(problems))
+            super().__init__(f"unsupported op {op} in node(s) {', '.join(repr(n) for n in nodes)}; "
+                             "docs/ops.md lists what is supported")
+            return
         lines = [
             f"  {op}: {len(nodes)} node(s): {', '.join(repr(n) for n in nodes[:5])}"
             + (" ..." if len(nodes) > 5 else "")

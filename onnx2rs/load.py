@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import networkx as nx
 import numpy as np
 import onnx
 import onnx.version_converter
@@ -38,14 +39,69 @@ def read_model(source: str | Path | onnx.ModelProto) -> onnx.ModelProto:
     model = source if isinstance(source, onnx.ModelProto) else _read_file(Path(source))
     if not model.graph.node:
         raise ModelError("the model has no nodes (is this an ONNX file?)")
+    if (opset := opset_of(model)) < 1:
+        raise ModelError(f"opset {opset} is not an ONNX opset version (they start at 1)")
+    _check_dataflow(model.graph)
+    _check_initializers(model.graph)
     try:
         onnx.checker.check_model(model)
-    except onnx.checker.ValidationError as e:
-        first = str(e).strip().splitlines()[0]
+    except (onnx.checker.ValidationError, UnicodeDecodeError, ValueError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise ModelError(f"the model fails the ONNX checker: {first}") from None
     if model.functions:
         model = onnx.inliner.inline_local_functions(model)
     return model
+
+
+def _check_dataflow(graph: onnx.GraphProto) -> None:
+    """Every value a node reads is defined, and the nodes form no cycle; nodes stored out
+    of order (some exporters write them so) are put in order instead of refused."""
+    defined = {v.name for v in graph.input} | {t.name for t in graph.initializer}
+    producers = {out: i for i, node in enumerate(graph.node) for out in node.output if out}
+    for node in graph.node:
+        for name in node.input:
+            if name and name not in defined and name not in producers:
+                raise ModelError(f"node {node.name or node.op_type!r} ({node.op_type}) reads {name!r}, "
+                                 "which no node, graph input or initializer defines")
+    deps = nx.DiGraph()
+    deps.add_nodes_from(range(len(graph.node)))
+    deps.add_edges_from((producers[name], i) for i, node in enumerate(graph.node)
+                        for name in node.input if name in producers)
+    try:
+        order = list(nx.lexicographical_topological_sort(deps))
+    except nx.NetworkXUnfeasible:
+        cycle = [graph.node[a].name or graph.node[a].op_type for a, _ in nx.find_cycle(deps)]
+        raise ModelError(f"the graph has a cycle: {' -> '.join(repr(n) for n in [*cycle, cycle[0]])}") from None
+    if order != sorted(order):
+        nodes = [graph.node[i] for i in order]
+        del graph.node[:]
+        graph.node.extend(nodes)
+
+
+def _check_initializers(graph: onnx.GraphProto) -> None:
+    """Every initializer has a known element type and as many values as its dims say."""
+    for tensor in graph.initializer:
+        try:
+            numpy_helper.to_array(tensor)
+        except (KeyError, ValueError, TypeError, RuntimeError) as e:
+            raise ModelError(f"initializer {tensor.name!r} is malformed (dtype {tensor.data_type}, "
+                             f"dims {list(tensor.dims)}): {type(e).__name__}: {e}") from None
+
+
+def _external_data_inside(model: onnx.ModelProto, folder: Path) -> None:
+    """Refuse external-data locations that leave the model's folder (absolute paths,
+    `..`, or symlinks pointing out): a model file must not read arbitrary files."""
+    from onnx.external_data_helper import _get_all_tensors
+
+    root = folder.resolve()
+    for tensor in _get_all_tensors(model):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        target = (root / location).resolve()
+        if Path(location).is_absolute() or ".." in Path(location).parts or not target.is_relative_to(root):
+            raise ModelError(f"tensor {tensor.name!r}: external data {location!r} lies outside the "
+                             f"model's folder {str(folder)!r}; refusing to read it")
 
 
 def _read_file(path: Path) -> onnx.ModelProto:
@@ -59,6 +115,7 @@ def _read_file(path: Path) -> onnx.ModelProto:
     try:
         model = onnx.load(str(path), load_external_data=False)
         if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
+            _external_data_inside(model, path.parent)
             onnx.load_external_data_for_model(model, str(path.parent))
     except (DecodeError, RuntimeError, ValueError, OSError) as e:
         raise ModelError(f"{path}: not a readable ONNX model ({e})") from None
@@ -226,6 +283,16 @@ def shapes_from_readers(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
+def _refuse_if_unsupported(graph: onnx.GraphProto, value: str) -> None:
+    """UnsupportedError if `value` comes from an op type onnx2rs does not compile."""
+    from .ops import lookup
+    from .passes import REWRITTEN
+
+    for node in graph.node:
+        if value in node.output and lookup(node.op_type, node.domain) is None and node.op_type not in REWRITTEN:
+            raise UnsupportedError({node.op_type: [node.name or value]})
+
+
 def _value(info: onnx.ValueInfoProto, unsupported: dict[str, list[str]]) -> Value | None:
     t = info.type.tensor_type
     dtype = dtypes.from_onnx(t.elem_type)
@@ -283,7 +350,11 @@ def to_ir(model: onnx.ModelProto) -> Graph:
     values: dict[str, Value] = {}
     for info in [*g.input, *g.value_info, *g.output]:
         if info.name and info.name not in initializers:
-            v = _value(info, unsupported)
+            try:
+                v = _value(info, unsupported)
+            except ModelError:
+                _refuse_if_unsupported(g, info.name)  # the likelier cause, named as such
+                raise
             if v is not None:
                 values[info.name] = v
     nodes, taken = [], set()
