@@ -17,12 +17,20 @@ MAX_ORT_IR_VERSION = 13
 
 
 def ort_compatible(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy of `model` that ONNX Runtime accepts; the caller's proto is left unchanged."""
-    if model.ir_version <= MAX_ORT_IR_VERSION:
+    """A copy of `model` that ONNX Runtime accepts (IR version at most 13, node names
+    unique: ONNX allows repeats, ORT does not); the caller's proto is left unchanged."""
+    names = [n.name for n in model.graph.node if n.name]
+    if model.ir_version <= MAX_ORT_IR_VERSION and len(set(names)) == len(names):
         return model
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
-    copy.ir_version = MAX_ORT_IR_VERSION
+    copy.ir_version = min(copy.ir_version, MAX_ORT_IR_VERSION)
+    seen: set[str] = set(names)
+    for i, node in enumerate(copy.graph.node):
+        if node.name and names.count(node.name) > 1:
+            while node.name in seen:
+                node.name = f"{node.name}#{i}"
+            seen.add(node.name)
     return copy
 
 
