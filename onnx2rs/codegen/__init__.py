@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -258,6 +259,9 @@ def emit_crate(
         "README.md": "README.md",
         ".gitignore": "gitignore",
     }
+    weights_path = out_dir / "weights.safetensors"
+    write_weights(weights_path, {renderer.ident(w): graph.initializers[w] for w in stored})
+    context["weights_crc32"] = f"0x{zlib.crc32(weights_path.read_bytes()):08x}"
     written = {path: ("crate", template) for path, template in files.items()}
     if python:
         written |= {"pyproject.toml": ("python", "pyproject.toml"), "python/Cargo.toml": ("python", "Cargo.toml"),
@@ -267,8 +271,6 @@ def emit_crate(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(renderer.file(template, folder, **context))
 
-    weights_path = out_dir / "weights.safetensors"
-    write_weights(weights_path, {renderer.ident(w): graph.initializers[w] for w in stored})
     data = out_dir / "tests" / "data"
     data.mkdir(parents=True, exist_ok=True)
     feeds, expected = reference

@@ -4,6 +4,11 @@ use crate::{Element, Error, Result};
 use ndarray::{ArrayD, IxDyn};
 use safetensors::SafeTensors;
 
+/// The CRC-32 (IEEE, as Python's `zlib.crc32`) of a weights file.
+pub fn weights_crc32(bytes: &[u8]) -> u32 {
+    crc32fast::hash(bytes)
+}
+
 /// A parsed safetensors file of model weights.
 ///
 /// Every lookup checks the tensor's dtype and shape, so a file that does not
@@ -30,6 +35,31 @@ impl<'a> Weights<'a> {
         let inner = SafeTensors::deserialize(bytes)
             .map_err(|e| Error::Weights(format!("not a valid safetensors file: {e}")))?;
         Ok(Self { inner })
+    }
+
+    /// [`Weights::parse`], after checking the buffer's CRC-32 against the one recorded
+    /// when the model was compiled: a corrupt, truncated or swapped file fails here
+    /// instead of giving wrong answers later.
+    ///
+    /// ```
+    /// use onnx2rs_runtime::Weights;
+    /// let bytes = std::fs::read("tests/data/tiny.safetensors").unwrap();
+    /// let crc = onnx2rs_runtime::weights_crc32(&bytes);
+    /// assert!(Weights::parse_checked(&bytes, crc).is_ok());
+    /// assert!(Weights::parse_checked(&bytes, crc ^ 1).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Weights`] if the checksum differs or the file is malformed.
+    pub fn parse_checked(bytes: &'a [u8], crc32: u32) -> Result<Self> {
+        let found = weights_crc32(bytes);
+        if found != crc32 {
+            return Err(Error::Weights(format!(
+                "checksum {found:08x} is not the {crc32:08x} recorded at build time: \
+                 the weights file is corrupt, truncated or from another model"
+            )));
+        }
+        Self::parse(bytes)
     }
 
     /// The names of all tensors in the file, sorted.
