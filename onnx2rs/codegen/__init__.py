@@ -54,7 +54,9 @@ def _describe(v: Value, renderer: Renderer) -> dict[str, Any]:
         "shape": list(v.shape),
         "rank": len(v.shape),
         "dim": f"Ix{len(v.shape)}" if len(v.shape) <= 6 else "IxDyn",  # ndarray names ranks up to 6
-        "bad_shape": [v.shape[0] + 1, *v.shape[1:]] if v.shape else [2],
+        # Wrong shapes of the right rank, as (axis, shape): each axis one larger, and empty.
+        "bad_shapes": [(axis, [*v.shape[:axis], d, *v.shape[axis + 1:]])
+                       for axis in range(len(v.shape)) for d in (v.shape[axis] + 1, 0) if d != v.shape[axis]],
     }
 
 
