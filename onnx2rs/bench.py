@@ -10,6 +10,7 @@ machine. Timing lives here and in benchmarks, never in tests.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import subprocess
@@ -24,6 +25,7 @@ import onnx
 from . import toolchain
 from .build import CompileOptions, compile_model
 from .errors import ToolchainError
+from .ir import Graph
 from .reference import ort_compatible
 
 RUNS = 200
@@ -49,6 +51,17 @@ class BenchResult:
     weights_mb: float
     batch: int
     measurements: list[Measurement] = field(default_factory=list)
+    # Multiply-adds x 2 of the model's Conv, ConvTranspose, Gemm and MatMul nodes, per call.
+    flops: int = 0
+    # This machine's single-core float32 GEMM rate (numpy's BLAS on one thread), in GFLOP/s.
+    gemm_peak_gflops: float = 0.0
+
+    def gflops(self, engine: str) -> float | None:
+        """The arithmetic rate `engine` achieved on the model's matrix work, in GFLOP/s."""
+        by = {m.engine: m for m in self.measurements}
+        if engine not in by or not by[engine].runs or not self.flops:
+            return None
+        return self.flops / by[engine].median_us / 1e3
 
     def ratio(self, engine: str, baseline: str = "onnxruntime (1 thread)") -> float | None:
         """`engine`'s median latency over `baseline`'s (below 1: faster)."""
@@ -61,6 +74,7 @@ class BenchResult:
         """The result as JSON, ratios included."""
         data = asdict(self)
         data["ratios_vs_onnxruntime_1_thread"] = {m.engine: self.ratio(m.engine) for m in self.measurements}
+        data["gflops"] = {m.engine: self.gflops(m.engine) for m in self.measurements}
         return json.dumps(data, indent=2)
 
 
@@ -75,6 +89,23 @@ def machine() -> str:
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()}"
+
+
+def model_flops(graph: Graph) -> int:
+    """2 x the multiply-adds of the matrix work in `graph` (Conv, ConvTranspose, Gemm, MatMul):
+    the work a GEMM rate applies to; element-wise ops are not counted."""
+    total = 0
+    for node in graph.nodes:
+        if node.op_type in ("Conv", "ConvTranspose"):
+            # Each output (Conv) or input (ConvTranspose) value meets w[1:]: [C/g or M/g, *kernel].
+            w = graph.value(node.inputs[1]).shape
+            big = graph.value(node.outputs[0] if node.op_type == "Conv" else node.inputs[0]).shape
+            total += 2 * math.prod(big) * math.prod(w[1:])
+        elif node.op_type in ("Gemm", "MatMul"):
+            a = graph.value(node.inputs[0]).shape
+            k = a[0] if node.op_type == "Gemm" and node.attrs.get("transA") else a[-1]
+            total += 2 * math.prod(graph.value(node.outputs[0]).shape) * k
+    return total
 
 
 def _bench_executable(crate_dir: Path, crate: str) -> Path:
@@ -99,9 +130,10 @@ def _native(executable: Path) -> Measurement:
     return Measurement("onnx2rs (native)", out["median_us"], out["p90_us"], out["peak_rss_mb"], out["runs"])
 
 
-def _worker(args: list[str]) -> dict:
+def _worker(args: list[str], env: dict[str, str] | None = None) -> dict:
     worker = Path(__file__).with_name("bench_worker.py")
-    result = subprocess.run([sys.executable, str(worker), *args], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, str(worker), *args], capture_output=True, text=True,
+                            env={**os.environ, **(env or {})})
     if result.returncode != 0:
         raise ToolchainError(f"benchmark worker {args[0]} failed: {result.stderr.strip()[-800:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -125,6 +157,7 @@ def bench(
         batch = int(inputs[0].shape[0]) if inputs and inputs[0].ndim else 1
         report = BenchResult(str(source), machine(), result.weights_bytes / 1e6, batch)
         report.measurements.append(_native(executable))
+        report.flops = model_flops(result.graph)
         for threads, label in ((1, "onnxruntime (1 thread)"), (0, "onnxruntime (default threads)")):
             out = _worker(["onnxruntime", str(model_path), str(work / "feeds.npz"), str(threads), str(runs)])
             report.measurements.append(Measurement(label, out["median_us"], out["p90_us"], out["peak_rss_mb"],
@@ -134,6 +167,8 @@ def bench(
             for mode, numbers in out.items():
                 report.measurements.append(Measurement(f"tensorflow ({mode})", numbers["median_us"],
                                                        numbers["p90_us"], numbers["peak_rss_mb"], numbers["runs"]))
+        single = {v: "1" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+        report.gemm_peak_gflops = _worker(["gemm_peak"], env=single)["gflops"]
         baseline = _worker(["baseline"])
         report.measurements.append(Measurement("python -c 'import numpy' (RSS only)", 0.0, 0.0,
                                                baseline["peak_rss_mb"], 0))

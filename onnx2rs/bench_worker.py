@@ -86,6 +86,26 @@ def keras(path: str, feeds: str, runs: int) -> dict:
     return {mode: {**numbers, "peak_rss_mb": rss} for mode, numbers in results.items()}
 
 
+def gemm_peak() -> dict:
+    """The machine's single-core float32 GEMM rate: numpy's BLAS on one thread (set by the
+    parent through OPENBLAS_NUM_THREADS and friends), best shape of a few, median of 15."""
+    import numpy as np
+
+    best = 0.0
+    for n in (256, 384, 512):
+        a, b = np.ones((n, n), np.float32), np.ones((n, n), np.float32)
+        out = np.empty((n, n), np.float32)
+        reps = max(1, int(2e8 / (2 * n**3)))
+        samples = []
+        for _ in range(15):
+            start = time.perf_counter()
+            for _ in range(reps):
+                np.matmul(a, b, out=out)
+            samples.append((time.perf_counter() - start) / reps)
+        best = max(best, 2 * n**3 / sorted(samples)[len(samples) // 2] / 1e9)
+    return {"gflops": best}
+
+
 def baseline() -> dict:
     """The peak RSS of a Python process that has imported numpy, and nothing else."""
     import numpy  # noqa: F401
@@ -103,6 +123,8 @@ def main(argv: list[str]) -> None:
         out = keras(args[0], args[1], int(args[2]))
     elif engine == "baseline":
         out = baseline()
+    elif engine == "gemm_peak":
+        out = gemm_peak()
     else:
         raise SystemExit(f"unknown engine {engine!r}")
     print(json.dumps(out))

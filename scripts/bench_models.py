@@ -43,7 +43,8 @@ def _row(name: str, r: BenchResult) -> str:
         name, f"{native.median_us:.1f}", f"{ort1.median_us:.1f}", f"{r.ratio(native.engine):.2f}",
         f"{ortn.median_us:.1f}", f"{tf.median_us:.0f}" if tf else "", f"{tf.median_us / native.median_us:.0f}x"
         if tf else "", f"{native.peak_rss_mb:.1f}", f"{ort1.peak_rss_mb:.0f}", f"{tf.peak_rss_mb:.0f}" if tf else "",
-        f"{r.weights_mb:.2f}",
+        f"{r.weights_mb:.2f}", f"{r.flops / 1e6:.2f}", f"{r.gflops(native.engine):.1f}" if r.flops else "",
+        f"{r.gflops(ort1.engine):.1f}" if r.flops else "",
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -73,10 +74,12 @@ def main() -> int:
             rows.append(_row(name, result))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
-    print(f"Machine: {result.machine}; batch {result.batch}; {args.runs} timed calls per engine after a 0.3 s warm-up.\n")
+    print(f"Machine: {result.machine}; batch {result.batch}; {args.runs} timed calls per engine after a 0.3 s warm-up; "
+          f"single-core GEMM peak (numpy's BLAS, 1 thread): {result.gemm_peak_gflops:.0f} GFLOP/s.\n")
     print("| model | onnx2rs µs | ORT 1 thread µs | onnx2rs / ORT | ORT default threads µs | TF tf.function µs "
-          "| TF / onnx2rs | onnx2rs RSS MB | ORT RSS MB | TF RSS MB | weights MB |")
-    print("| --- | " + " | ".join(["---:"] * 10) + " |")
+          "| TF / onnx2rs | onnx2rs RSS MB | ORT RSS MB | TF RSS MB | weights MB | MFLOP | onnx2rs GFLOP/s "
+          "| ORT GFLOP/s |")
+    print("| --- | " + " | ".join(["---:"] * 13) + " |")
     print("\n".join(rows))
     return 0
 

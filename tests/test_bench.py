@@ -44,7 +44,32 @@ def test_bench_reports_every_engine(tmp_path: Path) -> None:
         if m.runs:
             assert 0 < m.median_us <= m.p90_us, m
     assert report.ratio("onnxruntime (1 thread)") == 1.0
+    assert report.flops > 0 and report.gemm_peak_gflops > 0 and report.gflops("onnx2rs (native)") > 0
     data = json.loads(report.to_json())
     assert data["machine"] and data["ratios_vs_onnxruntime_1_thread"]["onnx2rs (native)"] > 0
     if write_chart(report, tmp_path / "chart.png"):
         assert (tmp_path / "chart.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_model_flops_counts_every_multiply_add() -> None:
+    """Against a brute-force count: one multiply-add per (output, tap) pair that reads the input
+    or padding, for a strided, grouped Conv; m*k*n for a Gemm."""
+    from onnx import helper
+
+    from onnx2rs.bench import model_flops
+    from onnx2rs.build import CompileOptions, lower_model
+
+    from .helpers import make_model
+
+    x = np.zeros((2, 4, 7, 6), np.float32)
+    w = np.ones((6, 2, 3, 2), np.float32)  # 6 filters, groups of 2 channels, 3x2 kernel
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], group=2, strides=[2, 1], pads=[1, 0, 1, 0]),
+             helper.make_node("Flatten", ["c"], ["f"]),
+             helper.make_node("Gemm", ["f", "g"], ["y"], transB=1)]
+    _, graph, _ = lower_model(make_model(nodes, {"x": x}, ["y"], {"w": w, "g": np.ones((5, 120), np.float32)}),
+                              CompileOptions())
+    oh, ow = (7 + 2 - 3) // 2 + 1, 6 - 2 + 1
+    conv_macs = sum(1 for _n in range(2) for _m in range(6) for _y in range(oh) for _x in range(ow)
+                    for _c in range(2) for _ky in range(3) for _kx in range(2))
+    gemm_macs = sum(1 for _b in range(2) for _o in range(5) for _i in range(6 * oh * ow))
+    assert model_flops(graph) == 2 * (conv_macs + gemm_macs)
