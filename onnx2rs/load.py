@@ -166,16 +166,31 @@ def fixed_input_shapes(
 
 def simplify(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> onnx.ModelProto:
     """Fold constants and fix shapes with onnxsim; fall back to the unsimplified model."""
-    import onnxsim
-
     try:
-        simplified, _ = onnxsim.simplify(
+        simplified, _ = _onnxsim_simplify()(
             ort_compatible(model), overwrite_input_shapes=shapes, check_n=0
         )
         return simplified
     except Exception as e:  # noqa: BLE001 - onnxsim raises anything; simplification is optional
         log.warning("onnxsim could not simplify the model (%s); folding shapes without it", e)
         return fold_shapes(model, shapes)
+
+
+def _onnxsim_simplify():
+    """onnxsim's `simplify`, imported without the package's `__init__`, which imports its
+    quantisation toolkits (and torch, when installed): 2.3 s of a 5 s build, for nothing
+    we use. If onnxsim was imported already, that import is reused."""
+    import importlib.util
+    import sys
+    import types
+
+    if "onnxsim" not in sys.modules and (spec := importlib.util.find_spec("onnxsim")) is not None:
+        package = types.ModuleType("onnxsim")
+        package.__path__ = list(spec.submodule_search_locations or [])
+        sys.modules["onnxsim"] = package
+    from onnxsim.onnx_simplifier import simplify as onnxsim_simplify
+
+    return onnxsim_simplify
 
 
 def fold_shapes(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> onnx.ModelProto:
