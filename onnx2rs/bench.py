@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from . import toolchain
+from . import frontends, toolchain
 from .build import CompileOptions, compile_model
 from .errors import ToolchainError
 from .ir import Graph
@@ -40,6 +40,9 @@ class Measurement:
     p90_us: float
     peak_rss_mb: float
     runs: int
+    # The same call at batch 32 (the reference input repeated), where the engine was timed so.
+    batch32_median_us: float | None = None
+    batch32_p90_us: float | None = None
 
 
 @dataclass
@@ -55,6 +58,16 @@ class BenchResult:
     flops: int = 0
     # This machine's single-core float32 GEMM rate (numpy's BLAS on one thread), in GFLOP/s.
     gemm_peak_gflops: float = 0.0
+    # Median time of the generated crate's Model::new() (weights parsed, checked, copied), in µs.
+    load_us: float = 0.0
+
+    def ratio_batch32(self, engine: str, baseline: str = "onnxruntime (1 thread)") -> float | None:
+        """`ratio` at batch 32, where both engines were timed at batch 32."""
+        by = {m.engine: m for m in self.measurements}
+        if by.get(engine) is None or by.get(baseline) is None:
+            return None
+        a, b = by[engine].batch32_median_us, by[baseline].batch32_median_us
+        return a / b if a and b else None
 
     def gflops(self, engine: str) -> float | None:
         """The arithmetic rate `engine` achieved on the model's matrix work, in GFLOP/s."""
@@ -74,6 +87,8 @@ class BenchResult:
         """The result as JSON, ratios included."""
         data = asdict(self)
         data["ratios_vs_onnxruntime_1_thread"] = {m.engine: self.ratio(m.engine) for m in self.measurements}
+        data["ratios_vs_onnxruntime_1_thread_batch32"] = {m.engine: self.ratio_batch32(m.engine)
+                                                          for m in self.measurements}
         data["gflops"] = {m.engine: self.gflops(m.engine) for m in self.measurements}
         return json.dumps(data, indent=2)
 
@@ -124,10 +139,12 @@ def _bench_executable(crate_dir: Path, crate: str) -> Path:
     raise ToolchainError(f"cargo did not report the latency bench of {crate}")
 
 
-def _native(executable: Path) -> Measurement:
-    """The crate's own benchmark, started through the worker so that its peak RSS is read."""
+def _native(executable: Path) -> tuple[Measurement, float]:
+    """The crate's own benchmark, started through the worker so that its peak RSS is read;
+    also the time the crate takes to load its model."""
     out = _worker(["native", str(executable)])
-    return Measurement("onnx2rs (native)", out["median_us"], out["p90_us"], out["peak_rss_mb"], out["runs"])
+    return Measurement("onnx2rs (native)", out["median_us"], out["p90_us"], out["peak_rss_mb"], out["runs"],
+                       out.get("median_us_batch32"), out.get("p90_us_batch32")), out["load_us"]
 
 
 def _worker(args: list[str], env: dict[str, str] | None = None) -> dict:
@@ -147,21 +164,31 @@ def bench(
     options = options or CompileOptions()
     with tempfile.TemporaryDirectory(prefix="onnx2rs-bench-") as tmp:
         work = Path(tmp)
-        result = compile_model(source, work / "crate", CompileOptions(**{**options.__dict__, "force": True}))
+        # A TensorFlow model keeps its symbolic batch here, so that batch 32 can be timed too.
+        converted = frontends.to_onnx(Path(source), dynamic_batch=True) if isinstance(source, (str, Path)) else None
+        name = Path(source).stem if isinstance(source, (str, Path)) else None
+        result = compile_model(converted if converted is not None else source, work / "crate",
+                               CompileOptions(**{**options.__dict__, "force": True, "name": options.name or name}))
         executable = _bench_executable(result.out_dir, result.crate)
         inputs = [np.load(p) for p in sorted((result.out_dir / "tests" / "data").glob("input_*.npy"))]
         feeds = dict(zip(result.graph.inputs, inputs, strict=True))
         np.savez(work / "feeds.npz", **feeds)
+        if result.dynamic_batch:  # the crate takes any batch: time batch 32 as well
+            np.savez(work / "feeds32.npz", **{k: np.concatenate([v] * 32) for k, v in feeds.items()})
         model_path = work / "model.onnx"
         onnx.save(ort_compatible(result.model), model_path)
         batch = int(inputs[0].shape[0]) if inputs and inputs[0].ndim else 1
         report = BenchResult(str(source), machine(), result.weights_bytes / 1e6, batch)
-        report.measurements.append(_native(executable))
+        native, report.load_us = _native(executable)
+        report.measurements.append(native)
         report.flops = model_flops(result.graph)
         for threads, label in ((1, "onnxruntime (1 thread)"), (0, "onnxruntime (default threads)")):
             out = _worker(["onnxruntime", str(model_path), str(work / "feeds.npz"), str(threads), str(runs)])
-            report.measurements.append(Measurement(label, out["median_us"], out["p90_us"], out["peak_rss_mb"],
-                                                   out["runs"]))
+            measured = Measurement(label, out["median_us"], out["p90_us"], out["peak_rss_mb"], out["runs"])
+            if result.dynamic_batch:
+                out32 = _worker(["onnxruntime", str(model_path), str(work / "feeds32.npz"), str(threads), str(runs)])
+                measured.batch32_median_us, measured.batch32_p90_us = out32["median_us"], out32["p90_us"]
+            report.measurements.append(measured)
         if keras is not None:
             out = _worker(["keras", str(keras), str(work / "feeds.npz"), str(runs)])
             for mode, numbers in out.items():

@@ -51,7 +51,8 @@ def native(executable: str) -> dict:
         raise SystemExit(f"{executable} failed: {result.stderr}")
     numbers = json.loads(result.stdout.strip().splitlines()[-1])
     return {"median_us": numbers["median_us"], "p90_us": numbers["p90_us"], "runs": numbers["iterations"],
-            "peak_rss_mb": numbers["peak_rss_kb"] / 1024}
+            "peak_rss_mb": numbers["peak_rss_kb"] / 1024, "load_us": numbers["load_us"],
+            **{k: numbers[k] for k in ("median_us_batch32", "p90_us_batch32") if k in numbers}}
 
 
 def onnxruntime(model: str, feeds: str, threads: int, runs: int) -> dict:

@@ -150,16 +150,18 @@ def bench(
     except Onnx2rsError as e:
         raise _fail(e) from None
     table = Table(title=f"{model.name}, batch {report.batch}, on {report.machine}", title_justify="left")
-    for col in ("engine", "median µs", "p90 µs", "vs ORT 1 thread", "GFLOP/s", "peak RSS MB"):
+    for col in ("engine", "median µs", "p90 µs", "vs ORT 1 thread", "GFLOP/s", "batch 32 µs", "vs ORT",
+                "peak RSS MB"):
         table.add_column(col, justify="left" if col == "engine" else "right")
     for m in report.measurements:
-        ratio = report.ratio(m.engine) if m.runs else None
+        ratio, ratio32 = (report.ratio(m.engine), report.ratio_batch32(m.engine)) if m.runs else (None, None)
         rate = report.gflops(m.engine)
         table.add_row(m.engine, f"{m.median_us:.1f}" if m.runs else "", f"{m.p90_us:.1f}" if m.runs else "",
                       f"{ratio:.2f}x" if ratio is not None else "", f"{rate:.1f}" if rate else "",
-                      f"{m.peak_rss_mb:.1f}")
+                      f"{m.batch32_median_us:.0f}" if m.batch32_median_us else "",
+                      f"{ratio32:.2f}x" if ratio32 else "", f"{m.peak_rss_mb:.1f}")
     console.print(table)
-    console.print(f"weights: {report.weights_mb:.2f} MB; matrix work {report.flops / 1e6:.2f} MFLOP per call; "
+    console.print(f"load: {report.load_us:.0f} µs; weights: {report.weights_mb:.2f} MB; matrix work {report.flops / 1e6:.2f} MFLOP per call; "
                   f"single-core GEMM peak here (numpy's BLAS, 1 thread): {report.gemm_peak_gflops:.0f} GFLOP/s")
     if json_out:
         json_out.write_text(report.to_json())

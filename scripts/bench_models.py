@@ -45,6 +45,10 @@ def _row(name: str, r: BenchResult) -> str:
         if tf else "", f"{native.peak_rss_mb:.1f}", f"{ort1.peak_rss_mb:.0f}", f"{tf.peak_rss_mb:.0f}" if tf else "",
         f"{r.weights_mb:.2f}", f"{r.flops / 1e6:.2f}", f"{r.gflops(native.engine):.1f}" if r.flops else "",
         f"{r.gflops(ort1.engine):.1f}" if r.flops else "",
+        f"{native.batch32_median_us:.0f}" if native.batch32_median_us else "",
+        f"{ort1.batch32_median_us:.0f}" if ort1.batch32_median_us else "",
+        f"{r.ratio_batch32(native.engine):.2f}" if r.ratio_batch32(native.engine) else "",
+        f"{r.load_us:.0f}",
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -78,8 +82,8 @@ def main() -> int:
           f"single-core GEMM peak (numpy's BLAS, 1 thread): {result.gemm_peak_gflops:.0f} GFLOP/s.\n")
     print("| model | onnx2rs µs | ORT 1 thread µs | onnx2rs / ORT | ORT default threads µs | TF tf.function µs "
           "| TF / onnx2rs | onnx2rs RSS MB | ORT RSS MB | TF RSS MB | weights MB | MFLOP | onnx2rs GFLOP/s "
-          "| ORT GFLOP/s |")
-    print("| --- | " + " | ".join(["---:"] * 13) + " |")
+          "| ORT GFLOP/s | onnx2rs batch 32 µs | ORT batch 32 µs | onnx2rs / ORT, batch 32 | load µs |")
+    print("| --- | " + " | ".join(["---:"] * 17) + " |")
     print("\n".join(rows))
     return 0
 

@@ -45,6 +45,9 @@ def test_bench_reports_every_engine(tmp_path: Path) -> None:
             assert 0 < m.median_us <= m.p90_us, m
     assert report.ratio("onnxruntime (1 thread)") == 1.0
     assert report.flops > 0 and report.gemm_peak_gflops > 0 and report.gflops("onnx2rs (native)") > 0
+    assert report.load_us > 0
+    if keras:  # converted with a symbolic batch: batch 32 is timed for the crate and ONNX Runtime
+        assert report.ratio_batch32("onnx2rs (native)") > 0
     data = json.loads(report.to_json())
     assert data["machine"] and data["ratios_vs_onnxruntime_1_thread"]["onnx2rs (native)"] > 0
     if write_chart(report, tmp_path / "chart.png"):

@@ -14,12 +14,13 @@ import onnx
 from . import pytorch, tfkeras
 
 
-def to_onnx(path: Path) -> onnx.ModelProto | None:
-    """The ONNX model for a framework file at `path`, or None if `path` is ONNX already."""
+def to_onnx(path: Path, dynamic_batch: bool = False) -> onnx.ModelProto | None:
+    """The ONNX model for a framework file at `path`, or None if `path` is ONNX already.
+    TensorFlow models keep a symbolic batch with `dynamic_batch` (else batch 1)."""
     if path.suffix == ".pt2":
         return pytorch.read_exported_program(path)
     if tfkeras.is_tensorflow(path):
-        return tfkeras.read_tensorflow(path)
+        return tfkeras.read_tensorflow(path, dynamic_batch=dynamic_batch)
     return None
 
 
