@@ -22,6 +22,8 @@ def eliminate_dead_nodes(graph: Graph) -> bool:
     dead_weights = [w for w in graph.initializers if w not in live]
     for w in dead_weights:
         del graph.initializers[w]
-    for v in [v for v in graph.values if v not in live and v not in graph.inputs]:
+    # A kept node still writes its unread outputs (LSTM's Y_h, say): their values stay.
+    written = {o for node in kept for o in node.outputs if o}
+    for v in [v for v in graph.values if v not in live and v not in written and v not in graph.inputs]:
         del graph.values[v]
     return bool(removed or dead_weights)
