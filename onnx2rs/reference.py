@@ -25,12 +25,13 @@ def ort_compatible(model: onnx.ModelProto) -> onnx.ModelProto:
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
     copy.ir_version = min(copy.ir_version, MAX_ORT_IR_VERSION)
-    seen: set[str] = set(names)
+    taken, first = set(names), set()
     for i, node in enumerate(copy.graph.node):
-        if node.name and names.count(node.name) > 1:
-            while node.name in seen:
+        if node.name and node.name in first:  # a repeat: rename it to an unused name
+            while node.name in taken:
                 node.name = f"{node.name}#{i}"
-            seen.add(node.name)
+            taken.add(node.name)
+        first.add(node.name)
     return copy
 
 
