@@ -191,6 +191,13 @@ CASES = [
     Case("conv2d_depthwise_strided_dilated", "Conv", [run(normal(2, 3, 9, 8)), const(normal(3, 1, 3, 2))],
          {"group": 3, "pads": [2, 1, 0, 1], "strides": [2, 3], "dilations": [2, 1]}),
     Case("conv2d_pointwise", "Conv", [run(normal(2, 5, 4, 6)), const(normal(7, 5, 1, 1)), const(normal(7))]),
+    # The unrolled row kernels (width 3, 5, 7; stride 1 and 2) and their edges.
+    Case("conv2d_depthwise_3x3_stride2", "Conv", [run(normal(1, 8, 11, 10)), const(normal(8, 1, 3, 3))],
+         {"group": 8, "pads": [0, 0, 1, 1], "strides": [2, 2]}),
+    Case("conv2d_depthwise_5x5_col_stride2", "Conv", [run(normal(1, 3, 9, 12)), const(normal(3, 1, 5, 5))],
+         {"group": 3, "pads": [2, 2, 2, 2], "strides": [1, 2]}),
+    Case("conv1d_depthwise_7", "Conv", [run(normal(1, 4, 20)), const(normal(4, 1, 7)), const(normal(4))],
+         {"group": 4, "pads": [3, 3]}),
     Case("conv2d_grouped_same_upper", "Conv", [run(normal(1, 4, 7, 7)), const(normal(6, 2, 3, 3))],
          {"group": 2, "auto_pad": "SAME_UPPER", "strides": [2, 2]}),
     Case("conv1d", "Conv", [run(normal(1, 4, 10)), const(normal(6, 4, 3)), const(normal(6))],

@@ -5,8 +5,9 @@
 
 use super::linalg::mat_mul_into;
 use super::unary::Activation;
-use super::window::Window;
+use super::window::{zip_strided, Window};
 use crate::{Error, Result};
+use multiversion::multiversion;
 use ndarray::{
     ArrayD, ArrayView4, ArrayViewD, ArrayViewMut2, ArrayViewMut4, ArrayViewMutD, Axis, Ix4, IxDyn,
     Slice,
@@ -215,49 +216,118 @@ fn conv2d(
 }
 
 /// A depthwise convolution (one input and one output channel per group) of `x`
-/// (`[C, H, W]`) with `w` (`[C, kh·kw]`), computed directly: each tap adds a shifted,
-/// scaled copy of the input plane to the output plane.
-fn depthwise(
-    x: ndarray::ArrayView3<'_, f32>,
-    w: ndarray::ArrayView2<'_, f32>,
+/// (`[C, H, W]`) with `w` (`[C, kh·kw]`), computed directly, one output row at a time.
+/// Compiled for AVX-512 and AVX2 as well; the CPU picks at run time.
+#[multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
+fn depthwise<'x, 'w, 'o>(
+    x: ndarray::ArrayView3<'x, f32>,
+    w: ndarray::ArrayView2<'w, f32>,
     win: &[Window; 2],
-    mut out: ndarray::ArrayViewMut3<'_, f32>,
+    mut out: ndarray::ArrayViewMut3<'o, f32>,
 ) {
     let (_, h, wd) = x.dim();
-    let (_, oh, ow) = out.dim();
+    let ow = out.dim().2;
+    let [wy, wx] = win;
+    let inner = wx.interior(wd, ow);
+    let edges = (0..inner.start).chain(inner.end..ow);
     for ((plane, taps), mut dst) in x.outer_iter().zip(w.outer_iter()).zip(out.outer_iter_mut()) {
-        let (Some(src), Some(dst)) = (plane.to_slice(), dst.as_slice_mut()) else {
-            continue; // unreachable: the caller checked that both are contiguous
+        let (Some(src), Some(dst), Some(taps)) =
+            (plane.to_slice(), dst.as_slice_mut(), taps.to_slice())
+        else {
+            continue; // unreachable: the caller checked that all are contiguous
         };
-        dst.fill(0.0);
-        for ki in 0..win[0].kernel {
-            let rows = win[0].windows(ki, h, oh);
-            for kj in 0..win[1].kernel {
-                let cols = win[1].windows(kj, wd, ow);
-                let tap = taps[ki * win[1].kernel + kj];
-                if cols.is_empty() {
-                    continue;
-                }
-                let ix0 = cols.start * win[1].stride + kj * win[1].dilation - win[1].pad_begin;
-                for oy in rows.clone() {
-                    let iy = oy * win[0].stride + ki * win[0].dilation - win[0].pad_begin;
-                    let src_row = &src[iy * wd + ix0..(iy + 1) * wd];
-                    let dst_row = &mut dst[oy * ow..][cols.clone()];
-                    if win[1].stride == 1 {
-                        for (d, &v) in dst_row.iter_mut().zip(src_row) {
-                            *d += tap * v;
+        for (oy, dst_row) in dst.chunks_exact_mut(ow).enumerate() {
+            // The kernel rows that read the input, as (input row offset, taps).
+            let rows = wy.taps(oy, h).map(|ky| {
+                let iy = oy * wy.stride + ky * wy.dilation - wy.pad_begin;
+                (iy * wd, &taps[ky * wx.kernel..][..wx.kernel])
+            });
+            for o in edges.clone() {
+                let mut acc = 0.0;
+                for (row, row_taps) in rows.clone() {
+                    for (k, &tap) in row_taps.iter().enumerate() {
+                        if let Some(i) = wx.source(o, k, wd) {
+                            acc += tap * src[row + i];
                         }
-                    } else {
-                        for (d, &v) in dst_row
-                            .iter_mut()
-                            .zip(src_row.iter().step_by(win[1].stride))
-                        {
-                            *d += tap * v;
+                    }
+                }
+                dst_row[o] = acc;
+            }
+            if inner.is_empty() {
+                continue;
+            }
+            let first = inner.start * wx.stride - wx.pad_begin;
+            let rows = rows.map(|(row, row_taps)| (row + first, row_taps));
+            let dst = &mut dst_row[inner.clone()];
+            match (wx.kernel, wx.stride, wx.dilation) {
+                (3, 1, 1) => interior::<3, 1>(dst, src, rows),
+                (3, 2, 1) => interior::<3, 2>(dst, src, rows),
+                (5, 1, 1) => interior::<5, 1>(dst, src, rows),
+                (5, 2, 1) => interior::<5, 2>(dst, src, rows),
+                (7, 1, 1) => interior::<7, 1>(dst, src, rows),
+                (_, stride, dilation) => {
+                    dst.fill(0.0);
+                    for (row, row_taps) in rows {
+                        for (k, &tap) in row_taps.iter().enumerate() {
+                            let src = &src[row + k * dilation..];
+                            zip_strided(dst, src, stride, |d, v| *d += tap * v);
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// One output row's interior windows (every tap inside the input), for a kernel `K`
+/// wide with stride `S`: `dst[i] = Σ_rows Σ_k taps[k] · src[row + i·S + k]`.
+#[inline(always)]
+fn interior<'a, const K: usize, const S: usize>(
+    dst: &mut [f32],
+    src: &[f32],
+    rows: impl Iterator<Item = (usize, &'a [f32])> + Clone,
+) {
+    match dst.len() {
+        n if n >= 16 => interior_chunks::<K, S, 16>(dst, src, rows),
+        n if n >= 8 => interior_chunks::<K, S, 8>(dst, src, rows),
+        _ => {
+            for (i, d) in dst.iter_mut().enumerate() {
+                *d = rows.clone().fold(0.0, |acc, (row, taps)| {
+                    let window = &src[row + i * S..][..K];
+                    taps.iter().zip(window).fold(acc, |a, (&t, &v)| a + t * v)
+                });
+            }
+        }
+    }
+}
+
+/// [`interior`] in blocks of `L` outputs summed in registers from fixed-length windows
+/// of `src` (so the loops unroll and vectorise with no bounds checks inside). The
+/// last block ends at the row's end and may overlap the one before: it rewrites the
+/// same values.
+#[inline(always)]
+fn interior_chunks<'a, const K: usize, const S: usize, const L: usize>(
+    dst: &mut [f32],
+    src: &[f32],
+    rows: impl Iterator<Item = (usize, &'a [f32])> + Clone,
+) {
+    let n = dst.len();
+    let starts = (0..n - L).step_by(L).chain(std::iter::once(n - L));
+    for start in starts {
+        let mut acc = [0.0f32; L];
+        for (row, taps) in rows.clone() {
+            let at = row + start * S;
+            let (Some(window), Some(taps)) = (src.get(at..at + (L - 1) * S + K), taps.get(..K))
+            else {
+                return; // unreachable: interior windows lie inside the input
+            };
+            for (k, &tap) in taps.iter().enumerate() {
+                for (l, a) in acc.iter_mut().enumerate() {
+                    *a += tap * window[l * S + k];
+                }
+            }
+        }
+        dst[start..start + L].copy_from_slice(&acc);
     }
 }
 
@@ -300,19 +370,6 @@ fn im2col(
                 }
             }
         }
-    }
-}
-
-/// `f(dst[i], src[i · stride])` for every `i` of `dst`; unit strides get their own
-/// loop, which the compiler vectorises.
-#[inline(always)]
-fn zip_strided(dst: &mut [f32], src: &[f32], stride: usize, f: impl Fn(&mut f32, f32)) {
-    if stride == 1 {
-        dst.iter_mut().zip(src).for_each(|(d, &v)| f(d, v));
-    } else {
-        dst.iter_mut()
-            .zip(src.iter().step_by(stride))
-            .for_each(|(d, &v)| f(d, v));
     }
 }
 

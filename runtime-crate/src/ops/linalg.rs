@@ -319,12 +319,16 @@ fn multiply_add<T: Numeric, const MR: usize, const R: usize, const NR: usize, co
     a: &[T; MR],
     b: &[T; NR],
 ) {
-    for (acc_row, &av) in acc.iter_mut().zip(a) {
-        for (x, &bv) in acc_row.iter_mut().zip(b) {
+    // Columns outside, rows inside: the short row loop unrolls first, then the column
+    // loop vectorises, so the whole tile stays in registers.
+    for l in 0..NR {
+        let bv = b[l];
+        for r in 0..R {
+            let x = &mut acc[r][l];
             *x = if FMA {
-                av.fused_mul_add(bv, *x)
+                a[r].fused_mul_add(bv, *x)
             } else {
-                *x + av * bv
+                *x + a[r] * bv
             };
         }
     }

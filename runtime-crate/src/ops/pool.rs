@@ -6,7 +6,7 @@
 //! at compile time.
 
 use super::conv::to4;
-use super::window::Window;
+use super::window::{zip_strided, Window};
 use crate::{Error, Result};
 use ndarray::{ArrayD, ArrayView4, ArrayViewD, ArrayViewMut4, ArrayViewMutD, Axis, Ix4, IxDyn};
 
@@ -356,20 +356,26 @@ fn pool2d(
             out.dim()
         )));
     }
-    for (x_b, mut out_b) in x.outer_iter().zip(out.outer_iter_mut()) {
-        for (plane, mut out_plane) in x_b.outer_iter().zip(out_b.outer_iter_mut()) {
-            let plane = plane.as_standard_layout(); // a copy only for a strided input
-            let (Some(src), Some(dst)) = (plane.as_slice(), out_plane.as_slice_mut()) else {
-                return Err(Error::Shape("pooling output must be contiguous".into()));
-            };
-            pool_plane(src, (h, w), &win, op, dst, ow);
+    let x = x.as_standard_layout(); // a copy only for a strided input
+    let (Some(src), Some(dst)) = (x.as_slice(), out.as_slice_mut()) else {
+        return Err(Error::Shape("pooling output must be contiguous".into()));
+    };
+    // One copy of the plane loop per reduction, so the inner loops hold no `match`.
+    for (i, dst) in dst.chunks_exact_mut((oh * ow).max(1)).enumerate() {
+        let src = &src[i * h * w..][..h * w];
+        match op {
+            Reduce::Max => pool_plane(src, (h, w), &win, Reduce::Max, dst, ow),
+            mean @ Reduce::Mean { .. } => pool_plane(src, (h, w), &win, mean, dst, ow),
+            lp @ Reduce::Lp { .. } => pool_plane(src, (h, w), &win, lp, dst, ow),
         }
     }
     Ok(())
 }
 
-/// Pool one `[h, w]` plane into `out` (`ow` values per row); the taps inside the input
-/// are one range per axis, so no tap is tested for padding.
+/// Pool one `[h, w]` plane into `out` (`ow` values per row). Tap by tap: each tap
+/// of the window combines a strided run of an input row into the output row, over
+/// exactly the windows where that tap reads the input (padding is never visited).
+#[inline(always)]
 fn pool_plane(
     x: &[f32],
     (h, w): (usize, usize),
@@ -378,43 +384,58 @@ fn pool_plane(
     out: &mut [f32],
     ow: usize,
 ) {
-    let (whole, interior) = (0..win[1].kernel, win[1].interior(w, ow));
+    let [wy, wx] = win;
     for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
-        let rows = win[0].taps(oy, h);
-        let first_row =
-            (oy * win[0].stride + rows.start * win[0].dilation).saturating_sub(win[0].pad_begin);
-        for (ox, y) in out_row.iter_mut().enumerate() {
-            let cols = if interior.contains(&ox) {
-                whole.clone()
-            } else {
-                win[1].taps(ox, w)
-            };
-            let first_col = (ox * win[1].stride + cols.start * win[1].dilation)
-                .saturating_sub(win[1].pad_begin);
-            let mut acc = op.start();
-            for r in 0..rows.len() {
-                let row = &x[(first_row + r * win[0].dilation) * w..][..w];
-                for &v in row[first_col..]
-                    .iter()
-                    .step_by(win[1].dilation)
-                    .take(cols.len())
-                {
-                    acc = op.add(acc, v);
+        out_row.fill(op.start());
+        let rows = wy.taps(oy, h);
+        for ky in rows.clone() {
+            let iy = oy * wy.stride + ky * wy.dilation - wy.pad_begin;
+            let row = &x[iy * w..][..w];
+            for kx in 0..wx.kernel {
+                let cols = wx.windows(kx, w, ow);
+                if cols.is_empty() {
+                    continue;
                 }
+                let ix0 = cols.start * wx.stride + kx * wx.dilation - wx.pad_begin;
+                zip_strided(&mut out_row[cols], &row[ix0..], wx.stride, |y, v| {
+                    *y = op.add(*y, v)
+                });
             }
-            *y = op.finish(acc, rows.len() * cols.len(), || {
-                win[0].padded_taps(oy, h) * win[1].padded_taps(ox, w)
-            });
+        }
+        if !matches!(op, Reduce::Max) {
+            for (ox, y) in out_row.iter_mut().enumerate() {
+                let count = rows.len() * wx.taps(ox, w).len();
+                *y = op.finish(*y, count, || wy.padded_taps(oy, h) * wx.padded_taps(ox, w));
+            }
         }
     }
 }
 
-fn max_of(p: ArrayViewD<'_, f32>) -> f32 {
-    p.fold(f32::NEG_INFINITY, |a, &v| max_nan(a, v))
+/// The maximum of `plane` (NaN if it holds one), in 16 independent lanes so it vectorises.
+fn max_of(plane: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; 16];
+    let mut nan = false;
+    for chunk in plane.chunks(16) {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane = if v > *lane { v } else { *lane };
+            nan |= v.is_nan();
+        }
+    }
+    match nan {
+        true => f32::NAN,
+        false => lanes.iter().fold(f32::NEG_INFINITY, |a, &v| a.max(v)),
+    }
 }
 
-fn mean_of(p: ArrayViewD<'_, f32>) -> f32 {
-    p.sum() / p.len().max(1) as f32
+/// The mean of `plane`, summed in 16 independent lanes so it vectorises.
+fn mean_of(plane: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 16];
+    for chunk in plane.chunks(16) {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
+        }
+    }
+    lanes.iter().sum::<f32>() / plane.len().max(1) as f32
 }
 
 fn global_shape(x: &[usize]) -> Result<Vec<usize>> {
@@ -432,7 +453,7 @@ fn global_shape(x: &[usize]) -> Result<Vec<usize>> {
 fn global_into(
     x: ArrayViewD<'_, f32>,
     mut out: ArrayViewMutD<'_, f32>,
-    f: impl Fn(ArrayViewD<'_, f32>) -> f32,
+    f: fn(&[f32]) -> f32,
 ) -> Result<()> {
     let ok = x.ndim() >= 3
         && out.ndim() == x.ndim()
@@ -445,11 +466,15 @@ fn global_into(
             out.shape()
         )));
     }
-    for (b, mut out_b) in out.outer_iter_mut().enumerate() {
-        let x_b = x.index_axis(Axis(0), b);
-        for (ch, mut cell) in out_b.outer_iter_mut().enumerate() {
-            cell.fill(f(x_b.index_axis(Axis(0), ch)));
-        }
+    let plane: usize = x.shape()[2..].iter().product();
+    let x = x.as_standard_layout(); // a copy only for a strided input
+    let xs = x.as_slice().unwrap_or_default();
+    // `out` is [N, C, 1, ...]: its elements are the planes in order.
+    if plane == 0 {
+        out.fill(f(&[]));
+    }
+    for (cell, values) in out.iter_mut().zip(xs.chunks_exact(plane.max(1))) {
+        *cell = f(values);
     }
     Ok(())
 }

@@ -203,13 +203,30 @@ pub fn gather_into<T: Element, I: IndexElement>(
     let mut out = out
         .into_shape_with_order(IxDyn(&[outer, indices.len(), inner]))
         .map_err(|_| Error::Shape("Gather output must be contiguous".into()))?;
-    for (j, &i) in indices.iter().enumerate() {
+    let row = |i: I| {
         let i = i.as_i64();
-        let k = usize::try_from(if i < 0 { i + len as i64 } else { i })
+        usize::try_from(if i < 0 { i + len as i64 } else { i })
             .ok()
             .filter(|&k| k < len)
-            .ok_or_else(|| Error::Index(format!("Gather index {i} outside 0..{len}")))?;
-        let src = data.index_axis(Axis(axis), k);
+            .ok_or_else(|| Error::Index(format!("Gather index {i} outside 0..{len}")))
+    };
+    // Contiguous operands (what generated code passes): one slice copy per index.
+    if let (Some(src), Some(dst), Some(idx)) =
+        (data.as_slice(), out.as_slice_mut(), indices.as_slice())
+    {
+        let mut dst = dst.chunks_exact_mut(inner.max(1));
+        for o in 0..outer {
+            for &i in idx {
+                let k = row(i)?;
+                if let Some(d) = dst.next() {
+                    d.copy_from_slice(&src[(o * len + k) * inner..][..inner]);
+                }
+            }
+        }
+        return Ok(());
+    }
+    for (j, &i) in indices.iter().enumerate() {
+        let src = data.index_axis(Axis(axis), row(i)?);
         out.index_axis_mut(Axis(1), j)
             .iter_mut()
             .zip(src.iter())

@@ -170,6 +170,19 @@ impl Window {
     }
 }
 
+/// `f(dst[i], src[i · stride])` for every `i` of `dst`; unit strides get their own
+/// loop, which the compiler vectorises.
+#[inline(always)]
+pub(crate) fn zip_strided(dst: &mut [f32], src: &[f32], stride: usize, f: impl Fn(&mut f32, f32)) {
+    if stride == 1 {
+        dst.iter_mut().zip(src).for_each(|(d, &v)| f(d, v));
+    } else {
+        dst.iter_mut()
+            .zip(src.iter().step_by(stride))
+            .for_each(|(d, &v)| f(d, v));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Window;
@@ -205,12 +218,10 @@ mod tests {
                     );
                 }
                 let all: Vec<usize> = (0..kernel).collect();
-                for o in win.interior(input, out_len) {
-                    assert_eq!(win.taps(o, input).collect::<Vec<_>>(), all);
-                }
                 let interior = win.interior(input, out_len);
-                for o in (0..interior.start).chain(interior.end..out_len) {
-                    assert_ne!(win.taps(o, input).collect::<Vec<_>>(), all, "{win:?} o={o}");
+                for o in 0..out_len {
+                    let whole = win.taps(o, input).collect::<Vec<_>>() == all;
+                    assert_eq!(whole, interior.contains(&o), "{win:?} o={o}");
                 }
                 for k in 0..kernel {
                     let expected: Vec<usize> = (0..out_len)
