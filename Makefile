@@ -35,7 +35,8 @@ chromium:
 
 ## make test: the whole suite (Python unit tests, runtime crate, end-to-end crates).
 test: $(VENV)/.dev chromium
-	cd runtime-crate && cargo fmt --check && cargo clippy --all-targets --quiet -- -D warnings && cargo test --quiet
+	cd runtime-crate && cargo fmt --check && cargo clippy --all-targets --quiet -- -D warnings && cargo test --quiet \
+	  && cargo clippy --all-targets --features threads --quiet -- -D warnings && cargo test --quiet --features threads --test linalg
 	$(PY) -m pytest -q --durations=15
 
 ## make models: regenerate the committed Keras-made .onnx files (needs the [tf] extra).

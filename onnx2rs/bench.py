@@ -123,10 +123,11 @@ def model_flops(graph: Graph) -> int:
     return total
 
 
-def _bench_executable(crate_dir: Path, crate: str) -> Path:
-    """Build the crate's `latency` bench in release mode; return the executable."""
+def _bench_executable(crate_dir: Path, crate: str, features: tuple[str, ...] = ()) -> Path:
+    """Build the crate's `latency` bench in release mode (with Cargo `features`); return the executable."""
     target = toolchain.default_target_dir()
-    out = toolchain.cargo(["bench", "--bench", "latency", "--no-run", "--message-format=json", "--quiet"],
+    extra = ["--features", ",".join(features)] if features else []
+    out = toolchain.cargo(["bench", "--bench", "latency", "--no-run", "--message-format=json", "--quiet", *extra],
                           crate_dir, target)
     for line in out.splitlines():
         try:
@@ -139,11 +140,11 @@ def _bench_executable(crate_dir: Path, crate: str) -> Path:
     raise ToolchainError(f"cargo did not report the latency bench of {crate}")
 
 
-def _native(executable: Path) -> tuple[Measurement, float]:
+def _native(executable: Path, engine: str = "onnx2rs (native)") -> tuple[Measurement, float]:
     """The crate's own benchmark, started through the worker so that its peak RSS is read;
     also the time the crate takes to load its model."""
     out = _worker(["native", str(executable)])
-    return Measurement("onnx2rs (native)", out["median_us"], out["p90_us"], out["peak_rss_mb"], out["runs"],
+    return Measurement(engine, out["median_us"], out["p90_us"], out["peak_rss_mb"], out["runs"],
                        out.get("median_us_batch32"), out.get("p90_us_batch32")), out["load_us"]
 
 
@@ -158,9 +159,11 @@ def _worker(args: list[str], env: dict[str, str] | None = None) -> dict:
 
 def bench(
     source: str | Path, options: CompileOptions | None = None, keras: Path | None = None, runs: int = RUNS,
+    threads: bool = True,
 ) -> BenchResult:
-    """Compile `source`, then measure the crate, ONNX Runtime (1 thread and default threads)
-    and, given `keras`, TensorFlow's predict, __call__ and tf.function, each in its own process."""
+    """Compile `source`, then measure the crate (and, with `threads`, the crate built with its
+    `threads` feature), ONNX Runtime (1 thread and default threads) and, given `keras`,
+    TensorFlow's predict, __call__ and tf.function, each in its own process."""
     options = options or CompileOptions()
     with tempfile.TemporaryDirectory(prefix="onnx2rs-bench-") as tmp:
         work = Path(tmp)
@@ -181,6 +184,9 @@ def bench(
         report = BenchResult(str(source), machine(), result.weights_bytes / 1e6, batch)
         native, report.load_us = _native(executable)
         report.measurements.append(native)
+        if threads:  # large products and batches spread over rayon's pool (one thread per core)
+            threaded = _bench_executable(result.out_dir, result.crate, features=("threads",))
+            report.measurements.append(_native(threaded, "onnx2rs (threads)")[0])
         report.flops = model_flops(result.graph)
         for threads, label in ((1, "onnxruntime (1 thread)"), (0, "onnxruntime (default threads)")):
             out = _worker(["onnxruntime", str(model_path), str(work / "feeds.npz"), str(threads), str(runs)])

@@ -140,13 +140,15 @@ def bench(
     runs: Annotated[int, typer.Option(help="Timed calls per engine (after a warm-up).")] = 200,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON.")] = None,
     png: Annotated[Path | None, typer.Option(help="Write a bar chart of median latencies.")] = None,
+    threads: Annotated[bool, typer.Option(help="Also time the crate built with its `threads` feature.")] = True,
 ) -> None:
     """Measure MODEL's crate against ONNX Runtime (and TensorFlow): latency and peak memory."""
     from .bench import bench as run_bench
     from .bench import write_chart
 
     try:
-        report = run_bench(model, CompileOptions(input_shapes=parse_shapes(input_shape)), keras=keras, runs=runs)
+        report = run_bench(model, CompileOptions(input_shapes=parse_shapes(input_shape)), keras=keras, runs=runs,
+                           threads=threads)
     except Onnx2rsError as e:
         raise _fail(e) from None
     table = Table(title=f"{model.name}, batch {report.batch}, on {report.machine}", title_justify="left")

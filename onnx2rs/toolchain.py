@@ -47,8 +47,11 @@ def cargo(args: list[str], crate_dir: Path, target_dir: Path | None = None) -> s
     return result.stdout
 
 
-def build_binary(crate_dir: Path, crate: str, target_dir: Path | None = None, profile: str = "release") -> Path:
-    """Build the crate's CLI (`release` or `dev` profile) and return the binary's path."""
+def build_binary(crate_dir: Path, crate: str, target_dir: Path | None = None, profile: str = "release",
+                 features: tuple[str, ...] = ()) -> Path:
+    """Build the crate's CLI (`release` or `dev` profile, with Cargo `features`) and return the
+    binary's path (the same path whatever the features: the last build wins)."""
     target = target_dir or default_target_dir()
-    cargo(["build", "--quiet", "--profile", profile, "--bin", crate], crate_dir, target)
+    extra = ["--features", ",".join(features)] if features else []
+    cargo(["build", "--quiet", "--profile", profile, "--bin", crate, *extra], crate_dir, target)
     return target / ("debug" if profile == "dev" else profile) / crate

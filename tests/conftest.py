@@ -11,8 +11,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Share compiled dependencies between all crates that the tests generate."""
+    """Share compiled dependencies between all crates that the tests generate, the runtime
+    included: crates link to this checkout's runtime instead of vendoring a copy that Cargo
+    would compile again for each of them (tests that check the vendored layout use
+    the `vendored_runtime` fixture)."""
     os.environ.setdefault("CARGO_TARGET_DIR", str(ROOT / "target" / "cargo"))
+    os.environ.setdefault("ONNX2RS_RUNTIME_PATH", str(ROOT / "runtime-crate"))
+
+
+@pytest.fixture
+def vendored_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Generate crates as users get them: with their own copy of the runtime."""
+    monkeypatch.delenv("ONNX2RS_RUNTIME_PATH", raising=False)
 
 
 @pytest.fixture(scope="session")

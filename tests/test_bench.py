@@ -36,7 +36,8 @@ def test_bench_reports_every_engine(tmp_path: Path) -> None:
     keras = _tiny_keras(tmp_path / "tiny.keras") if HAVE_TF else None
     report = bench(keras or ROOT / "tests" / "models" / "mlp.onnx", keras=keras, runs=20)
     engines = [m.engine for m in report.measurements]
-    assert engines[:3] == ["onnx2rs (native)", "onnxruntime (1 thread)", "onnxruntime (default threads)"]
+    assert engines[:4] == ["onnx2rs (native)", "onnx2rs (threads)", "onnxruntime (1 thread)",
+                           "onnxruntime (default threads)"]
     if keras:
         assert {"tensorflow (predict)", "tensorflow (__call__)", "tensorflow (tf.function)"} <= set(engines)
     for m in report.measurements:
@@ -47,7 +48,7 @@ def test_bench_reports_every_engine(tmp_path: Path) -> None:
     assert report.flops > 0 and report.gemm_peak_gflops > 0 and report.gflops("onnx2rs (native)") > 0
     assert report.load_us > 0
     if keras:  # converted with a symbolic batch: batch 32 is timed for the crate and ONNX Runtime
-        assert report.ratio_batch32("onnx2rs (native)") > 0
+        assert report.ratio_batch32("onnx2rs (native)") > 0 and report.ratio_batch32("onnx2rs (threads)") > 0
     data = json.loads(report.to_json())
     assert data["machine"] and data["ratios_vs_onnxruntime_1_thread"]["onnx2rs (native)"] > 0
     if write_chart(report, tmp_path / "chart.png"):

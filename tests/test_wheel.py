@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.cargo
+@pytest.mark.usefixtures("vendored_runtime")
 def test_wheel_builds_a_crate_without_the_source_tree(tmp_path: Path) -> None:
     dist, site = tmp_path / "dist", tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(ROOT)],

@@ -11,6 +11,8 @@ in-place node is handed its input's slice as its output.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import zlib
@@ -248,6 +250,7 @@ def emit_crate(
         "workspace": workspace,
         "tolerance": TOLERANCE,
         "dynamic_batch": dynamic_batch,
+        "runtime_path": json.dumps(str(_shared_runtime() or "runtime")),  # a TOML basic string
     }
     files = {
         "Cargo.toml": "Cargo.toml",
@@ -281,9 +284,18 @@ def emit_crate(
     for i, array in enumerate(expected):
         np.save(data / f"output_{i}.npy", to_storage(array))
 
-    _vendor_runtime(out_dir / "runtime")
+    if _shared_runtime() is None:
+        _vendor_runtime(out_dir / "runtime")
     sources = [out_dir / p for p in written if p.endswith(".rs")]
     return CrateFiles(sources, weights_path.stat().st_size)
+
+
+def _shared_runtime() -> Path | None:
+    """`$ONNX2RS_RUNTIME_PATH`: a runtime checkout that generated crates link to instead of
+    a vendored copy. Test suites set it so that one compiled runtime serves every crate
+    they build (a vendored copy is a new package to Cargo, compiled again per crate)."""
+    path = os.environ.get("ONNX2RS_RUNTIME_PATH")
+    return Path(path).resolve() if path else None
 
 
 def _vendor_runtime(dest: Path) -> None:

@@ -31,4 +31,7 @@ pub use error::{Error, Result};
 pub use minifloat::{F4E2M1, F8E4M3FN, F8E4M3FNUZ, F8E5M2, F8E5M2FNUZ, F8E8M0};
 pub use narrow::{I2, I4, U2, U4};
 pub use ndarray;
+/// The thread pool behind the `threads` feature (re-exported for generated crates).
+#[cfg(feature = "threads")]
+pub use rayon;
 pub use weights::{weights_crc32, Weights};

@@ -27,6 +27,8 @@ fn matches_ndarray_dot_over_shapes_and_layouts() {
         (13, 600, 40), // two depth passes; 8 + 4 + 1 rows
         (7, 3, 1100),  // three column blocks, a ragged last tile
         (11, 257, 33),
+        (100, 130, 96), // over the `threads` feature's split size: 56 + 44 rows
+        (33, 1024, 40), // split 24 + 9 rows
     ] {
         for (a_cm, b_cm, c_cm) in [
             (false, false, false),

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 from onnx import helper
 
 from onnx2rs import compile_model
@@ -16,6 +17,8 @@ from onnx2rs import compile_model
 from ..helpers import make_model
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
+# The snapshot is the crate as users get it, with its vendored runtime.
+pytestmark = pytest.mark.usefixtures("vendored_runtime")
 
 
 def small_model():

@@ -21,7 +21,7 @@ MODELS = [
     ROOT / "tests" / "models" / "mlp.onnx",
     ROOT / "tests" / "models" / "conv2d_image.onnx",
 ]
-pytestmark = pytest.mark.cargo
+pytestmark = [pytest.mark.cargo, pytest.mark.usefixtures("vendored_runtime")]
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda p: p.stem)

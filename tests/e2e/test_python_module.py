@@ -18,7 +18,7 @@ from onnx2rs import CompileOptions, compile_model
 from onnx2rs.reference import run_onnxruntime
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = [pytest.mark.cargo, pytest.mark.tf]
+pytestmark = [pytest.mark.cargo, pytest.mark.tf, pytest.mark.usefixtures("vendored_runtime")]
 
 CHECK = """
 import json, sys

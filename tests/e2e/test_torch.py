@@ -138,15 +138,19 @@ def test_exported_program_file_builds_like_the_module(tmp_path: Path) -> None:
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("name", ["resnet", "gru"])
-def test_dynamic_batch_runs_any_batch_size(name: str, tmp_path: Path) -> None:
-    """Exported with a symbolic batch, the crate accepts batch 1 and batch 32 (per-sample runs)."""
+@pytest.mark.parametrize("name, features", [("resnet", ()), ("gru", ()), ("gru", ("threads",))])
+def test_dynamic_batch_runs_any_batch_size(name: str, features: tuple[str, ...], tmp_path: Path) -> None:
+    """Exported with a symbolic batch, the crate accepts batch 1 and batch 32 (per-sample runs;
+    with the `threads` feature, shared out between threads)."""
     module, x1 = _seeded(name)
     generator = torch.Generator().manual_seed(2)
     x32 = torch.cat([MODELS[name][1](generator) for _ in range(32)])
     result = from_torch(module, (x1,), tmp_path / name, dynamic_batch=True)
     assert result.dynamic_batch
-    binary = toolchain.build_binary(result.out_dir, result.crate)
+    binary = toolchain.build_binary(result.out_dir, result.crate, features=features)
+    if features:
+        toolchain.cargo(["clippy", "--all-targets", "--quiet", "--features", ",".join(features), "--",
+                         "-D", "warnings"], result.out_dir)
     for x in (x1, x32):
         with torch.no_grad():
             expected = module(x).numpy()

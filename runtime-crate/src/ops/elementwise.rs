@@ -66,6 +66,14 @@ pub fn zip_with<A: Copy, B: Copy, O: Copy + Default>(
     Ok(out)
 }
 
+/// Whether an operand of shape `part` broadcast to `whole` is `part`'s elements repeated
+/// in order: `part` without its leading 1s is `whole`'s trailing axes.
+fn repeats_in(part: &[usize], whole: &[usize]) -> bool {
+    let first = part.iter().position(|&d| d != 1).unwrap_or(part.len());
+    let part = &part[first..];
+    part.len() <= whole.len() && whole[whole.len() - part.len()..] == *part
+}
+
 /// Write `f(a, b)` of the broadcast operands into `out`, which must have the broadcast shape.
 ///
 /// ```
@@ -79,6 +87,51 @@ pub fn zip_with<A: Copy, B: Copy, O: Copy + Default>(
 /// # Errors
 /// [`Error::Shape`] if the shapes do not broadcast to `out`'s shape.
 pub fn zip_with_into<A: Copy, B: Copy, O>(
+    a: ArrayViewD<'_, A>,
+    b: ArrayViewD<'_, B>,
+    mut out: ArrayViewMutD<'_, O>,
+    f: impl Fn(A, B) -> O,
+) -> Result<()> {
+    if let (Some(xa), Some(xb)) = (a.as_slice(), b.as_slice()) {
+        // What generated code passes: contiguous operands, equal or repeating (a scalar,
+        // or a trailing block such as a bias row).
+        let (a_full, b_full) = (a.shape() == out.shape(), b.shape() == out.shape());
+        let b_repeats = a_full && repeats_in(b.shape(), out.shape());
+        let a_repeats = b_full && repeats_in(a.shape(), out.shape());
+        if let Some(os) = out.as_slice_mut() {
+            match (xa, xb) {
+                (_, [y]) if a_full => os.iter_mut().zip(xa).for_each(|(o, &x)| *o = f(x, *y)),
+                ([x], _) if b_full => os.iter_mut().zip(xb).for_each(|(o, &y)| *o = f(*x, y)),
+                _ if b_repeats => {
+                    for (o_block, a_block) in os
+                        .chunks_mut(xb.len().max(1))
+                        .zip(xa.chunks(xb.len().max(1)))
+                    {
+                        for ((o, &x), &y) in o_block.iter_mut().zip(a_block).zip(xb) {
+                            *o = f(x, y);
+                        }
+                    }
+                }
+                _ if a_repeats => {
+                    for (o_block, b_block) in os
+                        .chunks_mut(xa.len().max(1))
+                        .zip(xb.chunks(xa.len().max(1)))
+                    {
+                        for ((o, &y), &x) in o_block.iter_mut().zip(b_block).zip(xa) {
+                            *o = f(x, y);
+                        }
+                    }
+                }
+                _ => return zip_broadcast(a, b, out, f),
+            }
+            return Ok(());
+        }
+    }
+    zip_broadcast(a, b, out, f)
+}
+
+/// [`zip_with_into`] for any layout: ndarray's broadcasting `Zip`.
+fn zip_broadcast<A: Copy, B: Copy, O>(
     a: ArrayViewD<'_, A>,
     b: ArrayViewD<'_, B>,
     mut out: ArrayViewMutD<'_, O>,
@@ -221,6 +274,13 @@ pub(crate) fn map_into<T: Copy, U>(
     mut out: ArrayViewMutD<'_, U>,
     f: impl Fn(T) -> U,
 ) -> Result<()> {
+    if let Some(xs) = x.as_slice() {
+        let same = x.shape() == out.shape();
+        if let (true, Some(os)) = (same, out.as_slice_mut()) {
+            os.iter_mut().zip(xs).for_each(|(o, &v)| *o = f(v));
+            return Ok(());
+        }
+    }
     let shape = out.raw_dim();
     let x = broadcast_to(&x, shape.slice())?;
     Zip::from(&mut out).and(&x).for_each(|o, &v| *o = f(v));
@@ -456,6 +516,17 @@ pub fn pow_into<T: Element, U: Element>(
     b: ArrayViewD<'_, U>,
     out: ArrayViewMutD<'_, T>,
 ) -> Result<()> {
+    // A constant small integer exponent (GELU's x³, a square): multiplications, not powf.
+    if let (1, Some(y)) = (b.len(), b.iter().next().map(|y| y.to_f64())) {
+        if y.fract() == 0.0 && y.abs() <= 16.0 {
+            let n = y as i32;
+            return match n {
+                2 => map_into(a, out, |x| T::from_f64(x.to_f64() * x.to_f64())),
+                3 => map_into(a, out, |x| T::from_f64(x.to_f64().powi(3))),
+                _ => map_into(a, out, |x| T::from_f64(x.to_f64().powi(n))),
+            };
+        }
+    }
     zip_with_into(a, b, out, |x, y| T::from_f64(x.to_f64().powf(y.to_f64())))
 }
 

@@ -119,14 +119,25 @@ pub fn mat_mul_into_on<T: Numeric>(
         return Ok(());
     }
     if let (Some(a), Some(b), Some(c)) = (a.as_slice(), b.as_slice(), c.as_slice_mut()) {
-        let dims = Dims { m, k, n };
-        match isa {
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => blocked_avx512(alpha, a, b, c, dims, accumulate),
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => blocked_avx2(alpha, a, b, c, dims, accumulate),
-            _ => blocked::<T, 4, 16, false>(alpha, a, b, c, dims, accumulate),
+        let product = |a: &[T], c: &mut [T], m: usize| {
+            let dims = Dims { m, k, n };
+            match isa {
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => blocked_avx512(alpha, a, b, c, dims, accumulate),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => blocked_avx2(alpha, a, b, c, dims, accumulate),
+                _ => blocked::<T, 4, 16, false>(alpha, a, b, c, dims, accumulate),
+            }
+        };
+        #[cfg(feature = "threads")]
+        if let Some(rows) = rows_per_thread(m, n, k) {
+            use rayon::prelude::*;
+            c.par_chunks_mut(rows * n)
+                .zip(a.par_chunks(rows * k))
+                .for_each(|(c, a)| product(a, c, a.len() / k));
+            return Ok(());
         }
+        product(a, c, m);
         return Ok(());
     }
     let b_rows = b.row(0).as_slice().is_some() || n == 1;
@@ -146,6 +157,20 @@ pub fn mat_mul_into_on<T: Numeric>(
         }
     }
     Ok(())
+}
+
+/// Below this many multiply-adds a product stays on one thread: waking the pool costs
+/// a few microseconds, about what 2^20 multiply-adds take on one core.
+#[cfg(feature = "threads")]
+const PARALLEL_MIN_MACS: usize = 1 << 20;
+
+/// With the `threads` feature, the rows of C each thread takes (a multiple of 8, so every
+/// thread runs whole register tiles), or `None` when the product is too small to split.
+#[cfg(feature = "threads")]
+fn rows_per_thread(m: usize, n: usize, k: usize) -> Option<usize> {
+    let threads = rayon::current_num_threads();
+    let rows = m.div_ceil(threads).next_multiple_of(8);
+    (threads > 1 && m * n * k >= PARALLEL_MIN_MACS && rows < m).then_some(rows)
 }
 
 /// The sizes of a product `[m, k] · [k, n]`.

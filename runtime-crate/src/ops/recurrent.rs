@@ -5,8 +5,10 @@
 //! nothing. Spec: <https://onnx.ai/onnx/operators/onnx__LSTM.html> (and GRU, RNN).
 
 use crate::{Error, Result};
+use multiversion::multiversion;
 use ndarray::{ArrayViewD, ArrayViewMutD};
 
+use super::unary::{sigmoid_f32, tanh_f32};
 use super::Unary;
 
 /// The cell of a recurrent layer.
@@ -105,10 +107,10 @@ fn contiguous<'a>(a: &'a ArrayViewD<'_, f32>, what: &str) -> Result<&'a [f32]> {
         .ok_or_else(|| Error::Shape(format!("recurrent {what} must be contiguous")))
 }
 
-#[inline]
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 4];
-    let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
+    let mut acc = [0.0f32; 16];
+    let (a4, b4) = (a.chunks_exact(16), b.chunks_exact(16));
     let tail: f32 = a4
         .remainder()
         .iter()
@@ -116,7 +118,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| x * y)
         .sum();
     for (x, y) in a4.zip(b4) {
-        for k in 0..4 {
+        for k in 0..16 {
             acc[k] += x[k] * y[k];
         }
     }
@@ -309,7 +311,7 @@ pub fn recurrent_into(
                     clip: p.clip,
                     hidden: h,
                 };
-                step_state.run(p.cell, hs, cs, tmp, gates);
+                advance(&step_state, p.cell, hs, cs, (tmp, gates));
                 if let Some(y) = outputs.y.as_mut() {
                     let ys = y
                         .as_slice_mut()
@@ -341,6 +343,29 @@ pub fn recurrent_into(
     Ok(())
 }
 
+/// One step of one batch row ([`StepState::run`]), compiled for AVX-512 and AVX2 as
+/// well; the CPU picks at run time.
+#[multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
+fn advance<'s, 'a, 'h, 'c, 't, 'g>(
+    state: &'s StepState<'a>,
+    cell: Cell,
+    h: &'h mut [f32],
+    c: &'c mut [f32],
+    (tmp, gates): (&'t mut [f32], &'g mut [f32]),
+) {
+    state.run(cell, h, c, tmp, gates);
+}
+
+/// `op(v)`, with the gates' usual functions inlined into the caller.
+#[inline(always)]
+fn activate(op: Unary, v: f32) -> f32 {
+    match op {
+        Unary::Sigmoid => sigmoid_f32(v),
+        Unary::Tanh => tanh_f32(v),
+        _ => op.apply_f32(v),
+    }
+}
+
 /// What one step of one batch row reads.
 struct StepState<'a> {
     x: &'a [f32],
@@ -356,7 +381,7 @@ struct StepState<'a> {
 
 impl StepState<'_> {
     /// `x·W[i]ᵀ + Wb[i]`, plus `h·R[i]ᵀ + Rb[i]` when `h` is given.
-    #[inline]
+    #[inline(always)]
     fn pre(&self, i: usize, h: Option<&[f32]>) -> f32 {
         let n_in = self.x.len();
         let mut v = dot(&self.w[i * n_in..(i + 1) * n_in], self.x) + self.wb.map_or(0.0, |b| b[i]);
@@ -367,16 +392,17 @@ impl StepState<'_> {
         v
     }
 
-    #[inline]
+    #[inline(always)]
     fn act(&self, k: usize, v: f32) -> f32 {
         let v = match self.clip {
             Some(c) => v.clamp(-c, c),
             None => v,
         };
-        self.acts[k].apply(f64::from(v)) as f32
+        activate(self.acts[k], v)
     }
 
     /// Advance `h` (and `c`, for LSTM) by one step.
+    #[inline(always)]
     fn run(&self, cell: Cell, h: &mut [f32], c: &mut [f32], tmp: &mut [f32], gates: &mut [f32]) {
         let n = self.hidden;
         match cell {
@@ -427,7 +453,7 @@ impl StepState<'_> {
                     let candidate = self.act(1, gates[3 * n + j]);
                     c[j] = f * c[j] + i * candidate;
                     let o = self.act(0, gates[n + j] + peep(1, j) * c[j]);
-                    tmp[j] = o * self.acts[2].apply(f64::from(c[j])) as f32;
+                    tmp[j] = o * activate(self.acts[2], c[j]);
                 }
                 h.copy_from_slice(tmp);
             }

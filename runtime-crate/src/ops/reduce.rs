@@ -109,6 +109,30 @@ pub fn reduce_into<T: Element>(
     let mut out = out.into_shape_with_order(kept).map_err(|_| {
         Error::Shape("reduction output has the wrong size or is not contiguous".into())
     })?;
+    let finish = |v: f64| {
+        // The max of nothing is the type's least value: false for bool (Cast would say true).
+        if v == f64::NEG_INFINITY && T::DTYPE == safetensors::Dtype::BOOL {
+            T::from_f64(0.0)
+        } else {
+            T::from_f64(v)
+        }
+    };
+    // One run of axes over a contiguous input: x is [outer, reduced, inner] and each
+    // output reads a strided lane of its slice, with no index arithmetic per element.
+    let (lo, hi) = (axes.iter().min().copied(), axes.iter().max().copied());
+    if let (Some(xs), Some(os), Some(lo), Some(hi)) = (x.as_slice(), out.as_slice_mut(), lo, hi) {
+        if hi - lo + 1 == axes.len() {
+            let reduced: usize = x.shape()[lo..=hi].iter().product();
+            let inner: usize = x.shape()[hi + 1..].iter().product();
+            for (j, o) in os.iter_mut().enumerate() {
+                let (outer, i) = (j / inner.max(1), j % inner.max(1));
+                let lane = xs.get(outer * reduced * inner + i..).unwrap_or_default();
+                let lane = lane.iter().step_by(inner.max(1));
+                *o = finish(op.over(lane.take(reduced).map(|v| v.to_f64())));
+            }
+            return Ok(());
+        }
+    }
     for (index, o) in out.indexed_iter_mut() {
         let block = x.slice_each_axis(|ax| {
             let i = ax.axis.index();
@@ -118,13 +142,7 @@ pub fn reduce_into<T: Element>(
                 Slice::from(index[i]..index[i] + 1)
             }
         });
-        let v = op.over(block.iter().map(|v| v.to_f64()));
-        // The max of nothing is the type's least value: false for bool (Cast would say true).
-        *o = if v == f64::NEG_INFINITY && T::DTYPE == safetensors::Dtype::BOOL {
-            T::from_f64(0.0)
-        } else {
-            T::from_f64(v)
-        };
+        *o = finish(op.over(block.iter().map(|v| v.to_f64())));
     }
     Ok(())
 }
