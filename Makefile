@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Generated crates share one target dir, so ndarray and friends build once.
 export CARGO_TARGET_DIR ?= $(CURDIR)/target/cargo
 
-.PHONY: demo test venv dev-venv lint clean models docs chromium
+.PHONY: demo test venv dev-venv lint clean models docs chromium openblas
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +33,17 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# The runtime's optional `blas` feature links the system OpenBLAS (Debian's package).
+openblas:
+	@ldconfig -p | grep -q libopenblas.so || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libopenblas-dev >/dev/null; }
+
 ## make test: the whole suite (Python unit tests, runtime crate, end-to-end crates).
-test: $(VENV)/.dev chromium
+test: $(VENV)/.dev chromium openblas
 	cd runtime-crate && cargo fmt --check && cargo clippy --all-targets --quiet -- -D warnings && cargo test --quiet \
-	  && cargo clippy --all-targets --features threads --quiet -- -D warnings && cargo test --quiet --features threads --test linalg
+	  && for f in threads blas; do cargo clippy --all-targets --features $$f --quiet -- -D warnings \
+	     && cargo test --quiet --features $$f --test linalg || exit 1; done
 	$(PY) -m pytest -q --durations=15
 
 ## make models: regenerate the committed Keras-made .onnx files (needs the [tf] extra).

@@ -16,6 +16,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import venv
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -148,9 +149,21 @@ def _native(executable: Path, engine: str = "onnx2rs (native)") -> tuple[Measure
                        out.get("median_us_batch32"), out.get("p90_us_batch32")), out["load_us"]
 
 
-def _worker(args: list[str], env: dict[str, str] | None = None) -> dict:
+def install_python_module(crate_dir: Path, venv_dir: Path) -> Path:
+    """A fresh venv at `venv_dir` with numpy and the crate's Python module (`--python`)
+    installed by pip (maturin builds it in release mode); returns the venv's python."""
+    venv.EnvBuilder(with_pip=True).create(venv_dir)
+    python = venv_dir / "bin" / "python"
+    result = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "numpy", str(crate_dir)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ToolchainError(f"pip could not install the Python module: {result.stderr.strip()[-800:]}")
+    return python
+
+
+def _worker(args: list[str], env: dict[str, str] | None = None, python: Path | None = None) -> dict:
     worker = Path(__file__).with_name("bench_worker.py")
-    result = subprocess.run([sys.executable, str(worker), *args], capture_output=True, text=True,
+    result = subprocess.run([str(python or sys.executable), str(worker), *args], capture_output=True, text=True,
                             env={**os.environ, **(env or {})})
     if result.returncode != 0:
         raise ToolchainError(f"benchmark worker {args[0]} failed: {result.stderr.strip()[-800:]}")
@@ -159,12 +172,15 @@ def _worker(args: list[str], env: dict[str, str] | None = None) -> dict:
 
 def bench(
     source: str | Path, options: CompileOptions | None = None, keras: Path | None = None, runs: int = RUNS,
-    threads: bool = True,
+    threads: bool = True, python_module: bool = False,
 ) -> BenchResult:
     """Compile `source`, then measure the crate (and, with `threads`, the crate built with its
-    `threads` feature), ONNX Runtime (1 thread and default threads) and, given `keras`,
-    TensorFlow's predict, __call__ and tf.function, each in its own process."""
+    `threads` feature; with `python_module`, its Python module in a fresh venv), ONNX Runtime
+    (1 thread and default threads) and, given `keras`, TensorFlow's predict, __call__ and
+    tf.function, each in its own process."""
     options = options or CompileOptions()
+    if python_module:
+        options = CompileOptions(**{**options.__dict__, "python": True})
     with tempfile.TemporaryDirectory(prefix="onnx2rs-bench-") as tmp:
         work = Path(tmp)
         # A TensorFlow model keeps its symbolic batch here, so that batch 32 can be timed too.
@@ -195,6 +211,12 @@ def bench(
                 out32 = _worker(["onnxruntime", str(model_path), str(work / "feeds32.npz"), str(threads), str(runs)])
                 measured.batch32_median_us, measured.batch32_p90_us = out32["median_us"], out32["p90_us"]
             report.measurements.append(measured)
+        python = None
+        if python_module:
+            python = install_python_module(result.out_dir, work / "venv")
+            out = _worker(["python_module", result.crate, str(work / "feeds.npz"), str(runs)], python=python)
+            report.measurements.append(Measurement("onnx2rs (Python module)", out["median_us"], out["p90_us"],
+                                                   out["peak_rss_mb"], out["runs"]))
         if keras is not None:
             out = _worker(["keras", str(keras), str(work / "feeds.npz"), str(runs)])
             for mode, numbers in out.items():
@@ -202,7 +224,7 @@ def bench(
                                                        numbers["p90_us"], numbers["peak_rss_mb"], numbers["runs"]))
         single = {v: "1" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
         report.gemm_peak_gflops = _worker(["gemm_peak"], env=single)["gflops"]
-        baseline = _worker(["baseline"])
+        baseline = _worker(["baseline"], python=python)  # the module's own venv when there is one
         report.measurements.append(Measurement("python -c 'import numpy' (RSS only)", 0.0, 0.0,
                                                baseline["peak_rss_mb"], 0))
         return report

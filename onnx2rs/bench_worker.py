@@ -68,6 +68,17 @@ def onnxruntime(model: str, feeds: str, threads: int, runs: int) -> dict:
     return {**timed(lambda: session.run(None, inputs), runs), "peak_rss_mb": peak_rss_mb()}
 
 
+def python_module(module: str, feeds: str, runs: int) -> dict:
+    """The generated Python module (`onnx2rs build --python`): `Model().run` on a dict of arrays."""
+    import importlib
+
+    import numpy as np
+
+    model = importlib.import_module(module).Model()
+    inputs = dict(np.load(feeds))
+    return {**timed(lambda: model.run(inputs), runs), "peak_rss_mb": peak_rss_mb()}
+
+
 def keras(path: str, feeds: str, runs: int) -> dict:
     """TensorFlow's three ways to call a Keras model, in one process."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -120,6 +131,8 @@ def main(argv: list[str]) -> None:
         out = native(args[0])
     elif engine == "onnxruntime":
         out = onnxruntime(args[0], args[1], int(args[2]), int(args[3]))
+    elif engine == "python_module":
+        out = python_module(args[0], args[1], int(args[2]))
     elif engine == "keras":
         out = keras(args[0], args[1], int(args[2]))
     elif engine == "baseline":

@@ -141,6 +141,8 @@ def bench(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON.")] = None,
     png: Annotated[Path | None, typer.Option(help="Write a bar chart of median latencies.")] = None,
     threads: Annotated[bool, typer.Option(help="Also time the crate built with its `threads` feature.")] = True,
+    python: Annotated[bool, typer.Option(help="Also time the crate's Python module (built with pip in a "
+                                                "fresh venv; needs network access to PyPI for maturin).")] = False,
 ) -> None:
     """Measure MODEL's crate against ONNX Runtime (and TensorFlow): latency and peak memory."""
     from .bench import bench as run_bench
@@ -148,7 +150,7 @@ def bench(
 
     try:
         report = run_bench(model, CompileOptions(input_shapes=parse_shapes(input_shape)), keras=keras, runs=runs,
-                           threads=threads)
+                           threads=threads, python_module=python)
     except Onnx2rsError as e:
         raise _fail(e) from None
     table = Table(title=f"{model.name}, batch {report.batch}, on {report.machine}", title_justify="left")

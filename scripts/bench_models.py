@@ -38,6 +38,7 @@ def _make_models():
 def _row(name: str, r: BenchResult) -> str:
     by = {m.engine: m for m in r.measurements}
     native, ort1 = by["onnx2rs (native)"], by["onnxruntime (1 thread)"]
+    threaded = by.get("onnx2rs (threads)")
     ortn, tf = by["onnxruntime (default threads)"], by.get("tensorflow (tf.function)")
     cells = [
         name, f"{native.median_us:.1f}", f"{ort1.median_us:.1f}", f"{r.ratio(native.engine):.2f}",
@@ -48,6 +49,8 @@ def _row(name: str, r: BenchResult) -> str:
         f"{native.batch32_median_us:.0f}" if native.batch32_median_us else "",
         f"{ort1.batch32_median_us:.0f}" if ort1.batch32_median_us else "",
         f"{r.ratio_batch32(native.engine):.2f}" if r.ratio_batch32(native.engine) else "",
+        f"{threaded.batch32_median_us:.0f}" if threaded and threaded.batch32_median_us else "",
+        f"{ortn.batch32_median_us:.0f}" if ortn.batch32_median_us else "",
         f"{r.load_us:.0f}",
     ]
     return "| " + " | ".join(cells) + " |"
@@ -82,8 +85,9 @@ def main() -> int:
           f"single-core GEMM peak (numpy's BLAS, 1 thread): {result.gemm_peak_gflops:.0f} GFLOP/s.\n")
     print("| model | onnx2rs µs | ORT 1 thread µs | onnx2rs / ORT | ORT default threads µs | TF tf.function µs "
           "| TF / onnx2rs | onnx2rs RSS MB | ORT RSS MB | TF RSS MB | weights MB | MFLOP | onnx2rs GFLOP/s "
-          "| ORT GFLOP/s | onnx2rs batch 32 µs | ORT batch 32 µs | onnx2rs / ORT, batch 32 | load µs |")
-    print("| --- | " + " | ".join(["---:"] * 17) + " |")
+          "| ORT GFLOP/s | onnx2rs batch 32 µs | ORT batch 32 µs | onnx2rs / ORT, batch 32 "
+          "| onnx2rs threads, batch 32 µs | ORT default threads, batch 32 µs | load µs |")
+    print("| --- | " + " | ".join(["---:"] * 19) + " |")
     print("\n".join(rows))
     return 0
 

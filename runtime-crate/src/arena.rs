@@ -103,7 +103,15 @@ pub fn view<'a, T>(data: &'a [T], shape: &[usize]) -> Result<ArrayViewD<'a, T>> 
     let data = data
         .get(..len)
         .ok_or_else(|| Error::Shape(format!("arena slice too short for {shape:?}")))?;
-    Ok(ArrayViewD::from_shape(IxDyn(shape), data)?)
+    // Fixed-rank views compute and check their strides inline; ndarray's IxDyn path
+    // costs more than a small kernel (it dominated unrolled RNNs).
+    Ok(match *shape {
+        [a] => ndarray::ArrayView1::from_shape(a, data)?.into_dyn(),
+        [a, b] => ndarray::ArrayView2::from_shape((a, b), data)?.into_dyn(),
+        [a, b, c] => ndarray::ArrayView3::from_shape((a, b, c), data)?.into_dyn(),
+        [a, b, c, d] => ndarray::ArrayView4::from_shape((a, b, c, d), data)?.into_dyn(),
+        _ => ArrayViewD::from_shape(IxDyn(shape), data)?,
+    })
 }
 
 /// A mutable n-d view of `data` with `shape` (row-major).
@@ -115,7 +123,13 @@ pub fn view_mut<'a, T>(data: &'a mut [T], shape: &[usize]) -> Result<ArrayViewMu
     let data = data
         .get_mut(..len)
         .ok_or_else(|| Error::Shape(format!("arena slice too short for {shape:?}")))?;
-    Ok(ArrayViewMutD::from_shape(IxDyn(shape), data)?)
+    Ok(match *shape {
+        [a] => ndarray::ArrayViewMut1::from_shape(a, data)?.into_dyn(),
+        [a, b] => ndarray::ArrayViewMut2::from_shape((a, b), data)?.into_dyn(),
+        [a, b, c] => ndarray::ArrayViewMut3::from_shape((a, b, c), data)?.into_dyn(),
+        [a, b, c, d] => ndarray::ArrayViewMut4::from_shape((a, b, c, d), data)?.into_dyn(),
+        _ => ArrayViewMutD::from_shape(IxDyn(shape), data)?,
+    })
 }
 
 /// The elements `range` of `buf`, or an error instead of a panic.

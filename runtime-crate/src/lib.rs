@@ -34,4 +34,7 @@ pub use ndarray;
 /// The thread pool behind the `threads` feature (re-exported for generated crates).
 #[cfg(feature = "threads")]
 pub use rayon;
+// Links the system BLAS that ndarray's `blas` feature calls.
+#[cfg(feature = "blas")]
+extern crate blas_src;
 pub use weights::{weights_crc32, Weights};

@@ -8,13 +8,13 @@ import importlib.util
 import json
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from onnx2rs import CompileOptions, compile_model
+from onnx2rs.bench import _worker, install_python_module
 from onnx2rs.reference import run_onnxruntime
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,11 +55,7 @@ def test_keras_model_as_a_python_module_in_a_fresh_venv(tmp_path: Path) -> None:
 
     result = compile_model(path, tmp_path / "out", CompileOptions(name="charcnn_py", python=True))
     assert (result.out_dir / "pyproject.toml").is_file()
-    env = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=True).create(env)
-    python = env / "bin" / "python"
-    subprocess.run([python, "-m", "pip", "install", "--quiet", str(result.out_dir)], check=True,
-                   capture_output=True, text=True)
+    python = install_python_module(result.out_dir, tmp_path / "venv")
     np.save(tmp_path / "x.npy", x)
     run = subprocess.run([python, "-c", CHECK, str(tmp_path / "x.npy")], check=True, capture_output=True, text=True)
     out = json.loads(run.stdout)
@@ -70,3 +66,7 @@ def test_keras_model_as_a_python_module_in_a_fresh_venv(tmp_path: Path) -> None:
     assert out["run"] == out["predict"]
     assert out["errors"] == ["ValueError", "TypeError"]  # wrong shape, wrong dtype
     assert out["names"] == [list(result.graph.inputs), list(result.graph.outputs)]
+    # What `onnx2rs bench --python` times, in the same venv.
+    np.savez(tmp_path / "feeds.npz", **{result.graph.inputs[0]: x})
+    timing = _worker(["python_module", "charcnn_py", str(tmp_path / "feeds.npz"), "20"], python=python)
+    assert 0 < timing["median_us"] <= timing["p90_us"] and timing["peak_rss_mb"] > 0

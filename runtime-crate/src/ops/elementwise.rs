@@ -66,6 +66,27 @@ pub fn zip_with<A: Copy, B: Copy, O: Copy + Default>(
     Ok(out)
 }
 
+/// `f` on every element of `x`, in place: one loop over the slice when `x` is in
+/// standard layout (what generated code passes; `mapv_inplace` tests n-d views for
+/// contiguity in either order, which costs more than a small op).
+pub(crate) fn update<T: Copy>(x: &mut ArrayViewMutD<'_, T>, f: impl Fn(T) -> T) {
+    match x.as_slice_mut() {
+        Some(s) => s.iter_mut().for_each(|v| *v = f(*v)),
+        None => x.mapv_inplace(f),
+    }
+}
+
+/// `out = x` for equal shapes: one copy when both are in standard layout.
+pub(crate) fn copy_into<T: Copy>(out: &mut ArrayViewMutD<'_, T>, x: &ArrayViewD<'_, T>) {
+    if out.shape() == x.shape() {
+        if let (Some(o), Some(s)) = (out.as_slice_mut(), x.as_slice()) {
+            o.copy_from_slice(s);
+            return;
+        }
+    }
+    out.assign(x);
+}
+
 /// Whether an operand of shape `part` broadcast to `whole` is `part`'s elements repeated
 /// in order: `part` without its leading 1s is `whole`'s trailing axes.
 fn repeats_in(part: &[usize], whole: &[usize]) -> bool {
@@ -304,7 +325,7 @@ macro_rules! unary_ops {
 
         #[doc = concat!("In-place form of [`", stringify!($name), "`]: overwrites `x`.")]
         pub fn $inplace(mut x: ArrayViewMutD<'_, $t>) {
-            x.mapv_inplace($f)
+            update(&mut x, $f)
         }
     )*};
 }
@@ -343,7 +364,7 @@ pub fn relu_into<T: Numeric>(x: ArrayViewD<'_, T>, out: ArrayViewMutD<'_, T>) ->
 
 /// In-place form of [`relu`].
 pub fn relu_inplace<T: Numeric>(mut x: ArrayViewMutD<'_, T>) {
-    x.mapv_inplace(relu_one)
+    update(&mut x, relu_one)
 }
 
 fn relu_one<T: Numeric>(v: T) -> T {
@@ -435,6 +456,10 @@ pub fn reshape_into<T: Copy>(x: ArrayViewD<'_, T>, mut out: ArrayViewMutD<'_, T>
             out.shape()
         )));
     }
+    if let (Some(o), Some(s)) = (out.as_slice_mut(), x.as_slice()) {
+        o.copy_from_slice(s);
+        return Ok(());
+    }
     out.iter_mut().zip(x.iter()).for_each(|(o, &v)| *o = v);
     Ok(())
 }
@@ -465,7 +490,7 @@ pub fn clip_into<T: Numeric>(
 
 /// In-place form of [`clip`].
 pub fn clip_inplace<T: Numeric>(mut x: ArrayViewMutD<'_, T>, min: T, max: T) {
-    x.mapv_inplace(|v| clip_one(v, min, max))
+    update(&mut x, |v| clip_one(v, min, max))
 }
 
 /// The lower bound first, then the upper one: when `min > max` everything becomes `max`,

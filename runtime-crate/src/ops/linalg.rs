@@ -118,6 +118,16 @@ pub fn mat_mul_into_on<T: Numeric>(
     if m == 0 || n == 0 || k == 0 {
         return Ok(());
     }
+    #[cfg(feature = "blas")]
+    if m * n * k >= BLAS_MIN_MACS
+        && matches!(T::DTYPE, safetensors::Dtype::F32 | safetensors::Dtype::F64)
+    {
+        // ndarray hands f32/f64 products in BLAS-compatible layouts to cblas_?gemm; C was
+        // scaled by beta above, or is to be overwritten.
+        let keep = if accumulate { T::one() } else { T::zero() };
+        ndarray::linalg::general_mat_mul(alpha, &a, &b, keep, c);
+        return Ok(());
+    }
     if let (Some(a), Some(b), Some(c)) = (a.as_slice(), b.as_slice(), c.as_slice_mut()) {
         let product = |a: &[T], c: &mut [T], m: usize| {
             let dims = Dims { m, k, n };
@@ -158,6 +168,11 @@ pub fn mat_mul_into_on<T: Numeric>(
     }
     Ok(())
 }
+
+/// With the `blas` feature, products of at least this many multiply-adds go to BLAS
+/// (below it, the call overhead outweighs any gain).
+#[cfg(feature = "blas")]
+const BLAS_MIN_MACS: usize = 1 << 16;
 
 /// Below this many multiply-adds a product stays on one thread: waking the pool costs
 /// a few microseconds, about what 2^20 multiply-adds take on one core.
@@ -214,16 +229,44 @@ fn blocked<T: Numeric, const MR: usize, const NR: usize, const FMA: bool>(
     d: Dims,
     accumulate: bool,
 ) {
-    if d.n % NR == 0 {
-        blocked_with::<T, MR, NR, FMA>(alpha, a, b, c, d, accumulate, &mut []);
+    // The stack buffers only need the product's depth: zeroing 18 KiB per call would
+    // cost more than a small product (a recurrent cell's) itself.
+    if d.k <= 32 {
+        with_buffers::<T, MR, NR, FMA, 32>(alpha, a, b, c, d, accumulate);
     } else {
-        let mut edge = [[T::zero(); NR]; KC];
-        blocked_with::<T, MR, NR, FMA>(alpha, a, b, c, d, accumulate, &mut edge);
+        with_buffers::<T, MR, NR, FMA, KC>(alpha, a, b, c, d, accumulate);
     }
 }
 
-/// [`blocked`] with its edge buffer (empty when no block has ragged columns).
+/// [`blocked`] with its A strip and (when some columns are ragged) edge buffer, each
+/// `DEPTH` (at least `min(k, KC)`) deep.
 #[inline(always)]
+fn with_buffers<
+    T: Numeric,
+    const MR: usize,
+    const NR: usize,
+    const FMA: bool,
+    const DEPTH: usize,
+>(
+    alpha: T,
+    a: &[T],
+    b: &[T],
+    c: &mut [T],
+    d: Dims,
+    accumulate: bool,
+) {
+    let mut strip = [[T::zero(); MR]; DEPTH];
+    if d.n % NR == 0 {
+        blocked_with::<T, MR, NR, FMA>(alpha, a, b, c, d, accumulate, (&mut strip, &mut []));
+    } else {
+        let mut edge = [[T::zero(); NR]; DEPTH];
+        blocked_with::<T, MR, NR, FMA>(alpha, a, b, c, d, accumulate, (&mut strip, &mut edge));
+    }
+}
+
+/// [`blocked`] with its strip of A and edge buffer (empty when no block has ragged columns).
+#[inline(always)]
+#[allow(clippy::type_complexity)]
 fn blocked_with<T: Numeric, const MR: usize, const NR: usize, const FMA: bool>(
     alpha: T,
     a: &[T],
@@ -231,9 +274,8 @@ fn blocked_with<T: Numeric, const MR: usize, const NR: usize, const FMA: bool>(
     c: &mut [T],
     Dims { m, k, n }: Dims,
     accumulate: bool,
-    edge: &mut [[T; NR]],
+    (strip, edge): (&mut [[T; MR]], &mut [[T; NR]]),
 ) {
-    let mut strip = [[T::zero(); MR]; KC];
     for k0 in (0..k).step_by(KC) {
         let depth = (k - k0).min(KC);
         let add = accumulate || k0 > 0;
@@ -263,13 +305,13 @@ fn blocked_with<T: Numeric, const MR: usize, const NR: usize, const FMA: bool>(
                 };
                 let bs = (b_rows, edge);
                 i += if rows >= MR {
-                    rows_of::<T, MR, MR, NR, FMA>(alpha, a, bs, c, (k, n), panel, &mut strip)
+                    rows_of::<T, MR, MR, NR, FMA>(alpha, a, bs, c, (k, n), panel, strip)
                 } else if rows >= 4 {
-                    rows_of::<T, MR, 4, NR, FMA>(alpha, a, bs, c, (k, n), panel, &mut strip)
+                    rows_of::<T, MR, 4, NR, FMA>(alpha, a, bs, c, (k, n), panel, strip)
                 } else if rows >= 2 {
-                    rows_of::<T, MR, 2, NR, FMA>(alpha, a, bs, c, (k, n), panel, &mut strip)
+                    rows_of::<T, MR, 2, NR, FMA>(alpha, a, bs, c, (k, n), panel, strip)
                 } else {
-                    rows_of::<T, MR, 1, NR, FMA>(alpha, a, bs, c, (k, n), panel, &mut strip)
+                    rows_of::<T, MR, 1, NR, FMA>(alpha, a, bs, c, (k, n), panel, strip)
                 };
             }
         }
@@ -300,7 +342,7 @@ fn rows_of<T: Numeric, const MR: usize, const R: usize, const NR: usize, const F
     c: &mut [T],
     (k, n): (usize, usize),
     p: Panel,
-    strip: &mut [[T; MR]; KC],
+    strip: &mut [[T; MR]],
 ) -> usize {
     // Pack A[i..i + R, k0..k0 + depth] as `depth` groups of R values.
     for r in 0..R {

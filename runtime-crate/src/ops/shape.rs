@@ -5,6 +5,7 @@
 //! `0`/`-1`, `Flatten`'s axis and the axes of `Squeeze`/`Unsqueeze` into the
 //! final shape, so all four lower to [`reshape`].
 
+use super::elementwise::copy_into;
 use crate::{Element, Error, IndexElement, Result};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn, Slice};
 
@@ -275,7 +276,7 @@ pub fn slice_into<T: Element>(
             out.shape()
         )));
     }
-    out.assign(&y);
+    copy_into(&mut out, &y);
     Ok(())
 }
 

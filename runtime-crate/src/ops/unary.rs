@@ -5,6 +5,7 @@
 //! ([`Activation`]) that Conv and Gemm apply to their outputs.
 //! Spec: one page per op under <https://onnx.ai/onnx/operators/>.
 
+use super::elementwise::update;
 use crate::{Element, Result};
 use ndarray::{ArrayViewD, ArrayViewMutD};
 
@@ -365,13 +366,13 @@ pub fn unary_into<T: Element>(
 pub fn unary_inplace<T: Element>(mut x: ArrayViewMutD<'_, T>, op: Unary) {
     match op {
         // Its own loop, so the approximation inlines and vectorises.
-        Unary::Tanh if T::DTYPE == safetensors::Dtype::F32 => {
-            x.mapv_inplace(|v| T::from_f64(f64::from(tanh_f32(v.to_f64() as f32))))
-        }
-        Unary::Sigmoid if T::DTYPE == safetensors::Dtype::F32 => {
-            x.mapv_inplace(|v| T::from_f64(f64::from(sigmoid_f32(v.to_f64() as f32))))
-        }
-        _ => x.mapv_inplace(|v| op.apply_to(v)),
+        Unary::Tanh if T::DTYPE == safetensors::Dtype::F32 => update(&mut x, |v| {
+            T::from_f64(f64::from(tanh_f32(v.to_f64() as f32)))
+        }),
+        Unary::Sigmoid if T::DTYPE == safetensors::Dtype::F32 => update(&mut x, |v| {
+            T::from_f64(f64::from(sigmoid_f32(v.to_f64() as f32)))
+        }),
+        _ => update(&mut x, |v| op.apply_to(v)),
     }
 }
 
