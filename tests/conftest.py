@@ -17,6 +17,11 @@ def pytest_configure(config: pytest.Config) -> None:
     the `vendored_runtime` fixture)."""
     os.environ.setdefault("CARGO_TARGET_DIR", str(ROOT / "target" / "cargo"))
     os.environ.setdefault("ONNX2RS_RUNTIME_PATH", str(ROOT / "runtime-crate"))
+    # Release builds in the suite skip the shipped profile's fat LTO and single codegen
+    # unit: those re-optimise every crate's whole program, runtime included (minutes over
+    # the suite), and nothing the tests check depends on them.
+    os.environ.setdefault("CARGO_PROFILE_RELEASE_LTO", "false")
+    os.environ.setdefault("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
 
 
 @pytest.fixture

@@ -196,6 +196,8 @@ CASES = [
          {"group": 8, "pads": [0, 0, 1, 1], "strides": [2, 2]}),
     Case("conv2d_depthwise_5x5_col_stride2", "Conv", [run(normal(1, 3, 9, 12)), const(normal(3, 1, 5, 5))],
          {"group": 3, "pads": [2, 2, 2, 2], "strides": [1, 2]}),
+    Case("conv2d_depthwise_pads_past_the_input", "Conv", [run(normal(1, 2, 3, 1)), const(normal(2, 1, 3, 3))],
+         {"group": 2, "pads": [1, 2, 1, 0]}),
     Case("conv1d_depthwise_7", "Conv", [run(normal(1, 4, 20)), const(normal(4, 1, 7)), const(normal(4))],
          {"group": 4, "pads": [3, 3]}),
     Case("conv2d_grouped_same_upper", "Conv", [run(normal(1, 4, 7, 7)), const(normal(6, 2, 3, 3))],

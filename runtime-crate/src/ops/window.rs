@@ -143,7 +143,8 @@ impl Window {
     /// The windows (of `out_len`) all of whose taps read the input: for these,
     /// [`Window::taps`] is the whole kernel (found without a division per window).
     pub fn interior(&self, input: usize, out_len: usize) -> std::ops::Range<usize> {
-        let lo = self.pad_begin.div_ceil(self.stride);
+        // Padding wider than the kernel can put every window's start in it.
+        let lo = self.pad_begin.div_ceil(self.stride).min(out_len);
         let hi = match (input + self.pad_begin).checked_sub(self.span()) {
             Some(room) => (room / self.stride + 1).min(out_len),
             None => 0,
@@ -195,6 +196,7 @@ mod tests {
             (3, 2, 2, 2, 0),
             (5, 3, 1, 4, 4),
             (1, 1, 1, 0, 0),
+            (3, 1, 1, 2, 0), // padding past the input: no window is interior
         ] {
             let win = Window {
                 kernel,
@@ -219,6 +221,7 @@ mod tests {
                 }
                 let all: Vec<usize> = (0..kernel).collect();
                 let interior = win.interior(input, out_len);
+                assert!(interior.start <= interior.end && interior.end <= out_len);
                 for o in 0..out_len {
                     let whole = win.taps(o, input).collect::<Vec<_>>() == all;
                     assert_eq!(whole, interior.contains(&o), "{win:?} o={o}");
