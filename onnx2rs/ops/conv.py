@@ -1,4 +1,4 @@
-"""Convolution: Conv over 1-D and 2-D inputs, with groups, as im2col + GEMM; ConvTranspose.
+"""Convolution: Conv over 1-D and 2-D inputs, with groups, as an implicit-im2col GEMM; ConvTranspose.
 
 Spec: https://onnx.ai/onnx/operators/onnx__Conv.html.
 """
@@ -12,6 +12,15 @@ from ..ir import Graph, Node
 from . import Call, Lowering, register
 from .window import check_spatial_rank, resolve
 
+# Mirrors `packed_workspace_len` in runtime-crate/src/ops/linalg.rs: the runtime checks
+# the workspace it is given, so a disagreement is an error at run time, never a misread.
+PACK_DEPTH, PACK_COLUMNS, PANEL_ROUND = 128, 512, 32
+
+
+def packed_workspace_len(k: int, n: int) -> int:
+    """Floats of workspace the runtime's packed product `[m, k] x [k, n]` needs."""
+    return min(k, PACK_DEPTH) * min(-(-n // PANEL_ROUND) * PANEL_ROUND, PACK_COLUMNS)
+
 
 @register(
     "Conv",
@@ -21,11 +30,11 @@ from .window import check_spatial_rank, resolve
     limits="1-D and 2-D only.",
 )
 def lower_conv(ctx: Lowering) -> Call:
-    """`ops::conv_into(x, w, bias, ConvParams { .. }, out, workspace)`; im2col needs
-    `(C / group) · prod(kernel) · prod(output spatial)` floats of workspace."""
+    """`ops::conv_into(x, w, bias, ConvParams { .. }, out, workspace)`; the workspace
+    holds one packed block of the unfolded input (at most 128 taps x 512 positions)."""
     x, w, y = ctx.input(0), ctx.input(1), ctx.output()
     win = resolve(ctx.node, list(x.shape[2:]), list(w.shape[2:]))
-    columns = int(np.prod(w.shape[1:])) * int(np.prod(y.shape[2:]))
+    columns = packed_workspace_len(int(np.prod(w.shape[1:])), int(np.prod(y.shape[2:])))
     return ctx.render(
         "conv",
         x=ctx.arg(0),

@@ -93,7 +93,7 @@ class Lowering:
         return f"Some({self.out(i)})" if self.has_output(i) else "None"
 
     def workspace(self, elements: int) -> str:
-        """Scratch space of `elements` f32 for the kernel (im2col), shared by all nodes."""
+        """Scratch space of `elements` f32 for the kernel (packed GEMM panels, cell state), shared by all nodes."""
         self.workspace_needed = max(self.workspace_needed, elements)
         return "&mut s.workspace"
 

@@ -1,7 +1,9 @@
 //! The GEMM kernel against ndarray's matrixmultiply-backed `dot`, over shapes and layouts.
 
 use ndarray::{Array2, ShapeBuilder};
-use onnx2rs_runtime::ops::{mat_mul_into, mat_mul_into_on, Isa};
+use onnx2rs_runtime::ops::{
+    mat_mul_into, mat_mul_into_on, mat_mul_packed_into_on, packed_workspace_len, Isa, RowMajor,
+};
 
 fn filled(m: usize, n: usize, seed: f32, column_major: bool) -> Array2<f32> {
     let mut a = if column_major {
@@ -61,6 +63,56 @@ fn matches_ndarray_dot_over_shapes_and_layouts() {
             }
         }
     }
+}
+
+#[test]
+fn packed_products_match_ndarray_dot() {
+    for &(m, k, n) in &[
+        (1, 1, 1),
+        (3, 5, 7),
+        (16, 144, 3136), // a 3x3 conv over 56x56: seven column blocks, a ragged tile
+        (13, 600, 40),   // five depth blocks; 8 + 4 + 1 rows
+        (7, 3, 1100),
+        (64, 16, 512), // exactly one column block
+        (2, 129, 33),  // one row past a depth block
+    ] {
+        let a = filled(m, k, 0.1, false);
+        let b = filled(k, n, 0.7, false);
+        let expected = a.dot(&b);
+        for isa in [Isa::Avx512, Isa::Avx2, Isa::Baseline] {
+            if !isa.is_available() {
+                continue;
+            }
+            // NaN in C and in the spare workspace must not leak into the result.
+            let mut ours = vec![f32::NAN; m * n];
+            let mut ws = vec![f32::NAN; packed_workspace_len(k, n) + 7];
+            let b = RowMajor {
+                values: b.as_slice().unwrap(),
+                n,
+            };
+            let a = a.as_slice().unwrap();
+            mat_mul_packed_into_on(isa, a, &b, &mut ours, (m, k, n), &mut ws).unwrap();
+            let worst = expected
+                .iter()
+                .zip(&ours)
+                .fold(0.0f32, |w, (e, o)| w.max((e - o).abs()));
+            let scale = expected.iter().fold(1.0f32, |w, v| w.max(v.abs()));
+            assert!(
+                worst < 1e-5 * scale * (k as f32).sqrt(),
+                "{isa:?} {m}x{k}x{n}: error {worst}"
+            );
+        }
+    }
+}
+
+#[test]
+fn packed_product_refuses_a_short_workspace() {
+    let (a, b) = ([1.0f32; 6], [1.0f32; 6]);
+    let mut c = [0.0f32; 4];
+    let mut ws = vec![0.0f32; packed_workspace_len(3, 2) - 1];
+    let b = RowMajor { values: &b, n: 2 };
+    let result = mat_mul_packed_into_on(Isa::Baseline, &a, &b, &mut c, (2, 3, 2), &mut ws);
+    assert!(result.is_err());
 }
 
 #[test]

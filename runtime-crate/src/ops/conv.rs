@@ -1,15 +1,17 @@
-//! ONNX `Conv` for 1-D and 2-D inputs, as im2col followed by one GEMM per group.
+//! ONNX `Conv` for 1-D and 2-D inputs: one matrix product per group whose right-hand
+//! operand (the im2col matrix) is unfolded from the input block by block, straight into
+//! the product's packed panels, so it never exists whole; depthwise convolutions run directly.
 //!
 //! Spec: <https://onnx.ai/onnx/operators/onnx__Conv.html>. `auto_pad` is resolved
 //! into explicit `pads` at compile time, so only explicit pads reach this code.
 
-use super::linalg::mat_mul_into;
+use super::linalg::{mat_mul_packed_into, packed_workspace_len, PackB, RowMajor};
 use super::unary::Activation;
 use super::window::{zip_strided, Window};
 use crate::{Error, Result};
 use multiversion::multiversion;
 use ndarray::{
-    ArrayD, ArrayView4, ArrayViewD, ArrayViewMut2, ArrayViewMut4, ArrayViewMutD, Axis, Ix4, IxDyn,
+    ArrayD, ArrayView3, ArrayView4, ArrayViewD, ArrayViewMut4, ArrayViewMutD, Axis, Ix4, IxDyn,
     Slice,
 };
 
@@ -72,10 +74,12 @@ pub fn conv_shapes(x: &[usize], w: &[usize], p: ConvParams<'_>) -> Result<(Vec<u
         shape.push(win.output_len(len, false)?);
     }
     let taps: usize = w[1..].iter().product();
-    Ok((shape.clone(), taps * shape[2..].iter().product::<usize>()))
+    let pixels = shape[2..].iter().product::<usize>();
+    Ok((shape.clone(), packed_workspace_len(taps, pixels)))
 }
 
-/// [`conv`] into `out`, using `workspace` (at least [`conv_shapes`]' length) for im2col.
+/// [`conv`] into `out`, using `workspace` (at least [`conv_shapes`]' length) for the
+/// matrix product's packed panels.
 ///
 /// # Errors
 /// [`Error::Shape`] if shapes, attributes, `out` or the workspace do not fit.
@@ -157,11 +161,14 @@ fn conv2d(
         )));
     }
     let taps = cg * kh * kw;
-    let needed = taps * oh * ow;
-    let col = workspace.get_mut(..needed).ok_or_else(|| {
-        Error::Shape(format!("Conv workspace needs {needed} elements, got fewer"))
-    })?;
-    let mut col = ArrayViewMut2::from_shape((taps, oh * ow), col)?;
+    let pixels = oh * ow;
+    let needed = packed_workspace_len(taps, pixels);
+    if workspace.len() < needed {
+        return Err(Error::Shape(format!(
+            "Conv workspace needs {needed} elements, got {}",
+            workspace.len()
+        )));
+    }
     let mg = m / group;
     let weights = w
         .into_shape_with_order((m, taps))
@@ -184,24 +191,34 @@ fn conv2d(
         for g in 0..group {
             let src = x.index_axis(Axis(0), b);
             let src = src.slice_axis(Axis(0), Slice::from(g * cg..(g + 1) * cg));
-            let direct = match pointwise {
-                true => src.into_shape_with_order((cg, h * wd)).ok(),
-                false => None,
-            };
-            let cols = match direct {
-                Some(view) if view.is_standard_layout() => view,
-                _ => {
-                    im2col(src, &win, (oh, ow), &mut col);
-                    col.view()
-                }
-            };
             let mut dst = out.index_axis_mut(Axis(0), b);
-            let dst = dst.slice_axis_mut(Axis(0), Slice::from(g * mg..(g + 1) * mg));
-            let mut dst = dst
-                .into_shape_with_order((mg, oh * ow))
-                .map_err(|_| Error::Shape("Conv output must be contiguous".into()))?;
+            let mut dst = dst.slice_axis_mut(Axis(0), Slice::from(g * mg..(g + 1) * mg));
+            let dst = dst
+                .as_slice_mut()
+                .ok_or_else(|| Error::Shape("Conv output must be contiguous".into()))?;
             let wg = weights.slice_axis(Axis(0), Slice::from(g * mg..(g + 1) * mg));
-            mat_mul_into(1.0, wg, cols, 0.0, &mut dst)?;
+            let wg = wg
+                .as_slice()
+                .ok_or_else(|| Error::Shape("Conv weights must be contiguous".into()))?;
+            let dims = (mg, taps, pixels);
+            match src.as_slice() {
+                Some(values) if pointwise => {
+                    let b = RowMajor { values, n: pixels };
+                    mat_mul_packed_into(wg, &b, dst, dims, workspace)?;
+                }
+                Some(src) => {
+                    let b = Unfolded::new(src, (cg, h, wd), &win, (oh, ow));
+                    mat_mul_packed_into(wg, &b, dst, dims, workspace)?;
+                }
+                None => {
+                    let b = UnfoldedStrided {
+                        x: src,
+                        win: &win,
+                        out: (oh, ow),
+                    };
+                    mat_mul_packed_into(wg, &b, dst, dims, workspace)?;
+                }
+            }
         }
     }
     // One pass over each output plane applies the bias and the fused activation.
@@ -331,71 +348,88 @@ fn interior_chunks<'a, const K: usize, const S: usize, const L: usize>(
     }
 }
 
-/// Unfold the windows of `x` (`[C, H, W]`) into the columns of `col`
-/// (`[C·kh·kw, oh·ow]`), writing zeros for taps that fall in the padding.
-fn im2col(
-    x: ndarray::ArrayView3<'_, f32>,
-    win: &[Window; 2],
-    (oh_len, ow_len): (usize, usize),
-    col: &mut ArrayViewMut2<'_, f32>,
-) {
-    let (c, h, w) = x.dim();
-    let (kh, kw) = (win[0].kernel, win[1].kernel);
-    let (Some(col), true) = (col.as_slice_mut(), x.is_standard_layout()) else {
-        return im2col_strided(x, win, (oh_len, ow_len), col);
-    };
-    let src = x.to_slice().unwrap_or_default(); // standard layout, checked above
-    let mut rows_out = col.chunks_exact_mut(oh_len * ow_len);
-    for plane in src.chunks_exact(h * w).take(c) {
-        for ki in 0..kh {
-            let rows = win[0].windows(ki, h, oh_len);
-            for kj in 0..kw {
-                let cols = win[1].windows(kj, w, ow_len);
-                let Some(row) = rows_out.next() else {
-                    return; // the caller sized `col` to c·kh·kw rows
-                };
-                for (oy, out) in row.chunks_exact_mut(ow_len).enumerate() {
-                    if !rows.contains(&oy) || cols.is_empty() {
-                        out.fill(0.0);
-                        continue;
-                    }
-                    let iy = oy * win[0].stride + ki * win[0].dilation - win[0].pad_begin;
-                    let ix0 = cols.start * win[1].stride + kj * win[1].dilation - win[1].pad_begin;
-                    out[..cols.start].fill(0.0);
-                    out[cols.end..].fill(0.0);
-                    let src_row = &plane[iy * w + ix0..(iy + 1) * w];
-                    zip_strided(&mut out[cols.clone()], src_row, win[1].stride, |d, v| {
-                        *d = v
-                    });
-                }
-            }
+/// The im2col matrix of a contiguous `[C, H, W]` input, as a [`PackB`]: row
+/// `(c, ki, kj)` holds tap `(ki, kj)` of every output position's window over channel
+/// `c` (zero where the tap falls in the padding). Rows are unfolded on demand, one
+/// panel segment at a time.
+struct Unfolded<'a> {
+    src: &'a [f32],
+    /// Input height and width.
+    hw: (usize, usize),
+    win: &'a [Window; 2],
+    /// Output height and width.
+    out: (usize, usize),
+}
+
+impl<'a> Unfolded<'a> {
+    fn new(
+        src: &'a [f32],
+        (c, h, w): (usize, usize, usize),
+        win: &'a [Window; 2],
+        out: (usize, usize),
+    ) -> Self {
+        Unfolded {
+            src: &src[..c * h * w],
+            hw: (h, w),
+            win,
+            out,
         }
     }
 }
 
-/// [`im2col`] for a strided input view: element by element.
-fn im2col_strided(
-    x: ndarray::ArrayView3<'_, f32>,
-    win: &[Window; 2],
-    (oh_len, ow_len): (usize, usize),
-    col: &mut ArrayViewMut2<'_, f32>,
-) {
-    let (c, h, w) = x.dim();
-    let (kh, kw) = (win[0].kernel, win[1].kernel);
-    for ci in 0..c {
-        for ki in 0..kh {
-            for kj in 0..kw {
-                let mut row = col.row_mut((ci * kh + ki) * kw + kj);
-                for oy in 0..oh_len {
-                    for ox in 0..ow_len {
-                        row[oy * ow_len + ox] =
-                            match (win[0].source(oy, ki, h), win[1].source(ox, kj, w)) {
-                                (Some(iy), Some(ix)) => x[[ci, iy, ix]],
-                                _ => 0.0,
-                            };
-                    }
+impl PackB<f32> for Unfolded<'_> {
+    #[inline(always)]
+    fn segment(&self, row: usize, col: usize, dst: &mut [f32]) {
+        let ((h, w), (oh, ow)) = (self.hw, self.out);
+        let [wy, wx] = self.win;
+        let taps = wy.kernel * wx.kernel;
+        let (c, ki, kj) = (row / taps, row / wx.kernel % wy.kernel, row % wx.kernel);
+        let plane = &self.src[c * h * w..][..h * w];
+        let (rows, cols) = (wy.windows(ki, h, oh), wx.windows(kj, w, ow));
+        let (mut oy, mut ox, mut dst) = (col / ow, col % ow, dst);
+        // Output positions run along rows of the output; each row's stretch of `dst`
+        // copies a strided run of one input row, with zeros for taps in the padding.
+        while !dst.is_empty() {
+            let run = (ow - ox).min(dst.len());
+            let (out, rest) = dst.split_at_mut(run);
+            if rows.contains(&oy) {
+                let lo = cols.start.clamp(ox, ox + run);
+                let hi = cols.end.clamp(lo, ox + run);
+                out[..lo - ox].fill(0.0);
+                out[hi - ox..].fill(0.0);
+                if hi > lo {
+                    let iy = oy * wy.stride + ki * wy.dilation - wy.pad_begin;
+                    let ix = lo * wx.stride + kj * wx.dilation - wx.pad_begin;
+                    let src = &plane[iy * w + ix..(iy + 1) * w];
+                    zip_strided(&mut out[lo - ox..hi - ox], src, wx.stride, |d, v| *d = v);
                 }
+            } else {
+                out.fill(0.0);
             }
+            (oy, ox, dst) = (oy + 1, 0, rest);
+        }
+    }
+}
+
+/// [`Unfolded`] for a strided input view: element by element.
+struct UnfoldedStrided<'a, 'x> {
+    x: ArrayView3<'x, f32>,
+    win: &'a [Window; 2],
+    out: (usize, usize),
+}
+
+impl PackB<f32> for UnfoldedStrided<'_, '_> {
+    fn segment(&self, row: usize, col: usize, dst: &mut [f32]) {
+        let (_, h, w) = self.x.dim();
+        let [wy, wx] = self.win;
+        let taps = wy.kernel * wx.kernel;
+        let (c, ki, kj) = (row / taps, row / wx.kernel % wy.kernel, row % wx.kernel);
+        for (p, d) in (col..).zip(dst) {
+            let (oy, ox) = (p / self.out.1, p % self.out.1);
+            *d = match (wy.source(oy, ki, h), wx.source(ox, kj, w)) {
+                (Some(iy), Some(ix)) => self.x[[c, iy, ix]],
+                _ => 0.0,
+            };
         }
     }
 }

@@ -169,6 +169,110 @@ pub fn mat_mul_into_on<T: Numeric>(
     Ok(())
 }
 
+/// Columns of B that [`mat_mul_packed_into`] packs per block.
+pub const PACK_COLUMNS: usize = 512;
+
+/// Depth of B that [`mat_mul_packed_into`] packs per block.
+pub const PACK_DEPTH: usize = KC;
+
+/// The workspace [`mat_mul_packed_into`] needs for a `[k, n]` B: one block of packed
+/// columns, `min(k, PACK_DEPTH) × min(n rounded up to 32, PACK_COLUMNS)` values.
+pub fn packed_workspace_len(k: usize, n: usize) -> usize {
+    k.min(PACK_DEPTH) * n.next_multiple_of(32).min(PACK_COLUMNS)
+}
+
+/// A right-hand operand that [`mat_mul_packed_into`] copies block by block into its
+/// workspace, so B need never exist whole: a convolution unfolds its input windows
+/// straight into the packed panels instead of into an im2col matrix.
+pub trait PackB<T> {
+    /// Write `B[row, col..col + dst.len()]` into `dst`.
+    fn segment(&self, row: usize, col: usize, dst: &mut [T]);
+}
+
+/// A row-major `[k, n]` matrix as a [`PackB`].
+pub struct RowMajor<'a, T> {
+    /// The values, row by row.
+    pub values: &'a [T],
+    /// Columns per row.
+    pub n: usize,
+}
+
+impl<T: Copy> PackB<T> for RowMajor<'_, T> {
+    #[inline(always)]
+    fn segment(&self, row: usize, col: usize, dst: &mut [T]) {
+        dst.copy_from_slice(&self.values[row * self.n + col..][..dst.len()]);
+    }
+}
+
+/// `c = a·b` for row-major `a` (`[m, k]`) and `c` (`[m, n]`) slices, with B supplied by
+/// `b` in blocks of [`PACK_DEPTH`] rows × [`PACK_COLUMNS`] columns, each packed into
+/// `workspace` as contiguous register-tile-wide panels. The kernel then streams B
+/// from cache instead of striding across pages: what wide products (convolutions over
+/// an image) need, and what lets a convolution skip its im2col matrix.
+///
+/// ```
+/// use onnx2rs_runtime::ops::{mat_mul_packed_into, packed_workspace_len, RowMajor};
+/// let (a, b) = ([1.0f32, 2.0, 3.0, 4.0], [5.0f32, 6.0, 7.0, 8.0]);
+/// let mut c = [0.0f32; 4];
+/// let mut ws = vec![0.0f32; packed_workspace_len(2, 2)];
+/// mat_mul_packed_into(&a, &RowMajor { values: &b, n: 2 }, &mut c, (2, 2, 2), &mut ws).unwrap();
+/// assert_eq!(c, [19.0, 22.0, 43.0, 50.0]);
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if `a`, `c` or the workspace are shorter than the sizes say.
+pub fn mat_mul_packed_into<T: Numeric, B: PackB<T>>(
+    a: &[T],
+    b: &B,
+    c: &mut [T],
+    (m, k, n): (usize, usize, usize),
+    workspace: &mut [T],
+) -> Result<()> {
+    mat_mul_packed_into_on(Isa::best(), a, b, c, (m, k, n), workspace)
+}
+
+/// [`mat_mul_packed_into`] with the kernel compiled for `isa`.
+///
+/// # Errors
+/// As [`mat_mul_packed_into`]; [`Error::Input`] if this CPU lacks `isa`.
+pub fn mat_mul_packed_into_on<T: Numeric, B: PackB<T>>(
+    isa: Isa,
+    a: &[T],
+    b: &B,
+    c: &mut [T],
+    (m, k, n): (usize, usize, usize),
+    workspace: &mut [T],
+) -> Result<()> {
+    if !isa.is_available() {
+        return Err(Error::Input(format!("this CPU cannot run {isa:?} code")));
+    }
+    let needed = packed_workspace_len(k, n);
+    if a.len() < m * k || c.len() < m * n || workspace.len() < needed {
+        return Err(Error::Shape(format!(
+            "packed product [{m}, {k}] x [{k}, {n}] needs {} values of A, {} of C and {needed} \
+             of workspace; got {}, {} and {}",
+            m * k,
+            m * n,
+            a.len(),
+            c.len(),
+            workspace.len()
+        )));
+    }
+    if k == 0 {
+        c[..m * n].fill(T::zero());
+        return Ok(());
+    }
+    let (a, c, dims) = (&a[..m * k], &mut c[..m * n], Dims { m, k, n });
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => packed_avx512(a, b, c, dims, workspace),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => packed_avx2(a, b, c, dims, workspace),
+        _ => packed::<T, B, 4, 16, false>(a, b, c, dims, workspace),
+    }
+    Ok(())
+}
+
 /// With the `blas` feature, products of at least this many multiply-adds go to BLAS
 /// (below it, the call overhead outweighs any gain).
 #[cfg(feature = "blas")]
@@ -213,8 +317,158 @@ macro_rules! blocked_for {
         }
     };
 }
-blocked_for!(blocked_avx512, Isa::Avx512, "avx512f,fma", 4, 32);
+blocked_for!(blocked_avx512, Isa::Avx512, "avx512f,fma", 8, 32);
 blocked_for!(blocked_avx2, Isa::Avx2, "avx2,fma", 6, 16);
+
+/// `$name`: [`packed`] with `MR × NR` tiles, compiled for the target features of `$isa`.
+macro_rules! packed_for {
+    ($name:ident, $isa:expr, $features:literal, $mr:literal, $nr:literal) => {
+        #[doc = concat!("[`packed`] compiled for ", $features, " (", $mr, " × ", $nr, " tiles).")]
+        #[cfg(target_arch = "x86_64")]
+        #[allow(unsafe_code)]
+        fn $name<T: Numeric, B: PackB<T>>(a: &[T], b: &B, c: &mut [T], d: Dims, ws: &mut [T]) {
+            #[target_feature(enable = $features)]
+            fn run<T: Numeric, B: PackB<T>>(a: &[T], b: &B, c: &mut [T], d: Dims, ws: &mut [T]) {
+                packed::<T, B, $mr, $nr, true>(a, b, c, d, ws);
+            }
+            assert!($isa.is_available(), "dispatch checks the CPU first");
+            // SAFETY: the CPU has these features, checked just above.
+            unsafe { run(a, b, c, d, ws) }
+        }
+    };
+}
+packed_for!(packed_avx512, Isa::Avx512, "avx512f,fma", 8, 32);
+packed_for!(packed_avx2, Isa::Avx2, "avx2,fma", 6, 16);
+
+/// `c = a·b` with B packed block by block into `workspace` (see [`mat_mul_packed_into`]):
+/// each block of at most `KC` rows × `PACK_COLUMNS` columns becomes `NR`-wide panels,
+/// zero-padded on the right, which every `MR`-row strip of A then streams through.
+#[inline(always)]
+fn packed<T: Numeric, B: PackB<T>, const MR: usize, const NR: usize, const FMA: bool>(
+    a: &[T],
+    b: &B,
+    c: &mut [T],
+    Dims { m, k, n }: Dims,
+    workspace: &mut [T],
+) {
+    let mut strip = [[T::zero(); MR]; KC];
+    // One row of the block at a time: a single long `segment` call is far cheaper for
+    // an unfolding convolution than one per panel.
+    let mut line = [T::zero(); PACK_COLUMNS];
+    for k0 in (0..k).step_by(KC) {
+        let depth = (k - k0).min(KC);
+        for j0 in (0..n).step_by(PACK_COLUMNS) {
+            let cols = (n - j0).min(PACK_COLUMNS);
+            let panels = &mut workspace[..cols.div_ceil(NR) * depth * NR];
+            for pk in 0..depth {
+                b.segment(k0 + pk, j0, &mut line[..cols]);
+                for (p, part) in line[..cols].chunks(NR).enumerate() {
+                    let row = &mut panels[(p * depth + pk) * NR..][..NR];
+                    row[..part.len()].copy_from_slice(part);
+                    row[part.len()..].fill(T::zero());
+                }
+            }
+            let block = Block {
+                a,
+                panels,
+                k,
+                n,
+                k0,
+                depth,
+                j0,
+                cols,
+            };
+            let mut i = 0;
+            while i < m {
+                let (rows, strip) = (m - i, &mut strip);
+                i += if rows >= MR {
+                    block.strip_times_panels::<MR, MR, NR, FMA>(c, i, strip)
+                } else if rows >= 4 {
+                    block.strip_times_panels::<MR, 4, NR, FMA>(c, i, strip)
+                } else if rows >= 2 {
+                    block.strip_times_panels::<MR, 2, NR, FMA>(c, i, strip)
+                } else {
+                    block.strip_times_panels::<MR, 1, NR, FMA>(c, i, strip)
+                };
+            }
+        }
+    }
+}
+
+/// One packed block of B (rows `k0..k0 + depth`, columns `j0..j0 + cols` of `[k, n]`)
+/// and the A it meets.
+struct Block<'a, T> {
+    a: &'a [T],
+    panels: &'a [T],
+    k: usize,
+    n: usize,
+    k0: usize,
+    depth: usize,
+    j0: usize,
+    cols: usize,
+}
+
+impl<T: Numeric> Block<'_, T> {
+    /// `R` rows of C from row `i` over this block; returns `R`. The first depth block
+    /// overwrites C, later ones add to it.
+    #[inline(always)]
+    fn strip_times_panels<const MR: usize, const R: usize, const NR: usize, const FMA: bool>(
+        &self,
+        c: &mut [T],
+        i: usize,
+        strip: &mut [[T; MR]],
+    ) -> usize {
+        let strip = pack_strip::<T, MR, R>(self.a, self.k, i, self.k0, self.depth, strip);
+        for (p, panel) in self.panels.chunks_exact(self.depth * NR).enumerate() {
+            let mut acc = [[T::zero(); NR]; R];
+            for (ap, row) in strip.iter().zip(panel.chunks_exact(NR)) {
+                let bp: [T; NR] = core::array::from_fn(|l| row[l]);
+                multiply_add::<T, MR, R, NR, FMA>(&mut acc, ap, &bp);
+            }
+            let (j, width) = (self.j0 + p * NR, NR.min(self.cols - p * NR));
+            store_tile(&acc, c, (i, j, self.n), width, T::one(), self.k0 > 0);
+        }
+        R
+    }
+}
+
+/// Copy `A[i..i + R, k0..k0 + depth]` into `strip` as `depth` groups of `R` values.
+#[inline(always)]
+fn pack_strip<'s, T: Numeric, const MR: usize, const R: usize>(
+    a: &[T],
+    k: usize,
+    i: usize,
+    k0: usize,
+    depth: usize,
+    strip: &'s mut [[T; MR]],
+) -> &'s [[T; MR]] {
+    for r in 0..R {
+        let row = &a[(i + r) * k + k0..][..depth];
+        for (slot, &v) in strip.iter_mut().zip(row) {
+            slot[r] = v;
+        }
+    }
+    &strip[..depth]
+}
+
+/// Write (or with `add`, add) `alpha ×` the first `width` columns of a tile into C
+/// (row stride `n`) at row `i`, column `j`.
+#[inline(always)]
+fn store_tile<T: Numeric, const NR: usize, const R: usize>(
+    acc: &[[T; NR]; R],
+    c: &mut [T],
+    (i, j, n): (usize, usize, usize),
+    width: usize,
+    alpha: T,
+    add: bool,
+) {
+    for (r, acc_row) in acc.iter().enumerate() {
+        let out = &mut c[(i + r) * n + j..][..width];
+        for (x, &v) in out.iter_mut().zip(acc_row) {
+            *x = if add { *x + alpha * v } else { alpha * v };
+        }
+    }
+}
 
 /// `c (+)= alpha · a·b` for contiguous row-major `a`, `b`, `c`, in `MR × NR` tiles.
 /// For each tile the strip of A is packed on the stack; B is read in place, except
@@ -344,21 +598,9 @@ fn rows_of<T: Numeric, const MR: usize, const R: usize, const NR: usize, const F
     p: Panel,
     strip: &mut [[T; MR]],
 ) -> usize {
-    // Pack A[i..i + R, k0..k0 + depth] as `depth` groups of R values.
-    for r in 0..R {
-        let row = &a[(p.i + r) * k + p.k0..][..p.depth];
-        for (slot, &v) in strip.iter_mut().zip(row) {
-            slot[r] = v;
-        }
-    }
-    let strip = &strip[..p.depth];
+    let strip = pack_strip::<T, MR, R>(a, k, p.i, p.k0, p.depth, strip);
     let store = |acc: &[[T; NR]; R], c: &mut [T], j: usize, width: usize| {
-        for (r, acc_row) in acc.iter().enumerate() {
-            let out = &mut c[(p.i + r) * n + j..][..width];
-            for (x, &v) in out.iter_mut().zip(acc_row) {
-                *x = if p.add { *x + alpha * v } else { alpha * v };
-            }
-        }
+        store_tile(acc, c, (p.i, j, n), width, alpha, p.add);
     };
     for j in p.full.clone().step_by(NR) {
         let mut acc = [[T::zero(); NR]; R];

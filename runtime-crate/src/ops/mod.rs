@@ -22,7 +22,10 @@ pub use conv::{
     conv, conv_into, conv_shapes, conv_transpose_into, ConvParams, ConvTransposeParams,
 };
 pub use elementwise::*;
-pub use linalg::{mat_mul_into, mat_mul_into_on, Isa};
+pub use linalg::{
+    mat_mul_into, mat_mul_into_on, mat_mul_packed_into, mat_mul_packed_into_on,
+    packed_workspace_len, Isa, PackB, RowMajor, PACK_COLUMNS, PACK_DEPTH,
+};
 pub use matmul::{
     einsum_into, gemm, gemm_into, matmul, matmul_into, GemmParams, EINSUM_MAX_LABELS,
 };

@@ -1,7 +1,9 @@
 //! Single-core GFLOP/s of each candidate GEMM on the shapes our models produce, and
 //! the heap allocations each makes per call (our `predict` promises none).
 use ndarray::{ArrayView2, ArrayViewMut2};
-use onnx2rs_runtime::ops::{mat_mul_into_on, Isa};
+use onnx2rs_runtime::ops::{
+    mat_mul_into_on, mat_mul_packed_into, packed_workspace_len, Isa, RowMajor,
+};
 use std::time::Instant;
 
 /// Median GFLOP/s of `f` over 15 samples of about 0.1 s each.
@@ -24,8 +26,8 @@ fn gflops(mut f: impl FnMut(), flops: f64) -> f64 {
 }
 
 fn main() {
-    println!("| m × k × n | ours ({:?}) | matrixmultiply | gemm | OpenBLAS | allocations per call (ours / matrixmultiply / gemm) |", Isa::best());
-    println!("| --- | ---: | ---: | ---: | ---: | --- |");
+    println!("| m × k × n | ours ({:?}) | ours, B packed | matrixmultiply | gemm | OpenBLAS | allocations per call (ours / matrixmultiply / gemm) |", Isa::best());
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | --- |");
     let shapes = [
         (512, 512, 512),
         (256, 256, 256),
@@ -36,8 +38,16 @@ fn main() {
         (1, 256, 256),
         (1, 32, 32),
         (8, 16, 8),
+        (16, 144, 3136),  // resnet50-light: 3x3 conv, stage 1
+        (64, 16, 3136),   // 1x1 expand, stage 1
+        (16, 64, 3136),   // 1x1 reduce, stage 1
+        (16, 147, 12544), // 7x7 stem
+        (32, 288, 784),   // 3x3 conv, stage 2
+        (128, 1152, 49),  // 3x3 conv, stage 4
     ];
-    for (m, k, n) in shapes {
+    let only: Option<usize> = std::env::var("FROM").ok().and_then(|v| v.parse().ok());
+    let shapes = &shapes[only.unwrap_or(0)..];
+    for &(m, k, n) in shapes {
         let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
         let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
         let mut c = vec![0f32; m * n];
@@ -47,6 +57,11 @@ fn main() {
         let mut ours = |c: &mut [f32]| {
             let mut cv = ArrayViewMut2::from_shape((m, n), c).unwrap();
             mat_mul_into_on(Isa::best(), 1.0, av, bv, 0.0, &mut cv).unwrap();
+        };
+        let mut ws = vec![0f32; packed_workspace_len(k, n)];
+        let mut packed = |c: &mut [f32]| {
+            let b = RowMajor { values: &b, n };
+            mat_mul_packed_into(&a, &b, c, (m, k, n), &mut ws).unwrap();
         };
         // SAFETY (both): the pointers and strides describe the live row-major buffers above.
         let mut mm = |c: &mut [f32]| unsafe {
@@ -99,13 +114,14 @@ fn main() {
             allocs(&mut mm, &mut c),
             allocs(&mut ge, &mut c),
         );
+        let p = gflops(|| packed(&mut c), flops);
         let (o, x, g) = (
             gflops(|| ours(&mut c), flops),
             gflops(|| mm(&mut c), flops),
             gflops(|| ge(&mut c), flops),
         );
         println!(
-            "| {m} × {k} × {n} | {o:.1} | {x:.1} | {g:.1} | {} | {} / {} / {} |",
+            "| {m} × {k} × {n} | {o:.1} | {p:.1} | {x:.1} | {g:.1} | {} | {} / {} / {} |",
             openblas(&a, &b, &mut c, (m, k, n), flops),
             counts.0,
             counts.1,
