@@ -12,14 +12,17 @@ from ..ir import Graph, Node
 from . import Call, Lowering, register
 from .window import check_spatial_rank, resolve
 
-# Mirrors `packed_workspace_len` in runtime-crate/src/ops/linalg.rs: the runtime checks
+# Mirrors runtime-crate/src/ops/linalg.rs and conv.rs: the runtime checks
 # the workspace it is given, so a disagreement is an error at run time, never a misread.
 PACK_DEPTH, PACK_COLUMNS, PANEL_ROUND = 128, 512, 32
 
 
-def packed_workspace_len(k: int, n: int) -> int:
-    """Floats of workspace the runtime's packed product `[m, k] x [k, n]` needs."""
-    return min(k, PACK_DEPTH) * min(-(-n // PANEL_ROUND) * PANEL_ROUND, PACK_COLUMNS)
+def conv_workspace_len(taps: int, pixels: int) -> int:
+    """Floats of workspace `conv_into` needs: the whole unfolded input when it fits one
+    packed block, else one block of packed panels (`conv_workspace_len` in conv.rs)."""
+    if taps * pixels <= PACK_DEPTH * PACK_COLUMNS:
+        return taps * pixels
+    return min(taps, PACK_DEPTH) * min(-(-pixels // PANEL_ROUND) * PANEL_ROUND, PACK_COLUMNS)
 
 
 @register(
@@ -31,10 +34,10 @@ def packed_workspace_len(k: int, n: int) -> int:
 )
 def lower_conv(ctx: Lowering) -> Call:
     """`ops::conv_into(x, w, bias, ConvParams { .. }, out, workspace)`; the workspace
-    holds one packed block of the unfolded input (at most 128 taps x 512 positions)."""
+    holds the unfolded input, whole or one packed block of it (at most 128 taps x 512 positions)."""
     x, w, y = ctx.input(0), ctx.input(1), ctx.output()
     win = resolve(ctx.node, list(x.shape[2:]), list(w.shape[2:]))
-    columns = packed_workspace_len(int(np.prod(w.shape[1:])), int(np.prod(y.shape[2:])))
+    columns = conv_workspace_len(int(np.prod(w.shape[1:])), int(np.prod(y.shape[2:])))
     return ctx.render(
         "conv",
         x=ctx.arg(0),

@@ -198,6 +198,12 @@ CASES = [
          {"group": 3, "pads": [2, 2, 2, 2], "strides": [1, 2]}),
     Case("conv2d_depthwise_pads_past_the_input", "Conv", [run(normal(1, 2, 3, 1)), const(normal(2, 1, 3, 3))],
          {"group": 2, "pads": [1, 2, 1, 0]}),
+    # Unfolded inputs over 128 x 512 values go through the packed product, block by block.
+    Case("conv2d_packed_blocks", "Conv", [run(normal(1, 8, 40, 41)), const(normal(12, 8, 3, 3)), const(normal(12))],
+         {"pads": [1, 0, 1, 2]}),
+    Case("conv2d_packed_strided_dilated", "Conv", [run(normal(1, 16, 90, 80)), const(normal(10, 8, 3, 2))],
+         {"group": 2, "pads": [2, 1, 0, 1], "strides": [1, 2], "dilations": [2, 1]}),
+    Case("conv2d_packed_pointwise", "Conv", [run(normal(1, 160, 30, 20)), const(normal(5, 160, 1, 1))], {}),
     Case("conv1d_depthwise_7", "Conv", [run(normal(1, 4, 20)), const(normal(4, 1, 7)), const(normal(4))],
          {"group": 4, "pads": [3, 3]}),
     Case("conv2d_grouped_same_upper", "Conv", [run(normal(1, 4, 7, 7)), const(normal(6, 2, 3, 3))],

@@ -5,14 +5,17 @@
 //! Spec: <https://onnx.ai/onnx/operators/onnx__Conv.html>. `auto_pad` is resolved
 //! into explicit `pads` at compile time, so only explicit pads reach this code.
 
-use super::linalg::{mat_mul_packed_into, packed_workspace_len, PackB, RowMajor};
+use super::linalg::{
+    mat_mul_into, mat_mul_packed_into, packed_workspace_len, PackB, RowMajor, PACK_COLUMNS,
+    PACK_DEPTH,
+};
 use super::unary::Activation;
 use super::window::{zip_strided, Window};
 use crate::{Error, Result};
 use multiversion::multiversion;
 use ndarray::{
-    ArrayD, ArrayView3, ArrayView4, ArrayViewD, ArrayViewMut4, ArrayViewMutD, Axis, Ix4, IxDyn,
-    Slice,
+    ArrayD, ArrayView2, ArrayView3, ArrayView4, ArrayViewD, ArrayViewMut2, ArrayViewMut4,
+    ArrayViewMutD, Axis, Ix4, IxDyn, Slice,
 };
 
 /// Convolution attributes, one entry per spatial axis.
@@ -75,7 +78,7 @@ pub fn conv_shapes(x: &[usize], w: &[usize], p: ConvParams<'_>) -> Result<(Vec<u
     }
     let taps: usize = w[1..].iter().product();
     let pixels = shape[2..].iter().product::<usize>();
-    Ok((shape.clone(), packed_workspace_len(taps, pixels)))
+    Ok((shape.clone(), conv_workspace_len(taps, pixels)))
 }
 
 /// [`conv`] into `out`, using `workspace` (at least [`conv_shapes`]' length) for the
@@ -123,6 +126,26 @@ pub fn conv_into(
     )
 }
 
+/// An unfolded input of at most this many values is built whole and multiplied in
+/// place; packing block by block only pays for itself on larger ones.
+const PACKED_BLOCK: usize = PACK_DEPTH * PACK_COLUMNS;
+
+/// The workspace a convolution with `taps` rows and `pixels` columns of unfolded input
+/// needs: the whole unfolded matrix when it is small, one packed block otherwise.
+fn conv_workspace_len(taps: usize, pixels: usize) -> usize {
+    match taps * pixels <= PACKED_BLOCK {
+        true => taps * pixels,
+        false => packed_workspace_len(taps, pixels),
+    }
+}
+
+/// `c = a·b` for row-major slices, B read in place.
+fn product(a: &[f32], b: &[f32], c: &mut [f32], (m, k, n): (usize, usize, usize)) -> Result<()> {
+    let a = ArrayView2::from_shape((m, k), a)?;
+    let b = ArrayView2::from_shape((k, n), b)?;
+    mat_mul_into(1.0, a, b, 0.0, &mut ArrayViewMut2::from_shape((m, n), c)?)
+}
+
 pub(crate) fn to4<'a, T>(x: ArrayViewD<'a, T>) -> Result<ArrayView4<'a, T>> {
     Ok(x.into_dimensionality::<Ix4>()?)
 }
@@ -162,7 +185,8 @@ fn conv2d(
     }
     let taps = cg * kh * kw;
     let pixels = oh * ow;
-    let needed = packed_workspace_len(taps, pixels);
+    let needed = conv_workspace_len(taps, pixels);
+    let whole = taps * pixels <= PACKED_BLOCK;
     if workspace.len() < needed {
         return Err(Error::Shape(format!(
             "Conv workspace needs {needed} elements, got {}",
@@ -201,23 +225,22 @@ fn conv2d(
                 .as_slice()
                 .ok_or_else(|| Error::Shape("Conv weights must be contiguous".into()))?;
             let dims = (mg, taps, pixels);
-            match src.as_slice() {
-                Some(values) if pointwise => {
+            let unfolded = Unfold::new(src, &win, (oh, ow));
+            match (src.as_slice(), whole) {
+                // Small products: B in place (or unfolded whole), no packing pass.
+                (Some(values), true) if pointwise => product(wg, values, dst, dims)?,
+                (_, true) => {
+                    let col = &mut workspace[..taps * pixels];
+                    for (row, line) in col.chunks_exact_mut(pixels).enumerate() {
+                        unfolded.segment(row, 0, line);
+                    }
+                    product(wg, col, dst, dims)?;
+                }
+                (Some(values), false) if pointwise => {
                     let b = RowMajor { values, n: pixels };
                     mat_mul_packed_into(wg, &b, dst, dims, workspace)?;
                 }
-                Some(src) => {
-                    let b = Unfolded::new(src, (cg, h, wd), &win, (oh, ow));
-                    mat_mul_packed_into(wg, &b, dst, dims, workspace)?;
-                }
-                None => {
-                    let b = UnfoldedStrided {
-                        x: src,
-                        win: &win,
-                        out: (oh, ow),
-                    };
-                    mat_mul_packed_into(wg, &b, dst, dims, workspace)?;
-                }
+                (_, false) => mat_mul_packed_into(wg, &unfolded, dst, dims, workspace)?,
             }
         }
     }
@@ -361,22 +384,6 @@ struct Unfolded<'a> {
     out: (usize, usize),
 }
 
-impl<'a> Unfolded<'a> {
-    fn new(
-        src: &'a [f32],
-        (c, h, w): (usize, usize, usize),
-        win: &'a [Window; 2],
-        out: (usize, usize),
-    ) -> Self {
-        Unfolded {
-            src: &src[..c * h * w],
-            hw: (h, w),
-            win,
-            out,
-        }
-    }
-}
-
 impl PackB<f32> for Unfolded<'_> {
     #[inline(always)]
     fn segment(&self, row: usize, col: usize, dst: &mut [f32]) {
@@ -407,6 +414,37 @@ impl PackB<f32> for Unfolded<'_> {
                 out.fill(0.0);
             }
             (oy, ox, dst) = (oy + 1, 0, rest);
+        }
+    }
+}
+
+/// The unfolded input of one group, over a contiguous or a strided view.
+enum Unfold<'a> {
+    Contiguous(Unfolded<'a>),
+    Strided(UnfoldedStrided<'a, 'a>),
+}
+
+impl<'a> Unfold<'a> {
+    fn new(x: ArrayView3<'a, f32>, win: &'a [Window; 2], out: (usize, usize)) -> Self {
+        let (_, h, w) = x.dim();
+        match x.to_slice() {
+            Some(src) => Unfold::Contiguous(Unfolded {
+                src,
+                hw: (h, w),
+                win,
+                out,
+            }),
+            None => Unfold::Strided(UnfoldedStrided { x, win, out }),
+        }
+    }
+}
+
+impl PackB<f32> for Unfold<'_> {
+    #[inline(always)]
+    fn segment(&self, row: usize, col: usize, dst: &mut [f32]) {
+        match self {
+            Unfold::Contiguous(u) => u.segment(row, col, dst),
+            Unfold::Strided(u) => u.segment(row, col, dst),
         }
     }
 }
