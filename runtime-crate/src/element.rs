@@ -25,6 +25,12 @@ pub trait Element: Copy + Default + Debug + PartialEq + PartialOrd + Send + Sync
     fn from_le_bytes(bytes: &[u8]) -> Self;
     /// Encode this element into exactly `size_of::<Self>()` little-endian bytes.
     fn write_le_bytes(self, out: &mut [u8]);
+    /// `bytes` read in place as elements, when this type is stored as itself, the CPU is
+    /// little-endian and `bytes` is aligned for it; `None` means: decode a copy.
+    fn view_le_bytes(bytes: &[u8]) -> Option<&[Self]> {
+        let _ = bytes;
+        None
+    }
     /// Convert to `f64` (used by Cast); `bool` gives 0 or 1.
     fn to_f64(self) -> f64;
     /// Convert from `f64` as ONNX Cast does: truncation toward zero, saturating;
@@ -77,6 +83,12 @@ macro_rules! numeric_element {
             }
             fn write_le_bytes(self, out: &mut [u8]) {
                 out.copy_from_slice(&self.to_le_bytes());
+            }
+            fn view_le_bytes(bytes: &[u8]) -> Option<&[Self]> {
+                match cfg!(target_endian = "little") {
+                    true => bytemuck::try_cast_slice(bytes).ok(),
+                    false => None,
+                }
             }
             fn to_f64(self) -> f64 {
                 ToPrimitive::to_f64(&self).unwrap_or(f64::NAN)

@@ -1,7 +1,7 @@
 //! Loading model weights from a safetensors file, checked against what the code expects.
 
 use crate::{Element, Error, Result};
-use ndarray::{ArrayD, IxDyn};
+use ndarray::{ArrayD, ArrayView, CowArray, IxDyn};
 use safetensors::SafeTensors;
 
 /// The CRC-32 (IEEE, as Python's `zlib.crc32`) of a weights file.
@@ -89,6 +89,39 @@ impl<'a> Weights<'a> {
     /// # Errors
     /// [`Error::Weights`] if the tensor is missing, or has another dtype or shape.
     pub fn tensor<T: Element>(&self, name: &str, shape: &[usize]) -> Result<ArrayD<T>> {
+        let data = self.checked::<T>(name, shape)?;
+        let size = std::mem::size_of::<T>();
+        let values: Vec<T> = data.chunks_exact(size).map(T::from_le_bytes).collect();
+        Ok(ArrayD::from_shape_vec(IxDyn(shape), values)?)
+    }
+
+    /// Tensor `name` read in place from the buffer when its bytes can be (see
+    /// [`Element::view_le_bytes`]), else copied; dtype and shape checked as by [`Weights::tensor`].
+    /// Weights embedded in a binary then cost no second copy in memory and no time to load.
+    ///
+    /// ```
+    /// use onnx2rs_runtime::Weights;
+    /// let bytes = std::fs::read("tests/data/tiny.safetensors").unwrap();
+    /// let w = Weights::parse(&bytes).unwrap();
+    /// assert_eq!(w.tensor_in_place::<f32>("a", &[2, 2]).unwrap(), w.tensor::<f32>("a", &[2, 2]).unwrap());
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Weights::tensor`].
+    pub fn tensor_in_place<T: Element>(
+        &self,
+        name: &str,
+        shape: &[usize],
+    ) -> Result<CowArray<'a, T, IxDyn>> {
+        let data = self.checked::<T>(name, shape)?;
+        match T::view_le_bytes(data) {
+            Some(values) => Ok(ArrayView::from_shape(IxDyn(shape), values)?.into()),
+            None => Ok(self.tensor(name, shape)?.into()),
+        }
+    }
+
+    /// The bytes of tensor `name`, once its dtype, shape and length are checked.
+    fn checked<T: Element>(&self, name: &str, shape: &[usize]) -> Result<&'a [u8]> {
         let view = self
             .inner
             .tensor(name)
@@ -106,14 +139,47 @@ impl<'a> Weights<'a> {
                 view.shape()
             )));
         }
-        let size = std::mem::size_of::<T>();
         let data = view.data();
-        if data.len() != shape.iter().product::<usize>() * size {
+        if data.len() != shape.iter().product::<usize>() * std::mem::size_of::<T>() {
             return Err(Error::Weights(format!(
                 "tensor {name:?} has the wrong byte length"
             )));
         }
-        let values: Vec<T> = data.chunks_exact(size).map(T::from_le_bytes).collect();
-        Ok(ArrayD::from_shape_vec(IxDyn(shape), values)?)
+        Ok(data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Weights;
+
+    /// `bytes` copied into 8-byte-aligned storage, and a copy starting one byte later.
+    fn aligned_and_shifted(bytes: &[u8]) -> (Vec<u64>, Vec<u64>) {
+        let mut aligned = vec![0u64; bytes.len() / 8 + 2];
+        let mut shifted = aligned.clone();
+        bytemuck::cast_slice_mut::<u64, u8>(&mut aligned)[..bytes.len()].copy_from_slice(bytes);
+        bytemuck::cast_slice_mut::<u64, u8>(&mut shifted)[1..=bytes.len()].copy_from_slice(bytes);
+        (aligned, shifted)
+    }
+
+    #[test]
+    fn aligned_tensors_are_read_in_place_and_others_copied() {
+        let bytes = std::fs::read("tests/data/tiny.safetensors").expect("test data");
+        let (aligned, shifted) = aligned_and_shifted(&bytes);
+        let aligned = &bytemuck::cast_slice::<u64, u8>(&aligned)[..bytes.len()];
+        let shifted = &bytemuck::cast_slice::<u64, u8>(&shifted)[1..=bytes.len()];
+        let copied = Weights::parse(&bytes)
+            .unwrap()
+            .tensor::<f32>("a", &[2, 2])
+            .unwrap();
+        let w = Weights::parse(aligned).unwrap();
+        let in_place = w.tensor_in_place::<f32>("a", &[2, 2]).unwrap();
+        assert!(in_place.is_view(), "an aligned f32 tensor is borrowed");
+        assert_eq!(in_place, copied);
+        let w = Weights::parse(shifted).unwrap();
+        let misaligned = w.tensor_in_place::<f32>("a", &[2, 2]).unwrap();
+        assert!(!misaligned.is_view(), "a misaligned one is copied");
+        assert_eq!(misaligned, copied);
+        assert!(w.tensor_in_place::<f32>("a", &[4]).is_err());
     }
 }
