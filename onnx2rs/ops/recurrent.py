@@ -93,5 +93,7 @@ def lower_recurrent(ctx: Lowering) -> Call:
         b=ctx.opt_arg(3), sequence_lens=ctx.opt_arg(4), initial_h=ctx.opt_arg(5),
         initial_c=ctx.opt_arg(6) if lstm else "None", p=ctx.opt_arg(7) if lstm else "None",
         y=ctx.opt_out(0), y_h=ctx.opt_out(1), y_c=ctx.opt_out(2) if lstm else "None",
-        workspace=ctx.workspace(batch * hidden * (3 + gates)),
+        # States and gates per batch row, then one direction's W and R transposed
+        # (`Cell::workspace` in recurrent.rs).
+        workspace=ctx.workspace(batch * hidden * (3 + gates) + gates * hidden * (ctx.input(0).shape[-1] + hidden)),
     )

@@ -46,10 +46,11 @@ impl Cell {
         }
     }
 
-    /// Workspace floats [`recurrent_into`] needs for `batch` rows of `hidden` units.
+    /// Workspace floats [`recurrent_into`] needs for `batch` rows of `hidden` units fed
+    /// `input` features: the states and gates, and one direction's W and R transposed.
     #[must_use]
-    pub fn workspace(self, batch: usize, hidden: usize) -> usize {
-        batch * hidden * (3 + self.gates())
+    pub fn workspace(self, batch: usize, hidden: usize, input: usize) -> usize {
+        batch * hidden * (3 + self.gates()) + self.gates() * hidden * (input + hidden)
     }
 }
 
@@ -107,22 +108,37 @@ fn contiguous<'a>(a: &'a ArrayViewD<'_, f32>, what: &str) -> Result<&'a [f32]> {
         .ok_or_else(|| Error::Shape(format!("recurrent {what} must be contiguous")))
 }
 
-#[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 16];
-    let (a4, b4) = (a.chunks_exact(16), b.chunks_exact(16));
-    let tail: f32 = a4
-        .remainder()
-        .iter()
-        .zip(b4.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in a4.zip(b4) {
-        for k in 0..16 {
-            acc[k] += x[k] * y[k];
+/// `dst` (`[cols, rows]`) = `src` (`[rows, cols]`) transposed.
+fn transpose_into(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    for (i, row) in src.chunks_exact(cols).take(rows).enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            dst[j * rows + i] = v;
         }
     }
-    acc.iter().sum::<f32>() + tail
+}
+
+/// `out[c] += Σ_j v[j] · t[j, first + c]` for a row-major `t` of `width` columns: a
+/// matrix-vector product as one vectorised multiply-add per element of `v`.
+#[inline(always)]
+fn accumulate(out: &mut [f32], v: &[f32], t: &[f32], width: usize, first: usize) {
+    for (j, &vj) in v.iter().enumerate() {
+        let row = &t[j * width + first..][..out.len()];
+        for (o, &w) in out.iter_mut().zip(row) {
+            *o += vj * w;
+        }
+    }
+}
+
+/// `out[c] = wb[first + c] + rb[first + c]`, each bias optional.
+#[inline(always)]
+fn biases(out: &mut [f32], wb: Option<&[f32]>, rb: Option<&[f32]>, first: usize) {
+    let n = out.len();
+    out.fill(0.0);
+    for b in [wb, rb].into_iter().flatten() {
+        for (o, &v) in out.iter_mut().zip(&b[first..first + n]) {
+            *o += v;
+        }
+    }
 }
 
 /// Offset of `[outer, mid, inner]` element `(i, j)`'s row in a 3-D buffer, whichever axis leads.
@@ -146,7 +162,7 @@ fn row(first: usize, second: usize, n_second: usize, len: usize) -> usize {
 /// let inputs = RecurrentInputs { x: x.view(), w: w.view(), r: r.view(), b: None,
 ///     sequence_lens: None, initial_h: Some(h0.view()), initial_c: None, p: None };
 /// let outputs = RecurrentOutputs { y: None, y_h: Some(y_h.view_mut()), y_c: None };
-/// recurrent_into(params, inputs, outputs, &mut vec![0.0; Cell::Rnn.workspace(1, 1)]).unwrap();
+/// recurrent_into(params, inputs, outputs, &mut vec![0.0; Cell::Rnn.workspace(1, 1, 1)]).unwrap();
 /// assert_eq!(y_h[[0, 0, 0]], 8.0);
 /// ```
 ///
@@ -232,13 +248,15 @@ pub fn recurrent_into(
         .map(|a| contiguous(a, "initial_c"))
         .transpose()?;
     let ps = peep.as_ref().map(|a| contiguous(a, "P")).transpose()?;
-    if workspace.len() < p.cell.workspace(batch, h) {
+    if workspace.len() < p.cell.workspace(batch, h, input) {
         return Err(Error::Shape("recurrent workspace is too short".into()));
     }
     let (state, rest) = workspace.split_at_mut(batch * h);
     let (cell, rest) = rest.split_at_mut(batch * h);
     let (tmp, rest) = rest.split_at_mut(batch * h);
-    let gates = &mut rest[..batch * g * h];
+    let (gates, rest) = rest.split_at_mut(batch * g * h);
+    let (wt, rest) = rest.split_at_mut(input * g * h);
+    let rt = &mut rest[..h * g * h];
     if let Some(y) = outputs.y.as_mut() {
         y.fill(0.0);
     }
@@ -264,6 +282,9 @@ pub fn recurrent_into(
             None => (None, None),
         };
         let pd = ps.map(|ps| &ps[d * 3 * h..(d + 1) * 3 * h]);
+        // Transposed, each step's products become g·h-wide multiply-adds, one per input.
+        transpose_into(wd, g * h, input, wt);
+        transpose_into(rd, g * h, h, rt);
         for bi in 0..batch {
             let at = state_row(d, bi);
             let (hs, cs) = (
@@ -302,8 +323,8 @@ pub fn recurrent_into(
                 };
                 let step_state = StepState {
                     x: xt,
-                    w: wd,
-                    r: rd,
+                    wt,
+                    rt,
                     wb,
                     rb,
                     peep: pd,
@@ -369,8 +390,10 @@ fn activate(op: Unary, v: f32) -> f32 {
 /// What one step of one batch row reads.
 struct StepState<'a> {
     x: &'a [f32],
-    w: &'a [f32],
-    r: &'a [f32],
+    /// W transposed: `[input, gates · hidden]`.
+    wt: &'a [f32],
+    /// R transposed: `[hidden, gates · hidden]`.
+    rt: &'a [f32],
     wb: Option<&'a [f32]>,
     rb: Option<&'a [f32]>,
     peep: Option<&'a [f32]>,
@@ -380,18 +403,6 @@ struct StepState<'a> {
 }
 
 impl StepState<'_> {
-    /// `x·W[i]ᵀ + Wb[i]`, plus `h·R[i]ᵀ + Rb[i]` when `h` is given.
-    #[inline(always)]
-    fn pre(&self, i: usize, h: Option<&[f32]>) -> f32 {
-        let n_in = self.x.len();
-        let mut v = dot(&self.w[i * n_in..(i + 1) * n_in], self.x) + self.wb.map_or(0.0, |b| b[i]);
-        if let Some(h) = h {
-            v += dot(&self.r[i * self.hidden..(i + 1) * self.hidden], h)
-                + self.rb.map_or(0.0, |b| b[i]);
-        }
-        v
-    }
-
     #[inline(always)]
     fn act(&self, k: usize, v: f32) -> f32 {
         let v = match self.clip {
@@ -401,50 +412,86 @@ impl StepState<'_> {
         activate(self.acts[k], v)
     }
 
+    /// [`StepState::act`] over a slice; `clip` only when `clipped`.
+    #[inline(always)]
+    fn act_all(&self, k: usize, values: &mut [f32], clipped: bool) {
+        if let (Some(c), true) = (self.clip, clipped) {
+            values.iter_mut().for_each(|v| *v = v.clamp(-c, c));
+        }
+        // One loop per function, so that each vectorises.
+        match self.acts[k] {
+            Unary::Sigmoid => values.iter_mut().for_each(|v| *v = sigmoid_f32(*v)),
+            Unary::Tanh => values.iter_mut().for_each(|v| *v = tanh_f32(*v)),
+            op => values.iter_mut().for_each(|v| *v = op.apply_f32(*v)),
+        }
+    }
+
     /// Advance `h` (and `c`, for LSTM) by one step.
     #[inline(always)]
     fn run(&self, cell: Cell, h: &mut [f32], c: &mut [f32], tmp: &mut [f32], gates: &mut [f32]) {
         let n = self.hidden;
+        let width = gates.len();
         match cell {
             Cell::Rnn => {
-                for (i, gate) in gates.iter_mut().enumerate() {
-                    *gate = self.act(0, self.pre(i, Some(h)));
-                }
+                biases(gates, self.wb, self.rb, 0);
+                accumulate(gates, self.x, self.wt, width, 0);
+                accumulate(gates, h, self.rt, width, 0);
+                self.act_all(0, gates, true);
                 h.copy_from_slice(gates);
             }
             Cell::Gru {
                 linear_before_reset,
             } => {
-                // z and r from the previous state; then the candidate.
-                for (i, gate) in gates[..2 * n].iter_mut().enumerate() {
-                    *gate = self.act(0, self.pre(i, Some(h)));
+                // z and r from the input and the previous state; the candidate's input part.
+                let (zr, candidate) = gates.split_at_mut(2 * n);
+                biases(zr, self.wb, self.rb, 0);
+                accumulate(zr, h, self.rt, width, 0);
+                biases(candidate, self.wb, None, 2 * n);
+                accumulate(gates, self.x, self.wt, width, 0);
+                let (zr, candidate) = gates.split_at_mut(2 * n);
+                self.act_all(0, zr, true);
+                let (z, r) = zr.split_at(n);
+                // The candidate's state part: r ⊙ (R·h + Rb), or R·(r ⊙ h) + Rb.
+                if linear_before_reset {
+                    biases(tmp, None, self.rb, 2 * n);
+                    accumulate(tmp, h, self.rt, width, 2 * n);
+                    for ((v, &t), &rj) in candidate.iter_mut().zip(tmp.iter()).zip(r) {
+                        *v += rj * t;
+                    }
+                } else {
+                    for ((t, &hj), &rj) in tmp.iter_mut().zip(h.iter()).zip(r) {
+                        *t = rj * hj;
+                    }
+                    if let Some(b) = self.rb {
+                        for (v, &bv) in candidate.iter_mut().zip(&b[2 * n..3 * n]) {
+                            *v += bv;
+                        }
+                    }
+                    accumulate(candidate, tmp, self.rt, width, 2 * n);
                 }
-                for j in 0..n {
-                    let (rj, i) = (gates[n + j], 2 * n + j);
-                    tmp[j] = if linear_before_reset {
-                        rj * (dot(&self.r[i * n..(i + 1) * n], h) + self.rb.map_or(0.0, |b| b[i]))
-                    } else {
-                        rj * h[j]
-                    };
-                }
-                for j in 0..n {
-                    let i = 2 * n + j;
-                    let mut v = self.pre(i, None);
-                    v += if linear_before_reset {
-                        tmp[j]
-                    } else {
-                        dot(&self.r[i * n..(i + 1) * n], tmp) + self.rb.map_or(0.0, |b| b[i])
-                    };
-                    gates[i] = self.act(1, v);
-                }
-                for j in 0..n {
-                    let z = gates[j];
-                    h[j] = (1.0 - z) * gates[2 * n + j] + z * h[j];
+                self.act_all(1, candidate, true);
+                for ((hj, &v), &zj) in h.iter_mut().zip(candidate.iter()).zip(z) {
+                    *hj = (1.0 - zj) * v + zj * *hj;
                 }
             }
             Cell::Lstm => {
-                for (i, gate) in gates.iter_mut().enumerate() {
-                    *gate = self.pre(i, Some(h));
+                biases(gates, self.wb, self.rb, 0);
+                accumulate(gates, self.x, self.wt, width, 0);
+                accumulate(gates, h, self.rt, width, 0);
+                if self.peep.is_none() {
+                    // Gates i, o, f, then the candidate, each activated as one slice.
+                    let (iof, candidate) = gates.split_at_mut(3 * n);
+                    self.act_all(0, iof, true);
+                    self.act_all(1, candidate, true);
+                    for (j, cj) in c.iter_mut().enumerate() {
+                        *cj = iof[2 * n + j] * *cj + iof[j] * candidate[j];
+                    }
+                    tmp.copy_from_slice(c);
+                    self.act_all(2, tmp, false);
+                    for ((hj, &t), &o) in h.iter_mut().zip(tmp.iter()).zip(&iof[n..2 * n]) {
+                        *hj = o * t;
+                    }
+                    return;
                 }
                 let peep = |k: usize, j: usize| self.peep.map_or(0.0, |p| p[k * n + j]);
                 for j in 0..n {
