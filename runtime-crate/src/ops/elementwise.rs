@@ -78,7 +78,7 @@ pub(crate) fn update<T: Copy>(x: &mut ArrayViewMutD<'_, T>, f: impl Fn(T) -> T) 
 
 /// `out = x` for equal shapes: one copy when both are in standard layout.
 pub(crate) fn copy_into<T: Copy>(out: &mut ArrayViewMutD<'_, T>, x: &ArrayViewD<'_, T>) {
-    if out.shape() == x.shape() {
+    if super::same_shape(out.shape(), x.shape()) {
         if let (Some(o), Some(s)) = (out.as_slice_mut(), x.as_slice()) {
             o.copy_from_slice(s);
             return;
@@ -116,7 +116,10 @@ pub fn zip_with_into<A: Copy, B: Copy, O>(
     if let (Some(xa), Some(xb)) = (a.as_slice(), b.as_slice()) {
         // What generated code passes: contiguous operands, equal or repeating (a scalar,
         // or a trailing block such as a bias row).
-        let (a_full, b_full) = (a.shape() == out.shape(), b.shape() == out.shape());
+        let (a_full, b_full) = (
+            super::same_shape(a.shape(), out.shape()),
+            super::same_shape(b.shape(), out.shape()),
+        );
         let b_repeats = a_full && repeats_in(b.shape(), out.shape());
         let a_repeats = b_full && repeats_in(a.shape(), out.shape());
         if let Some(os) = out.as_slice_mut() {
@@ -296,7 +299,7 @@ pub(crate) fn map_into<T: Copy, U>(
     f: impl Fn(T) -> U,
 ) -> Result<()> {
     if let Some(xs) = x.as_slice() {
-        let same = x.shape() == out.shape();
+        let same = super::same_shape(x.shape(), out.shape());
         if let (true, Some(os)) = (same, out.as_slice_mut()) {
             os.iter_mut().zip(xs).for_each(|(o, &v)| *o = f(v));
             return Ok(());

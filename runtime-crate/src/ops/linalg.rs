@@ -485,7 +485,9 @@ fn blocked<T: Numeric, const MR: usize, const NR: usize, const FMA: bool>(
 ) {
     // The stack buffers only need the product's depth: zeroing 18 KiB per call would
     // cost more than a small product (a recurrent cell's) itself.
-    if d.k <= 32 {
+    if d.k <= 16 {
+        with_buffers::<T, MR, NR, FMA, 16>(alpha, a, b, c, d, accumulate);
+    } else if d.k <= 32 {
         with_buffers::<T, MR, NR, FMA, 32>(alpha, a, b, c, d, accumulate);
     } else {
         with_buffers::<T, MR, NR, FMA, KC>(alpha, a, b, c, d, accumulate);
@@ -539,9 +541,10 @@ fn blocked_with<T: Numeric, const MR: usize, const NR: usize, const FMA: bool>(
             let ragged = cols % NR;
             let full = j0..j0 + cols - ragged;
             if ragged > 0 {
+                // Only the last column block is ragged, always by the same count, so the
+                // zeros that `with_buffers` put past `ragged` are never overwritten.
                 for (slot, row) in edge.iter_mut().zip(b_rows.chunks(n)).take(depth) {
                     slot[..ragged].copy_from_slice(&row[full.end..][..ragged]);
-                    slot[ragged..].fill(T::zero());
                 }
             }
             let edge = &edge[..if ragged > 0 { depth } else { 0 }];

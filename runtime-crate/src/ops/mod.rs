@@ -53,3 +53,10 @@ pub use shape::{
 };
 pub use unary::{unary_inplace, unary_into, Activation, Unary};
 pub use window::Window;
+
+/// Whether two shapes are equal, compared inline: for the few dimensions of a shape,
+/// `==` on slices calls `memcmp`, which cost the unrolled GRU 7% of its time.
+#[inline(always)]
+pub(crate) fn same_shape(a: &[usize], b: &[usize]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}

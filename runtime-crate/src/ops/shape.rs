@@ -269,7 +269,7 @@ pub fn slice_into<T: Element>(
         let (lo, hi, step) = ranges[ax.axis.index()];
         Slice::new(lo as isize, Some(hi as isize), step)
     });
-    if y.shape() != out.shape() {
+    if !super::same_shape(y.shape(), out.shape()) {
         return Err(Error::Shape(format!(
             "Slice gives {:?}, not {:?}",
             y.shape(),
