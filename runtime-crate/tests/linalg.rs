@@ -106,13 +106,23 @@ fn packed_products_match_ndarray_dot() {
 }
 
 #[test]
-fn packed_product_refuses_a_short_workspace() {
+fn packed_product_refuses_short_operands() {
     let (a, b) = ([1.0f32; 6], [1.0f32; 6]);
     let mut c = [0.0f32; 4];
     let mut ws = vec![0.0f32; packed_workspace_len(3, 2) - 1];
     let b = RowMajor { values: &b, n: 2 };
     let result = mat_mul_packed_into_on(Isa::Baseline, &a, &b, &mut c, (2, 3, 2), &mut ws);
     assert!(result.is_err());
+    let mut ws = vec![0.0f32; packed_workspace_len(3, 2)];
+    let short = RowMajor {
+        values: &[1.0f32; 5],
+        n: 2,
+    }; // 3 x 2 needs 6
+    let result = mat_mul_packed_into_on(Isa::Baseline, &a, &short, &mut c, (2, 3, 2), &mut ws);
+    assert!(
+        result.is_err(),
+        "a B smaller than the sizes say is an error, not a panic"
+    );
 }
 
 #[test]

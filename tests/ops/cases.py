@@ -71,6 +71,10 @@ CASES = [
     Case("add_broadcast", "Add", [run(normal(2, 3, 4)), run(normal(3, 1))]),
     Case("add_i64_const", "Add", [run(ints(-5, 5, 2, 3)), const(ints(-5, 5, 3))]),
     Case("sub_f32", "Sub", [run(normal(4, 1)), run(normal(1, 5))]),
+    # One value per contiguous block (a per-channel scale or shift), either side.
+    Case("mul_per_channel", "Mul", [run(normal(1, 5, 6, 7)), const(normal(1, 5, 1, 1))]),
+    Case("sub_per_channel_first", "Sub", [const(normal(5, 1, 1)), run(normal(1, 5, 6, 7))]),
+    Case("add_per_row", "Add", [run(normal(4, 6)), const(normal(4, 1))]),
     Case("add_i8", "Add", [run(ints(-50, 50, 6, dtype=np.int8)), run(ints(-50, 50, 6, dtype=np.int8))]),
     Case("sub_u16", "Sub", [run(ints(100, 200, 6, dtype=np.uint16)), const(ints(0, 100, 6, dtype=np.uint16))]),
     Case("max_u32", "Max", [run(ints(0, 1000, 5, dtype=np.uint32)), run(ints(0, 1000, 5, dtype=np.uint32))]),
@@ -204,6 +208,12 @@ CASES = [
     Case("conv2d_packed_strided_dilated", "Conv", [run(normal(1, 16, 90, 80)), const(normal(10, 8, 3, 2))],
          {"group": 2, "pads": [2, 1, 0, 1], "strides": [1, 2], "dilations": [2, 1]}),
     Case("conv2d_packed_pointwise", "Conv", [run(normal(1, 160, 30, 20)), const(normal(5, 160, 1, 1))], {}),
+    # Output rows of 8 or more: input rows copied between zeros, edges summed with the rest.
+    Case("conv2d_depthwise_padded_rows_stride2", "Conv", [run(normal(1, 4, 19, 23)), const(normal(4, 1, 3, 3))],
+         {"group": 4, "pads": [1, 1, 1, 1], "strides": [2, 2]}),
+    Case("conv2d_depthwise_padded_rows_5x5", "Conv", [run(normal(1, 3, 12, 17)), const(normal(3, 1, 5, 5)),
+                                                     const(normal(3))],
+         {"group": 3, "pads": [2, 1, 2, 3]}),
     Case("conv1d_depthwise_7", "Conv", [run(normal(1, 4, 20)), const(normal(4, 1, 7)), const(normal(4))],
          {"group": 4, "pads": [3, 3]}),
     Case("conv2d_grouped_same_upper", "Conv", [run(normal(1, 4, 7, 7)), const(normal(6, 2, 3, 3))],

@@ -1,6 +1,7 @@
-//! ONNX `Conv` for 1-D and 2-D inputs: one matrix product per group whose right-hand
-//! operand (the im2col matrix) is unfolded from the input block by block, straight into
-//! the product's packed panels, so it never exists whole; depthwise convolutions run directly.
+//! ONNX `Conv` for 1-D and 2-D inputs: one matrix product per group with the unfolded
+//! input (the im2col matrix) as its right-hand operand. A small one is built whole in the
+//! workspace; a large one is unfolded block by block straight into the product's packed
+//! panels, so it never exists whole. Depthwise convolutions run directly.
 //!
 //! Spec: <https://onnx.ai/onnx/operators/onnx__Conv.html>. `auto_pad` is resolved
 //! into explicit `pads` at compile time, so only explicit pads reach this code.
@@ -248,11 +249,18 @@ fn conv2d(
     for (c, mut plane) in out.axis_iter_mut(Axis(1)).enumerate() {
         let bv = bias.as_ref().map_or(0.0, |b| b[c]);
         match plane.as_slice_mut() {
-            Some(values) => act.add_then_apply(values, bv),
+            Some(values) => bias_then_activation(values, bv, act),
             None => plane.mapv_inplace(|v| act.apply_to(v + bv)),
         }
     }
     Ok(())
+}
+
+/// `act(v + bias)` over an output plane, compiled for AVX-512 and AVX2 as well (the
+/// baseline build runs it four lanes at a time).
+#[multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
+fn bias_then_activation(values: &mut [f32], bias: f32, act: Activation) {
+    act.add_then_apply(values, bias);
 }
 
 /// A depthwise convolution (one input and one output channel per group) of `x`
@@ -268,6 +276,9 @@ fn depthwise<'x, 'w, 'o>(
     let (_, h, wd) = x.dim();
     let ow = out.dim().2;
     let [wy, wx] = win;
+    if depthwise_padded(x.view(), w.view(), win, out.view_mut()) {
+        return;
+    }
     let inner = wx.interior(wd, ow);
     let edges = (0..inner.start).chain(inner.end..ow);
     for ((plane, taps), mut dst) in x.outer_iter().zip(w.outer_iter()).zip(out.outer_iter_mut()) {
@@ -317,6 +328,63 @@ fn depthwise<'x, 'w, 'o>(
             }
         }
     }
+}
+
+/// Values of the stack buffer [`depthwise_padded`] copies input rows into.
+const PADDED_ROWS: usize = 2048;
+
+/// [`depthwise`] for the kernels `interior` specialises, when the input rows a window
+/// reads fit [`PADDED_ROWS`] with their padding: each output row's input rows are copied
+/// between zeros, so the whole row (edges included) is summed in registers. Returns
+/// whether it ran.
+#[inline(always)]
+fn depthwise_padded(
+    x: ndarray::ArrayView3<'_, f32>,
+    w: ndarray::ArrayView2<'_, f32>,
+    win: &[Window; 2],
+    mut out: ndarray::ArrayViewMut3<'_, f32>,
+) -> bool {
+    let (_, h, wd) = x.dim();
+    let ow = out.dim().2;
+    let [wy, wx] = win;
+    let specialised = matches!(
+        (wx.kernel, wx.stride, wx.dilation),
+        (3, 1, 1) | (3, 2, 1) | (5, 1, 1) | (5, 2, 1) | (7, 1, 1)
+    );
+    // Every window of the row, padding included: what `interior` reads from each row.
+    let span = ow.saturating_sub(1) * wx.stride + wx.kernel;
+    if !specialised || ow < 8 || span * wy.kernel > PADDED_ROWS {
+        return false;
+    }
+    let mut buf = [0.0f32; PADDED_ROWS];
+    // Input column i sits at `pad_begin + i` of its row's slot; the rest stays zero.
+    let copied = wd.min(span.saturating_sub(wx.pad_begin));
+    for ((plane, taps), mut dst) in x.outer_iter().zip(w.outer_iter()).zip(out.outer_iter_mut()) {
+        let (Some(src), Some(dst), Some(taps)) =
+            (plane.to_slice(), dst.as_slice_mut(), taps.to_slice())
+        else {
+            return false; // unreachable: the caller checked that all are contiguous
+        };
+        for (oy, dst_row) in dst.chunks_exact_mut(ow).enumerate() {
+            let kys = wy.taps(oy, h);
+            for (slot, ky) in kys.clone().enumerate() {
+                let iy = oy * wy.stride + ky * wy.dilation - wy.pad_begin;
+                buf[slot * span + wx.pad_begin..][..copied]
+                    .copy_from_slice(&src[iy * wd..][..copied]);
+            }
+            let rows = kys
+                .enumerate()
+                .map(|(slot, ky)| (slot * span, &taps[ky * wx.kernel..][..wx.kernel]));
+            match (wx.kernel, wx.stride) {
+                (3, 1) => interior::<3, 1>(dst_row, &buf, rows),
+                (3, 2) => interior::<3, 2>(dst_row, &buf, rows),
+                (5, 1) => interior::<5, 1>(dst_row, &buf, rows),
+                (5, 2) => interior::<5, 2>(dst_row, &buf, rows),
+                _ => interior::<7, 1>(dst_row, &buf, rows),
+            }
+        }
+    }
+    true
 }
 
 /// One output row's interior windows (every tap inside the input), for a kernel `K`
@@ -373,8 +441,8 @@ fn interior_chunks<'a, const K: usize, const S: usize, const L: usize>(
 
 /// The im2col matrix of a contiguous `[C, H, W]` input, as a [`PackB`]: row
 /// `(c, ki, kj)` holds tap `(ki, kj)` of every output position's window over channel
-/// `c` (zero where the tap falls in the padding). Rows are unfolded on demand, one
-/// panel segment at a time.
+/// `c` (zero where the tap falls in the padding). Rows are unfolded on demand, a stretch
+/// of one row at a time.
 struct Unfolded<'a> {
     src: &'a [f32],
     /// Input height and width.
@@ -385,6 +453,12 @@ struct Unfolded<'a> {
 }
 
 impl PackB<f32> for Unfolded<'_> {
+    fn covers(&self, rows: usize, cols: usize) -> bool {
+        let ((h, w), [wy, wx]) = (self.hw, self.win);
+        let channels = self.src.len() / (h * w).max(1);
+        rows <= channels * wy.kernel * wx.kernel && cols <= self.out.0 * self.out.1
+    }
+
     #[inline(always)]
     fn segment(&self, row: usize, col: usize, dst: &mut [f32]) {
         let ((h, w), (oh, ow)) = (self.hw, self.out);
@@ -440,6 +514,13 @@ impl<'a> Unfold<'a> {
 }
 
 impl PackB<f32> for Unfold<'_> {
+    fn covers(&self, rows: usize, cols: usize) -> bool {
+        match self {
+            Unfold::Contiguous(u) => u.covers(rows, cols),
+            Unfold::Strided(u) => u.covers(rows, cols),
+        }
+    }
+
     #[inline(always)]
     fn segment(&self, row: usize, col: usize, dst: &mut [f32]) {
         match self {
@@ -457,6 +538,11 @@ struct UnfoldedStrided<'a, 'x> {
 }
 
 impl PackB<f32> for UnfoldedStrided<'_, '_> {
+    fn covers(&self, rows: usize, cols: usize) -> bool {
+        let [wy, wx] = self.win;
+        rows <= self.x.dim().0 * wy.kernel * wx.kernel && cols <= self.out.0 * self.out.1
+    }
+
     fn segment(&self, row: usize, col: usize, dst: &mut [f32]) {
         let (_, h, w) = self.x.dim();
         let [wy, wx] = self.win;

@@ -95,6 +95,16 @@ fn repeats_in(part: &[usize], whole: &[usize]) -> bool {
     part.len() <= whole.len() && whole[whole.len() - part.len()..] == *part
 }
 
+/// When each value of `part` covers one contiguous block of `whole` (a per-channel
+/// scale `[1, C, 1, 1]` against `[1, C, H, W]`): the block's length.
+fn block_per_value(part: &[usize], whole: &[usize]) -> Option<usize> {
+    let lead = whole.len().checked_sub(part.len())?;
+    let last = part.iter().rposition(|&d| d != 1)? + lead;
+    let leading_match = (0..=last).all(|i| i.checked_sub(lead).map_or(1, |j| part[j]) == whole[i]);
+    let block: usize = whole[last + 1..].iter().product();
+    (leading_match && block > 0).then_some(block)
+}
+
 /// Write `f(a, b)` of the broadcast operands into `out`, which must have the broadcast shape.
 ///
 /// ```
@@ -122,36 +132,55 @@ pub fn zip_with_into<A: Copy, B: Copy, O>(
         );
         let b_repeats = a_full && repeats_in(b.shape(), out.shape());
         let a_repeats = b_full && repeats_in(a.shape(), out.shape());
+        let blocks = match (b_repeats || a_repeats, a_full, b_full) {
+            (false, true, _) => (block_per_value(b.shape(), out.shape()), None),
+            (false, _, true) => (None, block_per_value(a.shape(), out.shape())),
+            _ => (None, None),
+        };
         if let Some(os) = out.as_slice_mut() {
             match (xa, xb) {
                 (_, [y]) if a_full => os.iter_mut().zip(xa).for_each(|(o, &x)| *o = f(x, *y)),
                 ([x], _) if b_full => os.iter_mut().zip(xb).for_each(|(o, &y)| *o = f(*x, y)),
-                _ if b_repeats => {
-                    for (o_block, a_block) in os
-                        .chunks_mut(xb.len().max(1))
-                        .zip(xa.chunks(xb.len().max(1)))
-                    {
-                        for ((o, &x), &y) in o_block.iter_mut().zip(a_block).zip(xb) {
-                            *o = f(x, y);
-                        }
-                    }
-                }
-                _ if a_repeats => {
-                    for (o_block, b_block) in os
-                        .chunks_mut(xa.len().max(1))
-                        .zip(xb.chunks(xa.len().max(1)))
-                    {
-                        for ((o, &y), &x) in o_block.iter_mut().zip(b_block).zip(xa) {
-                            *o = f(x, y);
-                        }
-                    }
-                }
-                _ => return zip_broadcast(a, b, out, f),
+                _ if b_repeats => repeating(os, xa, xb, &f),
+                _ if a_repeats => repeating(os, xb, xa, &|y, x| f(x, y)),
+                _ => match blocks {
+                    (Some(block), _) => per_block(os, xa, xb, block, &f),
+                    (_, Some(block)) => per_block(os, xb, xa, block, &|y, x| f(x, y)),
+                    _ => return zip_broadcast(a, b, out, f),
+                },
             }
             return Ok(());
         }
     }
     zip_broadcast(a, b, out, f)
+}
+
+/// `out[i] = f(full[i], part[i % part.len()])`: `part` repeated along `full`.
+#[inline(always)]
+fn repeating<X: Copy, Y: Copy, O>(out: &mut [O], full: &[X], part: &[Y], f: &impl Fn(X, Y) -> O) {
+    let n = part.len().max(1);
+    for (o_block, x_block) in out.chunks_mut(n).zip(full.chunks(n)) {
+        for ((o, &x), &y) in o_block.iter_mut().zip(x_block).zip(part) {
+            *o = f(x, y);
+        }
+    }
+}
+
+/// `out[i] = f(full[i], part[i / block])`: each value of `part` over one block of `full`.
+#[inline(always)]
+fn per_block<X: Copy, Y: Copy, O>(
+    out: &mut [O],
+    full: &[X],
+    part: &[Y],
+    block: usize,
+    f: &impl Fn(X, Y) -> O,
+) {
+    for ((o_block, x_block), &y) in out.chunks_mut(block).zip(full.chunks(block)).zip(part) {
+        o_block
+            .iter_mut()
+            .zip(x_block)
+            .for_each(|(o, &x)| *o = f(x, y));
+    }
 }
 
 /// [`zip_with_into`] for any layout: ndarray's broadcasting `Zip`.

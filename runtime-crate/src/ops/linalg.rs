@@ -185,6 +185,9 @@ pub fn packed_workspace_len(k: usize, n: usize) -> usize {
 /// workspace, so B need never exist whole: a convolution unfolds its input windows
 /// straight into the packed panels instead of into an im2col matrix.
 pub trait PackB<T> {
+    /// Whether this operand has at least `rows` rows and `cols` columns, so that every
+    /// `segment` call of a `[rows, cols]` product is in bounds.
+    fn covers(&self, rows: usize, cols: usize) -> bool;
     /// Write `B[row, col..col + dst.len()]` into `dst`.
     fn segment(&self, row: usize, col: usize, dst: &mut [T]);
 }
@@ -198,6 +201,13 @@ pub struct RowMajor<'a, T> {
 }
 
 impl<T: Copy> PackB<T> for RowMajor<'_, T> {
+    fn covers(&self, rows: usize, cols: usize) -> bool {
+        cols <= self.n
+            && rows
+                .checked_mul(self.n)
+                .is_some_and(|len| len <= self.values.len())
+    }
+
     #[inline(always)]
     fn segment(&self, row: usize, col: usize, dst: &mut [T]) {
         dst.copy_from_slice(&self.values[row * self.n + col..][..dst.len()]);
@@ -220,7 +230,7 @@ impl<T: Copy> PackB<T> for RowMajor<'_, T> {
 /// ```
 ///
 /// # Errors
-/// [`Error::Shape`] if `a`, `c` or the workspace are shorter than the sizes say.
+/// [`Error::Shape`] if `a`, `b`, `c` or the workspace are smaller than the sizes say.
 pub fn mat_mul_packed_into<T: Numeric, B: PackB<T>>(
     a: &[T],
     b: &B,
@@ -247,10 +257,10 @@ pub fn mat_mul_packed_into_on<T: Numeric, B: PackB<T>>(
         return Err(Error::Input(format!("this CPU cannot run {isa:?} code")));
     }
     let needed = packed_workspace_len(k, n);
-    if a.len() < m * k || c.len() < m * n || workspace.len() < needed {
+    if a.len() < m * k || c.len() < m * n || workspace.len() < needed || !b.covers(k, n) {
         return Err(Error::Shape(format!(
-            "packed product [{m}, {k}] x [{k}, {n}] needs {} values of A, {} of C and {needed} \
-             of workspace; got {}, {} and {}",
+            "packed product [{m}, {k}] x [{k}, {n}] needs {} values of A, {} of C, {needed} \
+             of workspace and a B that large; got {}, {} and {}",
             m * k,
             m * n,
             a.len(),

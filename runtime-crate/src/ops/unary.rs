@@ -309,6 +309,7 @@ impl Unary {
     /// Unary::Clip { min: 0.0, max: 6.0 }.add_then_apply(&mut v, 1.0);
     /// assert_eq!(v, [0.0, 2.0, 6.0]);
     /// ```
+    #[inline(always)]
     pub fn add_then_apply<T: crate::Numeric>(self, values: &mut [T], bias: T) {
         let zero = T::zero();
         match self {
