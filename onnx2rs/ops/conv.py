@@ -10,19 +10,50 @@ import numpy as np
 from ..dtypes import F32
 from ..ir import Graph, Node
 from . import Call, Lowering, register
-from .window import check_spatial_rank, resolve
+from .window import Window, check_spatial_rank, resolve
 
 # Mirrors runtime-crate/src/ops/linalg.rs and conv.rs: the runtime checks
 # the workspace it is given, so a disagreement is an error at run time, never a misread.
 PACK_DEPTH, PACK_COLUMNS, PANEL_ROUND = 128, 512, 32
+SHIFTED_COLUMNS, SHIFTED_MAX = 512, 1 << 17
 
 
-def conv_workspace_len(taps: int, pixels: int) -> int:
-    """Floats of workspace `conv_into` needs: the whole unfolded input when it fits one
-    packed block, else one block of packed panels (`conv_workspace_len` in conv.rs)."""
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def shifted_workspace_len(
+    channels: int, filters: int, win: Window, spatial: list[int], out: list[int]
+) -> int | None:
+    """Floats a convolution read as shifted rows of its padded input needs (`Shifted` in
+    conv.rs): the padded phase planes, one row of slack and one chunk of wide output; or
+    None when it reads its input as it lies (1x1) or would need more than SHIFTED_MAX."""
+    n = len(spatial)
+    # A 1-D convolution is a 2-D one of height 1 (a unit window on the first axis).
+    kernel, strides = [1] * (2 - n) + win.kernel, [1] * (2 - n) + win.strides
+    begin, end = [0] * (2 - n) + win.pads[:n], [0] * (2 - n) + win.pads[n:]
+    (h, w), (oh, _) = [1] * (2 - n) + spatial, [1] * (2 - n) + out
+    if all(k == 1 and s == 1 and b == 0 for k, s, b in zip(kernel, strides, begin)) or oh == 0:
+        return None
+    hq = _cdiv(h + begin[0] + end[0], strides[0])
+    wq = _cdiv(w + begin[1] + end[1], strides[1])
+    rows = _cdiv(oh, max(_cdiv(oh, max(SHIFTED_COLUMNS // max(wq, 1), 1)), 1))
+    size = channels * strides[0] * strides[1] * hq * wq + wq + filters * rows * wq
+    return size if size <= SHIFTED_MAX else None
+
+
+def conv_workspace_len(channels: int, filters: int, win: Window, spatial: list[int], out: list[int]) -> int:
+    """Floats of workspace `conv_into` needs for one group of `channels` inputs and
+    `filters` outputs (`conv_workspace_len` in conv.rs): the shifted layout's when it
+    applies, else the whole unfolded input when it fits one packed block, else one block of
+    packed panels."""
+    shifted = shifted_workspace_len(channels, filters, win, spatial, out)
+    if shifted is not None:
+        return shifted
+    taps, pixels = channels * int(np.prod(win.kernel)), int(np.prod(out))
     if taps * pixels <= PACK_DEPTH * PACK_COLUMNS:
         return taps * pixels
-    return min(taps, PACK_DEPTH) * min(-(-pixels // PANEL_ROUND) * PANEL_ROUND, PACK_COLUMNS)
+    return min(taps, PACK_DEPTH) * min(_cdiv(pixels, PANEL_ROUND) * PANEL_ROUND, PACK_COLUMNS)
 
 
 @register(
@@ -34,17 +65,19 @@ def conv_workspace_len(taps: int, pixels: int) -> int:
 )
 def lower_conv(ctx: Lowering) -> Call:
     """`ops::conv_into(x, w, bias, ConvParams { .. }, out, workspace)`; the workspace
-    holds the unfolded input, whole or one packed block of it (at most 128 taps x 512 positions)."""
+    holds the padded input and a chunk of output (see `shifted_workspace_len`), or the
+    unfolded input, whole or one packed block of it (at most 128 taps x 512 positions)."""
     x, w, y = ctx.input(0), ctx.input(1), ctx.output()
     win = resolve(ctx.node, list(x.shape[2:]), list(w.shape[2:]))
-    columns = conv_workspace_len(int(np.prod(w.shape[1:])), int(np.prod(y.shape[2:])))
+    group = int(ctx.attr("group", 1))
+    columns = conv_workspace_len(w.shape[1], w.shape[0] // group, win, list(x.shape[2:]), list(y.shape[2:]))
     return ctx.render(
         "conv",
         x=ctx.arg(0),
         w=ctx.arg(1),
         bias=ctx.opt_arg(2),
         win=win,
-        group=int(ctx.attr("group", 1)),
+        group=group,
         out=ctx.out(),
         workspace=ctx.workspace(columns),
         activation=ctx.activation(),

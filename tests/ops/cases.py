@@ -202,10 +202,19 @@ CASES = [
          {"group": 3, "pads": [2, 2, 2, 2], "strides": [1, 2]}),
     Case("conv2d_depthwise_pads_past_the_input", "Conv", [run(normal(1, 2, 3, 1)), const(normal(2, 1, 3, 3))],
          {"group": 2, "pads": [1, 2, 1, 0]}),
-    # Unfolded inputs over 128 x 512 values go through the packed product, block by block.
-    Case("conv2d_packed_blocks", "Conv", [run(normal(1, 8, 40, 41)), const(normal(12, 8, 3, 3)), const(normal(12))],
+    # Read as shifted rows of the padded input (phase planes for strides), in chunks of rows.
+    Case("conv2d_shifted_chunks_strided_dilated", "Conv", [run(normal(1, 16, 90, 80)), const(normal(10, 8, 3, 2))],
+         {"group": 2, "pads": [2, 1, 0, 1], "strides": [1, 2], "dilations": [2, 1]}),
+    Case("conv2d_shifted_pointwise_stride2", "Conv", [run(normal(1, 6, 15, 14)), const(normal(5, 6, 1, 1))],
+         {"strides": [2, 2]}),
+    Case("conv1d_shifted_dilated_stride2", "Conv", [run(normal(1, 4, 33)), const(normal(5, 4, 3)), const(normal(5))],
+         {"dilations": [3], "strides": [2], "pads": [2, 1]}),
+    # Too large to read as shifted rows (over 2^17 values of workspace): the packed
+    # product, block by block.
+    Case("conv2d_packed_blocks", "Conv", [run(normal(1, 8, 130, 131)), const(normal(12, 8, 3, 3)),
+                                          const(normal(12))],
          {"pads": [1, 0, 1, 2]}),
-    Case("conv2d_packed_strided_dilated", "Conv", [run(normal(1, 16, 90, 80)), const(normal(10, 8, 3, 2))],
+    Case("conv2d_packed_strided_dilated", "Conv", [run(normal(1, 16, 200, 180)), const(normal(10, 8, 3, 2))],
          {"group": 2, "pads": [2, 1, 0, 1], "strides": [1, 2], "dilations": [2, 1]}),
     Case("conv2d_packed_pointwise", "Conv", [run(normal(1, 160, 30, 20)), const(normal(5, 160, 1, 1))], {}),
     # Output rows of 8 or more: input rows copied between zeros, edges summed with the rest.
@@ -250,6 +259,11 @@ CASES = [
          {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "count_include_pad": 1}),
     Case("avgpool2d_ceil", "AveragePool", [run(normal(1, 1, 7, 7))],
          {"kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": 1}),
+    # Side-by-side windows (stride = kernel = 2 or 3), with padded edges.
+    Case("maxpool2d_side_by_side_pads", "MaxPool", [run(normal(1, 3, 9, 11))],
+         {"kernel_shape": [2, 2], "strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    Case("avgpool2d_side_by_side_3_ceil", "AveragePool", [run(normal(1, 2, 7, 14))],
+         {"kernel_shape": [3, 3], "strides": [3, 3], "pads": [0, 2, 0, 2], "ceil_mode": 1}),
     Case("avgpool1d", "AveragePool", [run(normal(2, 2, 8))], {"kernel_shape": [3], "strides": [1]}),
     Case("global_max_2d", "GlobalMaxPool", [run(normal(2, 3, 4, 5))]),
     Case("global_max_1d", "GlobalMaxPool", [run(normal(1, 3, 6))]),

@@ -7,8 +7,8 @@
 //! into explicit `pads` at compile time, so only explicit pads reach this code.
 
 use super::linalg::{
-    mat_mul_into, mat_mul_packed_into, packed_workspace_len, PackB, RowMajor, PACK_COLUMNS,
-    PACK_DEPTH,
+    mat_mul_into, mat_mul_packed_into, mat_mul_rows_into, packed_workspace_len, PackB, RowMajor,
+    PACK_COLUMNS, PACK_DEPTH,
 };
 use super::unary::Activation;
 use super::window::{zip_strided, Window};
@@ -77,9 +77,18 @@ pub fn conv_shapes(x: &[usize], w: &[usize], p: ConvParams<'_>) -> Result<(Vec<u
     for (win, &len) in plane[4 - x.len()..].iter().zip(&x[2..]) {
         shape.push(win.output_len(len, false)?);
     }
-    let taps: usize = w[1..].iter().product();
-    let pixels = shape[2..].iter().product::<usize>();
-    Ok((shape.clone(), conv_workspace_len(taps, pixels)))
+    // A 1-D convolution is a 2-D one over an axis of height 1.
+    let (input, output) = match x.len() {
+        4 => ((x[2], x[3]), (shape[2], shape[3])),
+        _ => ((1, x[2]), (1, shape[2])),
+    };
+    let sizes = Sizes {
+        channels: w[1],
+        filters: w[0] / p.group.max(1),
+        input,
+        output,
+    };
+    Ok((shape.clone(), conv_workspace_len(sizes, &plane)))
 }
 
 /// [`conv`] into `out`, using `workspace` (at least [`conv_shapes`]' length) for the
@@ -131,12 +140,167 @@ pub fn conv_into(
 /// place; packing block by block only pays for itself on larger ones.
 const PACKED_BLOCK: usize = PACK_DEPTH * PACK_COLUMNS;
 
-/// The workspace a convolution with `taps` rows and `pixels` columns of unfolded input
-/// needs: the whole unfolded matrix when it is small, one packed block otherwise.
-fn conv_workspace_len(taps: usize, pixels: usize) -> usize {
-    match taps * pixels <= PACKED_BLOCK {
-        true => taps * pixels,
-        false => packed_workspace_len(taps, pixels),
+/// One group of a convolution: input channels and filters per group, input and output
+/// height and width (height 1 for 1-D).
+#[derive(Debug, Clone, Copy)]
+struct Sizes {
+    channels: usize,
+    filters: usize,
+    input: (usize, usize),
+    output: (usize, usize),
+}
+
+/// The workspace a convolution needs: the padded input and a chunk of wide output when it
+/// is read as [`Shifted`] rows; else the whole unfolded matrix when it is small, one packed
+/// block otherwise.
+fn conv_workspace_len(sizes: Sizes, win: &[Window; 2]) -> usize {
+    let [wy, wx] = win;
+    let taps = sizes.channels * wy.kernel * wx.kernel;
+    let pixels = sizes.output.0 * sizes.output.1;
+    match Shifted::new(sizes, win) {
+        Some(shifted) => shifted.len(),
+        None if taps * pixels <= PACKED_BLOCK => taps * pixels,
+        None => packed_workspace_len(taps, pixels),
+    }
+}
+
+/// Columns of the product a [`Shifted`] convolution computes per chunk of output rows: one
+/// column block of the in-place kernel.
+const SHIFTED_COLUMNS: usize = 512;
+
+/// The most workspace (padded input and one chunk of wide output) a [`Shifted`]
+/// convolution takes (512 KiB); a larger convolution is packed block by block instead.
+const SHIFTED_MAX: usize = 1 << 17;
+
+/// A convolution read as shifted rows of its zero-padded input, so that no im2col matrix
+/// is built. The padded input is laid out per channel as `stride_y × stride_x` phase
+/// planes of `hq × wq` values (one plane when the strides are 1); then tap `(c, ky, kx)`'s
+/// row of the im2col matrix, over whole output rows of `wq` columns, is one contiguous
+/// stretch of those planes, which the in-place product reads as a row of B. Columns
+/// `ow..wq` of each output row are computed from the padding and dropped.
+#[derive(Debug, Clone, Copy)]
+struct Shifted {
+    sizes: Sizes,
+    win: [Window; 2],
+    /// Rows and columns of each phase plane.
+    hq: usize,
+    wq: usize,
+    /// Output rows per chunk: at most [`SHIFTED_COLUMNS`] columns of the product.
+    rows: usize,
+}
+
+impl Shifted {
+    /// The layout for one group, or `None` for a 1×1 window that reads its input as it
+    /// lies, or when the workspace would exceed [`SHIFTED_MAX`].
+    fn new(sizes: Sizes, win: &[Window; 2]) -> Option<Shifted> {
+        let [wy, wx] = win;
+        let pointwise = win
+            .iter()
+            .all(|w| w.kernel == 1 && w.stride == 1 && w.pad_begin == 0);
+        let (h, w) = sizes.input;
+        let hq = (h + wy.pad_begin + wy.pad_end).div_ceil(wy.stride);
+        let wq = (w + wx.pad_begin + wx.pad_end).div_ceil(wx.stride);
+        let oh = sizes.output.0;
+        let chunks = oh.div_ceil((SHIFTED_COLUMNS / wq.max(1)).max(1));
+        let shifted = Shifted {
+            sizes,
+            win: *win,
+            hq,
+            wq,
+            rows: oh.div_ceil(chunks.max(1)),
+        };
+        (!pointwise && oh > 0 && shifted.len() <= SHIFTED_MAX).then_some(shifted)
+    }
+
+    /// Values of the padded input, with one row of zeros after it: the last tap's row
+    /// runs that far past the planes in the columns that are dropped.
+    fn padded_len(&self) -> usize {
+        let [wy, wx] = &self.win;
+        self.sizes.channels * wy.stride * wx.stride * self.hq * self.wq + self.wq
+    }
+
+    /// The workspace: the padded input, then one chunk of `filters × rows × wq` outputs.
+    fn len(&self) -> usize {
+        self.padded_len() + self.sizes.filters * self.rows * self.wq
+    }
+
+    /// Where tap row `p` (channel, kernel row, kernel column) starts for output row 0.
+    #[inline(always)]
+    fn start(&self, p: usize) -> usize {
+        let [wy, wx] = &self.win;
+        let taps = wy.kernel * wx.kernel;
+        let (c, t) = (p / taps, p % taps);
+        let (dy, dx) = (t / wx.kernel * wy.dilation, t % wx.kernel * wx.dilation);
+        let phase = c * wy.stride * wx.stride + dy % wy.stride * wx.stride + dx % wx.stride;
+        (phase * self.hq + dy / wy.stride) * self.wq + dx / wx.stride
+    }
+
+    /// Write `x` (`[channels, h, w]`) into `dst` zero-padded and split into phase planes.
+    fn pad(&self, x: ArrayView3<'_, f32>, dst: &mut [f32]) {
+        let [wy, wx] = &self.win;
+        let (plane, w, sx) = (self.hq * self.wq, self.sizes.input.1, wx.stride);
+        dst[..self.padded_len()].fill(0.0);
+        for (c, channel) in x.outer_iter().enumerate() {
+            for (iy, row) in channel.outer_iter().enumerate() {
+                let i = iy + wy.pad_begin;
+                let line = (c * wy.stride + i % wy.stride) * sx;
+                let at = line * plane + i / wy.stride * self.wq;
+                if let (Some(values), 1) = (row.as_slice(), sx) {
+                    copy_row(&mut dst[at + wx.pad_begin..][..w], values);
+                    continue;
+                }
+                // Phase column `px` holds the input columns `ix` with `(ix + pad) % sx == px`.
+                for px in 0..sx {
+                    let ix0 = (px + sx - wx.pad_begin % sx) % sx;
+                    if ix0 >= w {
+                        continue;
+                    }
+                    let dst = &mut dst[at + px * plane + (ix0 + wx.pad_begin) / sx..];
+                    let dst = &mut dst[..(w - ix0).div_ceil(sx)];
+                    match row.as_slice() {
+                        Some(values) => zip_strided(dst, &values[ix0..], sx, |d, v| *d = v),
+                        None => {
+                            let src = row.slice(ndarray::s![ix0..;sx]);
+                            dst.iter_mut().zip(&src).for_each(|(d, &v)| *d = v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `out = w · unfold(x)` for one group: `w` is `[filters, taps]`, `out` the group's
+    /// `[filters, oh, ow]` outputs.
+    fn product(
+        &self,
+        x: ArrayView3<'_, f32>,
+        w: &[f32],
+        out: &mut [f32],
+        workspace: &mut [f32],
+    ) -> Result<()> {
+        let (padded, wide) = workspace.split_at_mut(self.padded_len());
+        self.pad(x, padded);
+        let [wy, wx] = &self.win;
+        let (filters, taps) = (
+            self.sizes.filters,
+            self.sizes.channels * wy.kernel * wx.kernel,
+        );
+        let (oh, ow) = self.sizes.output;
+        let wq = self.wq;
+        for y0 in (0..oh).step_by(self.rows) {
+            let rows = self.rows.min(oh - y0);
+            let n = rows * wq;
+            let wide = &mut wide[..filters * n];
+            let start = |p| self.start(p) + y0 * wq;
+            mat_mul_rows_into(w, padded, start, wide, (filters, taps, n))?;
+            for (plane, computed) in out.chunks_exact_mut(oh * ow).zip(wide.chunks_exact(n)) {
+                let dst = plane[y0 * ow..][..rows * ow].chunks_exact_mut(ow);
+                for (dst, row) in dst.zip(computed.chunks_exact(wq)) {
+                    copy_row(dst, &row[..ow]);
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -186,7 +350,14 @@ fn conv2d(
     }
     let taps = cg * kh * kw;
     let pixels = oh * ow;
-    let needed = conv_workspace_len(taps, pixels);
+    let sizes = Sizes {
+        channels: cg,
+        filters: m / group,
+        input: (h, wd),
+        output: (oh, ow),
+    };
+    let needed = conv_workspace_len(sizes, &win);
+    let shifted = Shifted::new(sizes, &win);
     let whole = taps * pixels <= PACKED_BLOCK;
     if workspace.len() < needed {
         return Err(Error::Shape(format!(
@@ -226,6 +397,10 @@ fn conv2d(
                 .as_slice()
                 .ok_or_else(|| Error::Shape("Conv weights must be contiguous".into()))?;
             let dims = (mg, taps, pixels);
+            if let Some(shifted) = &shifted {
+                shifted.product(src, wg, dst, workspace)?;
+                continue;
+            }
             let unfolded = Unfold::new(src, &win, (oh, ow));
             match (src.as_slice(), whole) {
                 // Small products: B in place (or unfolded whole), no packing pass.
@@ -555,6 +730,22 @@ impl PackB<f32> for UnfoldedStrided<'_, '_> {
                 _ => 0.0,
             };
         }
+    }
+}
+
+/// `dst.copy_from_slice(src)` inlined: for rows of a few dozen values a call to `memcpy`
+/// costs more than the copy.
+#[inline(always)]
+fn copy_row(dst: &mut [f32], src: &[f32]) {
+    let mut blocks = dst.chunks_exact_mut(8).zip(src.chunks_exact(8));
+    for (d, s) in &mut blocks {
+        if let (Ok(d), Ok(s)) = (<&mut [f32; 8]>::try_from(d), <&[f32; 8]>::try_from(s)) {
+            *d = *s;
+        }
+    }
+    let done = dst.len() / 8 * 8;
+    for (d, &s) in dst[done..].iter_mut().zip(&src[done..]) {
+        *d = s;
     }
 }
 

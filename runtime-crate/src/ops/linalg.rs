@@ -129,15 +129,12 @@ pub fn mat_mul_into_on<T: Numeric>(
         return Ok(());
     }
     if let (Some(a), Some(b), Some(c)) = (a.as_slice(), b.as_slice(), c.as_slice_mut()) {
+        let b = InPlace {
+            values: b,
+            start: |p| p * n,
+        };
         let product = |a: &[T], c: &mut [T], m: usize| {
-            let dims = Dims { m, k, n };
-            match isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => blocked_avx512(alpha, a, b, c, dims, accumulate),
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => blocked_avx2(alpha, a, b, c, dims, accumulate),
-                _ => blocked::<T, 4, 16, false>(alpha, a, b, c, dims, accumulate),
-            }
+            blocked_on(isa, alpha, a, b, c, Dims { m, k, n }, accumulate);
         };
         #[cfg(feature = "threads")]
         if let Some(rows) = rows_per_thread(m, n, k) {
@@ -167,6 +164,70 @@ pub fn mat_mul_into_on<T: Numeric>(
         }
     }
     Ok(())
+}
+
+/// `c = a·b` for row-major `a` (`[m, k]`) and `c` (`[m, n]`) slices and a B read in
+/// place whose row `p` is `b[start(p)..][..n]`: rows may overlap or skip, which lets a
+/// stride-1 convolution read each tap's row of its im2col matrix as a shifted stretch of
+/// its zero-padded input.
+///
+/// # Errors
+/// [`Error::Shape`] if `a` or `c` are smaller than the sizes say, or a row of B runs
+/// past `b`'s end.
+pub(crate) fn mat_mul_rows_into<T: Numeric>(
+    a: &[T],
+    b: &[T],
+    start: impl Fn(usize) -> usize + Copy,
+    c: &mut [T],
+    (m, k, n): (usize, usize, usize),
+) -> Result<()> {
+    let rows_fit = (0..k).all(|p| start(p).checked_add(n).is_some_and(|end| end <= b.len()));
+    if a.len() < m * k || c.len() < m * n || !rows_fit {
+        return Err(Error::Shape(format!(
+            "product [{m}, {k}] x [{k}, {n}] with rows of B in place needs {} values of A \
+             and {} of C, and every row of B inside its {} values",
+            m * k,
+            m * n,
+            b.len()
+        )));
+    }
+    let (a, c, dims) = (&a[..m * k], &mut c[..m * n], Dims { m, k, n });
+    blocked_on(
+        Isa::best(),
+        T::one(),
+        a,
+        InPlace { values: b, start },
+        c,
+        dims,
+        false,
+    );
+    Ok(())
+}
+
+/// [`blocked`] with the kernel compiled for `isa` (which the caller checked).
+fn blocked_on<T: Numeric, S: Fn(usize) -> usize + Copy>(
+    isa: Isa,
+    alpha: T,
+    a: &[T],
+    b: InPlace<'_, T, S>,
+    c: &mut [T],
+    dims: Dims,
+    accumulate: bool,
+) {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => blocked_avx512(alpha, a, b, c, dims, accumulate),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => blocked_avx2(alpha, a, b, c, dims, accumulate),
+        _ => blocked::<T, S, 4, 16, false>(alpha, a, b, c, dims, accumulate),
+    }
+}
+
+/// A right-hand operand read in place: row `p` is `values[start(p)..][..n]`.
+#[derive(Clone, Copy)]
+struct InPlace<'b, T, S> {
+    values: &'b [T],
+    start: S,
 }
 
 /// Columns of B that [`mat_mul_packed_into`] packs per block.
@@ -316,10 +377,24 @@ macro_rules! blocked_for {
         #[doc = concat!("[`blocked`] compiled for ", $features, " (", $mr, " × ", $nr, " tiles).")]
         #[cfg(target_arch = "x86_64")]
         #[allow(unsafe_code)]
-        fn $name<T: Numeric>(alpha: T, a: &[T], b: &[T], c: &mut [T], d: Dims, add: bool) {
+        fn $name<T: Numeric, S: Fn(usize) -> usize + Copy>(
+            alpha: T,
+            a: &[T],
+            b: InPlace<'_, T, S>,
+            c: &mut [T],
+            d: Dims,
+            add: bool,
+        ) {
             #[target_feature(enable = $features)]
-            fn run<T: Numeric>(alpha: T, a: &[T], b: &[T], c: &mut [T], d: Dims, add: bool) {
-                blocked::<T, $mr, $nr, true>(alpha, a, b, c, d, add);
+            fn run<T: Numeric, S: Fn(usize) -> usize + Copy>(
+                alpha: T,
+                a: &[T],
+                b: InPlace<'_, T, S>,
+                c: &mut [T],
+                d: Dims,
+                add: bool,
+            ) {
+                blocked::<T, S, $mr, $nr, true>(alpha, a, b, c, d, add);
             }
             assert!($isa.is_available(), "dispatch checks the CPU first");
             // SAFETY: the CPU has these features, checked just above.
@@ -483,15 +558,22 @@ fn store_tile<T: Numeric, const NR: usize, const R: usize>(
     }
 }
 
-/// `c (+)= alpha · a·b` for contiguous row-major `a`, `b`, `c`, in `MR × NR` tiles.
+/// `c (+)= alpha · a·b` for contiguous row-major `a` and `c` and a B read in place
+/// (row `p` at `b.start(p)`), in `MR × NR` tiles.
 /// For each tile the strip of A is packed on the stack; B is read in place, except
 /// its last few columns (fewer than NR), which are copied once per block into a
 /// zero-padded stack buffer so every tile runs at full width.
 #[inline(always)]
-fn blocked<T: Numeric, const MR: usize, const NR: usize, const FMA: bool>(
+fn blocked<
+    T: Numeric,
+    S: Fn(usize) -> usize + Copy,
+    const MR: usize,
+    const NR: usize,
+    const FMA: bool,
+>(
     alpha: T,
     a: &[T],
-    b: &[T],
+    b: InPlace<'_, T, S>,
     c: &mut [T],
     d: Dims,
     accumulate: bool,
@@ -499,11 +581,11 @@ fn blocked<T: Numeric, const MR: usize, const NR: usize, const FMA: bool>(
     // The stack buffers only need the product's depth: zeroing 18 KiB per call would
     // cost more than a small product (a recurrent cell's) itself.
     if d.k <= 16 {
-        with_buffers::<T, MR, NR, FMA, 16>(alpha, a, b, c, d, accumulate);
+        with_buffers::<T, S, MR, NR, FMA, 16>(alpha, a, b, c, d, accumulate);
     } else if d.k <= 32 {
-        with_buffers::<T, MR, NR, FMA, 32>(alpha, a, b, c, d, accumulate);
+        with_buffers::<T, S, MR, NR, FMA, 32>(alpha, a, b, c, d, accumulate);
     } else {
-        with_buffers::<T, MR, NR, FMA, KC>(alpha, a, b, c, d, accumulate);
+        with_buffers::<T, S, MR, NR, FMA, KC>(alpha, a, b, c, d, accumulate);
     }
 }
 
@@ -512,6 +594,7 @@ fn blocked<T: Numeric, const MR: usize, const NR: usize, const FMA: bool>(
 #[inline(always)]
 fn with_buffers<
     T: Numeric,
+    S: Fn(usize) -> usize + Copy,
     const MR: usize,
     const NR: usize,
     const FMA: bool,
@@ -519,36 +602,49 @@ fn with_buffers<
 >(
     alpha: T,
     a: &[T],
-    b: &[T],
+    b: InPlace<'_, T, S>,
     c: &mut [T],
     d: Dims,
     accumulate: bool,
 ) {
     let mut strip = [[T::zero(); MR]; DEPTH];
+    let mut starts = [0usize; DEPTH];
+    let bufs = (&mut strip[..], &mut starts[..]);
     if d.n % NR == 0 {
-        blocked_with::<T, MR, NR, FMA>(alpha, a, b, c, d, accumulate, (&mut strip, &mut []));
+        blocked_with::<T, S, MR, NR, FMA>(alpha, a, b, c, d, accumulate, bufs, &mut []);
     } else {
         let mut edge = [[T::zero(); NR]; DEPTH];
-        blocked_with::<T, MR, NR, FMA>(alpha, a, b, c, d, accumulate, (&mut strip, &mut edge));
+        blocked_with::<T, S, MR, NR, FMA>(alpha, a, b, c, d, accumulate, bufs, &mut edge);
     }
 }
 
-/// [`blocked`] with its strip of A and edge buffer (empty when no block has ragged columns).
+/// [`blocked`] with its strip of A, the starts of a depth block's rows of B, and the
+/// edge buffer (empty when no block has ragged columns).
 #[inline(always)]
-#[allow(clippy::type_complexity)]
-fn blocked_with<T: Numeric, const MR: usize, const NR: usize, const FMA: bool>(
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
+fn blocked_with<
+    T: Numeric,
+    S: Fn(usize) -> usize + Copy,
+    const MR: usize,
+    const NR: usize,
+    const FMA: bool,
+>(
     alpha: T,
     a: &[T],
-    b: &[T],
+    b: InPlace<'_, T, S>,
     c: &mut [T],
     Dims { m, k, n }: Dims,
     accumulate: bool,
-    (strip, edge): (&mut [[T; MR]], &mut [[T; NR]]),
+    (strip, starts): (&mut [[T; MR]], &mut [usize]),
+    edge: &mut [[T; NR]],
 ) {
     for k0 in (0..k).step_by(KC) {
         let depth = (k - k0).min(KC);
         let add = accumulate || k0 > 0;
-        let b_rows = &b[k0 * n..];
+        for (p, start) in (k0..).zip(&mut starts[..depth]) {
+            *start = (b.start)(p);
+        }
+        let starts = &starts[..depth];
         for j0 in (0..n).step_by(NC) {
             let cols = (n - j0).min(NC);
             let ragged = cols % NR;
@@ -556,8 +652,8 @@ fn blocked_with<T: Numeric, const MR: usize, const NR: usize, const FMA: bool>(
             if ragged > 0 {
                 // Only the last column block is ragged, always by the same count, so the
                 // zeros that `with_buffers` put past `ragged` are never overwritten.
-                for (slot, row) in edge.iter_mut().zip(b_rows.chunks(n)).take(depth) {
-                    slot[..ragged].copy_from_slice(&row[full.end..][..ragged]);
+                for (slot, &start) in edge.iter_mut().zip(starts) {
+                    slot[..ragged].copy_from_slice(&b.values[start + full.end..][..ragged]);
                 }
             }
             let edge = &edge[..if ragged > 0 { depth } else { 0 }];
@@ -573,7 +669,7 @@ fn blocked_with<T: Numeric, const MR: usize, const NR: usize, const FMA: bool>(
                     ragged,
                     add,
                 };
-                let bs = (b_rows, edge);
+                let bs = (b.values, starts, edge);
                 i += if rows >= MR {
                     rows_of::<T, MR, MR, NR, FMA>(alpha, a, bs, c, (k, n), panel, strip)
                 } else if rows >= 4 {
@@ -601,14 +697,14 @@ struct Panel {
     add: bool,
 }
 
-/// `R` rows of C starting at `p.i`; returns `R`. `b_rows` is B from row `k0` on, and
-/// `edge` the zero-padded copy of its last `p.ragged` columns.
+/// `R` rows of C starting at `p.i`; returns `R`. Row `k0 + pk` of B starts at
+/// `b[starts[pk]]`, and `edge` is the zero-padded copy of its last `p.ragged` columns.
 #[inline(always)]
 #[allow(clippy::type_complexity)]
 fn rows_of<T: Numeric, const MR: usize, const R: usize, const NR: usize, const FMA: bool>(
     alpha: T,
     a: &[T],
-    (b_rows, edge): (&[T], &[[T; NR]]),
+    (b, starts, edge): (&[T], &[usize], &[[T; NR]]),
     c: &mut [T],
     (k, n): (usize, usize),
     p: Panel,
@@ -620,8 +716,8 @@ fn rows_of<T: Numeric, const MR: usize, const R: usize, const NR: usize, const F
     };
     for j in p.full.clone().step_by(NR) {
         let mut acc = [[T::zero(); NR]; R];
-        for (pk, ap) in strip.iter().enumerate() {
-            let row = &b_rows[pk * n + j..][..NR];
+        for (ap, &start) in strip.iter().zip(starts) {
+            let row = &b[start + j..][..NR];
             let bp: [T; NR] = core::array::from_fn(|l| row[l]);
             multiply_add::<T, MR, R, NR, FMA>(&mut acc, ap, &bp);
         }
@@ -771,4 +867,32 @@ fn dot<T: Numeric>(x: &[T], y: &[T]) -> T {
         }
     }
     acc.iter().fold(tail, |s, &v| s + v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mat_mul_rows_into;
+    use ndarray::Array2;
+
+    #[test]
+    fn rows_read_in_place_may_overlap() {
+        // Row p of B is b[p..p + n]: each row is the one before shifted by one value.
+        let (m, k, n) = (5, 7, 40);
+        let b: Vec<f32> = (0..k + n).map(|i| (i as f32 * 0.37).sin()).collect();
+        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.11).cos()).collect();
+        let mut c = vec![f32::NAN; m * n];
+        mat_mul_rows_into(&a, &b, |p| p, &mut c, (m, k, n)).unwrap();
+        let whole = Array2::from_shape_fn((k, n), |(p, j)| b[p + j]);
+        let expected = Array2::from_shape_vec((m, k), a).unwrap().dot(&whole);
+        for (x, y) in c.iter().zip(&expected) {
+            assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn rows_past_the_end_are_an_error() {
+        let (a, b, mut c) = ([1.0f32; 4], [1.0f32; 5], [0.0f32; 4]);
+        assert!(mat_mul_rows_into(&a, &b, |p| p * 2, &mut c, (2, 2, 2)).is_ok());
+        assert!(mat_mul_rows_into(&a, &b, |p| p * 4, &mut c, (2, 2, 2)).is_err());
+    }
 }

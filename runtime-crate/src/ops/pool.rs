@@ -8,6 +8,7 @@
 use super::conv::to4;
 use super::window::{zip_strided, Window};
 use crate::{Error, Result};
+use multiversion::multiversion;
 use ndarray::{ArrayD, ArrayView4, ArrayViewD, ArrayViewMut4, ArrayViewMutD, Axis, Ix4, IxDyn};
 
 /// Pooling attributes, one entry per spatial axis.
@@ -360,21 +361,37 @@ fn pool2d(
     let (Some(src), Some(dst)) = (x.as_slice(), out.as_slice_mut()) else {
         return Err(Error::Shape("pooling output must be contiguous".into()));
     };
+    pool_planes(src, (h, w), &win, op, dst, (oh, ow));
+    Ok(())
+}
+
+/// [`pool_plane`] over every `[h, w]` plane of `src`, compiled for AVX-512 and AVX2 as
+/// well; the CPU picks at run time.
+#[multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
+fn pool_planes(
+    src: &[f32],
+    (h, w): (usize, usize),
+    win: &[Window; 2],
+    op: Reduce,
+    dst: &mut [f32],
+    (oh, ow): (usize, usize),
+) {
     // One copy of the plane loop per reduction, so the inner loops hold no `match`.
     for (i, dst) in dst.chunks_exact_mut((oh * ow).max(1)).enumerate() {
         let src = &src[i * h * w..][..h * w];
         match op {
-            Reduce::Max => pool_plane(src, (h, w), &win, Reduce::Max, dst, ow),
-            mean @ Reduce::Mean { .. } => pool_plane(src, (h, w), &win, mean, dst, ow),
-            lp @ Reduce::Lp { .. } => pool_plane(src, (h, w), &win, lp, dst, ow),
+            Reduce::Max => pool_plane(src, (h, w), win, Reduce::Max, dst, ow),
+            mean @ Reduce::Mean { .. } => pool_plane(src, (h, w), win, mean, dst, ow),
+            lp @ Reduce::Lp { .. } => pool_plane(src, (h, w), win, lp, dst, ow),
         }
     }
-    Ok(())
 }
 
 /// Pool one `[h, w]` plane into `out` (`ow` values per row). Tap by tap: each tap
 /// of the window combines a strided run of an input row into the output row, over
 /// exactly the windows where that tap reads the input (padding is never visited).
+/// Side-by-side windows 2 or 3 wide (a 2×2 pool with stride 2) read each window's
+/// adjacent values at once instead, where the whole window is inside the input.
 #[inline(always)]
 fn pool_plane(
     x: &[f32],
@@ -385,6 +402,11 @@ fn pool_plane(
     ow: usize,
 ) {
     let [wy, wx] = win;
+    let side_by_side = wx.stride == wx.kernel && wx.dilation == 1 && matches!(wx.kernel, 2 | 3);
+    let dense = match side_by_side {
+        true => wx.interior(w, ow),
+        false => 0..0,
+    };
     for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
         out_row.fill(op.start());
         let rows = wy.taps(oy, h);
@@ -393,13 +415,27 @@ fn pool_plane(
             let row = &x[iy * w..][..w];
             for kx in 0..wx.kernel {
                 let cols = wx.windows(kx, w, ow);
-                if cols.is_empty() {
-                    continue;
+                // The windows before and after the dense ones (all of `cols` without them).
+                let parts = [
+                    cols.start..cols.end.min(dense.start),
+                    cols.start.max(dense.end)..cols.end,
+                ];
+                for cols in parts.into_iter().filter(|part| !part.is_empty()) {
+                    let ix0 = cols.start * wx.stride + kx * wx.dilation - wx.pad_begin;
+                    zip_strided(&mut out_row[cols], &row[ix0..], wx.stride, |y, v| {
+                        *y = op.add(*y, v)
+                    });
                 }
-                let ix0 = cols.start * wx.stride + kx * wx.dilation - wx.pad_begin;
-                zip_strided(&mut out_row[cols], &row[ix0..], wx.stride, |y, v| {
-                    *y = op.add(*y, v)
-                });
+            }
+            if !dense.is_empty() {
+                let (out, src) = (
+                    &mut out_row[dense.clone()],
+                    &row[dense.start * wx.stride - wx.pad_begin..],
+                );
+                match wx.kernel {
+                    2 => side_by_side_windows::<2>(out, src, op),
+                    _ => side_by_side_windows::<3>(out, src, op),
+                }
             }
         }
         if !matches!(op, Reduce::Max) {
@@ -408,6 +444,25 @@ fn pool_plane(
                 *y = op.finish(*y, count, || wy.padded_taps(oy, h) * wx.padded_taps(ox, w));
             }
         }
+    }
+}
+
+/// `out[i] = op(out[i], src[i·K..i·K + K])`: windows `K` wide side by side.
+#[inline(always)]
+fn side_by_side_windows<const K: usize>(out: &mut [f32], src: &[f32], op: Reduce) {
+    // Blocks of 16 windows of fixed size, so the loads de-interleave in vector registers.
+    let mut blocks = out.chunks_exact_mut(16).zip(src.chunks_exact(16 * K));
+    for (ys, windows) in &mut blocks {
+        for (l, y) in ys.iter_mut().enumerate() {
+            *y = windows[l * K..][..K]
+                .iter()
+                .fold(*y, |acc, &v| op.add(acc, v));
+        }
+    }
+    let done = out.len() / 16 * 16;
+    let rest = out[done..].iter_mut().zip(src[done * K..].chunks_exact(K));
+    for (y, window) in rest {
+        *y = window.iter().fold(*y, |acc, &v| op.add(acc, v));
     }
 }
 
