@@ -224,15 +224,35 @@ impl Shifted {
         self.padded_len() + self.sizes.filters * self.rows * self.wq
     }
 
-    /// Where tap row `p` (channel, kernel row, kernel column) starts for output row 0.
+    /// Where tap row `(c, ky, kx)` starts for output row 0.
     #[inline(always)]
-    fn start(&self, p: usize) -> usize {
+    fn start(&self, c: usize, ky: usize, kx: usize) -> usize {
+        let [wy, wx] = &self.win;
+        let (dy, dx) = (ky * wy.dilation, kx * wx.dilation);
+        if wy.stride == 1 && wx.stride == 1 {
+            return (c * self.hq + dy) * self.wq + dx;
+        }
+        let phase = (c * wy.stride + dy % wy.stride) * wx.stride + dx % wx.stride;
+        (phase * self.hq + dy / wy.stride) * self.wq + dx / wx.stride
+    }
+
+    /// Write where tap rows `first..first + starts.len()` start, for output row `y0`
+    /// on, into `starts` (what [`mat_mul_rows_into`] asks for).
+    fn starts(&self, first: usize, y0: usize, starts: &mut [usize]) {
         let [wy, wx] = &self.win;
         let taps = wy.kernel * wx.kernel;
-        let (c, t) = (p / taps, p % taps);
-        let (dy, dx) = (t / wx.kernel * wy.dilation, t % wx.kernel * wx.dilation);
-        let phase = c * wy.stride * wx.stride + dy % wy.stride * wx.stride + dx % wx.stride;
-        (phase * self.hq + dy / wy.stride) * self.wq + dx / wx.stride
+        let (mut c, t) = (first / taps, first % taps);
+        let (mut ky, mut kx) = (t / wx.kernel, t % wx.kernel);
+        for start in starts {
+            *start = self.start(c, ky, kx) + y0 * self.wq;
+            kx += 1;
+            if kx == wx.kernel {
+                (kx, ky) = (0, ky + 1);
+                if ky == wy.kernel {
+                    (ky, c) = (0, c + 1);
+                }
+            }
+        }
     }
 
     /// Write `x` (`[channels, h, w]`) into `dst` zero-padded and split into phase planes.
@@ -291,8 +311,8 @@ impl Shifted {
             let rows = self.rows.min(oh - y0);
             let n = rows * wq;
             let wide = &mut wide[..filters * n];
-            let start = |p| self.start(p) + y0 * wq;
-            mat_mul_rows_into(w, padded, start, wide, (filters, taps, n))?;
+            let starts = |first, starts: &mut [usize]| self.starts(first, y0, starts);
+            mat_mul_rows_into(w, padded, starts, wide, (filters, taps, n))?;
             for (plane, computed) in out.chunks_exact_mut(oh * ow).zip(wide.chunks_exact(n)) {
                 let dst = plane[y0 * ow..][..rows * ow].chunks_exact_mut(ow);
                 for (dst, row) in dst.zip(computed.chunks_exact(wq)) {

@@ -413,7 +413,9 @@ fn pool_plane(
         for ky in rows.clone() {
             let iy = oy * wy.stride + ky * wy.dilation - wy.pad_begin;
             let row = &x[iy * w..][..w];
-            for kx in 0..wx.kernel {
+            // Every window dense (no padding on this axis): no tap-by-tap edges.
+            let edges = if dense == (0..ow) { 0 } else { wx.kernel };
+            for kx in 0..edges {
                 let cols = wx.windows(kx, w, ow);
                 // The windows before and after the dense ones (all of `cols` without them).
                 let parts = [
