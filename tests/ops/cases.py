@@ -159,6 +159,13 @@ CASES = [
     Case("slice_steps_negative", "Slice", [run(normal(4, 6, 5)), const(fixed([1, -1, 0])), const(fixed([4, -7, 9])),
                                             const(fixed([0, 1, 2])), const(fixed([2, -2, 1]))]),
     Case("slice_clamped_default_axes", "Slice", [run(ints(0, 9, 5, 3)), const(fixed([-100])), const(fixed([2**62]))]),
+    # One contiguous run of the input (a Split's part): copied as one range.
+    Case("slice_contiguous_last_axis", "Slice", [run(normal(1, 36)), const(fixed([12])), const(fixed([24])),
+                                                 const(fixed([1]))]),
+    Case("slice_contiguous_inner_block", "Slice", [run(normal(3, 4, 5)), const(fixed([1, 1])), const(fixed([2, 3])),
+                                                   const(fixed([0, 1]))]),
+    Case("slice_strided_middle_axis", "Slice", [run(normal(3, 4, 5)), const(fixed([1])), const(fixed([3])),
+                                                const(fixed([1]))]),
     Case("expand_i64", "Expand", [run(ints(0, 9, 3, 1)), const(fixed([2, 3, 4]))]),
     Case("tile", "Tile", [run(normal(2, 3)), const(fixed([2, 1]))]),
     Case("pad_constant", "Pad", [run(normal(2, 3)), const(fixed([1, 0, 0, 2])), const(fixed(1.5, np.float32))]),

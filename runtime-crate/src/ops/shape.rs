@@ -8,6 +8,7 @@
 use super::elementwise::copy_into;
 use crate::{Element, Error, IndexElement, Result};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn, Slice};
+use std::ops::Range;
 
 /// Reshape `x` to `shape` in row-major order (what ONNX `Reshape` means).
 ///
@@ -265,6 +266,18 @@ pub fn slice_into<T: Element>(
             x.shape()
         )));
     }
+    let fits = out.ndim() == ranges.len()
+        && out
+            .shape()
+            .iter()
+            .zip(ranges)
+            .all(|(&d, &(lo, hi, _))| d == hi - lo);
+    if let (Some(range), true) = (contiguous_range(x.shape(), ranges), fits) {
+        if let (Some(src), Some(dst)) = (x.as_slice(), out.as_slice_mut()) {
+            dst.copy_from_slice(&src[range]);
+            return Ok(());
+        }
+    }
     let y = x.slice_each_axis(|ax| {
         let (lo, hi, step) = ranges[ax.axis.index()];
         Slice::new(lo as isize, Some(hi as isize), step)
@@ -278,6 +291,35 @@ pub fn slice_into<T: Element>(
     }
     copy_into(&mut out, &y);
     Ok(())
+}
+
+/// The values a slice of a row-major array of `shape` selects, as one range of its values,
+/// when they are contiguous: unit steps, every axis before the first partly taken one
+/// taken at a single index, and every axis after it whole (a Split's part along the last axis).
+fn contiguous_range(shape: &[usize], ranges: &[(usize, usize, isize)]) -> Option<Range<usize>> {
+    let partial = ranges
+        .iter()
+        .zip(shape)
+        .position(|(&(lo, hi, _), &dim)| (lo, hi) != (0, dim))
+        .unwrap_or(shape.len());
+    let before_single = ranges[..partial].iter().all(|&(lo, hi, _)| hi - lo == 1);
+    let after_whole = ranges
+        .iter()
+        .zip(shape)
+        .skip(partial + 1)
+        .all(|(&(lo, hi, _), &dim)| (lo, hi) == (0, dim));
+    if !(before_single && after_whole && ranges.iter().all(|r| r.2 == 1)) {
+        return None;
+    }
+    // Row-major offset of the first value, and the number of values taken.
+    let (mut offset, mut len) = (0, 1);
+    for (axis, (&(lo, hi, _), &dim)) in ranges.iter().zip(shape).enumerate() {
+        offset = offset * dim + lo;
+        if axis >= partial {
+            len *= hi - lo;
+        }
+    }
+    Some(offset..offset + len)
 }
 
 /// ONNX `Expand`: `x` broadcast to `out`'s shape.
