@@ -169,8 +169,9 @@ fn conv_workspace_len(sizes: Sizes, win: &[Window; 2]) -> usize {
 const SHIFTED_COLUMNS: usize = 512;
 
 /// The most workspace (padded input and one chunk of wide output) a [`Shifted`]
-/// convolution takes (512 KiB); a larger convolution is packed block by block instead.
-const SHIFTED_MAX: usize = 1 << 17;
+/// convolution takes (256 KiB, as much as one packed block of 128 × 512); a larger
+/// convolution is packed block by block instead, so peak memory stays where it was.
+const SHIFTED_MAX: usize = 1 << 16;
 
 /// A convolution read as shifted rows of its zero-padded input, so that no im2col matrix
 /// is built. The padded input is laid out per channel as `stride_y × stride_x` phase
