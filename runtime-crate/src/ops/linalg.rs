@@ -200,6 +200,10 @@ pub(crate) fn mat_mul_rows_into<T: Numeric>(
         )));
     }
     let (a, c, dims) = (&a[..m * k], &mut c[..m * n], Dims { m, k, n });
+    if k == 0 {
+        c.fill(T::zero()); // the kernel writes C only from its depth blocks
+        return Ok(());
+    }
     blocked_on(
         Isa::best(),
         T::one(),
@@ -929,5 +933,8 @@ mod tests {
         let (a, b, mut c) = ([1.0f32; 4], [1.0f32; 5], [0.0f32; 4]);
         assert!(mat_mul_rows_into(&a, &b, row_stride(2), &mut c, (2, 2, 2)).is_ok());
         assert!(mat_mul_rows_into(&a, &b, row_stride(4), &mut c, (2, 2, 2)).is_err());
+        let mut c = [f32::NAN; 4];
+        mat_mul_rows_into(&a, &b, row_stride(2), &mut c, (2, 0, 2)).unwrap();
+        assert_eq!(c, [0.0; 4]);
     }
 }
