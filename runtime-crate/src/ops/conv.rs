@@ -164,6 +164,13 @@ fn conv_workspace_len(sizes: Sizes, win: &[Window; 2]) -> usize {
     }
 }
 
+/// Whether a window is 1×1 with unit strides and no padding: the convolution then reads
+/// its input as it lies, as B of the product.
+fn pointwise(win: &[Window; 2]) -> bool {
+    win.iter()
+        .all(|w| w.kernel == 1 && w.stride == 1 && w.pad_begin == 0)
+}
+
 /// Columns of the product a [`Shifted`] convolution computes per chunk of output rows: one
 /// column block of the in-place kernel.
 const SHIFTED_COLUMNS: usize = 512;
@@ -195,9 +202,6 @@ impl Shifted {
     /// lies, or when the workspace would exceed [`SHIFTED_MAX`].
     fn new(sizes: Sizes, win: &[Window; 2]) -> Option<Shifted> {
         let [wy, wx] = win;
-        let pointwise = win
-            .iter()
-            .all(|w| w.kernel == 1 && w.stride == 1 && w.pad_begin == 0);
         let (h, w) = sizes.input;
         let hq = (h + wy.pad_begin + wy.pad_end).div_ceil(wy.stride);
         let wq = (w + wx.pad_begin + wx.pad_end).div_ceil(wx.stride);
@@ -210,7 +214,7 @@ impl Shifted {
             wq,
             rows: oh.div_ceil(chunks.max(1)),
         };
-        (!pointwise && oh > 0 && shifted.len() <= SHIFTED_MAX).then_some(shifted)
+        (!pointwise(win) && oh > 0 && shifted.len() <= SHIFTED_MAX).then_some(shifted)
     }
 
     /// Values of the padded input, with one row of zeros after it: the last tap's row
@@ -390,10 +394,7 @@ fn conv2d(
     let weights = w
         .into_shape_with_order((m, taps))
         .map_err(|_| Error::Shape("Conv weights must be contiguous".into()))?;
-    // A 1x1 window with unit strides and no padding reads the input as it lies.
-    let pointwise = win
-        .iter()
-        .all(|w| w.kernel == 1 && w.stride == 1 && w.pad_begin == 0);
+    let pointwise = pointwise(&win);
     let direct_depthwise = cg == 1 && mg == 1 && x.is_standard_layout() && out.is_standard_layout();
     for b in 0..n {
         if direct_depthwise {
