@@ -31,6 +31,10 @@ def ops_markdown() -> str:
         "unsupported op and its nodes. Shapes must be static once the input shapes are fixed",
         "(`--input-shape NAME=D0,D1,...`).",
         "",
+        "In place: `yes` ops may overwrite their input when no later node reads it; `view` ops",
+        "(Reshape and its kin always, Slice and Gather when they pick one contiguous run) need",
+        "no code at all when their input is an intermediate: their output is read where it lies.",
+        "",
         "| op | family | attributes | dtypes | in place | limits |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
@@ -38,7 +42,7 @@ def ops_markdown() -> str:
         spec = REGISTRY[op]
         dtypes = ", ".join(sorted(d.name for d in spec.dtypes))
         attrs = ", ".join(f"`{a}`" for a in spec.attrs) or "-"
-        inplace = "yes" if spec.can_run_inplace else "-"
+        inplace = "yes" if spec.can_run_inplace else "view" if spec.view else "-"
         lines.append(f"| {op} | {spec.family} | {attrs} | {dtypes} | {inplace} | {spec.limits or '-'} |")
     lines += ["", "Rewritten away by a pass:", "", "| op | pass |", "| --- | --- |"]
     lines += [f"| {op} | `{name}` |" for op, name in sorted(REWRITTEN.items())]

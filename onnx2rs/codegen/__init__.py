@@ -106,23 +106,25 @@ def _lower(graph: Graph, node: Node, renderer: Renderer, arena: _Arena, decision
     if len(node.outputs) > 1:
         return _lower_multi(graph, node, renderer, arena)
     out = graph.value(node.outputs[0])
+    view = node.outputs[0] in arena.memory.views
     inplace_input = decision.input if decision is not None and decision.inplace else None
     bindings, split_names, split_ranges = {}, [], []
     for name in dict.fromkeys(v for v in node.inputs if v):
         if name in graph.inputs or graph.is_constant(name):
             bindings[name] = _outside_arena(graph, name, renderer)
-        elif name == inplace_input:
-            continue  # it is the output slice now
-        elif graph.value(name).dtype == out.dtype:
+        elif name == inplace_input or (view and name == node.inputs[0]):
+            continue  # it is the output slice now, or the output lies within it
+        elif graph.value(name).dtype == out.dtype and not view:
             split_names.append(f"in{len(split_names)}")
             split_ranges.append("({}, {})".format(*arena.bounds(name)))
             bindings[name] = f"arena::view({split_names[-1]}, {_dims(graph.value(name).shape)})?"
         else:
             bindings[name] = arena.view(name)
     ctx = Lowering(graph, node, renderer, bindings, [f"arena::view_mut(out, {_dims(out.shape)})?"],
-                   inplace_input is not None)
+                   inplace_input is not None, view)
     call = lookup(node.op_type, node.domain).lower(ctx)  # type: ignore[union-attr]
     step = {
+        "view": view,
         "op_type": node.op_type,
         "name": node.name,
         "expr": call.expr,
@@ -173,7 +175,7 @@ def _lower_multi(graph: Graph, node: Node, renderer: Renderer, arena: _Arena):
         )
     ctx = Lowering(graph, node, renderer, bindings, out_views, False)
     call = lookup(node.op_type, node.domain).lower(ctx)  # type: ignore[union-attr]
-    step = {"op_type": node.op_type, "name": node.name, "expr": call.expr, "fallible": call.fallible,
+    step = {"op_type": node.op_type, "name": node.name, "expr": call.expr, "fallible": call.fallible, "view": False,
             "borrows": borrows, "split_names": [], "split_ranges": []}
     return step, ctx
 

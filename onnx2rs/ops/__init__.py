@@ -17,6 +17,8 @@ from ..ir import Graph, Node
 from .lowering import Call, Lowering
 
 Check = Callable[[Node, Graph], "str | None"]
+# The element offset at which a node's output lies in its input 0, or None (see passes/views.py).
+ViewOffset = Callable[[Node, Graph], "int | None"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class OpSpec:
     family: str = ""
     attrs: tuple[str, ...] = field(default=())
     dtype_input: int = 0
+    view: ViewOffset | None = None
 
 
 REGISTRY: dict[str, OpSpec] = {}
@@ -46,11 +49,14 @@ def register(
     limits: str = "",
     attrs: tuple[str, ...] = (),
     dtype_input: int = 0,
+    view: ViewOffset | None = None,
 ) -> Callable[[Callable[[Lowering], Call]], Callable[[Lowering], Call]]:
     """Register `fn` as the lowering of each of `op_types` (a decorator).
 
     `dtypes` are the element types accepted for input `dtype_input`; `check`
-    returns a reason when a node's attributes are beyond what the runtime does.
+    returns a reason when a node's attributes are beyond what the runtime does;
+    `view` gives the element offset at which the output can be read inside input 0
+    (None when it cannot), so that the node needs no code (passes/views.py).
     """
 
     def decorate(fn: Callable[[Lowering], Call]) -> Callable[[Lowering], Call]:
@@ -59,7 +65,7 @@ def register(
             if op in REGISTRY:
                 raise RuntimeError(f"op {op} registered twice")
             REGISTRY[op] = OpSpec(
-                op, fn, dtypes, check, inplace, inplace, limits, family, attrs, dtype_input
+                op, fn, dtypes, check, inplace, inplace, limits, family, attrs, dtype_input, view
             )
         return fn
 

@@ -29,16 +29,18 @@ class Lowering:
     `out(i)` is a mutable view of output i's arena slice; `const(i)` reads a
     compile-time value instead, so that it never becomes a weight. When
     `inplace` is set, input 0 lives in the output's slice: use `out()` only.
+    When `view` is set, the output is read where input 0 lies (passes/views.py):
+    the lowering emits no kernel, at most a check of run-time operands.
     """
 
     def __init__(
         self, graph: Graph, node: Node, renderer: Renderer, bindings: dict[str, str], outs: list[str | None],
-        inplace: bool,
+        inplace: bool, view: bool = False,
     ) -> None:
         """Prepare to lower `node`; `bindings` maps its input names to view expressions, `outs`
         gives each output's mutable view (None for an output the model leaves out)."""
         self.graph, self.node, self._renderer = graph, node, renderer
-        self._bindings, self._outs, self.inplace = bindings, outs, inplace
+        self._bindings, self._outs, self.inplace, self.view = bindings, outs, inplace, view
         self.weights_used: list[str] = []
         self.inputs_used: list[str] = []
         self.workspace_needed = 0
@@ -138,5 +140,5 @@ class Lowering:
         return Call(f"{first.expr}.and_then(|{binding}| {then.expr})")
 
     def alias(self) -> Call:
-        """No code: the output is input 0's buffer under another shape."""
+        """No code: the output is a view of input 0's buffer."""
         return Call("", fallible=False)

@@ -39,13 +39,13 @@ def _checked(ctx: Lowering, check: str, kernel: Call, *extra: str) -> Call:
 _SHAPE_CHECK = {"Reshape": "check_reshape", "Squeeze": "check_squeeze", "Unsqueeze": "check_squeeze"}
 
 
-@register("Reshape", "Flatten", "Squeeze", "Unsqueeze", dtypes=ALL, inplace=True, check=_runtime_operand,
-          attrs=("allowzero", "axes", "axis"),
+@register("Reshape", "Flatten", "Squeeze", "Unsqueeze", dtypes=ALL, check=_runtime_operand,
+          attrs=("allowzero", "axes", "axis"), view=lambda node, graph: 0,
           limits="A shape or axes operand computed at run time is checked against the static output shape.")
 def lower_reshape(ctx: Lowering) -> Call:
-    """Nothing when the output may reuse the input's buffer; else `ops::reshape_into(x, out)`.
+    """Nothing when the output is a view of the input; else `ops::reshape_into(x, out)`.
     A run-time shape or axes operand is checked first (`ops::check_reshape`, `ops::check_squeeze`)."""
-    kernel = ctx.alias() if ctx.inplace else ctx.call("reshape_into", ctx.arg(0), ctx.out())
+    kernel = ctx.alias() if ctx.view else ctx.call("reshape_into", ctx.arg(0), ctx.out())
     op = ctx.node.op_type
     if op == "Flatten" or (op != "Reshape" and ctx.graph.opset < 13):
         return kernel
@@ -70,9 +70,45 @@ def lower_concat(ctx: Lowering) -> Call:
     return ctx.call("concat_into", f"&[{', '.join(parts)}]", str(axis), ctx.out())
 
 
-@register("Gather", dtypes=ALL, attrs=("axis",))
+def contiguous_window(shape: tuple[int, ...], ranges: list[tuple[int, int, int]]) -> int | None:
+    """The element offset of the run that `ranges` (ndarray's `(lo, hi, step)` per axis) pick
+    from a row-major array of `shape`, or None unless they pick one non-empty contiguous run."""
+    counts = [len(range(lo, hi, abs(step))) for lo, hi, step in ranges]
+    if 0 in counts or any(n > 1 and step != 1 for n, (_, _, step) in zip(counts, ranges, strict=True)):
+        return None
+    # Past the first partial axis (from the right), every outer axis must pick one index.
+    partial = next((a for a in reversed(range(len(shape))) if counts[a] != shape[a]), None)
+    if partial is not None and any(counts[a] != 1 for a in range(partial)):
+        return None
+    offset, stride = 0, 1
+    for axis in reversed(range(len(shape))):
+        lo, hi, step = ranges[axis]
+        # ndarray walks a negative step from the range's end: its one index is then hi - 1.
+        offset += (lo if step > 0 else hi - 1) * stride
+        stride *= shape[axis]
+    return offset
+
+
+def _gather_view(node: Node, graph: Graph) -> int | None:
+    """One constant, in-range index picks a contiguous run when every axis before `axis` has
+    one element (an RNN's time step out of a [T, 1, F] sequence)."""
+    indices = graph.initializers.get(node.input(1) or "")
+    shape = graph.value(node.inputs[0]).shape
+    axis = int(node.attrs.get("axis", 0)) % len(shape)
+    if indices is None or indices.size != 1 or not -shape[axis] <= int(indices.flat[0]) < shape[axis]:
+        return None
+    index = int(indices.flat[0]) % shape[axis]
+    ranges = [(0, d, 1) for d in shape]
+    ranges[axis] = (index, index + 1, 1)
+    return contiguous_window(shape, ranges)
+
+
+@register("Gather", dtypes=ALL, attrs=("axis",), view=_gather_view)
 def lower_gather(ctx: Lowering) -> Call:
-    """`ops::gather_into(data, indices, axis, out)`; bad indices are a run-time error."""
+    """`ops::gather_into(data, indices, axis, out)`, or nothing for a view; bad indices are a
+    run-time error."""
+    if ctx.view:
+        return ctx.alias()
     rank = len(ctx.input(0).shape)
     axis = int(ctx.attr("axis", 0)) % rank
     return ctx.call("gather_into", ctx.arg(0), ctx.arg(1), str(axis), ctx.out())
@@ -103,11 +139,19 @@ def slice_ranges(node: Node, graph: Graph) -> list[tuple[int, int, int]] | None:
     return ranges
 
 
-@register("Slice", dtypes=ALL, attrs=("starts", "ends", "axes"),
+def _slice_view(node: Node, graph: Graph) -> int | None:
+    """Static ranges that pick one contiguous run (a Split part along the last axis)."""
+    ranges = slice_ranges(node, graph)
+    return None if ranges is None else contiguous_window(graph.value(node.inputs[0]).shape, ranges)
+
+
+@register("Slice", dtypes=ALL, attrs=("starts", "ends", "axes"), view=_slice_view,
           limits="starts, ends, axes and steps computed at run time must give the static output shape.")
 def lower_slice(ctx: Lowering) -> Call:
     """`ops::slice_into(x, &[(lo, hi, step), ..], out)`, resolved with numpy's rules at compile
-    time, or from run-time operands by `ops::SliceRanges::read`."""
+    time, or from run-time operands by `ops::SliceRanges::read`; nothing for a view."""
+    if ctx.view:
+        return ctx.alias()
     ranges = slice_ranges(ctx.node, ctx.graph)
     if ranges is None:
         read = ctx.call("SliceRanges::read", f"&{ctx.arg(1)}", f"&{ctx.arg(2)}", ctx.opt_arg(3), ctx.opt_arg(4),

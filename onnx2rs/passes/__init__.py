@@ -17,6 +17,7 @@ from .liveness import Interval, liveness
 from .manager import Pass, PassReport, run_passes
 from .memory_plan import MemoryPlan, plan_memory
 from .sanitize import sanitize
+from .views import View, find_views
 
 PIPELINE: list[Pass] = [
     # First: training-only no-ops hide real producers from every later pattern.
@@ -47,10 +48,12 @@ REWRITTEN: dict[str, str] = {
 
 
 def analyse(graph: Graph) -> tuple[dict[str, Interval], dict[str, InplaceDecision], MemoryPlan]:
-    """The analyses of the final schedule, in dependency order: liveness -> in place -> memory plan."""
-    live = liveness(graph)
-    inplace = decide_inplace(graph, live)
-    return live, inplace, plan_memory(graph, live, inplace)
+    """The analyses of the final schedule, in dependency order:
+    views -> liveness -> in place -> memory plan (which carries the views on to code generation)."""
+    views = find_views(graph)
+    live = liveness(graph, views)
+    inplace = decide_inplace(graph, live, views)
+    return live, inplace, plan_memory(graph, live, inplace, views)
 
 
-__all__ = ["PIPELINE", "REWRITTEN", "InplaceDecision", "MemoryPlan", "PassReport", "analyse", "run_passes"]
+__all__ = ["PIPELINE", "REWRITTEN", "InplaceDecision", "MemoryPlan", "PassReport", "View", "analyse", "run_passes"]

@@ -8,6 +8,9 @@ system, made precise): a node runs in place only if its op declares
   - is read by no later node, and by this node only once;
   - has the output's element count and dtype.
 A chain of in-place nodes is allowed: each one hands its buffer to the next.
+With `views`, a value and the views of it are one piece of memory: "read by no
+later node" and "read once" hold for all of them together. A view's own node
+needs no decision: it writes nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from ..ir import Graph
 from ..ops import lookup
 from .liveness import Interval
+from .views import View, root_of
 
 
 @dataclass(frozen=True)
@@ -29,17 +33,21 @@ class InplaceDecision:
     input: str | None = None
 
 
-def decide_inplace(graph: Graph, live: dict[str, Interval]) -> dict[str, InplaceDecision]:
+def decide_inplace(
+    graph: Graph, live: dict[str, Interval], views: dict[str, View] | None = None
+) -> dict[str, InplaceDecision]:
     """One decision per node, keyed by node name."""
     decisions = {}
     for step, node in enumerate(graph.nodes):
-        decisions[node.name] = _decide(graph, live, step, node)
+        decisions[node.name] = _decide(graph, live, views or {}, step, node)
     return decisions
 
 
-def _decide(graph: Graph, live: dict[str, Interval], step: int, node) -> InplaceDecision:
+def _decide(graph: Graph, live: dict[str, Interval], views: dict[str, View], step: int, node) -> InplaceDecision:
     spec = lookup(node.op_type, node.domain)
     no = lambda reason: InplaceDecision(node.name, False, reason)  # noqa: E731
+    if node.outputs and node.outputs[0] in views:
+        return no("a view of its input")
     if spec is None or not spec.can_run_inplace:
         return no("op kind cannot")
     x = node.input(0)
@@ -51,10 +59,10 @@ def _decide(graph: Graph, live: dict[str, Interval], step: int, node) -> Inplace
         return no("input borrowed from caller")
     if x in graph.outputs:
         return no("input is a graph output")
-    interval = live[x]
-    if interval.end > step:
+    memory = root_of(x, views)
+    if live[memory].end > step:
         return no("input read later")
-    if node.inputs.count(x) > 1:
+    if sum(root_of(v, views) == memory for v in node.inputs if v) > 1:
         return no("input read twice here")
     src, out = graph.value(x), graph.value(node.outputs[0])
     if src.size != out.size or src.dtype != out.dtype:

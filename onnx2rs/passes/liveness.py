@@ -3,6 +3,8 @@
 Analysis only: it changes nothing. `inplace` and `memory_plan` consume its result.
 Steps are node indices. Graph inputs are born at step -1; graph outputs stay live
 until step len(nodes), i.e. past the last node, because the caller receives them.
+Given `views`, a view's readers also read its root's memory: the root stays live
+until its last view is read.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import Graph
+from .views import View
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,7 @@ class Interval:
         return self.start <= other.end and other.start <= self.end
 
 
-def liveness(graph: Graph) -> dict[str, Interval]:
+def liveness(graph: Graph, views: dict[str, View] | None = None) -> dict[str, Interval]:
     """The interval of every graph input and every node output (weights are not tracked)."""
     start = {v: -1 for v in graph.inputs}
     end = dict.fromkeys(graph.inputs, -1)
@@ -42,4 +45,7 @@ def liveness(graph: Graph) -> dict[str, Interval]:
     for v in graph.outputs:
         if v in end:
             end[v] = len(graph.nodes)
+    for view in (views or {}).values():
+        end[view.root] = max(end[view.root], end[view.value])
+        readers[view.root] += readers[view.value]
     return {v: Interval(v, start[v], end[v], readers[v]) for v in start}

@@ -3,10 +3,10 @@
 Consumes `liveness` and `inplace`; changes nothing in the graph. There is one
 arena per element type (generated code holds a `Vec<f32>`, a `Vec<i64>`, ...,
 so no bytes are ever reinterpreted). In-place outputs share their input's
-buffer. Within an arena, buffers are placed greedily by size, largest first,
+buffer; views lie inside their root's buffer, at their offset. Within an arena, buffers are placed greedily by size, largest first,
 each in the smallest gap that no buffer live at the same time occupies (best
 fit, as TFLite's and ONNX Runtime's planners do). Offsets and sizes are
-multiples of ALIGNMENT bytes, so SIMD loads are aligned.
+multiples of ALIGNMENT bytes, so SIMD loads are aligned (a view may start anywhere).
 Guarantee: two buffers of one arena whose lifetimes overlap never overlap in memory.
 """
 
@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from ..ir import Graph
 from .inplace import InplaceDecision
 from .liveness import Interval
+from .views import View
 
 ALIGNMENT = 64
 
 
 @dataclass
 class Buffer:
-    """One arena slot: the values stored in it (an in-place chain), its lifetime and place."""
+    """One arena slot: the values stored in it (an in-place chain and views), its lifetime and place."""
 
     values: list[str]
     dtype: str
@@ -31,6 +32,8 @@ class Buffer:
     start: int
     end: int
     offset: int = -1
+    # Bytes from the buffer's start to a value that does not start there (a view).
+    within: dict[str, int] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -45,6 +48,7 @@ class MemoryPlan:
     buffers: list[Buffer] = field(default_factory=list)
     arenas: dict[str, int] = field(default_factory=dict)
     naive_bytes: int = 0
+    views: dict[str, View] = field(default_factory=dict)
 
     @property
     def arena_bytes(self) -> int:
@@ -57,22 +61,32 @@ class MemoryPlan:
 
     def offset_of(self, value: str) -> int:
         """The offset of `value` in its arena, in bytes."""
-        return self.buffer_of(value).offset
+        buf = self.buffer_of(value)
+        return buf.offset + buf.within.get(value, 0)
 
 
 def plan_memory(
-    graph: Graph, live: dict[str, Interval], inplace: dict[str, InplaceDecision]
+    graph: Graph, live: dict[str, Interval], inplace: dict[str, InplaceDecision],
+    views: dict[str, View] | None = None,
 ) -> MemoryPlan:
     """Lay out every node output in one arena."""
+    views = views or {}
     buffer_of: dict[str, Buffer] = {}
     buffers: list[Buffer] = []
     for node in graph.nodes:
         decision = inplace.get(node.name)
         for i, v in enumerate(o for o in node.outputs if o):
-            if i == 0 and decision is not None and decision.inplace and decision.input in buffer_of:
-                buf = buffer_of[decision.input]
+            view = views.get(v)
+            shared = view.root if view else decision.input if i == 0 and decision and decision.inplace else None
+            if shared in buffer_of:
+                buf = buffer_of[shared]
                 buf.values.append(v)
                 buf.end = max(buf.end, live[v].end)
+                within = buf.within.get(shared, 0)
+                if view:
+                    within += view.offset * graph.value(v).dtype.numpy.itemsize
+                if within:
+                    buf.within[v] = within
             else:
                 value = graph.value(v)
                 buf = Buffer([v], value.dtype.name, value.nbytes, live[v].start, live[v].end)
@@ -82,7 +96,7 @@ def plan_memory(
     for dtype in sorted({b.dtype for b in buffers}):
         arenas[dtype] = _place([b for b in buffers if b.dtype == dtype])
     naive = sum(graph.value(v).nbytes for b in buffers for v in b.values)
-    return MemoryPlan(sorted(buffers, key=lambda b: b.start), arenas, naive)
+    return MemoryPlan(sorted(buffers, key=lambda b: b.start), arenas, naive, views)
 
 
 def _place(buffers: list[Buffer]) -> int:

@@ -26,9 +26,12 @@ def small_model():
     nodes = [
         helper.make_node("Gemm", ["x", "w", "b"], ["h"], name="dense/Gemm", transB=1),
         helper.make_node("Relu", ["h"], ["r"], name="relu"),
-        helper.make_node("Softmax", ["r"], ["probs"], name='head"; evil()\n// ünï'),
+        # A view: no code, the softmax reads (and overwrites) the first two of `r`'s values.
+        helper.make_node("Slice", ["r", "lo", "hi", "axis"], ["r2"], name="first_two"),
+        helper.make_node("Softmax", ["r2"], ["probs"], name='head"; evil()\n// ünï'),
     ]
-    weights = {"w": rng.standard_normal((3, 4)).astype(np.float32), "b": np.ones(3, np.float32)}
+    weights = {"w": rng.standard_normal((3, 4)).astype(np.float32), "b": np.ones(3, np.float32),
+               "lo": np.array([0]), "hi": np.array([2]), "axis": np.array([1])}
     return make_model(nodes, {"x": np.zeros((1, 4), np.float32)}, ["probs"], weights, name="small")
 
 

@@ -1,4 +1,4 @@
-"""liveness, inplace and memory_plan on small hand-built graphs."""
+"""liveness, views, inplace and memory_plan on small hand-built graphs."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from onnx2rs.dtypes import F32
+from onnx2rs.dtypes import BY_NAME, F32
 from onnx2rs.ir import Graph, Node, Value
+from onnx2rs.passes import analyse
 from onnx2rs.passes.inplace import decide_inplace
 from onnx2rs.passes.liveness import liveness
 from onnx2rs.passes.memory_plan import ALIGNMENT, plan_memory
@@ -102,3 +103,82 @@ def test_random_graphs_never_share_memory_while_live(seed: int) -> None:
     _, _, memory = plan(g)
     assert_no_live_overlap(memory)
     assert memory.arena_bytes <= sum(b.size for b in memory.buffers)
+
+
+def assert_every_read_sees_its_value(g: Graph, inplace, memory) -> None:
+    """Replay the plan: each node writes labels (value, element) into the arena; every read of
+    an intermediate, and every graph output at the end, must find its own labels there (a
+    view finds its root's, from its offset). A node's output never overlaps what it reads
+    (the generated code borrows them apart), unless it overwrites that input in place."""
+    cells: dict[int, tuple[str, int]] = {}
+
+    def span(v: str) -> range:
+        return range(memory.offset_of(v) // 4, memory.offset_of(v) // 4 + g.value(v).size)
+
+    def check(v: str, when: str) -> None:
+        view = memory.views.get(v)
+        root, first = (view.root, view.offset) if view else (v, 0)
+        found = [cells.get(i) for i in span(v)]
+        assert found == [(root, first + k) for k in range(g.value(v).size)], f"{v} overwritten {when}"
+
+    for step, node in enumerate(g.nodes):
+        for v in node.inputs:
+            if v and v not in g.inputs and not g.is_constant(v):
+                check(v, f"before step {step}")
+        for v in node.outputs:
+            if v not in memory.views:
+                decision = inplace[node.name]
+                for u in node.inputs:
+                    if u not in g.inputs and not g.is_constant(u) and not (decision.inplace and u == decision.input):
+                        assert not set(span(u)) & set(span(v)), f"step {step} writes {v} over {u}, which it reads"
+                cells.update({i: (v, k) for k, i in enumerate(span(v))})
+    for v in g.outputs:
+        check(v, "at the end")
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_graphs_with_views_never_overwrite_a_live_value(seed: int) -> None:
+    """Element-wise ops (in place when they may), Slices and Reshapes (views) over 1-D values."""
+    rng = np.random.default_rng(seed)
+    values = {"x": Value("x", F32, (int(rng.integers(4, 40)),))}
+    nodes, weights = [], {}
+    for i in range(int(rng.integers(3, 40))):
+        a = str(rng.choice(list(values)))
+        n = values[a].shape[0]
+        op = str(rng.choice(["Relu", "Tanh", "Add", "Slice", "Slice", "Reshape"]))
+        if op == "Slice" and n > 1:
+            lo = int(rng.integers(0, n - 1))
+            hi = int(rng.integers(lo + 1, n + 1))
+            weights.update({f"lo{i}": np.array([lo]), f"hi{i}": np.array([hi])})
+            inputs, shape = [a, f"lo{i}", f"hi{i}"], (hi - lo,)
+        elif op == "Add":
+            b = str(rng.choice([v for v in values if values[v].shape == (n,)]))
+            inputs, shape = [a, b], (n,)
+        elif op == "Reshape":
+            weights[f"s{i}"] = np.array([n])
+            inputs, shape = [a, f"s{i}"], (n,)
+        else:
+            op, inputs, shape = "Relu" if op == "Slice" else op, [a], (n,)
+        nodes.append(Node(f"n{i}", op, inputs, [f"v{i}"]))
+        values[f"v{i}"] = Value(f"v{i}", F32, shape)
+    for w, array in weights.items():
+        values[w] = Value(w, BY_NAME["i64"], array.shape)
+    outputs = [f"v{len(nodes) - 1}", *(f"v{i}" for i in rng.choice(len(nodes), 2))]
+    g = Graph("g", nodes, values, weights, ["x"], list(dict.fromkeys(outputs)), opset=17)
+    _, inplace, memory = analyse(g)
+    assert_every_read_sees_its_value(g, inplace, memory)
+    assert_no_live_overlap(memory)
+
+
+def test_a_value_and_its_view_read_by_one_node_keep_it_out_of_place() -> None:
+    # BatchNormalization could overwrite `a`, its last reader, but it also reads `a` as `s`.
+    values = {v: Value(v, F32, (1, 6)) for v in ("x", "a", "y")} | {"s": Value("s", F32, (6,))}
+    values |= {w: Value(w, F32, (6,)) for w in ("b", "m", "v")} | {"shape": Value("shape", BY_NAME["i64"], (1,))}
+    nodes = [Node("relu", "Relu", ["x"], ["a"]), Node("flat", "Reshape", ["a", "shape"], ["s"]),
+             Node("bn", "BatchNormalization", ["a", "s", "b", "m", "v"], ["y"])]
+    weights = {"shape": np.array([6])} | {w: np.ones(6, np.float32) for w in ("b", "m", "v")}
+    g = Graph("g", nodes, values, weights, ["x"], ["y"], opset=17)
+    _, inplace, memory = analyse(g)
+    assert memory.views["s"].root == "a"
+    assert inplace["bn"].reason == "input read twice here"
+    assert_every_read_sees_its_value(g, inplace, memory)
