@@ -21,6 +21,8 @@ fn filled(m: usize, n: usize, seed: f32, column_major: bool) -> Array2<f32> {
 fn matches_ndarray_dot_over_shapes_and_layouts() {
     for &(m, k, n) in &[
         (1, 1, 1),
+        (1, 16, 36),  // one row: a recurrent cell's gates, a ragged last block
+        (1, 75, 300), // one row, three depth blocks, an odd row count in the last
         (3, 5, 7),
         (4, 8, 16),
         (9, 33, 300),
@@ -69,6 +71,8 @@ fn matches_ndarray_dot_over_shapes_and_layouts() {
 fn packed_products_match_ndarray_dot() {
     for &(m, k, n) in &[
         (1, 1, 1),
+        (1, 16, 36),  // one row: a recurrent cell's gates, a ragged last block
+        (1, 75, 300), // one row, three depth blocks, an odd row count in the last
         (3, 5, 7),
         (16, 144, 3136), // a 3x3 conv over 56x56: seven column blocks, a ragged tile
         (13, 600, 40),   // five depth blocks; 8 + 4 + 1 rows

@@ -231,6 +231,7 @@ fn blocked_on<T: Numeric, S: Fn(usize, &mut [usize]) + Copy>(
         Isa::Avx512 => blocked_avx512(alpha, a, b, c, dims, accumulate),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => blocked_avx2(alpha, a, b, c, dims, accumulate),
+        _ if dims.m == 1 => one_row::<T, S, 16, 32, false>(alpha, a, b, c, dims, accumulate),
         _ => blocked::<T, S, 4, 16, false>(alpha, a, b, c, dims, accumulate),
     }
 }
@@ -425,8 +426,10 @@ macro_rules! blocked_for {
             d: Dims,
             add: bool,
         ) {
+            // One row of A is its own instance, so that it does not pay for the stack
+            // buffers of the tiled kernel.
             #[target_feature(enable = $features)]
-            fn run<T: Numeric, S: Fn(usize, &mut [usize]) + Copy>(
+            fn run<T: Numeric, S: Fn(usize, &mut [usize]) + Copy, const ONE_ROW: bool>(
                 alpha: T,
                 a: &[T],
                 b: InPlace<'_, T, S>,
@@ -434,11 +437,21 @@ macro_rules! blocked_for {
                 d: Dims,
                 add: bool,
             ) {
-                blocked::<T, S, $mr, $nr, true>(alpha, a, b, c, d, add);
+                if ONE_ROW {
+                    one_row::<T, S, $nr, { 2 * $nr }, true>(alpha, a, b, c, d, add);
+                } else {
+                    blocked::<T, S, $mr, $nr, true>(alpha, a, b, c, d, add);
+                }
             }
             assert!($isa.is_available(), "dispatch checks the CPU first");
             // SAFETY: the CPU has these features, checked just above.
-            unsafe { run(alpha, a, b, c, d, add) }
+            unsafe {
+                if d.m == 1 {
+                    run::<T, S, true>(alpha, a, b, c, d, add)
+                } else {
+                    run::<T, S, false>(alpha, a, b, c, d, add)
+                }
+            }
         }
     };
 }
@@ -629,6 +642,99 @@ fn blocked<
     }
 }
 
+/// [`blocked`] for a single row of A (a recurrent cell's or a dense layer's at batch 1):
+/// no strip of A to pack and no edge buffer to zero; B's rows are streamed once per
+/// block of C's columns, `WIDE` (2·NR), then `NR` wide, then what is left.
+#[inline(always)]
+fn one_row<
+    T: Numeric,
+    S: Fn(usize, &mut [usize]) + Copy,
+    const NR: usize,
+    const WIDE: usize,
+    const FMA: bool,
+>(
+    alpha: T,
+    a: &[T],
+    b: InPlace<'_, T, S>,
+    c: &mut [T],
+    Dims { k, n, .. }: Dims,
+    accumulate: bool,
+) {
+    const DEPTH: usize = 64;
+    let mut starts = [0usize; DEPTH];
+    for k0 in (0..k).step_by(DEPTH) {
+        let depth = (k - k0).min(DEPTH);
+        let starts = &mut starts[..depth];
+        (b.starts)(k0, starts);
+        let (a, add) = (&a[k0..k0 + depth], accumulate || k0 > 0);
+        let rows = (a, b.values, &*starts);
+        // Narrower and narrower blocks: every width is a whole number of registers.
+        let j = blocks_of::<T, WIDE, FMA>(rows, c, 0, (n, alpha, add));
+        let j = blocks_of::<T, NR, FMA>(rows, c, j, (n, alpha, add));
+        let j = blocks_of::<T, 16, FMA>(rows, c, j, (n, alpha, add));
+        let j = blocks_of::<T, 8, FMA>(rows, c, j, (n, alpha, add));
+        let j = blocks_of::<T, 4, FMA>(rows, c, j, (n, alpha, add));
+        blocks_of::<T, 1, FMA>(rows, c, j, (n, alpha, add));
+    }
+}
+
+/// C's columns from `j` on in `W`-wide blocks, as many as fit; returns the first column
+/// left over.
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn blocks_of<T: Numeric, const W: usize, const FMA: bool>(
+    (a, values, starts): (&[T], &[T], &[usize]),
+    c: &mut [T],
+    mut j: usize,
+    (n, alpha, add): (usize, T, bool),
+) -> usize {
+    while n - j >= W {
+        let sum = row_block::<T, W, FMA>(a, values, starts, j);
+        store_tile::<T, W, 1>(&[sum], c, (0, j, n), W, alpha, add);
+        j += W;
+    }
+    j
+}
+
+/// `Σ_p a[p] · B[p][j..j + W]`, where row p of B starts at `values[starts[p]]`. Even and
+/// odd rows go to separate sums, so that a multiply-add need not wait for the one before.
+#[inline(always)]
+fn row_block<T: Numeric, const W: usize, const FMA: bool>(
+    a: &[T],
+    values: &[T],
+    starts: &[usize],
+    j: usize,
+) -> [T; W] {
+    let (mut even, mut odd) = ([T::zero(); W], [T::zero(); W]);
+    let pairs = a.len().min(starts.len()) / 2;
+    for q in 0..pairs {
+        let (x0, x1) = (a[2 * q], a[2 * q + 1]);
+        let r0 = &values[starts[2 * q] + j..][..W];
+        let r1 = &values[starts[2 * q + 1] + j..][..W];
+        for l in 0..W {
+            even[l] = multiply_then_add::<T, FMA>(x0, r0[l], even[l]);
+            odd[l] = multiply_then_add::<T, FMA>(x1, r1[l], odd[l]);
+        }
+    }
+    if 2 * pairs < a.len().min(starts.len()) {
+        let (x, r) = (a[2 * pairs], &values[starts[2 * pairs] + j..][..W]);
+        for l in 0..W {
+            even[l] = multiply_then_add::<T, FMA>(x, r[l], even[l]);
+        }
+    }
+    core::array::from_fn(|l| even[l] + odd[l])
+}
+
+/// `x · y + acc`, fused when the kernel is compiled with FMA.
+#[inline(always)]
+fn multiply_then_add<T: Numeric, const FMA: bool>(x: T, y: T, acc: T) -> T {
+    if FMA {
+        x.fused_mul_add(y, acc)
+    } else {
+        acc + x * y
+    }
+}
+
 /// [`blocked`] with its A strip and (when some columns are ragged) edge buffer, each
 /// `DEPTH` (at least `min(k, KC)`) deep.
 #[inline(always)]
@@ -784,12 +890,7 @@ fn multiply_add<T: Numeric, const MR: usize, const R: usize, const NR: usize, co
     for l in 0..NR {
         let bv = b[l];
         for r in 0..R {
-            let x = &mut acc[r][l];
-            *x = if FMA {
-                a[r].fused_mul_add(bv, *x)
-            } else {
-                *x + a[r] * bv
-            };
+            acc[r][l] = multiply_then_add::<T, FMA>(a[r], bv, acc[r][l]);
         }
     }
 }
