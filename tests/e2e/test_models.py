@@ -53,4 +53,4 @@ def test_crate_is_movable(tmp_path: Path) -> None:
     result.out_dir.rename(moved)
     for path in moved.rglob("*.toml"):
         assert str(Path(toolchain.__file__).parents[1]) not in path.read_text()
-    toolchain.cargo(["build", "--quiet"], moved)
+    toolchain.cargo(["build", "--release", "--quiet"], moved)
