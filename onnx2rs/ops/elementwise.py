@@ -31,13 +31,17 @@ _BITWISE = {"BitwiseAnd": "bitwise_and", "BitwiseOr": "bitwise_or", "BitwiseXor"
 _BINARY = {**_ARITHMETIC, **_COMPARE, **_LOGIC, **_BITWISE, "Div": "div", "Pow": "pow"}
 
 
-@register(*_ARITHMETIC, "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Pow", dtypes=NUMERIC)
+@register(*_ARITHMETIC, dtypes=NUMERIC, inplace=True)
+@register("Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Pow", dtypes=NUMERIC)
 @register("Equal", dtypes=NUMERIC | {BOOL})
 @register(*_LOGIC, dtypes=frozenset({BOOL}))
 @register(*_BITWISE, dtypes=INTEGERS)
-@register("Div", dtypes=NUMERIC, limits="Integer division truncates; integer x/0 gives 0 (undefined in ONNX).")
+@register("Div", dtypes=NUMERIC, inplace=True,
+          limits="Integer division truncates; integer x/0 gives 0 (undefined in ONNX).")
 def lower_binary(ctx: Lowering) -> Call:
-    """`ops::<op>_into(a, b, out)` with broadcasting."""
+    """`ops::<op>_into(a, b, out)` with broadcasting, or `ops::<op>_inplace(a, b)` over `a`."""
+    if ctx.inplace:
+        return ctx.call(f"{_BINARY[ctx.node.op_type]}_inplace", ctx.out(), ctx.arg(1))
     return ctx.call(f"{_BINARY[ctx.node.op_type]}_into", ctx.arg(0), ctx.arg(1), ctx.out())
 
 

@@ -41,3 +41,34 @@ def test_in_place_chain_matches_onnxruntime() -> None:
                "not_inplace"]:
         assert f"ops::{fn}(" in source, fn
     assert source.count("ops::not_inplace(") == 1  # the first reader of `d` must allocate
+
+
+def test_binary_ops_in_place_match_onnxruntime() -> None:
+    """Add, Sub, Mul, Div and PRelu over their first operand, with the second equal in
+    shape, a scalar, repeated, one value per channel, and broadcast any other way."""
+    rng = np.random.default_rng(4)
+    f = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    nodes = [
+        helper.make_node("Add", ["x", "x2"], ["a"], name="first"),  # reads only the caller's inputs
+        helper.make_node("Sub", ["a", "scalar"], ["b"], name="sub_scalar"),
+        helper.make_node("Mul", ["b", "row"], ["c"], name="mul_row"),
+        helper.make_node("Div", ["c", "channel"], ["d"], name="div_channel"),
+        helper.make_node("PRelu", ["d", "slope"], ["e"], name="prelu_channel"),
+        helper.make_node("Add", ["e", "column"], ["g"], name="add_column"),  # [3, 1]: neither
+        helper.make_node("Sub", ["g", "x2"], ["h"], name="sub_same_shape"),
+        helper.make_node("Div", ["h", "positive"], ["y"], name="div_run_time"),
+        # Integers, truncating.
+        helper.make_node("Add", ["i", "i2"], ["ia"], name="int_first"),
+        helper.make_node("Div", ["ia", "int_row"], ["iy"], name="int_div"),
+    ]
+    weights = {"scalar": np.array(0.5, np.float32), "row": f(5), "channel": rng.uniform(0.5, 1.5, (1, 4, 1, 1))
+               .astype(np.float32), "slope": f(4, 1, 1), "column": f(3, 1),
+               "int_row": np.array([3, -1, -2, 5, 7], np.int32)}
+    feeds = {"x": f(1, 4, 3, 5), "x2": f(1, 4, 3, 5), "positive": rng.uniform(0.5, 1.5, (1, 4, 3, 5))
+             .astype(np.float32), "i": rng.integers(-50, 50, (2, 5)).astype(np.int32),
+             "i2": rng.integers(-50, 50, (2, 5)).astype(np.int32)}
+    model = make_model(nodes, feeds, ["y", "iy"], weights)
+    source = assert_matches_onnxruntime(model, feeds, tolerance=1e-5)
+    for fn, count in [("add_inplace", 1), ("sub_inplace", 2), ("mul_inplace", 1), ("div_inplace", 3),
+                      ("prelu_inplace", 1), ("add_into", 2)]:
+        assert source.count(f"ops::{fn}(") == count, fn

@@ -183,6 +183,60 @@ fn per_block<X: Copy, Y: Copy, O>(
     }
 }
 
+/// `a = f(a, b)` with `b` broadcast to `a`'s shape: [`zip_with_into`] writing over its
+/// first operand, as in-place nodes do. Contiguous operands take one loop (`b` equal,
+/// a scalar, repeated, or one value per block of `a`); others ndarray's `Zip`.
+///
+/// ```
+/// use ndarray::array;
+/// let mut a = array![[1, 2], [3, 4]].into_dyn();
+/// onnx2rs_runtime::ops::add_inplace(a.view_mut(), array![10, 20].into_dyn().view()).unwrap();
+/// assert_eq!(a, array![[11, 22], [13, 24]].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if `b` does not broadcast to `a`'s shape.
+pub fn zip_with_inplace<A: Copy, B: Copy>(
+    mut a: ArrayViewMutD<'_, A>,
+    b: ArrayViewD<'_, B>,
+    f: impl Fn(A, B) -> A,
+) -> Result<()> {
+    let fits = b.ndim() <= a.ndim();
+    let repeats = fits && repeats_in(b.shape(), a.shape());
+    let block = if fits {
+        block_per_value(b.shape(), a.shape())
+    } else {
+        None
+    };
+    if let (Some(xa), Some(xb)) = (a.as_slice_mut(), b.as_slice()) {
+        if fits && !xa.is_empty() {
+            match (xb, block) {
+                ([y], _) => xa.iter_mut().for_each(|x| *x = f(*x, *y)),
+                _ if repeats => xa.chunks_mut(xb.len()).for_each(|xs| {
+                    xs.iter_mut().zip(xb).for_each(|(x, &y)| *x = f(*x, y));
+                }),
+                (_, Some(block)) => xa.chunks_mut(block).zip(xb).for_each(|(xs, &y)| {
+                    xs.iter_mut().for_each(|x| *x = f(*x, y));
+                }),
+                _ => return zip_broadcast_inplace(a, b, f),
+            }
+            return Ok(());
+        }
+    }
+    zip_broadcast_inplace(a, b, f)
+}
+
+/// [`zip_with_inplace`] for any layout.
+fn zip_broadcast_inplace<A: Copy, B: Copy>(
+    mut a: ArrayViewMutD<'_, A>,
+    b: ArrayViewD<'_, B>,
+    f: impl Fn(A, B) -> A,
+) -> Result<()> {
+    let b = broadcast_to(&b, a.shape())?;
+    Zip::from(&mut a).and(&b).for_each(|x, &y| *x = f(*x, y));
+    Ok(())
+}
+
 /// [`zip_with_into`] for any layout: ndarray's broadcasting `Zip`.
 fn zip_broadcast<A: Copy, B: Copy, O>(
     a: ArrayViewD<'_, A>,
@@ -203,7 +257,7 @@ fn zip_broadcast<A: Copy, B: Copy, O>(
 }
 
 macro_rules! binary_ops {
-    ($($(#[$doc:meta])* $name:ident / $into:ident <$bound:ident> -> $out:ty = $f:expr;)*) => {$(
+    ($($(#[$doc:meta])* $name:ident / $into:ident $(/ $inplace:ident)? <$bound:ident> -> $out:ty = $f:expr;)*) => {$(
         $(#[$doc])*
         ///
         /// # Errors
@@ -219,6 +273,16 @@ macro_rules! binary_ops {
         pub fn $into<T: $bound>(a: ArrayViewD<'_, T>, b: ArrayViewD<'_, T>, out: ArrayViewMutD<'_, $out>) -> Result<()> {
             zip_with_into(a, b, out, $f)
         }
+
+        $(
+        #[doc = concat!("[`", stringify!($name), "`] written over `a`, which must have the broadcast shape.")]
+        ///
+        /// # Errors
+        /// [`Error::Shape`] if `b` does not broadcast to `a`'s shape.
+        pub fn $inplace<T: $bound>(a: ArrayViewMutD<'_, T>, b: ArrayViewD<'_, T>) -> Result<()> {
+            zip_with_inplace(a, b, $f)
+        }
+        )?
     )*};
 }
 
@@ -230,7 +294,7 @@ binary_ops! {
     /// let y = onnx2rs_runtime::ops::add(array![1, 2].into_dyn().view(), array![10].into_dyn().view()).unwrap();
     /// assert_eq!(y, array![11, 12].into_dyn());
     /// ```
-    add / add_into <Numeric> -> T = |x: T, y: T| x + y;
+    add / add_into / add_inplace <Numeric> -> T = |x: T, y: T| x + y;
     /// ONNX `Sub`: `a - b`, broadcast.
     ///
     /// ```
@@ -238,7 +302,7 @@ binary_ops! {
     /// let y = onnx2rs_runtime::ops::sub(array![1.0f32, 2.0].into_dyn().view(), array![0.5f32].into_dyn().view()).unwrap();
     /// assert_eq!(y, array![0.5, 1.5].into_dyn());
     /// ```
-    sub / sub_into <Numeric> -> T = |x: T, y: T| x - y;
+    sub / sub_into / sub_inplace <Numeric> -> T = |x: T, y: T| x - y;
     /// ONNX `Mul`: `a * b`, broadcast.
     ///
     /// ```
@@ -246,7 +310,7 @@ binary_ops! {
     /// let y = onnx2rs_runtime::ops::mul(array![2i64, 3].into_dyn().view(), array![4i64].into_dyn().view()).unwrap();
     /// assert_eq!(y, array![8, 12].into_dyn());
     /// ```
-    mul / mul_into <Numeric> -> T = |x: T, y: T| x * y;
+    mul / mul_into / mul_inplace <Numeric> -> T = |x: T, y: T| x * y;
     /// ONNX `Div`: `a / b`, broadcast; integer division truncates, and `x / 0` is 0 for integers.
     ///
     /// ```
@@ -254,7 +318,7 @@ binary_ops! {
     /// let y = onnx2rs_runtime::ops::div(array![7i32, 7].into_dyn().view(), array![2i32, 0].into_dyn().view()).unwrap();
     /// assert_eq!(y, array![3, 0].into_dyn());
     /// ```
-    div / div_into <Numeric> -> T = |x: T, y: T| x.div_onnx(y);
+    div / div_into / div_inplace <Numeric> -> T = |x: T, y: T| x.div_onnx(y);
     /// ONNX `Less`: `a < b` as `bool`, broadcast.
     ///
     /// ```
@@ -272,7 +336,7 @@ binary_ops! {
     /// ONNX `Equal`: `a == b` as `bool`, broadcast.
     equal / equal_into <Element> -> bool = |x: T, y: T| x == y;
     /// ONNX `PRelu`: `x < 0 ? x · slope : x`, with `slope` broadcast.
-    prelu / prelu_into <Numeric> -> T = |x: T, s: T| if x < T::zero() { x * s } else { x };
+    prelu / prelu_into / prelu_inplace <Numeric> -> T = |x: T, s: T| if x < T::zero() { x * s } else { x };
 }
 
 /// ONNX `Where`: `cond ? x : y` element-wise, all three broadcast.
