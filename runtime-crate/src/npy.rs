@@ -19,7 +19,9 @@ pub fn read_npy<T: Element>(path: &Path) -> Result<ArrayD<T>> {
     let file = File::open(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
     let bits = ArrayD::<T::Bits>::read_npy(BufReader::new(file))
         .map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
-    Ok(bits.mapv(T::from_bits))
+    // In place when the file's element type is `T` itself (all but the 16-bit floats):
+    // an input is often the largest array a run holds.
+    Ok(bits.mapv_into_any(T::from_bits))
 }
 
 /// Write `array` to an `.npy` file (the narrow types as in [`read_npy`]).
