@@ -115,11 +115,11 @@ def verify(
             table = Table(title=f"output {name!r}: first {show} values", title_justify="left")
             table.add_column("index", justify="right")
             table.add_column("onnx2rs", justify="right")
-            table.add_column("ONNX Runtime", justify="right")
+            table.add_column(result.reference, justify="right")
             for i, (a, b) in enumerate(zip(ours.reshape(-1)[:show], theirs.reshape(-1)[:show], strict=True)):
                 table.add_row(str(i), f"{a:.6g}", f"{b:.6g}")
             console.print(table)
-    table = Table(title="onnx2rs vs ONNX Runtime", title_justify="left")
+    table = Table(title=f"onnx2rs vs {result.reference}", title_justify="left")
     for col in ("output", "shape", "max abs error", "max rel error", f"within {atol:g}"):
         table.add_column(col)
     for m, ours in zip(result.mismatches, result.ours, strict=True):

@@ -35,11 +35,21 @@ def ort_compatible(model: onnx.ModelProto) -> onnx.ModelProto:
     return copy
 
 
-def run_onnxruntime(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-    """Run `model` on one thread with ONNX Runtime and return its outputs in order.
+ONNXRUNTIME = "ONNX Runtime"
+ONNX_EVALUATOR = "onnx's reference evaluator"
 
-    ONNX Runtime refuses opsets that onnx ships as "under development" (27 and 28 for
-    ONNX Runtime 1.31); those models run on onnx's own reference evaluator instead."""
+
+def run_onnxruntime(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Run `model` on one thread with ONNX Runtime and return its outputs in order
+    (see `run_reference` for the models it refuses)."""
+    return run_reference(model, feeds)[0]
+
+
+def run_reference(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> tuple[list[np.ndarray], str]:
+    """The outputs of `model` from the reference, and which reference gave them.
+
+    ONNX Runtime (one thread) refuses opsets that onnx ships as "under development" (27
+    and 28 for ONNX Runtime 1.31); those models run on onnx's own reference evaluator."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -54,8 +64,8 @@ def run_onnxruntime(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> lis
             raise
         from onnx.reference import ReferenceEvaluator
 
-        return [np.asarray(x) for x in ReferenceEvaluator(model).run(None, feeds)]
-    return [np.asarray(x) for x in session.run(None, feeds)]
+        return [np.asarray(x) for x in ReferenceEvaluator(model).run(None, feeds)], ONNX_EVALUATOR
+    return [np.asarray(x) for x in session.run(None, feeds)], ONNXRUNTIME
 
 
 def evaluate_node(node: Node, inputs: list[np.ndarray | None], opset: int) -> list[np.ndarray]:

@@ -18,12 +18,14 @@ from .ir import Graph
 
 @dataclass
 class VerifyResult:
-    """Outputs of ours and of ONNX Runtime, and how far apart they are."""
+    """Outputs of ours and of the reference, and how far apart they are. `reference` names
+    the engine: ONNX Runtime, or onnx's evaluator for opsets ONNX Runtime refuses."""
 
     names: list[str]
     ours: list[np.ndarray]
     theirs: list[np.ndarray]
     mismatches: list[reference.Mismatch]
+    reference: str = reference.ONNXRUNTIME
 
     @property
     def ok(self) -> bool:
@@ -67,11 +69,11 @@ def verify(
         result = compile_model(source, tmpdir / "crate", options)
         binary = toolchain.build_binary(result.out_dir, result.crate)
         feeds = reference.sample_inputs(result.graph, seed)
-        theirs = reference.run_onnxruntime(result.model, feeds)
+        theirs, engine = reference.run_reference(result.model, feeds)
         ours = run_cli(binary, [feeds[n] for n in result.graph.inputs], len(theirs), tmpdir,
                        graph_output_dtypes(result.graph))
     names = list(result.graph.outputs)
     mismatches = [
         reference.compare(n, a, b, atol=atol, rtol=atol) for n, a, b in zip(names, ours, theirs, strict=True)
     ]
-    return VerifyResult(names, ours, theirs, mismatches)
+    return VerifyResult(names, ours, theirs, mismatches, engine)
