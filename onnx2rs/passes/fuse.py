@@ -45,6 +45,23 @@ def _splice(graph: Graph, producer: Node, consumer: Node) -> None:
     graph.nodes.remove(consumer)
 
 
+def _conv_parameters(graph: Graph, conv: Node) -> tuple[np.ndarray, np.ndarray] | None:
+    """A Conv's weights and bias (zeros when it has none) in float64, or None unless both are constants."""
+    weights = _constants(graph, conv, range(1, 2))
+    if weights is None or (conv.input(2) and not graph.is_constant(conv.inputs[2])):
+        return None
+    w = weights[0].astype(np.float64)
+    return w, graph.initializers[conv.inputs[2]].astype(np.float64) if conv.input(2) else np.zeros(w.shape[0])
+
+
+def _set_conv_parameters(graph: Graph, conv: Node, w: np.ndarray, bias: np.ndarray) -> None:
+    """Give `conv` folded weights and bias, as new initializers of its weights' dtype."""
+    dtype = graph.initializers[conv.inputs[1]].dtype
+    w_name, b_name = graph.fresh_name(f"{conv.name}/folded_weight"), graph.fresh_name(f"{conv.name}/folded_bias")
+    graph.initializers[w_name], graph.initializers[b_name] = w.astype(dtype), bias.astype(dtype)
+    conv.inputs = [conv.inputs[0], w_name, b_name]
+
+
 def fuse_conv_batchnorm(graph: Graph) -> bool:
     """Fold inference-mode BatchNormalization into the Conv that feeds it."""
     changed = False
@@ -55,18 +72,13 @@ def fuse_conv_batchnorm(graph: Graph) -> bool:
             continue
         if not _sole_reader(graph, bn.inputs[0], bn) or len([o for o in bn.outputs if o]) != 1:
             continue
-        weights = _constants(graph, conv, range(1, 2))
-        if weights is None or (conv.input(2) and not graph.is_constant(conv.inputs[2])):
+        folded = _conv_parameters(graph, conv)
+        if folded is None:
             continue
+        w, bias = folded
         scale, shift, mean, var = (p.astype(np.float64) for p in params)
-        w = weights[0]
-        bias = graph.initializers[conv.inputs[2]].astype(np.float64) if conv.input(2) else np.zeros(w.shape[0])
         factor = scale / np.sqrt(var + float(bn.attrs.get("epsilon", 1e-5)))
-        new_w = (w.astype(np.float64) * factor.reshape(-1, *[1] * (w.ndim - 1))).astype(w.dtype)
-        new_b = ((bias - mean) * factor + shift).astype(w.dtype)
-        w_name, b_name = graph.fresh_name(f"{conv.name}/folded_weight"), graph.fresh_name(f"{conv.name}/folded_bias")
-        graph.initializers[w_name], graph.initializers[b_name] = new_w, new_b
-        conv.inputs = [conv.inputs[0], w_name, b_name]
+        _set_conv_parameters(graph, conv, w * factor.reshape(-1, *[1] * (w.ndim - 1)), (bias - mean) * factor + shift)
         _splice(graph, conv, bn)
         changed = True
     return changed
@@ -119,20 +131,16 @@ def fuse_conv_affine(graph: Graph) -> bool:
             if conv.activation is not None or graph.value(op.outputs[0]).dtype != F32:
                 continue
             factors = _per_channel(graph.initializers[constant], graph.value(op.inputs[side]).shape)
-            weights = _constants(graph, conv, range(1, 2))
-            if factors is None or weights is None or (conv.input(2) and not graph.is_constant(conv.inputs[2])):
+            folded = _conv_parameters(graph, conv)
+            if factors is None or folded is None:
                 continue
-            w = weights[0].astype(np.float64)
-            bias = graph.initializers[conv.inputs[2]].astype(np.float64) if conv.input(2) else np.zeros(w.shape[0])
+            w, bias = folded
             if op.op_type in ("Mul", "Div"):
                 scale = factors if op.op_type == "Mul" else 1.0 / factors
                 w, bias = w * scale.reshape(-1, *[1] * (w.ndim - 1)), bias * scale
             else:
                 bias = bias + factors if op.op_type == "Add" else bias - factors
-            w_name, b_name = graph.fresh_name(f"{conv.name}/folded_weight"), graph.fresh_name(f"{conv.name}/folded_bias")
-            graph.initializers[w_name] = w.astype(weights[0].dtype)
-            graph.initializers[b_name] = bias.astype(weights[0].dtype)
-            conv.inputs = [conv.inputs[0], w_name, b_name]
+            _set_conv_parameters(graph, conv, w, bias)
             _splice(graph, last, op)
             changed = True
             break
