@@ -109,6 +109,7 @@ def _lower(graph: Graph, node: Node, renderer: Renderer, arena: _Arena, decision
     view = node.outputs[0] in arena.memory.views
     inplace_input = decision.input if decision is not None and decision.inplace else None
     bindings, split_names, split_ranges = {}, [], []
+    flats = {} if view else {"": "out"}  # "" is the output
     for name in dict.fromkeys(v for v in node.inputs if v):
         if name in graph.inputs or graph.is_constant(name):
             bindings[name] = _outside_arena(graph, name, renderer)
@@ -118,10 +119,11 @@ def _lower(graph: Graph, node: Node, renderer: Renderer, arena: _Arena, decision
             split_names.append(f"in{len(split_names)}")
             split_ranges.append("({}, {})".format(*arena.bounds(name)))
             bindings[name] = f"arena::view({split_names[-1]}, {_dims(graph.value(name).shape)})?"
+            flats[name] = split_names[-1]
         else:
             bindings[name] = arena.view(name)
     ctx = Lowering(graph, node, renderer, bindings, [f"arena::view_mut(out, {_dims(out.shape)})?"],
-                   inplace_input is not None, view)
+                   inplace_input is not None, view, flats)
     call = lookup(node.op_type, node.domain).lower(ctx)  # type: ignore[union-attr]
     step = {
         "view": view,

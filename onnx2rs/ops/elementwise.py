@@ -29,6 +29,8 @@ _COMPARE = {"Less": "less", "Greater": "greater", "LessOrEqual": "less_or_equal"
 _LOGIC = {"And": "and", "Or": "or", "Xor": "xor"}
 _BITWISE = {"BitwiseAnd": "bitwise_and", "BitwiseOr": "bitwise_or", "BitwiseXor": "bitwise_xor"}
 _BINARY = {**_ARITHMETIC, **_COMPARE, **_LOGIC, **_BITWISE, "Div": "div", "Pow": "pow"}
+# The ops with a flat form: `ops::Binary` variants.
+_FLAT = {"Add": "Add", "Sub": "Sub", "Mul": "Mul", "Div": "Div", "PRelu": "PRelu"}
 
 
 @register(*_ARITHMETIC, dtypes=NUMERIC, inplace=True)
@@ -39,7 +41,16 @@ _BINARY = {**_ARITHMETIC, **_COMPARE, **_LOGIC, **_BITWISE, "Div": "div", "Pow":
 @register("Div", dtypes=NUMERIC, inplace=True,
           limits="Integer division truncates; integer x/0 gives 0 (undefined in ONNX).")
 def lower_binary(ctx: Lowering) -> Call:
-    """`ops::<op>_into(a, b, out)` with broadcasting, or `ops::<op>_inplace(a, b)` over `a`."""
+    """`ops::<op>_into(a, b, out)` with broadcasting, or `ops::<op>_inplace(a, b)` over `a`;
+    arithmetic on equal shapes in the arena takes the flat form (`ops::binary_flat_into`)."""
+    op = ctx.node.op_type
+    same = tuple(ctx.input(0).shape) == tuple(ctx.input(1).shape) == tuple(ctx.output().shape)
+    if op in _FLAT and same and ctx.flat_out():
+        variant = f"ops::Binary::{_FLAT[op]}"
+        if ctx.inplace and ctx.flat(1):
+            return ctx.call("binary_flat_inplace", ctx.flat_out(), ctx.flat(1), variant)
+        if not ctx.inplace and ctx.flat(0) and ctx.flat(1):
+            return ctx.call("binary_flat_into", ctx.flat(0), ctx.flat(1), ctx.flat_out(), variant)
     if ctx.inplace:
         return ctx.call(f"{_BINARY[ctx.node.op_type]}_inplace", ctx.out(), ctx.arg(1))
     return ctx.call(f"{_BINARY[ctx.node.op_type]}_into", ctx.arg(0), ctx.arg(1), ctx.out())
@@ -108,10 +119,10 @@ UNARY: dict[str, Variant] = {
 @register(*(op for op in UNARY if op not in ("Relu", "Clip")), dtypes=VIA_F64, inplace=True,
           attrs=("alpha", "beta", "gamma", "bias", "lambd", "approximate"))
 def lower_unary(ctx: Lowering) -> Call:
-    """`ops::unary_into(x, out, ops::Unary::<Op> {..})`, or `ops::unary_inplace(out, ..)`."""
+    """`ops::unary_into(x, out, ops::Unary::<Op> {..})`, or `ops::unary_flat_inplace(out, ..)`."""
     variant = UNARY[ctx.node.op_type](ctx.node.attrs)
-    if ctx.inplace:
-        return ctx.call("unary_inplace", ctx.out(), variant, fallible=False)
+    if ctx.inplace:  # always a single output, so always a flat slice
+        return ctx.call("unary_flat_inplace", ctx.flat_out(), variant, fallible=False)
     return ctx.call("unary_into", ctx.arg(0), ctx.out(), variant)
 
 

@@ -31,16 +31,20 @@ class Lowering:
     `inplace` is set, input 0 lives in the output's slice: use `out()` only.
     When `view` is set, the output is read where input 0 lies (passes/views.py):
     the lowering emits no kernel, at most a check of run-time operands.
+    `flat(i)` and `flat_out()` give the plain slices behind arena operands, for
+    kernels that need no shape (same-shape element-wise ops).
     """
 
     def __init__(
         self, graph: Graph, node: Node, renderer: Renderer, bindings: dict[str, str], outs: list[str | None],
-        inplace: bool, view: bool = False,
+        inplace: bool, view: bool = False, flats: dict[str, str] | None = None,
     ) -> None:
         """Prepare to lower `node`; `bindings` maps its input names to view expressions, `outs`
-        gives each output's mutable view (None for an output the model leaves out)."""
+        gives each output's mutable view (None for an output the model leaves out), `flats`
+        the slices (`&[T]`, and `out` as `&mut [T]`) of a single-output node's arena operands."""
         self.graph, self.node, self._renderer = graph, node, renderer
         self._bindings, self._outs, self.inplace, self.view = bindings, outs, inplace, view
+        self._flats = flats or {}
         self.weights_used: list[str] = []
         self.inputs_used: list[str] = []
         self.workspace_needed = 0
@@ -89,6 +93,16 @@ class Lowering:
     def has_output(self, i: int) -> bool:
         """True if output `i` is produced (ONNX lets a model leave trailing outputs out)."""
         return i < len(self._outs) and self._outs[i] is not None
+
+    def flat(self, i: int) -> str | None:
+        """A `&[T]` of input `i` when it is an arena slice of the output's element type (not
+        the in-place input, which is `flat_out()`), else None."""
+        name = self.node.input(i)
+        return self._flats.get(name) if name else None
+
+    def flat_out(self) -> str | None:
+        """The output's arena slice as `&mut [T]` (None for a node with several outputs)."""
+        return self._flats.get("")
 
     def opt_out(self, i: int) -> str:
         """`Some(view)` or `None` for an optional output."""

@@ -37,7 +37,7 @@ def test_in_place_chain_matches_onnxruntime() -> None:
     feeds = {"x": f(1, 3, 10), "x2": f(1, 4, 10)}
     model = make_model(nodes, feeds, ["y", "z"], weights)
     source = assert_matches_onnxruntime(model, feeds, tolerance=1e-5)
-    for fn in ["batch_norm_inplace", "relu_inplace", "clip_inplace", "unary_inplace", "softmax_inplace",
+    for fn in ["batch_norm_inplace", "relu_inplace", "clip_inplace", "unary_flat_inplace", "softmax_inplace",
                "not_inplace"]:
         assert f"ops::{fn}(" in source, fn
     assert source.count("ops::not_inplace(") == 1  # the first reader of `d` must allocate
@@ -72,3 +72,28 @@ def test_binary_ops_in_place_match_onnxruntime() -> None:
     for fn, count in [("add_inplace", 1), ("sub_inplace", 2), ("mul_inplace", 1), ("div_inplace", 3),
                       ("prelu_inplace", 1), ("add_into", 2)]:
         assert source.count(f"ops::{fn}(") == count, fn
+
+
+def test_same_shape_arena_operands_take_the_flat_form() -> None:
+    """Element-wise ops whose operands all have the output's shape and lie in the arena run
+    on plain slices (`binary_flat_into`, `binary_flat_inplace`, `unary_flat_inplace`)."""
+    rng = np.random.default_rng(6)
+    f = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    nodes = [
+        helper.make_node("Sigmoid", ["x"], ["a"], name="sigmoid"),  # in (0, 1): a safe divisor
+        helper.make_node("Tanh", ["x2"], ["t"], name="tanh"),
+        helper.make_node("Sub", ["a", "t"], ["s"], name="sub"),  # both read later: into
+        helper.make_node("Mul", ["s", "t"], ["m"], name="mul"),  # over s
+        helper.make_node("Div", ["m", "a"], ["d"], name="div"),
+        helper.make_node("PRelu", ["d", "t"], ["p"], name="prelu"),
+        helper.make_node("Add", ["t", "p"], ["q"], name="add"),  # over t, its last reader
+        helper.make_node("Exp", ["q"], ["e"], name="exp"),
+        helper.make_node("Add", ["e", "a"], ["y"], name="add_last"),
+    ]
+    feeds = {"x": f(2, 3, 5), "x2": f(2, 3, 5)}
+    source = assert_matches_onnxruntime(make_model(nodes, feeds, ["y"]), feeds, tolerance=1e-5)
+    assert source.count("ops::binary_flat_into(") == 1
+    for op in ["Mul", "Div", "PRelu"]:
+        assert f"ops::Binary::{op})" in source, op
+    assert source.count("ops::binary_flat_inplace(") == 5
+    assert source.count("ops::unary_flat_inplace(") == 1

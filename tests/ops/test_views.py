@@ -65,4 +65,4 @@ def test_views_match_onnxruntime() -> None:
         assert f'"{name}": its output is read where its input lies' in source, name
     assert source.count("ops::slice_into(") == 1 and source.count("ops::gather_into(") == 1
     assert "ops::check_reshape(" in source  # the run-time shape is still checked
-    assert source.count("ops::unary_inplace(") == 2  # sigmoid over sq, tanh over h: the last readers
+    assert source.count("ops::unary_flat_inplace(") == 2  # sigmoid over sq, tanh over h: the last readers

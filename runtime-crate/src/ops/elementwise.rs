@@ -183,6 +183,80 @@ fn per_block<X: Copy, Y: Copy, O>(
     }
 }
 
+/// The arithmetic ops with a flat form ([`binary_flat_into`], [`binary_flat_inplace`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)] // each variant is the ONNX op of the same name
+pub enum Binary {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    PRelu,
+}
+
+/// `f` of `op`, one loop per op so that each vectorises.
+macro_rules! for_binary {
+    ($op:expr, $each:ident) => {
+        match $op {
+            Binary::Add => $each!(|x: T, y: T| x + y),
+            Binary::Sub => $each!(|x: T, y: T| x - y),
+            Binary::Mul => $each!(|x: T, y: T| x * y),
+            Binary::Div => $each!(|x: T, y: T| x.div_onnx(y)),
+            Binary::PRelu => $each!(|x: T, s: T| if x < T::zero() { x * s } else { x }),
+        }
+    };
+}
+
+/// `out = a op b` over flat slices of one length, as generated code holds its arena's
+/// values: the same-shape case of [`add_into`] and its kin, without views to build.
+///
+/// ```
+/// use onnx2rs_runtime::ops::{binary_flat_into, Binary};
+/// let mut out = [0; 2];
+/// binary_flat_into(&[7, 7], &[2, 0], &mut out, Binary::Div).unwrap();
+/// assert_eq!(out, [3, 0]);
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if the lengths differ.
+pub fn binary_flat_into<T: Numeric>(a: &[T], b: &[T], out: &mut [T], op: Binary) -> Result<()> {
+    if a.len() != out.len() || b.len() != out.len() {
+        return Err(flat_lengths(&[a.len(), b.len(), out.len()]));
+    }
+    macro_rules! each {
+        ($f:expr) => {
+            out.iter_mut()
+                .zip(a.iter().zip(b))
+                .for_each(|(o, (&x, &y))| *o = $f(x, y))
+        };
+    }
+    for_binary!(op, each);
+    Ok(())
+}
+
+/// `a = a op b` over flat slices of one length: [`binary_flat_into`] writing over `a`.
+///
+/// # Errors
+/// [`Error::Shape`] if the lengths differ.
+pub fn binary_flat_inplace<T: Numeric>(a: &mut [T], b: &[T], op: Binary) -> Result<()> {
+    if a.len() != b.len() {
+        return Err(flat_lengths(&[a.len(), b.len()]));
+    }
+    macro_rules! each {
+        ($f:expr) => {
+            a.iter_mut().zip(b).for_each(|(x, &y)| *x = $f(*x, y))
+        };
+    }
+    for_binary!(op, each);
+    Ok(())
+}
+
+fn flat_lengths(lengths: &[usize]) -> Error {
+    Error::Shape(format!(
+        "element-wise operands of lengths {lengths:?} differ"
+    ))
+}
+
 /// `a = f(a, b)` with `b` broadcast to `a`'s shape: [`zip_with_into`] writing over its
 /// first operand, as in-place nodes do. Contiguous operands take one loop (`b` equal,
 /// a scalar, repeated, or one value per block of `a`); others ndarray's `Zip`.

@@ -51,7 +51,7 @@ pub use shape::{
     reverse_sequence_into, scalar, slice_into, tile_into, transpose, transpose_into, trilu_into,
     values, PadMode, ResizeCoordinates, ResizeMode, ResizeParams, RESIZE_MAX_RANK,
 };
-pub use unary::{unary_inplace, unary_into, Activation, Unary};
+pub use unary::{unary_flat_inplace, unary_inplace, unary_into, Activation, Unary};
 pub use window::Window;
 
 /// Whether two shapes are equal, compared inline: for the few dimensions of a shape,

@@ -352,12 +352,10 @@ pub fn unary_into<T: Element>(
 ) -> Result<()> {
     match op {
         Unary::Tanh if T::DTYPE == safetensors::Dtype::F32 => {
-            let tanh = |v: T| T::from_f64(f64::from(tanh_f32(v.to_f64() as f32)));
-            super::elementwise::map_into(x, out, tanh)
+            super::elementwise::map_into(x, out, tanh_as_f32)
         }
         Unary::Sigmoid if T::DTYPE == safetensors::Dtype::F32 => {
-            let sigmoid = |v: T| T::from_f64(f64::from(sigmoid_f32(v.to_f64() as f32)));
-            super::elementwise::map_into(x, out, sigmoid)
+            super::elementwise::map_into(x, out, sigmoid_as_f32)
         }
         _ => super::elementwise::map_into(x, out, |v| op.apply_to(v)),
     }
@@ -365,16 +363,48 @@ pub fn unary_into<T: Element>(
 
 /// `op` applied to every element of `x`, in place.
 pub fn unary_inplace<T: Element>(mut x: ArrayViewMutD<'_, T>, op: Unary) {
-    match op {
-        // Its own loop, so the approximation inlines and vectorises.
-        Unary::Tanh if T::DTYPE == safetensors::Dtype::F32 => update(&mut x, |v| {
-            T::from_f64(f64::from(tanh_f32(v.to_f64() as f32)))
+    match x.as_slice_mut() {
+        Some(values) => unary_flat_inplace(values, op),
+        None => update(&mut x, |v| match op {
+            Unary::Tanh if T::DTYPE == safetensors::Dtype::F32 => tanh_as_f32(v),
+            Unary::Sigmoid if T::DTYPE == safetensors::Dtype::F32 => sigmoid_as_f32(v),
+            _ => op.apply_to(v),
         }),
-        Unary::Sigmoid if T::DTYPE == safetensors::Dtype::F32 => update(&mut x, |v| {
-            T::from_f64(f64::from(sigmoid_f32(v.to_f64() as f32)))
-        }),
-        _ => update(&mut x, |v| op.apply_to(v)),
     }
+}
+
+/// [`unary_inplace`] over a flat slice, as generated code holds its arena's values: no
+/// view to build for an op on a handful of values (a recurrent cell's gates).
+///
+/// ```
+/// use onnx2rs_runtime::ops::{unary_flat_inplace, Unary};
+/// let mut v = [0.0f32, 100.0];
+/// unary_flat_inplace(&mut v, Unary::Sigmoid);
+/// assert_eq!(v, [0.5, 1.0]);
+/// ```
+pub fn unary_flat_inplace<T: Element>(values: &mut [T], op: Unary) {
+    match op {
+        // Their own loops, so that the approximations inline and vectorise.
+        Unary::Tanh if T::DTYPE == safetensors::Dtype::F32 => {
+            values.iter_mut().for_each(|v| *v = tanh_as_f32(*v))
+        }
+        Unary::Sigmoid if T::DTYPE == safetensors::Dtype::F32 => {
+            values.iter_mut().for_each(|v| *v = sigmoid_as_f32(*v))
+        }
+        _ => values.iter_mut().for_each(|v| *v = op.apply_to(*v)),
+    }
+}
+
+/// [`tanh_f32`] for an element type that is `f32` (checked by the caller).
+#[inline(always)]
+fn tanh_as_f32<T: Element>(v: T) -> T {
+    T::from_f64(f64::from(tanh_f32(v.to_f64() as f32)))
+}
+
+/// [`sigmoid_f32`] for an element type that is `f32` (checked by the caller).
+#[inline(always)]
+fn sigmoid_as_f32<T: Element>(v: T) -> T {
+    T::from_f64(f64::from(sigmoid_f32(v.to_f64() as f32)))
 }
 
 #[cfg(test)]
