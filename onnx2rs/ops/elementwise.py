@@ -29,8 +29,8 @@ _COMPARE = {"Less": "less", "Greater": "greater", "LessOrEqual": "less_or_equal"
 _LOGIC = {"And": "and", "Or": "or", "Xor": "xor"}
 _BITWISE = {"BitwiseAnd": "bitwise_and", "BitwiseOr": "bitwise_or", "BitwiseXor": "bitwise_xor"}
 _BINARY = {**_ARITHMETIC, **_COMPARE, **_LOGIC, **_BITWISE, "Div": "div", "Pow": "pow"}
-# The ops with a flat form: `ops::Binary` variants.
-_FLAT = {"Add": "Add", "Sub": "Sub", "Mul": "Mul", "Div": "Div", "PRelu": "PRelu"}
+# The ops with a flat form: each an `ops::Binary` variant of the same name.
+_FLAT = frozenset({*_ARITHMETIC, "Div"})
 
 
 @register(*_ARITHMETIC, dtypes=NUMERIC, inplace=True)
@@ -46,14 +46,14 @@ def lower_binary(ctx: Lowering) -> Call:
     op = ctx.node.op_type
     same = tuple(ctx.input(0).shape) == tuple(ctx.input(1).shape) == tuple(ctx.output().shape)
     if op in _FLAT and same and ctx.flat_out():
-        variant = f"ops::Binary::{_FLAT[op]}"
+        variant = f"ops::Binary::{op}"
         if ctx.inplace and ctx.flat(1):
             return ctx.call("binary_flat_inplace", ctx.flat_out(), ctx.flat(1), variant)
         if not ctx.inplace and ctx.flat(0) and ctx.flat(1):
             return ctx.call("binary_flat_into", ctx.flat(0), ctx.flat(1), ctx.flat_out(), variant)
     if ctx.inplace:
-        return ctx.call(f"{_BINARY[ctx.node.op_type]}_inplace", ctx.out(), ctx.arg(1))
-    return ctx.call(f"{_BINARY[ctx.node.op_type]}_into", ctx.arg(0), ctx.arg(1), ctx.out())
+        return ctx.call(f"{_BINARY[op]}_inplace", ctx.out(), ctx.arg(1))
+    return ctx.call(f"{_BINARY[op]}_into", ctx.arg(0), ctx.arg(1), ctx.out())
 
 
 @register("Mod", dtypes=NUMERIC, attrs=("fmod",),
