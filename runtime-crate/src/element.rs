@@ -174,6 +174,17 @@ pub trait Numeric: Element + ndarray::LinalgScalar + num_traits::Bounded {
     fn fused_mul_add(self, a: Self, b: Self) -> Self {
         self * a + b
     }
+    /// These values as `f32`, when `Self` is `f32`: the hand-vectorised matrix-product
+    /// kernels are written for it alone.
+    #[inline(always)]
+    fn as_f32(_values: &[Self]) -> Option<&[f32]> {
+        None
+    }
+    /// [`Numeric::as_f32`] for a mutable slice.
+    #[inline(always)]
+    fn as_f32_mut(_values: &mut [Self]) -> Option<&mut [f32]> {
+        None
+    }
 }
 
 macro_rules! float_numeric {
@@ -221,6 +232,14 @@ float_numeric!(f32, {
     #[inline(always)]
     fn fused_mul_add(self, a: Self, b: Self) -> Self {
         self.mul_add(a, b)
+    }
+    #[inline(always)]
+    fn as_f32(values: &[Self]) -> Option<&[f32]> {
+        Some(values)
+    }
+    #[inline(always)]
+    fn as_f32_mut(values: &mut [Self]) -> Option<&mut [f32]> {
+        Some(values)
     }
 });
 float_numeric!(f64, {

@@ -216,13 +216,18 @@ CASES = [
          {"strides": [2, 2]}),
     Case("conv1d_shifted_dilated_stride2", "Conv", [run(normal(1, 4, 33)), const(normal(5, 4, 3)), const(normal(5))],
          {"dilations": [3], "strides": [2], "pads": [2, 1]}),
-    # Too large to read as shifted rows (over 2^17 values of workspace): the packed
-    # product, block by block.
-    Case("conv2d_packed_blocks", "Conv", [run(normal(1, 8, 130, 131)), const(normal(12, 8, 3, 3)),
+    # Too large to pad whole (over 2^16 values of workspace): each chunk of output rows
+    # pads the band of input rows it reads.
+    Case("conv2d_shifted_bands", "Conv", [run(normal(1, 8, 130, 131)), const(normal(12, 8, 3, 3)),
                                           const(normal(12))],
          {"pads": [1, 0, 1, 2]}),
-    Case("conv2d_packed_strided_dilated", "Conv", [run(normal(1, 16, 200, 180)), const(normal(10, 8, 3, 2))],
+    Case("conv2d_shifted_bands_strided_dilated", "Conv", [run(normal(1, 16, 200, 180)),
+                                                          const(normal(10, 8, 3, 2))],
          {"group": 2, "pads": [2, 1, 0, 1], "strides": [1, 2], "dilations": [2, 1]}),
+    Case("conv2d_shifted_bands_7x7_stride2", "Conv", [run(normal(1, 3, 150, 150)), const(normal(8, 3, 7, 7))],
+         {"pads": [3, 3, 3, 3], "strides": [2, 2]}),
+    # Not even one output row's band fits: the packed product, block by block.
+    Case("conv1d_packed_blocks", "Conv", [run(normal(1, 64, 1100)), const(normal(5, 64, 3))], {"pads": [1, 1]}),
     Case("conv2d_packed_pointwise", "Conv", [run(normal(1, 160, 30, 20)), const(normal(5, 160, 1, 1))], {}),
     # Output rows of 8 or more: input rows copied between zeros, edges summed with the rest.
     Case("conv2d_depthwise_padded_rows_stride2", "Conv", [run(normal(1, 4, 19, 23)), const(normal(4, 1, 3, 3))],

@@ -181,47 +181,81 @@ const SHIFTED_COLUMNS: usize = 512;
 const SHIFTED_MAX: usize = 1 << 16;
 
 /// A convolution read as shifted rows of its zero-padded input, so that no im2col matrix
-/// is built. The padded input is laid out per channel as `stride_y × stride_x` phase
-/// planes of `hq × wq` values (one plane when the strides are 1); then tap `(c, ky, kx)`'s
-/// row of the im2col matrix, over whole output rows of `wq` columns, is one contiguous
-/// stretch of those planes, which the in-place product reads as a row of B. Columns
-/// `ow..wq` of each output row are computed from the padding and dropped.
+/// is built. The padded input is laid out per channel as phase planes of `wq` columns
+/// (one plane when the strides are 1, else one per `(row, column)` phase that a tap
+/// reads); then tap `(c, ky, kx)`'s row of the im2col matrix, over whole output rows of
+/// `wq` columns, is one contiguous stretch of those planes, which the in-place product
+/// reads as a row of B. Columns `ow..wq` of each output row are computed from the
+/// padding and dropped. When the whole padded input does not fit [`SHIFTED_MAX`], each
+/// chunk of output rows pads just the band of input rows it reads.
 #[derive(Debug, Clone, Copy)]
 struct Shifted {
     sizes: Sizes,
     win: [Window; 2],
-    /// Rows and columns of each phase plane.
-    hq: usize,
+    /// Row and column phases held (at most the strides).
+    phases: (usize, usize),
+    /// Rows of each phase plane held at once: all of them, or one chunk's band.
+    hb: usize,
     wq: usize,
     /// Output rows per chunk: at most [`SHIFTED_COLUMNS`] columns of the product.
     rows: usize,
+    /// Whether each chunk pads its own band of input rows.
+    banded: bool,
 }
 
 impl Shifted {
     /// The layout for one group, or `None` for a 1×1 window that reads its input as it
-    /// lies, or when the workspace would exceed [`SHIFTED_MAX`].
+    /// lies, or when even a band of one output row exceeds [`SHIFTED_MAX`].
     fn new(sizes: Sizes, win: &[Window; 2]) -> Option<Shifted> {
         let [wy, wx] = win;
+        let oh = sizes.output.0;
+        if pointwise(win) || oh == 0 {
+            return None;
+        }
         let (h, w) = sizes.input;
         let hq = (h + wy.pad_begin + wy.pad_end).div_ceil(wy.stride);
-        let wq = (w + wx.pad_begin + wx.pad_end).div_ceil(wx.stride);
-        let oh = sizes.output.0;
-        let chunks = oh.div_ceil((SHIFTED_COLUMNS / wq.max(1)).max(1));
-        let shifted = Shifted {
-            sizes,
-            win: *win,
-            hq,
-            wq,
-            rows: oh.div_ceil(chunks.max(1)),
+        let wq = (w + wx.pad_begin + wx.pad_end).div_ceil(wx.stride).max(1);
+        // A tap reads the phases of its offsets: with unit dilation the first
+        // `kernel` of them, so a 1×1 window of stride 2 pads one plane, not four.
+        let held = |w: &Window| match w.dilation {
+            1 => w.stride.min(w.kernel),
+            _ => w.stride,
         };
-        (!pointwise(win) && oh > 0 && shifted.len() <= SHIFTED_MAX).then_some(shifted)
+        let phases = (held(wy), held(wx));
+        let layout = |most_rows: usize, banded: bool| {
+            let chunks = oh.div_ceil(most_rows.max(1));
+            let rows = oh.div_ceil(chunks);
+            // Plane rows a chunk reads below its first: the window's reach.
+            let reach = wy.dilation * (wy.kernel - 1) / wy.stride;
+            Shifted {
+                sizes,
+                win: *win,
+                phases,
+                hb: if banded { rows + reach } else { hq },
+                wq,
+                rows,
+                banded,
+            }
+        };
+        let per_chunk = SHIFTED_COLUMNS / wq;
+        let whole = layout(per_chunk, false);
+        if whole.len() <= SHIFTED_MAX {
+            return Some(whole);
+        }
+        // The most output rows whose band and wide output fit: each row of the band
+        // holds `planes × wq` values and each output row `filters × wq`.
+        let planes = sizes.channels * phases.0 * phases.1;
+        let reach = wy.dilation * (wy.kernel - 1) / wy.stride;
+        let fixed = wq + planes * reach * wq;
+        let fit = SHIFTED_MAX.saturating_sub(fixed) / (wq * (planes + sizes.filters));
+        let band = layout(per_chunk.min(fit), true);
+        (fit > 0 && band.len() <= SHIFTED_MAX).then_some(band)
     }
 
-    /// Values of the padded input, with one row of zeros after it: the last tap's row
-    /// runs that far past the planes in the columns that are dropped.
+    /// Values of the padded input (or band), with one row of zeros after it: the last
+    /// tap's row runs that far past the planes in the columns that are dropped.
     fn padded_len(&self) -> usize {
-        let [wy, wx] = &self.win;
-        self.sizes.channels * wy.stride * wx.stride * self.hq * self.wq + self.wq
+        self.sizes.channels * self.phases.0 * self.phases.1 * self.hb * self.wq + self.wq
     }
 
     /// The workspace: the padded input, then one chunk of `filters × rows × wq` outputs.
@@ -229,16 +263,14 @@ impl Shifted {
         self.padded_len() + self.sizes.filters * self.rows * self.wq
     }
 
-    /// Where tap row `(c, ky, kx)` starts for output row 0.
+    /// Where tap row `(c, ky, kx)` starts for the first output row the planes hold.
     #[inline(always)]
     fn start(&self, c: usize, ky: usize, kx: usize) -> usize {
         let [wy, wx] = &self.win;
         let (dy, dx) = (ky * wy.dilation, kx * wx.dilation);
-        if wy.stride == 1 && wx.stride == 1 {
-            return (c * self.hq + dy) * self.wq + dx;
-        }
-        let phase = (c * wy.stride + dy % wy.stride) * wx.stride + dx % wx.stride;
-        (phase * self.hq + dy / wy.stride) * self.wq + dx / wx.stride
+        let (py, px) = self.phases;
+        let phase = (c * py + dy % wy.stride) * px + dx % wx.stride;
+        (phase * self.hb + dy / wy.stride) * self.wq + dx / wx.stride
     }
 
     /// Write where tap rows `first..first + starts.len()` start, for output row `y0`
@@ -248,8 +280,10 @@ impl Shifted {
         let taps = wy.kernel * wx.kernel;
         let (mut c, t) = (first / taps, first % taps);
         let (mut ky, mut kx) = (t / wx.kernel, t % wx.kernel);
+        // A band's planes begin at the chunk's first output row.
+        let offset = if self.banded { 0 } else { y0 * self.wq };
         for start in starts {
-            *start = self.start(c, ky, kx) + y0 * self.wq;
+            *start = self.start(c, ky, kx) + offset;
             kx += 1;
             if kx == wx.kernel {
                 (kx, ky) = (0, ky + 1);
@@ -260,33 +294,42 @@ impl Shifted {
         }
     }
 
-    /// Write `x` (`[channels, h, w]`) into `dst` zero-padded and split into phase planes.
-    fn pad(&self, x: ArrayView3<'_, f32>, dst: &mut [f32]) {
+    /// Write plane rows `y0..y0 + hb` of `x` (`[channels, h, w]`) into `dst`,
+    /// zero-padded and split into phase planes.
+    fn pad(&self, x: ArrayView3<'_, f32>, y0: usize, dst: &mut [f32]) {
         let [wy, wx] = &self.win;
-        let (plane, w, sx) = (self.hq * self.wq, self.sizes.input.1, wx.stride);
+        let (plane, (h, w), sx) = (self.hb * self.wq, self.sizes.input, wx.stride);
+        let (phases_y, phases_x) = self.phases;
         dst[..self.padded_len()].fill(0.0);
         for (c, channel) in x.outer_iter().enumerate() {
-            for (iy, row) in channel.outer_iter().enumerate() {
-                let i = iy + wy.pad_begin;
-                let line = (c * wy.stride + i % wy.stride) * sx;
-                let at = line * plane + i / wy.stride * self.wq;
-                if let (Some(values), 1) = (row.as_slice(), sx) {
-                    copy_row(&mut dst[at + wx.pad_begin..][..w], values);
-                    continue;
-                }
-                // Phase column `px` holds the input columns `ix` with `(ix + pad) % sx == px`.
-                for px in 0..sx {
-                    let ix0 = (px + sx - wx.pad_begin % sx) % sx;
-                    if ix0 >= w {
+            for r in 0..self.hb {
+                for py in 0..phases_y {
+                    // Row `r` of phase plane `py` is row `i` of the padded input.
+                    let i = (y0 + r) * wy.stride + py;
+                    let Some(iy) = i.checked_sub(wy.pad_begin).filter(|&iy| iy < h) else {
+                        continue;
+                    };
+                    let row = channel.index_axis(Axis(0), iy);
+                    let at = (c * phases_y + py) * phases_x * plane + r * self.wq;
+                    if let (Some(values), 1) = (row.as_slice(), sx) {
+                        copy_row(&mut dst[at + wx.pad_begin..][..w], values);
                         continue;
                     }
-                    let dst = &mut dst[at + px * plane + (ix0 + wx.pad_begin) / sx..];
-                    let dst = &mut dst[..(w - ix0).div_ceil(sx)];
-                    match row.as_slice() {
-                        Some(values) => zip_strided(dst, &values[ix0..], sx, |d, v| *d = v),
-                        None => {
-                            let src = row.slice(ndarray::s![ix0..;sx]);
-                            dst.iter_mut().zip(&src).for_each(|(d, &v)| *d = v);
+                    // Phase column `px` holds the input columns `ix` with
+                    // `(ix + pad) % sx == px`.
+                    for px in 0..phases_x {
+                        let ix0 = (px + sx - wx.pad_begin % sx) % sx;
+                        if ix0 >= w {
+                            continue;
+                        }
+                        let dst = &mut dst[at + px * plane + (ix0 + wx.pad_begin) / sx..];
+                        let dst = &mut dst[..(w - ix0).div_ceil(sx)];
+                        match row.as_slice() {
+                            Some(values) => zip_strided(dst, &values[ix0..], sx, |d, v| *d = v),
+                            None => {
+                                let src = row.slice(ndarray::s![ix0..;sx]);
+                                dst.iter_mut().zip(&src).for_each(|(d, &v)| *d = v);
+                            }
                         }
                     }
                 }
@@ -304,7 +347,9 @@ impl Shifted {
         workspace: &mut [f32],
     ) -> Result<()> {
         let (padded, wide) = workspace.split_at_mut(self.padded_len());
-        self.pad(x, padded);
+        if !self.banded {
+            self.pad(x, 0, padded);
+        }
         let [wy, wx] = &self.win;
         let (filters, taps) = (
             self.sizes.filters,
@@ -313,6 +358,9 @@ impl Shifted {
         let (oh, ow) = self.sizes.output;
         let wq = self.wq;
         for y0 in (0..oh).step_by(self.rows) {
+            if self.banded {
+                self.pad(x, y0, padded);
+            }
             let rows = self.rows.min(oh - y0);
             let n = rows * wq;
             let wide = &mut wide[..filters * n];

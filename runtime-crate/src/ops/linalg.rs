@@ -5,7 +5,9 @@
 //! registers while a depth-`KC` strip of A (copied to the stack, `R` values per step)
 //! meets `NR` contiguous values of each row of B. The same generic code is compiled
 //! three times, for AVX-512, AVX2+FMA and the baseline instruction set, and the CPU
-//! picks one at run time. Other layouts (a transposed operand) take simpler loops.
+//! picks one at run time; f32 on AVX-512 computes its tiles with the vector intrinsics
+//! (safe Rust: the kernel is compiled for the features it calls). Other layouts (a
+//! transposed operand) take simpler loops.
 
 use crate::{Error, Numeric, Result};
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
@@ -46,7 +48,7 @@ pub fn mat_mul_into<T: Numeric>(
 /// An instruction set the row-major matrix-product kernel is compiled for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Isa {
-    /// AVX-512F with FMA: 4 × 32 register tiles (8 × 32 for packed products).
+    /// AVX-512F with FMA: 8 × 32 register tiles.
     Avx512,
     /// AVX2 with FMA: 6 × 16 register tiles.
     Avx2,
@@ -232,7 +234,15 @@ fn blocked_on<T: Numeric, S: Fn(usize, &mut [usize]) + Copy>(
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => blocked_avx2(alpha, a, b, c, dims, accumulate),
         _ if dims.m == 1 => one_row::<T, S, 16, 32, false>(alpha, a, b, c, dims, accumulate),
-        _ => blocked::<T, S, 4, 16, false>(alpha, a, b, c, dims, accumulate),
+        _ => blocked::<T, S, 4, 16>(
+            alpha,
+            a,
+            b,
+            c,
+            dims,
+            accumulate,
+            &mut portable_tiles::<T, 4, 16, false>,
+        ),
     }
 }
 
@@ -414,7 +424,7 @@ struct Dims {
 
 /// `$name`: [`blocked`] with `MR × NR` tiles, compiled for the target features of `$isa`.
 macro_rules! blocked_for {
-    ($name:ident, $isa:expr, $features:literal, $mr:literal, $nr:literal) => {
+    ($name:ident, $isa:expr, $features:literal, $mr:literal, $nr:literal $(, f32: $f32_tiles:path)?) => {
         #[doc = concat!("[`blocked`] compiled for ", $features, " (", $mr, " × ", $nr, " tiles).")]
         #[cfg(target_arch = "x86_64")]
         #[allow(unsafe_code)]
@@ -439,8 +449,26 @@ macro_rules! blocked_for {
             ) {
                 if ONE_ROW {
                     one_row::<T, S, $nr, { 2 * $nr }, true>(alpha, a, b, c, d, add);
-                } else {
-                    blocked::<T, S, $mr, $nr, true>(alpha, a, b, c, d, add);
+                    return;
+                }
+                $(
+                    // f32 takes the hand-vectorised tile kernel.
+                    let (one, mut alpha32) = (std::slice::from_ref(&alpha), [0.0f32]);
+                    if let (Some(a), Some(values), Some(c), Some(scale)) =
+                        (T::as_f32(a), T::as_f32(b.values), T::as_f32_mut(c), T::as_f32(one))
+                    {
+                        alpha32.copy_from_slice(scale);
+                        let b = InPlace { values, starts: b.starts };
+                        let mut tiles = |rows, s: &Strip<'_, f32, $nr>, c: &mut [f32], buffer: &mut [[f32; $mr]]| {
+                            $f32_tiles(rows, s, c, buffer)
+                        };
+                        blocked::<f32, S, $mr, $nr>(alpha32[0], a, b, c, d, add, &mut tiles);
+                        return;
+                    }
+                )?
+                {
+                    let mut tiles = portable_tiles::<T, $mr, $nr, true>;
+                    blocked::<T, S, $mr, $nr>(alpha, a, b, c, d, add, &mut tiles);
                 }
             }
             assert!($isa.is_available(), "dispatch checks the CPU first");
@@ -455,7 +483,7 @@ macro_rules! blocked_for {
         }
     };
 }
-blocked_for!(blocked_avx512, Isa::Avx512, "avx512f,fma", 4, 32);
+blocked_for!(blocked_avx512, Isa::Avx512, "avx512f,fma", 8, 32, f32: avx512_tiles);
 blocked_for!(blocked_avx2, Isa::Avx2, "avx2,fma", 6, 16);
 
 /// `$name`: [`packed`] with `MR × NR` tiles, compiled for the target features of `$isa`.
@@ -475,9 +503,8 @@ macro_rules! packed_for {
         }
     };
 }
-// Packed products are wide (convolutions over images): 8 rows keep 16 registers busy.
-// The in-place kernel keeps 4: its small products (char-CNN, MobileNet-style) ran
-// 10% slower with 8.
+// 8 rows keep 16 of the 32 vector registers busy with C. (The in-place kernel's generic
+// code at 8 × 32 kept some of its tile on the stack; its f32 tiles use intrinsics.)
 packed_for!(packed_avx512, Isa::Avx512, "avx512f,fma", 8, 32);
 packed_for!(packed_avx2, Isa::Avx2, "avx2,fma", 6, 16);
 
@@ -617,28 +644,55 @@ fn store_tile<T: Numeric, const NR: usize, const R: usize>(
 /// its last few columns (fewer than NR), which are copied once per block into a
 /// zero-padded stack buffer so every tile runs at full width.
 #[inline(always)]
-fn blocked<
-    T: Numeric,
-    S: Fn(usize, &mut [usize]) + Copy,
-    const MR: usize,
-    const NR: usize,
-    const FMA: bool,
->(
+fn blocked<T: Numeric, S: Fn(usize, &mut [usize]) + Copy, const MR: usize, const NR: usize>(
     alpha: T,
     a: &[T],
     b: InPlace<'_, T, S>,
     c: &mut [T],
     d: Dims,
     accumulate: bool,
+    tiles: &mut impl Tiles<T, MR, NR>,
 ) {
     // The stack buffers only need the product's depth: zeroing 18 KiB per call would
     // cost more than a small product (a recurrent cell's) itself.
     if d.k <= 16 {
-        with_buffers::<T, S, MR, NR, FMA, 16>(alpha, a, b, c, d, accumulate);
+        with_buffers::<T, S, MR, NR, 16>(alpha, a, b, c, d, accumulate, tiles);
     } else if d.k <= 32 {
-        with_buffers::<T, S, MR, NR, FMA, 32>(alpha, a, b, c, d, accumulate);
+        with_buffers::<T, S, MR, NR, 32>(alpha, a, b, c, d, accumulate, tiles);
     } else {
-        with_buffers::<T, S, MR, NR, FMA, KC>(alpha, a, b, c, d, accumulate);
+        with_buffers::<T, S, MR, NR, KC>(alpha, a, b, c, d, accumulate, tiles);
+    }
+}
+
+/// The tile kernel of [`blocked`]: `tiles(rows, strip, c, buffer)` computes some of the
+/// `rows` rows of C (at most `MR`) that `strip` starts at, packing its strip of A
+/// into `buffer`, and returns how many it did.
+trait Tiles<T, const MR: usize, const NR: usize>:
+    FnMut(usize, &Strip<'_, T, NR>, &mut [T], &mut [[T; MR]]) -> usize
+{
+}
+
+impl<T, const MR: usize, const NR: usize, F> Tiles<T, MR, NR> for F where
+    F: FnMut(usize, &Strip<'_, T, NR>, &mut [T], &mut [[T; MR]]) -> usize
+{
+}
+
+/// [`Tiles`] in portable code: whole `MR`-row strips, then 4, 2 and 1 rows for the rest.
+#[inline(always)]
+fn portable_tiles<T: Numeric, const MR: usize, const NR: usize, const FMA: bool>(
+    rows: usize,
+    s: &Strip<'_, T, NR>,
+    c: &mut [T],
+    buffer: &mut [[T; MR]],
+) -> usize {
+    if rows >= MR {
+        rows_of::<T, MR, MR, NR, FMA>(s, c, buffer)
+    } else if rows >= 4 {
+        rows_of::<T, MR, 4, NR, FMA>(s, c, buffer)
+    } else if rows >= 2 {
+        rows_of::<T, MR, 2, NR, FMA>(s, c, buffer)
+    } else {
+        rows_of::<T, MR, 1, NR, FMA>(s, c, buffer)
     }
 }
 
@@ -743,7 +797,6 @@ fn with_buffers<
     S: Fn(usize, &mut [usize]) + Copy,
     const MR: usize,
     const NR: usize,
-    const FMA: bool,
     const DEPTH: usize,
 >(
     alpha: T,
@@ -752,15 +805,16 @@ fn with_buffers<
     c: &mut [T],
     d: Dims,
     accumulate: bool,
+    tiles: &mut impl Tiles<T, MR, NR>,
 ) {
     let mut strip = CacheLines([[T::zero(); MR]; DEPTH]);
     let mut starts = [0usize; DEPTH];
     let bufs = (&mut strip[..], &mut starts[..]);
-    if d.n % NR == 0 {
-        blocked_with::<T, S, MR, NR, FMA>(alpha, a, b, c, d, accumulate, bufs, &mut []);
+    if d.n.is_multiple_of(NR) {
+        blocked_with::<T, S, MR, NR>(alpha, a, b, c, d, accumulate, bufs, &mut [], tiles);
     } else {
         let mut edge = CacheLines([[T::zero(); NR]; DEPTH]);
-        blocked_with::<T, S, MR, NR, FMA>(alpha, a, b, c, d, accumulate, bufs, &mut edge.0);
+        blocked_with::<T, S, MR, NR>(alpha, a, b, c, d, accumulate, bufs, &mut edge.0, tiles);
     }
 }
 
@@ -768,13 +822,7 @@ fn with_buffers<
 /// edge buffer (empty when no block has ragged columns).
 #[inline(always)]
 #[allow(clippy::type_complexity, clippy::too_many_arguments)]
-fn blocked_with<
-    T: Numeric,
-    S: Fn(usize, &mut [usize]) + Copy,
-    const MR: usize,
-    const NR: usize,
-    const FMA: bool,
->(
+fn blocked_with<T: Numeric, S: Fn(usize, &mut [usize]) + Copy, const MR: usize, const NR: usize>(
     alpha: T,
     a: &[T],
     b: InPlace<'_, T, S>,
@@ -783,6 +831,7 @@ fn blocked_with<
     accumulate: bool,
     (strip, starts): (&mut [[T; MR]], &mut [usize]),
     edge: &mut [[T; NR]],
+    tiles: &mut impl Tiles<T, MR, NR>,
 ) {
     for k0 in (0..k).step_by(KC) {
         let depth = (k - k0).min(KC);
@@ -803,10 +852,15 @@ fn blocked_with<
             }
             let edge = &edge[..if ragged > 0 { depth } else { 0 }];
             let mut i = 0;
-            // Whole MR-row strips, then 4, 2 and 1 rows for the rest.
             while i < m {
-                let rows = m - i;
-                let panel = Panel {
+                let s = Strip {
+                    alpha,
+                    a,
+                    b: b.values,
+                    starts,
+                    edge,
+                    k,
+                    n,
                     k0,
                     depth,
                     i,
@@ -814,25 +868,24 @@ fn blocked_with<
                     ragged,
                     add,
                 };
-                let bs = (b.values, starts, edge);
-                i += if rows >= MR {
-                    rows_of::<T, MR, MR, NR, FMA>(alpha, a, bs, c, (k, n), panel, strip)
-                } else if rows >= 4 {
-                    rows_of::<T, MR, 4, NR, FMA>(alpha, a, bs, c, (k, n), panel, strip)
-                } else if rows >= 2 {
-                    rows_of::<T, MR, 2, NR, FMA>(alpha, a, bs, c, (k, n), panel, strip)
-                } else {
-                    rows_of::<T, MR, 1, NR, FMA>(alpha, a, bs, c, (k, n), panel, strip)
-                };
+                i += tiles(m - i, &s, c, strip);
             }
         }
     }
 }
 
-/// Where one strip of rows sits: the depth range of A, the first row, the columns
-/// of C in whole tiles, and how many columns follow them (read from the edge buffer).
-#[derive(Clone)]
-struct Panel {
+/// One strip of rows of C over one depth block of a product with B read in place:
+/// the depth range of A, the first row, the columns of C in whole tiles, and how many
+/// columns follow them. Row `k0 + pk` of B starts at `b[starts[pk]]`, and `edge` is
+/// the zero-padded copy of its last `ragged` columns.
+struct Strip<'s, T, const NR: usize> {
+    alpha: T,
+    a: &'s [T],
+    b: &'s [T],
+    starts: &'s [usize],
+    edge: &'s [[T; NR]],
+    k: usize,
+    n: usize,
     k0: usize,
     depth: usize,
     i: usize,
@@ -842,38 +895,100 @@ struct Panel {
     add: bool,
 }
 
-/// `R` rows of C starting at `p.i`; returns `R`. Row `k0 + pk` of B starts at
-/// `b[starts[pk]]`, and `edge` is the zero-padded copy of its last `p.ragged` columns.
+/// [`Tiles`] for f32 on AVX-512: whole 8-row strips, then 4, 2 and 1 rows.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+fn avx512_tiles(
+    rows: usize,
+    s: &Strip<'_, f32, 32>,
+    c: &mut [f32],
+    strip: &mut [[f32; 8]],
+) -> usize {
+    if rows >= 8 {
+        avx512_rows::<8>(s, c, strip)
+    } else if rows >= 4 {
+        avx512_rows::<4>(s, c, strip)
+    } else if rows >= 2 {
+        avx512_rows::<2>(s, c, strip)
+    } else {
+        avx512_rows::<1>(s, c, strip)
+    }
+}
+
+/// [`rows_of`] for f32 on AVX-512, written with the vector intrinsics: the `R × 32` tile
+/// of C stays in `2R` registers (generic code compiled to the same tile kept some of
+/// them on the stack).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+#[inline]
+fn avx512_rows<const R: usize>(
+    s: &Strip<'_, f32, 32>,
+    c: &mut [f32],
+    strip: &mut [[f32; 8]],
+) -> usize {
+    let strip = pack_strip::<f32, 8, R>(s.a, s.k, s.i, s.k0, s.depth, strip);
+    for j in s.full.clone().step_by(32) {
+        let rows = s.starts.iter().map(|&start| {
+            let row = &s.b[start + j..][..32];
+            core::array::from_fn(|l| row[l])
+        });
+        let acc = avx512_tile::<R>(strip, rows);
+        store_tile(&acc, c, (s.i, j, s.n), 32, s.alpha, s.add);
+    }
+    if s.ragged > 0 {
+        let acc = avx512_tile::<R>(strip, s.edge.iter().copied());
+        store_tile(&acc, c, (s.i, s.full.end, s.n), s.ragged, s.alpha, s.add);
+    }
+    R
+}
+
+/// One `R × 32` tile of C: the sum over the strip of A's values times B's rows.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+#[inline]
+fn avx512_tile<const R: usize>(
+    strip: &[[f32; 8]],
+    rows: impl Iterator<Item = [f32; 32]>,
+) -> [[f32; 32]; R] {
+    use std::arch::x86_64::{__m512, _mm512_fmadd_ps, _mm512_set1_ps, _mm512_setzero_ps};
+    let mut acc = [[_mm512_setzero_ps(); 2]; R];
+    for (ap, row) in strip.iter().zip(rows) {
+        let [b0, b1]: [__m512; 2] = bytemuck::cast(row);
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let a = _mm512_set1_ps(ap[r]);
+            acc[0] = _mm512_fmadd_ps(a, b0, acc[0]);
+            acc[1] = _mm512_fmadd_ps(a, b1, acc[1]);
+        }
+    }
+    acc.map(bytemuck::cast::<[__m512; 2], [f32; 32]>)
+}
+
+/// `R` rows of C starting at `s.i`, with the strip of A packed into `strip`; returns `R`.
 #[inline(always)]
-#[allow(clippy::type_complexity)]
 fn rows_of<T: Numeric, const MR: usize, const R: usize, const NR: usize, const FMA: bool>(
-    alpha: T,
-    a: &[T],
-    (b, starts, edge): (&[T], &[usize], &[[T; NR]]),
+    s: &Strip<'_, T, NR>,
     c: &mut [T],
-    (k, n): (usize, usize),
-    p: Panel,
     strip: &mut [[T; MR]],
 ) -> usize {
-    let strip = pack_strip::<T, MR, R>(a, k, p.i, p.k0, p.depth, strip);
+    let strip = pack_strip::<T, MR, R>(s.a, s.k, s.i, s.k0, s.depth, strip);
     let store = |acc: &[[T; NR]; R], c: &mut [T], j: usize, width: usize| {
-        store_tile(acc, c, (p.i, j, n), width, alpha, p.add);
+        store_tile(acc, c, (s.i, j, s.n), width, s.alpha, s.add);
     };
-    for j in p.full.clone().step_by(NR) {
+    for j in s.full.clone().step_by(NR) {
         let mut acc = [[T::zero(); NR]; R];
-        for (ap, &start) in strip.iter().zip(starts) {
-            let row = &b[start + j..][..NR];
+        for (ap, &start) in strip.iter().zip(s.starts) {
+            let row = &s.b[start + j..][..NR];
             let bp: [T; NR] = core::array::from_fn(|l| row[l]);
             multiply_add::<T, MR, R, NR, FMA>(&mut acc, ap, &bp);
         }
         store(&acc, c, j, NR);
     }
-    if p.ragged > 0 {
+    if s.ragged > 0 {
         let mut acc = [[T::zero(); NR]; R];
-        for (ap, bp) in strip.iter().zip(edge) {
+        for (ap, bp) in strip.iter().zip(s.edge) {
             multiply_add::<T, MR, R, NR, FMA>(&mut acc, ap, bp);
         }
-        store(&acc, c, p.full.end, p.ragged);
+        store(&acc, c, s.full.end, s.ragged);
     }
     R
 }

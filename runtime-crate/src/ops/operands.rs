@@ -81,7 +81,7 @@ pub fn check_reshape<I: IndexElement>(
     }
     for (i, (&d, &o)) in v.iter().zip(output).enumerate() {
         let dim = match d {
-            -1 if known > 0 && size % known == 0 => size / known,
+            -1 if known > 0 && size.is_multiple_of(known) => size / known,
             -1 => return Err(bad()),
             0 if !allowzero => input[i],
             d => d as usize,

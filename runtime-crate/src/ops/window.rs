@@ -110,7 +110,7 @@ impl Window {
         }
         let room = padded - self.span();
         let mut len = room / self.stride + 1;
-        if ceil && room % self.stride != 0 {
+        if ceil && !room.is_multiple_of(self.stride) {
             len += 1;
             if (len - 1) * self.stride >= input + self.pad_begin {
                 len -= 1;
