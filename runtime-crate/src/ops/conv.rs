@@ -15,8 +15,8 @@ use super::window::{zip_strided, Window};
 use crate::{Error, Result};
 use multiversion::multiversion;
 use ndarray::{
-    ArrayD, ArrayView2, ArrayView3, ArrayView4, ArrayViewD, ArrayViewMut2, ArrayViewMut4,
-    ArrayViewMutD, Axis, Ix4, IxDyn, Slice,
+    ArrayD, ArrayView1, ArrayView2, ArrayView3, ArrayView4, ArrayViewD, ArrayViewMut2,
+    ArrayViewMut4, ArrayViewMutD, Axis, Ix4, IxDyn, Slice,
 };
 
 /// Convolution attributes, one entry per spatial axis.
@@ -268,6 +268,9 @@ impl Shifted {
     fn start(&self, c: usize, ky: usize, kx: usize) -> usize {
         let [wy, wx] = &self.win;
         let (dy, dx) = (ky * wy.dilation, kx * wx.dilation);
+        if wy.stride == 1 && wx.stride == 1 {
+            return (c * self.hb + dy) * self.wq + dx; // no divisions: one plane per channel
+        }
         let (py, px) = self.phases;
         let phase = (c * py + dy % wy.stride) * px + dx % wx.stride;
         (phase * self.hb + dy / wy.stride) * self.wq + dx / wx.stride
@@ -297,10 +300,11 @@ impl Shifted {
     /// Write plane rows `y0..y0 + hb` of `x` (`[channels, h, w]`) into `dst`,
     /// zero-padded and split into phase planes.
     fn pad(&self, x: ArrayView3<'_, f32>, y0: usize, dst: &mut [f32]) {
-        let [wy, wx] = &self.win;
-        let (plane, (h, w), sx) = (self.hb * self.wq, self.sizes.input, wx.stride);
+        let [wy, _] = &self.win;
+        let (plane, (h, w)) = (self.hb * self.wq, self.sizes.input);
         let (phases_y, phases_x) = self.phases;
         dst[..self.padded_len()].fill(0.0);
+        let contiguous = x.as_slice();
         for (c, channel) in x.outer_iter().enumerate() {
             for r in 0..self.hb {
                 for py in 0..phases_y {
@@ -309,40 +313,60 @@ impl Shifted {
                     let Some(iy) = i.checked_sub(wy.pad_begin).filter(|&iy| iy < h) else {
                         continue;
                     };
-                    let row = channel.index_axis(Axis(0), iy);
                     let at = (c * phases_y + py) * phases_x * plane + r * self.wq;
-                    if let (Some(values), 1) = (row.as_slice(), sx) {
-                        copy_row(&mut dst[at + wx.pad_begin..][..w], values);
-                        continue;
-                    }
-                    // Phase column `px` holds the input columns `ix` with
-                    // `(ix + pad) % sx == px`.
-                    for px in 0..phases_x {
-                        let ix0 = (px + sx - wx.pad_begin % sx) % sx;
-                        if ix0 >= w {
-                            continue;
-                        }
-                        let dst = &mut dst[at + px * plane + (ix0 + wx.pad_begin) / sx..];
-                        let dst = &mut dst[..(w - ix0).div_ceil(sx)];
-                        match row.as_slice() {
-                            Some(values) => zip_strided(dst, &values[ix0..], sx, |d, v| *d = v),
-                            None => {
-                                let src = row.slice(ndarray::s![ix0..;sx]);
-                                dst.iter_mut().zip(&src).for_each(|(d, &v)| *d = v);
-                            }
-                        }
+                    let row = match contiguous {
+                        Some(values) => ArrayView1::from(&values[(c * h + iy) * w..][..w]),
+                        None => channel.index_axis(Axis(0), iy),
+                    };
+                    split_row(&mut dst[at..], row, self);
+                }
+            }
+        }
+        /// Write one input row into its place in each column phase plane (`dst` starts
+        /// at that row of the first plane).
+        #[inline(always)]
+        fn split_row(dst: &mut [f32], row: ArrayView1<'_, f32>, s: &Shifted) {
+            let ([_, wx], w) = (&s.win, row.len());
+            let (sx, plane) = (wx.stride, s.hb * s.wq);
+            let Some(row) = row.as_slice() else {
+                for (ix, &v) in row.iter().enumerate() {
+                    let (px, at) = ((ix + wx.pad_begin) % sx, (ix + wx.pad_begin) / sx);
+                    if px < s.phases.1 {
+                        dst[px * plane + at] = v;
                     }
                 }
+                return;
+            };
+            if sx == 1 {
+                copy_row(&mut dst[wx.pad_begin..][..w], row);
+                return;
+            }
+            // Phase column `px` holds the input columns `ix` with `(ix + pad) % sx == px`.
+            for px in 0..s.phases.1 {
+                let ix0 = (px + sx - wx.pad_begin % sx) % sx;
+                if ix0 >= w {
+                    continue;
+                }
+                let dst = &mut dst[px * plane + (ix0 + wx.pad_begin) / sx..];
+                zip_strided(
+                    &mut dst[..(w - ix0).div_ceil(sx)],
+                    &row[ix0..],
+                    sx,
+                    |d, v| *d = v,
+                );
             }
         }
     }
 
-    /// `out = w · unfold(x)` for one group: `w` is `[filters, taps]`, `out` the group's
-    /// `[filters, oh, ow]` outputs.
+    /// `out = act(w · unfold(x) + bias)` for one group: `w` is `[filters, taps]`, `out`
+    /// the group's `[filters, oh, ow]` outputs, `bias` one value per filter or empty.
+    /// The bias and activation are applied as each chunk is copied out, while it is
+    /// still in cache.
     fn product(
         &self,
         x: ArrayView3<'_, f32>,
         w: &[f32],
+        (bias, act): (&[f32], Activation),
         out: &mut [f32],
         workspace: &mut [f32],
     ) -> Result<()> {
@@ -366,11 +390,13 @@ impl Shifted {
             let wide = &mut wide[..filters * n];
             let starts = |first, starts: &mut [usize]| self.starts(first, y0, starts);
             mat_mul_rows_into(w, padded, starts, wide, (filters, taps, n))?;
-            for (plane, computed) in out.chunks_exact_mut(oh * ow).zip(wide.chunks_exact(n)) {
-                let dst = plane[y0 * ow..][..rows * ow].chunks_exact_mut(ow);
-                for (dst, row) in dst.zip(computed.chunks_exact(wq)) {
+            let planes = out.chunks_exact_mut(oh * ow).zip(wide.chunks_exact(n));
+            for (f, (plane, computed)) in planes.enumerate() {
+                let chunk = &mut plane[y0 * ow..][..rows * ow];
+                for (dst, row) in chunk.chunks_exact_mut(ow).zip(computed.chunks_exact(wq)) {
                     copy_row(dst, &row[..ow]);
                 }
+                bias_then_activation(chunk, bias.get(f).copied().unwrap_or(0.0), act);
             }
         }
         Ok(())
@@ -444,6 +470,9 @@ fn conv2d(
         .map_err(|_| Error::Shape("Conv weights must be contiguous".into()))?;
     let pointwise = pointwise(&win);
     let direct_depthwise = cg == 1 && mg == 1 && x.is_standard_layout() && out.is_standard_layout();
+    // Shifted products apply the bias and activation as they copy their output out.
+    let bias_values = bias.as_ref().map(|b| b.as_slice());
+    let fused = shifted.is_some() && !direct_depthwise && !matches!(bias_values, Some(None));
     for b in 0..n {
         if direct_depthwise {
             depthwise(
@@ -468,7 +497,12 @@ fn conv2d(
                 .ok_or_else(|| Error::Shape("Conv weights must be contiguous".into()))?;
             let dims = (mg, taps, pixels);
             if let Some(shifted) = &shifted {
-                shifted.product(src, wg, dst, workspace)?;
+                let epilogue = match bias_values.flatten() {
+                    _ if !fused => (&[][..], Activation::Identity),
+                    Some(b) => (&b[g * mg..][..mg], act),
+                    None => (&[][..], act),
+                };
+                shifted.product(src, wg, epilogue, dst, workspace)?;
                 continue;
             }
             let unfolded = Unfold::new(src, &win, (oh, ow));
@@ -491,6 +525,9 @@ fn conv2d(
         }
     }
     // One pass over each output plane applies the bias and the fused activation.
+    if fused {
+        return Ok(());
+    }
     for (c, mut plane) in out.axis_iter_mut(Axis(1)).enumerate() {
         let bv = bias.as_ref().map_or(0.0, |b| b[c]);
         match plane.as_slice_mut() {
