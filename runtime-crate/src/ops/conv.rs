@@ -326,9 +326,9 @@ impl Shifted {
         /// at that row of the first plane).
         #[inline(always)]
         fn split_row(dst: &mut [f32], row: ArrayView1<'_, f32>, s: &Shifted) {
-            let ([_, wx], w) = (&s.win, row.len());
-            let (sx, plane) = (wx.stride, s.hb * s.wq);
+            let ([_, wx], plane) = (&s.win, s.hb * s.wq);
             let Some(row) = row.as_slice() else {
+                let sx = wx.stride;
                 for (ix, &v) in row.iter().enumerate() {
                     let (px, at) = ((ix + wx.pad_begin) % sx, (ix + wx.pad_begin) / sx);
                     if px < s.phases.1 {
@@ -337,17 +337,62 @@ impl Shifted {
                 }
                 return;
             };
-            if sx == 1 {
-                copy_row(&mut dst[wx.pad_begin..][..w], row);
-                return;
+            match (wx.stride, s.phases.1) {
+                (1, _) => copy_row(&mut dst[wx.pad_begin..][..row.len()], row),
+                (2, 2) => {
+                    // Even and odd columns, in blocks that compile to vector shuffles.
+                    let (first, second) = dst.split_at_mut(plane);
+                    let (at, w) = (wx.pad_begin / 2, row.len());
+                    let (p0, p1) = match wx.pad_begin % 2 {
+                        0 => (
+                            &mut first[at..][..w.div_ceil(2)],
+                            &mut second[at..][..w / 2],
+                        ),
+                        _ => (
+                            &mut second[at..][..w.div_ceil(2)],
+                            &mut first[at + 1..][..w / 2],
+                        ),
+                    };
+                    deinterleave(p0, p1, row);
+                }
+                (sx, phases) => split_by(dst, row, sx, wx.pad_begin, plane, phases),
             }
-            // Phase column `px` holds the input columns `ix` with `(ix + pad) % sx == px`.
-            for px in 0..s.phases.1 {
-                let ix0 = (px + sx - wx.pad_begin % sx) % sx;
+        }
+        /// `even[j] = row[2j]`, `odd[j] = row[2j + 1]`.
+        #[inline(always)]
+        fn deinterleave(even: &mut [f32], odd: &mut [f32], row: &[f32]) {
+            let blocks = row.chunks_exact(32).zip(even.chunks_exact_mut(16));
+            for ((pairs, even), odd) in blocks.zip(odd.chunks_exact_mut(16)) {
+                for j in 0..16 {
+                    even[j] = pairs[2 * j];
+                    odd[j] = pairs[2 * j + 1];
+                }
+            }
+            let done = row.len() / 32 * 16;
+            for (j, &v) in row.iter().enumerate().skip(2 * done) {
+                match j % 2 {
+                    0 => even[j / 2] = v,
+                    _ => odd[j / 2] = v,
+                }
+            }
+        }
+        /// Phase column `px` holds the input columns `ix` with `(ix + pad) % sx == px`.
+        #[inline(always)]
+        fn split_by(
+            dst: &mut [f32],
+            row: &[f32],
+            sx: usize,
+            pad: usize,
+            plane: usize,
+            phases: usize,
+        ) {
+            let w = row.len();
+            for px in 0..phases {
+                let ix0 = (px + sx - pad % sx) % sx;
                 if ix0 >= w {
                     continue;
                 }
-                let dst = &mut dst[px * plane + (ix0 + wx.pad_begin) / sx..];
+                let dst = &mut dst[px * plane + (ix0 + pad) / sx..];
                 zip_strided(
                     &mut dst[..(w - ix0).div_ceil(sx)],
                     &row[ix0..],
