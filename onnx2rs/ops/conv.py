@@ -22,31 +22,53 @@ def _cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def _pointwise(kernel: list[int], strides: list[int], begin: list[int], end: list[int]) -> bool:
+    return all(k == 1 and s == 1 and b == 0 and e == 0 for k, s, b, e in zip(kernel, strides, begin, end))
+
+
 def shifted_workspace_len(
     channels: int, filters: int, win: Window, spatial: list[int], out: list[int]
 ) -> int | None:
     """Floats a convolution read as shifted rows of its padded input needs (`Shifted` in
-    conv.rs): the padded phase planes, one row of slack and one chunk of wide output; or
-    None when it reads its input as it lies (1x1) or would need more than SHIFTED_MAX."""
+    conv.rs): the padded phase planes (whole, or one chunk's band of rows when the whole
+    would exceed SHIFTED_MAX), one row of slack and one chunk of wide output; or None when
+    it reads its input as it lies (1x1) or even a one-row band exceeds SHIFTED_MAX."""
     n = len(spatial)
     # A 1-D convolution is a 2-D one of height 1 (a unit window on the first axis).
     kernel, strides = [1] * (2 - n) + win.kernel, [1] * (2 - n) + win.strides
+    dilations = [1] * (2 - n) + win.dilations
     begin, end = [0] * (2 - n) + win.pads[:n], [0] * (2 - n) + win.pads[n:]
     (h, w), (oh, _) = [1] * (2 - n) + spatial, [1] * (2 - n) + out
-    if all(k == 1 and s == 1 and b == 0 for k, s, b in zip(kernel, strides, begin)) or oh == 0:
+    if _pointwise(kernel, strides, begin, end) or oh == 0:
         return None
     hq = _cdiv(h + begin[0] + end[0], strides[0])
-    wq = _cdiv(w + begin[1] + end[1], strides[1])
-    rows = _cdiv(oh, max(_cdiv(oh, max(SHIFTED_COLUMNS // max(wq, 1), 1)), 1))
-    size = channels * strides[0] * strides[1] * hq * wq + wq + filters * rows * wq
-    return size if size <= SHIFTED_MAX else None
+    wq = max(_cdiv(w + begin[1] + end[1], strides[1]), 1)
+    # A tap reads the phases of its offsets: with unit dilation, the first `kernel`.
+    held = [min(s, k) if d == 1 else s for k, s, d in zip(kernel, strides, dilations)]
+    planes = channels * held[0] * held[1]
+    reach = dilations[0] * (kernel[0] - 1) // strides[0]
+
+    def layout(most_rows: int, banded: bool) -> int:
+        rows = _cdiv(oh, _cdiv(oh, max(most_rows, 1)))
+        return planes * (rows + reach if banded else hq) * wq + wq + filters * rows * wq
+
+    per_chunk = SHIFTED_COLUMNS // wq
+    whole = layout(per_chunk, False)
+    if whole <= SHIFTED_MAX:
+        return whole
+    fit = max(SHIFTED_MAX - wq - planes * reach * wq, 0) // (wq * (planes + filters))
+    band = layout(min(per_chunk, fit), True)
+    return band if fit > 0 and band <= SHIFTED_MAX else None
 
 
 def conv_workspace_len(channels: int, filters: int, win: Window, spatial: list[int], out: list[int]) -> int:
     """Floats of workspace `conv_into` needs for one group of `channels` inputs and
-    `filters` outputs (`conv_workspace_len` in conv.rs): the shifted layout's when it
-    applies, else the whole unfolded input when it fits one packed block, else one block of
-    packed panels."""
+    `filters` outputs (`conv_workspace_len` in conv.rs): none for a 1x1 window read as
+    it lies; the shifted layout's when it applies; else the whole unfolded input when it
+    fits one packed block, else one block of packed panels."""
+    n = len(spatial)
+    if _pointwise(win.kernel, win.strides, win.pads[:n], win.pads[n:]):
+        return 0
     shifted = shifted_workspace_len(channels, filters, win, spatial, out)
     if shifted is not None:
         return shifted

@@ -228,7 +228,10 @@ CASES = [
          {"pads": [3, 3, 3, 3], "strides": [2, 2]}),
     # Not even one output row's band fits: the packed product, block by block.
     Case("conv1d_packed_blocks", "Conv", [run(normal(1, 64, 1100)), const(normal(5, 64, 3))], {"pads": [1, 1]}),
-    Case("conv2d_packed_pointwise", "Conv", [run(normal(1, 160, 30, 20)), const(normal(5, 160, 1, 1))], {}),
+    Case("conv2d_pointwise_large", "Conv", [run(normal(1, 160, 30, 20)), const(normal(5, 160, 1, 1))], {}),
+    # A 1x1 window with trailing padding: outputs past the input are the bias alone.
+    Case("conv2d_1x1_pads_after", "Conv", [run(normal(1, 3, 5, 5)), const(normal(4, 3, 1, 1)), const(normal(4))],
+         {"pads": [0, 0, 1, 2]}),
     # Output rows of 8 or more: input rows copied between zeros, edges summed with the rest.
     Case("conv2d_depthwise_padded_rows_stride2", "Conv", [run(normal(1, 4, 19, 23)), const(normal(4, 1, 3, 3))],
          {"group": 4, "pads": [1, 1, 1, 1], "strides": [2, 2]}),

@@ -7,7 +7,7 @@
 //! into explicit `pads` at compile time, so only explicit pads reach this code.
 
 use super::linalg::{
-    mat_mul_into, mat_mul_packed_into, mat_mul_rows_into, packed_workspace_len, PackB, RowMajor,
+    mat_mul_into, mat_mul_packed_into, mat_mul_rows_into, packed_workspace_len, PackB,
     PACK_COLUMNS, PACK_DEPTH,
 };
 use super::unary::Activation;
@@ -16,7 +16,7 @@ use crate::{Error, Result};
 use multiversion::multiversion;
 use ndarray::{
     ArrayD, ArrayView1, ArrayView2, ArrayView3, ArrayView4, ArrayViewD, ArrayViewMut2,
-    ArrayViewMut4, ArrayViewMutD, Axis, Ix4, IxDyn, Slice,
+    ArrayViewMut3, ArrayViewMut4, ArrayViewMutD, Axis, Ix4, IxDyn, Slice,
 };
 
 /// Convolution attributes, one entry per spatial axis.
@@ -150,14 +150,15 @@ struct Sizes {
     output: (usize, usize),
 }
 
-/// The workspace a convolution needs: the padded input and a chunk of wide output when it
-/// is read as [`Shifted`] rows; else the whole unfolded matrix when it is small, one packed
-/// block otherwise.
+/// The workspace a convolution needs: none for a 1×1 window that reads its input as it
+/// lies; the padded input and a chunk of wide output when it is read as [`Shifted`] rows;
+/// else the whole unfolded matrix when it is small, one packed block otherwise.
 fn conv_workspace_len(sizes: Sizes, win: &[Window; 2]) -> usize {
     let [wy, wx] = win;
     let taps = sizes.channels * wy.kernel * wx.kernel;
     let pixels = sizes.output.0 * sizes.output.1;
     match Shifted::new(sizes, win) {
+        _ if pointwise(win) => 0,
         Some(shifted) => shifted.len(),
         None if taps * pixels <= PACKED_BLOCK => taps * pixels,
         None => packed_workspace_len(taps, pixels),
@@ -168,7 +169,7 @@ fn conv_workspace_len(sizes: Sizes, win: &[Window; 2]) -> usize {
 /// its input as it lies, as B of the product.
 fn pointwise(win: &[Window; 2]) -> bool {
     win.iter()
-        .all(|w| w.kernel == 1 && w.stride == 1 && w.pad_begin == 0)
+        .all(|w| w.kernel == 1 && w.stride == 1 && w.pad_begin == 0 && w.pad_end == 0)
 }
 
 /// Columns of the product a [`Shifted`] convolution computes per chunk of output rows: one
@@ -550,20 +551,30 @@ fn conv2d(
                 shifted.product(src, wg, epilogue, dst, workspace)?;
                 continue;
             }
+            if pointwise {
+                // The input is B as it lies; a strided one takes a product per row.
+                match src.as_slice() {
+                    Some(values) => product(wg, values, dst, dims)?,
+                    None => {
+                        let wg = ArrayView2::from_shape((mg, taps), wg)?;
+                        let mut dst = ArrayViewMut3::from_shape((mg, oh, ow), dst)?;
+                        for (y, row) in src.axis_iter(Axis(1)).enumerate() {
+                            let mut out = dst.index_axis_mut(Axis(1), y);
+                            mat_mul_into(1.0, wg, row, 0.0, &mut out)?;
+                        }
+                    }
+                }
+                continue;
+            }
             let unfolded = Unfold::new(src, &win, (oh, ow));
             match (src.as_slice(), whole) {
-                // Small products: B in place (or unfolded whole), no packing pass.
-                (Some(values), true) if pointwise => product(wg, values, dst, dims)?,
+                // Small products: unfolded whole, no packing pass.
                 (_, true) => {
                     let col = &mut workspace[..taps * pixels];
                     for (row, line) in col.chunks_exact_mut(pixels).enumerate() {
                         unfolded.segment(row, 0, line);
                     }
                     product(wg, col, dst, dims)?;
-                }
-                (Some(values), false) if pointwise => {
-                    let b = RowMajor { values, n: pixels };
-                    mat_mul_packed_into(wg, &b, dst, dims, workspace)?;
                 }
                 (_, false) => mat_mul_packed_into(wg, &unfolded, dst, dims, workspace)?,
             }
