@@ -18,6 +18,7 @@ from .manager import Pass, PassReport, run_passes
 from .memory_plan import MemoryPlan, plan_memory
 from .sanitize import sanitize
 from .views import View, find_views
+from .weight_layout import pretranspose_gemm_weights
 
 PIPELINE: list[Pass] = [
     # First: training-only no-ops hide real producers from every later pattern.
@@ -34,6 +35,8 @@ PIPELINE: list[Pass] = [
     # Makes the Gemm that activation fusion can then absorb a Relu into.
     fuse_matmul_add,
     fuse_activation,
+    # Once fusions have settled which constants each Gemm reads.
+    pretranspose_gemm_weights,
     # Last: folding and fusion orphan the weights and nodes they replaced.
     eliminate_dead_nodes,
 ]

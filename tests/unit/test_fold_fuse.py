@@ -10,6 +10,7 @@ from onnx2rs.dtypes import F32
 from onnx2rs.ir import Graph, Node, Value
 from onnx2rs.passes.constant_fold import constant_fold
 from onnx2rs.passes.fuse import fuse_activation, fuse_conv_affine, fuse_conv_batchnorm, fuse_matmul_add
+from onnx2rs.passes.weight_layout import pretranspose_gemm_weights
 from onnx2rs.reference import evaluate_node
 
 from ..helpers import make_model
@@ -146,3 +147,17 @@ def test_fuse_conv_affine_needs_per_channel_constants_and_a_sole_reader() -> Non
             np.testing.assert_allclose(g.initializers[node.inputs[1]], expected, rtol=1e-6)
     # The Conv's output is also a graph output: no fold.
     assert not fuse_conv_affine(graph(f32(4, 1), ["y", "c"]))
+
+
+def test_gemm_weights_read_transposed_are_transposed_once_at_build_time() -> None:
+    a, w, c = f32(2, 5), f32(3, 5), f32(3)
+    gemm = Node("fc", "Gemm", ["a", "w", "c"], ["y"], {"transB": 1, "alpha": 0.5})
+    g = Graph("g", [gemm], {"a": Value("a", F32, (2, 5)), "y": Value("y", F32, (2, 3))},
+              {"w": w, "c": c}, ["a"], ["y"], opset=17)
+    (expected,) = evaluate_node(Node("fc", "Gemm", ["a", "w", "c"], ["y"], {"transB": 1, "alpha": 0.5}),
+                                [a, w, c], 17)
+    assert pretranspose_gemm_weights(g)
+    assert "transB" not in gemm.attrs and g.initializers["w"] is w  # the original is untouched
+    (got,) = evaluate_node(gemm, [a, *(g.initializers[i] for i in gemm.inputs[1:])], 17)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    assert not pretranspose_gemm_weights(g)  # nothing left to transpose
