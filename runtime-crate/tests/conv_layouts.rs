@@ -46,3 +46,76 @@ fn strided_inputs_match_contiguous_ones() {
         );
     }
 }
+
+/// The convolution as its definition's sum, in f64: the reference for the fast paths
+/// (over plain slices, so that it stays quick in a debug build).
+fn direct(x: &ArrayD<f32>, w: &ArrayD<f32>, stride: usize, pad: usize) -> ArrayD<f32> {
+    let (c, h, wd) = (x.shape()[1], x.shape()[2], x.shape()[3]);
+    let (m, k) = (w.shape()[0], w.shape()[2]);
+    let (oh, ow) = (
+        (h + 2 * pad - k) / stride + 1,
+        (wd + 2 * pad - k) / stride + 1,
+    );
+    let (xs, ws) = (x.as_slice().unwrap(), w.as_slice().unwrap());
+    let mut out = vec![0.0f64; m * oh * ow];
+    for (f, plane) in out.chunks_exact_mut(oh * ow).enumerate() {
+        for ci in 0..c {
+            for ky in 0..k {
+                for kx in 0..k {
+                    let tap = ws[((f * c + ci) * k + ky) * k + kx] as f64;
+                    for (y, row) in plane.chunks_exact_mut(ow).enumerate() {
+                        let Some(iy) = (y * stride + ky).checked_sub(pad).filter(|&iy| iy < h)
+                        else {
+                            continue;
+                        };
+                        let input = &xs[(ci * h + iy) * wd..][..wd];
+                        for (xo, v) in row.iter_mut().enumerate() {
+                            if let Some(ix) =
+                                (xo * stride + kx).checked_sub(pad).filter(|&ix| ix < wd)
+                            {
+                                *v += tap * input[ix] as f64;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    ArrayD::from_shape_vec(
+        IxDyn(&[1, m, oh, ow]),
+        out.into_iter().map(|v| v as f32).collect(),
+    )
+    .unwrap()
+}
+
+/// Large enough that, with the `threads` feature, each product's rows are shared out
+/// (2^20 multiply-adds or more): padded whole, padded band by band, and read in place.
+#[test]
+fn large_convolutions_match_the_direct_sum() {
+    for (m, c, size, k, stride) in [(32, 16, 28, 3, 1), (16, 3, 150, 7, 2), (64, 64, 28, 1, 1)] {
+        let x = ArrayD::from_shape_fn(IxDyn(&[1, c, size, size]), |i| {
+            ((i[1] * 13 + i[2] * 7 + i[3] * 3) % 19) as f32 * 0.125 - 1.0
+        });
+        let w = ArrayD::from_shape_fn(IxDyn(&[m, c, k, k]), |i| {
+            ((i[0] * 5 + i[1] * 3 + i[2] * 2 + i[3]) % 11) as f32 * 0.0625 - 0.3
+        });
+        let pad = k / 2;
+        let p = ConvParams {
+            strides: &[stride, stride],
+            pads: &[pad; 4],
+            dilations: &[1, 1],
+            group: 1,
+            ..Default::default()
+        };
+        let expected = direct(&x, &w, stride, pad);
+        let got = run(x.view(), &w, p);
+        let worst = (&got - &expected)
+            .iter()
+            .fold(0.0f32, |m, d| m.max(d.abs()));
+        let scale = expected.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        assert!(
+            worst < 1e-5 * scale,
+            "{m}x{c}x{size}² {k}x{k}/{stride}: error {worst}"
+        );
+    }
+}

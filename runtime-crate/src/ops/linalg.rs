@@ -180,7 +180,7 @@ pub fn mat_mul_into_on<T: Numeric>(
 pub(crate) fn mat_mul_rows_into<T: Numeric>(
     a: &[T],
     b: &[T],
-    starts: impl Fn(usize, &mut [usize]) + Copy,
+    starts: impl Fn(usize, &mut [usize]) + Copy + Sync,
     c: &mut [T],
     (m, k, n): (usize, usize, usize),
 ) -> Result<()> {
@@ -201,20 +201,24 @@ pub(crate) fn mat_mul_rows_into<T: Numeric>(
             b.len()
         )));
     }
-    let (a, c, dims) = (&a[..m * k], &mut c[..m * n], Dims { m, k, n });
+    let (a, c) = (&a[..m * k], &mut c[..m * n]);
     if k == 0 {
         c.fill(T::zero()); // the kernel writes C only from its depth blocks
         return Ok(());
     }
-    blocked_on(
-        Isa::best(),
-        T::one(),
-        a,
-        InPlace { values: b, starts },
-        c,
-        dims,
-        false,
-    );
+    let (isa, b) = (Isa::best(), InPlace { values: b, starts });
+    let product = |a: &[T], c: &mut [T], m: usize| {
+        blocked_on(isa, T::one(), a, b, c, Dims { m, k, n }, false);
+    };
+    #[cfg(feature = "threads")]
+    if let Some(rows) = rows_per_thread(m, n, k) {
+        use rayon::prelude::*;
+        c.par_chunks_mut(rows * n)
+            .zip(a.par_chunks(rows * k))
+            .for_each(|(c, a)| product(a, c, a.len() / k));
+        return Ok(());
+    }
+    product(a, c, m);
     Ok(())
 }
 
