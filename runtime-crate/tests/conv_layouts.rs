@@ -4,11 +4,24 @@
 use ndarray::{Array4, ArrayD, IxDyn};
 use onnx2rs_runtime::ops::{conv_into, conv_shapes, ConvParams};
 
-fn run(x: ndarray::ArrayViewD<'_, f32>, w: &ArrayD<f32>, p: ConvParams<'_>) -> ArrayD<f32> {
+fn run(
+    x: ndarray::ArrayViewD<'_, f32>,
+    w: &ArrayD<f32>,
+    bias: Option<&ArrayD<f32>>,
+    p: ConvParams<'_>,
+) -> ArrayD<f32> {
     let (shape, workspace) = conv_shapes(x.shape(), w.shape(), p).unwrap();
     let mut out = ArrayD::zeros(IxDyn(&shape));
     let mut ws = vec![0.0; workspace];
-    conv_into(x, w.view(), None, p, out.view_mut(), &mut ws).unwrap();
+    conv_into(
+        x,
+        w.view(),
+        bias.map(|b| b.view()),
+        p,
+        out.view_mut(),
+        &mut ws,
+    )
+    .unwrap();
     out
 }
 
@@ -35,8 +48,8 @@ fn strided_inputs_match_contiguous_ones() {
             group: 1,
             ..Default::default()
         };
-        let expected = run(contiguous.view(), &w, p);
-        let got = run(strided.view(), &w, p);
+        let expected = run(contiguous.view(), &w, None, p);
+        let got = run(strided.view(), &w, None, p);
         let worst = (&got - &expected)
             .iter()
             .fold(0.0f32, |m, d| m.max(d.abs()));
@@ -88,8 +101,8 @@ fn direct(x: &ArrayD<f32>, w: &ArrayD<f32>, stride: usize, pad: usize) -> ArrayD
     .unwrap()
 }
 
-/// Large enough that, with the `threads` feature, each product's rows are shared out
-/// (2^20 multiply-adds or more): padded whole, padded band by band, and read in place.
+/// Padded whole, padded band by band, and read in place (the last large enough that,
+/// with the `threads` feature, its product's rows are shared out).
 #[test]
 fn large_convolutions_match_the_direct_sum() {
     for (m, c, size, k, stride) in [(32, 16, 28, 3, 1), (16, 3, 150, 7, 2), (64, 64, 28, 1, 1)] {
@@ -107,8 +120,12 @@ fn large_convolutions_match_the_direct_sum() {
             group: 1,
             ..Default::default()
         };
-        let expected = direct(&x, &w, stride, pad);
-        let got = run(x.view(), &w, p);
+        let bias = ArrayD::from_shape_fn(IxDyn(&[m]), |i| i[0] as f32 * 0.1 - 1.0);
+        let mut expected = direct(&x, &w, stride, pad);
+        for (mut plane, &b) in expected.axis_iter_mut(ndarray::Axis(1)).zip(&bias) {
+            plane += b;
+        }
+        let got = run(x.view(), &w, Some(&bias), p);
         let worst = (&got - &expected)
             .iter()
             .fold(0.0f32, |m, d| m.max(d.abs()));

@@ -412,38 +412,56 @@ impl Shifted {
         &self,
         x: ArrayView3<'_, f32>,
         w: &[f32],
-        (bias, act): (&[f32], Activation),
+        epilogue: (&[f32], Activation),
         out: &mut [f32],
         workspace: &mut [f32],
     ) -> Result<()> {
         let (padded, wide) = workspace.split_at_mut(self.padded_len());
-        if !self.banded {
-            self.pad(x, 0, padded);
-        }
-        let [wy, wx] = &self.win;
-        let (filters, taps) = (
-            self.sizes.filters,
-            self.sizes.channels * wy.kernel * wx.kernel,
-        );
-        let (oh, ow) = self.sizes.output;
-        let wq = self.wq;
-        for y0 in (0..oh).step_by(self.rows) {
-            if self.banded {
+        let (oh, rows) = (self.sizes.output.0, self.rows);
+        if self.banded {
+            for y0 in (0..oh).step_by(rows) {
                 self.pad(x, y0, padded);
+                self.chunk(y0, padded, w, epilogue, out, wide)?;
             }
-            let rows = self.rows.min(oh - y0);
-            let n = rows * wq;
-            let wide = &mut wide[..filters * n];
-            let starts = |first, starts: &mut [usize]| self.starts(first, y0, starts);
-            mat_mul_rows_into(w, padded, starts, wide, (filters, taps, n))?;
-            let planes = out.chunks_exact_mut(oh * ow).zip(wide.chunks_exact(n));
-            for (f, (plane, computed)) in planes.enumerate() {
-                let chunk = &mut plane[y0 * ow..][..rows * ow];
-                for (dst, row) in chunk.chunks_exact_mut(ow).zip(computed.chunks_exact(wq)) {
-                    copy_row(dst, &row[..ow]);
-                }
-                bias_then_activation(chunk, bias.get(f).copied().unwrap_or(0.0), act);
+            return Ok(());
+        }
+        self.pad(x, 0, padded);
+        // NOTE: with `threads`, handing each thread a block of filters (once per
+        // convolution) made resnet50-light slower on the 2-vCPU VM: waking a sleeping
+        // rayon worker there costs about as much as the half of a convolution it takes.
+        for y0 in (0..oh).step_by(rows) {
+            self.chunk(y0, padded, w, epilogue, out, wide)?;
+        }
+        Ok(())
+    }
+
+    /// Output rows `y0..y0 + rows` of [`Shifted::product`] for the filters of `w` (whose
+    /// planes `out` holds), through `wide`; `bias` is empty or one value per filter.
+    fn chunk(
+        &self,
+        y0: usize,
+        padded: &[f32],
+        w: &[f32],
+        (bias, act): (&[f32], Activation),
+        out: &mut [f32],
+        wide: &mut [f32],
+    ) -> Result<()> {
+        let [wy, wx] = &self.win;
+        let taps = self.sizes.channels * wy.kernel * wx.kernel;
+        let filters = w.len() / taps.max(1);
+        let ((oh, ow), wq) = (self.sizes.output, self.wq);
+        let rows = self.rows.min(oh - y0);
+        let n = rows * wq;
+        let wide = &mut wide[..filters * n];
+        let starts = |first, starts: &mut [usize]| self.starts(first, y0, starts);
+        mat_mul_rows_into(w, padded, starts, wide, (filters, taps, n))?;
+        let planes = out.chunks_exact_mut(oh * ow).zip(wide.chunks_exact(n));
+        for (f, (plane, computed)) in planes.enumerate() {
+            let chunk = &mut plane[y0 * ow..][..rows * ow];
+            for (dst, row) in chunk.chunks_exact_mut(ow).zip(computed.chunks_exact(wq)) {
+                copy_row(dst, &row[..ow]);
             }
+            bias_then_activation(chunk, bias.get(f).copied().unwrap_or(0.0), act);
         }
         Ok(())
     }

@@ -180,7 +180,7 @@ pub fn mat_mul_into_on<T: Numeric>(
 pub(crate) fn mat_mul_rows_into<T: Numeric>(
     a: &[T],
     b: &[T],
-    starts: impl Fn(usize, &mut [usize]) + Copy + Sync,
+    starts: impl Fn(usize, &mut [usize]) + Copy,
     c: &mut [T],
     (m, k, n): (usize, usize, usize),
 ) -> Result<()> {
@@ -206,19 +206,8 @@ pub(crate) fn mat_mul_rows_into<T: Numeric>(
         c.fill(T::zero()); // the kernel writes C only from its depth blocks
         return Ok(());
     }
-    let (isa, b) = (Isa::best(), InPlace { values: b, starts });
-    let product = |a: &[T], c: &mut [T], m: usize| {
-        blocked_on(isa, T::one(), a, b, c, Dims { m, k, n }, false);
-    };
-    #[cfg(feature = "threads")]
-    if let Some(rows) = rows_per_thread(m, n, k) {
-        use rayon::prelude::*;
-        c.par_chunks_mut(rows * n)
-            .zip(a.par_chunks(rows * k))
-            .for_each(|(c, a)| product(a, c, a.len() / k));
-        return Ok(());
-    }
-    product(a, c, m);
+    let b = InPlace { values: b, starts };
+    blocked_on(Isa::best(), T::one(), a, b, c, Dims { m, k, n }, false);
     Ok(())
 }
 
