@@ -301,6 +301,21 @@ impl Shifted {
     /// Write plane rows `y0..y0 + hb` of `x` (`[channels, h, w]`) into `dst`,
     /// zero-padded and split into phase planes.
     fn pad(&self, x: ArrayView3<'_, f32>, y0: usize, dst: &mut [f32]) {
+        pad_planes(self, x, y0, dst);
+    }
+}
+
+/// [`Shifted::pad`], compiled for AVX2/AVX-512 as well: its row copies are most of a
+/// small convolution's time besides the product.
+#[multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
+fn pad_planes<'x>(shifted: &Shifted, x: ArrayView3<'x, f32>, y0: usize, dst: &mut [f32]) {
+    shifted.pad_inline(x, y0, dst);
+}
+
+impl Shifted {
+    /// The body of [`Shifted::pad`], inlined into each of [`pad_planes`]' versions.
+    #[inline(always)]
+    fn pad_inline(&self, x: ArrayView3<'_, f32>, y0: usize, dst: &mut [f32]) {
         let [wy, _] = &self.win;
         let (plane, (h, w)) = (self.hb * self.wq, self.sizes.input);
         let (phases_y, phases_x) = self.phases;
