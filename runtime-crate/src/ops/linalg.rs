@@ -446,16 +446,17 @@ macro_rules! blocked_for {
                 }
                 $(
                     // f32 takes the hand-vectorised tile kernel.
-                    let (one, mut alpha32) = (std::slice::from_ref(&alpha), [0.0f32]);
-                    if let (Some(a), Some(values), Some(c), Some(scale)) =
-                        (T::as_f32(a), T::as_f32(b.values), T::as_f32_mut(c), T::as_f32(one))
+                    let scale = T::as_f32(std::slice::from_ref(&alpha)).and_then(|s| s.first());
+                    if let (Some(a), Some(values), Some(c), Some(&alpha)) =
+                        (T::as_f32(a), T::as_f32(b.values), T::as_f32_mut(c), scale)
                     {
-                        alpha32.copy_from_slice(scale);
                         let b = InPlace { values, starts: b.starts };
-                        let mut tiles = |rows, s: &Strip<'_, f32, $nr>, c: &mut [f32], buffer: &mut [[f32; $mr]]| {
-                            $f32_tiles(rows, s, c, buffer)
+                        // A closure, because a `#[target_feature]` function is no `FnMut`;
+                        // the closure inherits this function's features.
+                        let mut tiles = |rows, s: &Strip<'_, f32, $nr>, c: &mut [f32], buf: &mut [_]| {
+                            $f32_tiles(rows, s, c, buf)
                         };
-                        blocked::<f32, S, $mr, $nr>(alpha32[0], a, b, c, d, add, &mut tiles);
+                        blocked::<f32, S, $mr, $nr>(alpha, a, b, c, d, add, &mut tiles);
                         return;
                     }
                 )?
