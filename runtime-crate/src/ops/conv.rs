@@ -223,11 +223,11 @@ impl Shifted {
             _ => w.stride,
         };
         let phases = (held(wy), held(wx));
+        // Plane rows a chunk reads below its first: the window's reach.
+        let reach = wy.dilation * (wy.kernel - 1) / wy.stride;
         let layout = |most_rows: usize, banded: bool| {
             let chunks = oh.div_ceil(most_rows.max(1));
             let rows = oh.div_ceil(chunks);
-            // Plane rows a chunk reads below its first: the window's reach.
-            let reach = wy.dilation * (wy.kernel - 1) / wy.stride;
             Shifted {
                 sizes,
                 win: *win,
@@ -246,7 +246,6 @@ impl Shifted {
         // The most output rows whose band and wide output fit: each row of the band
         // holds `planes × wq` values and each output row `filters × wq`.
         let planes = sizes.channels * phases.0 * phases.1;
-        let reach = wy.dilation * (wy.kernel - 1) / wy.stride;
         let fixed = wq + planes * reach * wq;
         let fit = SHIFTED_MAX.saturating_sub(fixed) / (wq * (planes + sizes.filters));
         let band = layout(per_chunk.min(fit), true);
@@ -432,19 +431,14 @@ impl Shifted {
         workspace: &mut [f32],
     ) -> Result<()> {
         let (padded, wide) = workspace.split_at_mut(self.padded_len());
-        let (oh, rows) = (self.sizes.output.0, self.rows);
-        if self.banded {
-            for y0 in (0..oh).step_by(rows) {
-                self.pad(x, y0, padded);
-                self.chunk(y0, padded, w, epilogue, out, wide)?;
-            }
-            return Ok(());
-        }
-        self.pad(x, 0, padded);
         // NOTE: with `threads`, handing each thread a block of filters (once per
         // convolution) made resnet50-light slower on the 2-vCPU VM: waking a sleeping
         // rayon worker there costs about as much as the half of a convolution it takes.
-        for y0 in (0..oh).step_by(rows) {
+        for y0 in (0..self.sizes.output.0).step_by(self.rows) {
+            // Padded whole once, or each chunk's own band.
+            if self.banded || y0 == 0 {
+                self.pad(x, if self.banded { y0 } else { 0 }, padded);
+            }
             self.chunk(y0, padded, w, epilogue, out, wide)?;
         }
         Ok(())
