@@ -106,7 +106,8 @@ def _mixes(node: Node, graph: Graph, axes: dict[str, int]) -> bool:
                 return True
             continue
         if family in ("conv", "pool") or op in ("BatchNormalization", "InstanceNormalization", "LRN"):
-            if a != 0 or i != 0:
+            # Input 3 of a Conv is a fused residual, read sample by sample like its input.
+            if a != 0 or i not in ((0, 3) if op == "Conv" else (0,)):
                 return True
             continue
         if op == "MatMul":

@@ -19,6 +19,13 @@ from .lowering import Call, Lowering
 Check = Callable[[Node, Graph], "str | None"]
 # The element offset at which a node's output lies in its input 0, or None (see passes/views.py).
 ViewOffset = Callable[[Node, Graph], "int | None"]
+# Which of a node's inputs its output may overwrite (see passes/inplace.py), or None.
+InplaceInput = Callable[[Node], "int | None"]
+
+
+def first_input(node: Node) -> int | None:
+    """The in-place input of most ops that can run in place: input 0."""
+    return 0
 
 
 @dataclass(frozen=True)
@@ -29,13 +36,22 @@ class OpSpec:
     lower: Callable[[Lowering], Call]
     dtypes: frozenset[DType]
     check: Check | None = None
-    can_run_inplace: bool = False
-    needs_mutable_output: bool = False
+    inplace_input: InplaceInput | None = None
     limits: str = ""
     family: str = ""
     attrs: tuple[str, ...] = field(default=())
     dtype_input: int = 0
     view: ViewOffset | None = None
+
+    @property
+    def can_run_inplace(self) -> bool:
+        """Whether some nodes of this op may write their output over an input."""
+        return self.inplace_input is not None
+
+    @property
+    def needs_mutable_output(self) -> bool:
+        """Whether the kernel mutates its output buffer in place (the original's second flag)."""
+        return self.can_run_inplace
 
 
 REGISTRY: dict[str, OpSpec] = {}
@@ -45,7 +61,7 @@ def register(
     *op_types: str,
     dtypes: frozenset[DType],
     check: Check | None = None,
-    inplace: bool = False,
+    inplace: bool | InplaceInput = False,
     limits: str = "",
     attrs: tuple[str, ...] = (),
     dtype_input: int = 0,
@@ -55,6 +71,8 @@ def register(
 
     `dtypes` are the element types accepted for input `dtype_input`; `check`
     returns a reason when a node's attributes are beyond what the runtime does;
+    `inplace` says that the output may overwrite input 0 (True) or which input a
+    given node's output may overwrite (a function of the node);
     `view` gives the element offset at which the output can be read inside input 0
     (None when it cannot), so that the node needs no code (passes/views.py).
     """
@@ -64,8 +82,9 @@ def register(
         for op in op_types:
             if op in REGISTRY:
                 raise RuntimeError(f"op {op} registered twice")
+            inplace_input = first_input if inplace is True else inplace or None
             REGISTRY[op] = OpSpec(
-                op, fn, dtypes, check, inplace, inplace, limits, family, attrs, dtype_input, view
+                op, fn, dtypes, check, inplace_input, limits, family, attrs, dtype_input, view
             )
         return fn
 

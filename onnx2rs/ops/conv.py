@@ -78,22 +78,32 @@ def conv_workspace_len(channels: int, filters: int, win: Window, spatial: list[i
     return min(taps, PACK_DEPTH) * min(_cdiv(pixels, PANEL_ROUND) * PANEL_ROUND, PACK_COLUMNS)
 
 
+def residual_input(node: Node) -> int | None:
+    """The input a Conv may write its output over: the residual that `fuse_conv_residual`
+    gave it as input 3, which the kernel adds to its output before the activation."""
+    return 3 if node.input(3) else None
+
+
 @register(
     "Conv",
     dtypes=frozenset({F32}),
     check=check_spatial_rank,
+    inplace=residual_input,
     attrs=("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"),
-    limits="1-D and 2-D only.",
+    limits="1-D and 2-D only. In place only over a residual `Add` fused into it.",
 )
 def lower_conv(ctx: Lowering) -> Call:
     """`ops::conv_into(x, w, bias, ConvParams { .. }, out, workspace)`; the workspace
     holds the padded input and a chunk of output (see `shifted_workspace_len`), or the
-    unfolded input, whole or one packed block of it (at most 128 taps x 512 positions)."""
+    unfolded input, whole or one packed block of it (at most 128 taps x 512 positions).
+    With a residual (input 3) the kernel accumulates onto `out`, which holds the residual
+    already when the Conv runs in place over it, or gets a copy of it first."""
     x, w, y = ctx.input(0), ctx.input(1), ctx.output()
     win = resolve(ctx.node, list(x.shape[2:]), list(w.shape[2:]))
     group = int(ctx.attr("group", 1))
     columns = conv_workspace_len(w.shape[1], w.shape[0] // group, win, list(x.shape[2:]), list(y.shape[2:]))
-    return ctx.render(
+    residual = ctx.has_input(3)
+    conv = ctx.render(
         "conv",
         x=ctx.arg(0),
         w=ctx.arg(1),
@@ -103,7 +113,11 @@ def lower_conv(ctx: Lowering) -> Call:
         out=ctx.out(),
         workspace=ctx.workspace(columns),
         activation=ctx.activation(),
+        accumulate=residual,
     )
+    if not residual or ctx.inplace:
+        return conv
+    return ctx.chain(ctx.call("expand_into", ctx.arg(3), ctx.out()), "()", conv)
 
 
 def conv_transpose_pads_begin(node: Node, graph: Graph) -> list[int]:

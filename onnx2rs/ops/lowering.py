@@ -28,7 +28,8 @@ class Lowering:
     `arg(i)` is a view of input i (weight, caller's input or arena slice);
     `out(i)` is a mutable view of output i's arena slice; `const(i)` reads a
     compile-time value instead, so that it never becomes a weight. When
-    `inplace` is set, input 0 lives in the output's slice: use `out()` only.
+    `inplace` is set, the input the op overwrites (`OpSpec.inplace_input`, most
+    often input 0) lives in the output's slice: use `out()` for it.
     When `view` is set, the output is read where input 0 lies (passes/views.py):
     the lowering emits no kernel, at most a check of run-time operands.
     `flat(i)` and `flat_out()` give the plain slices behind arena operands, for

@@ -11,7 +11,7 @@ from . import sanitize as _sanitize
 from .constant_fold import constant_fold
 from .dead_nodes import eliminate_dead_nodes
 from .decompose import decompose
-from .fuse import fuse_activation, fuse_conv_affine, fuse_conv_batchnorm, fuse_matmul_add
+from .fuse import fuse_activation, fuse_conv_affine, fuse_conv_batchnorm, fuse_conv_residual, fuse_matmul_add
 from .inplace import InplaceDecision, decide_inplace
 from .liveness import Interval, liveness
 from .manager import Pass, PassReport, run_passes
@@ -34,6 +34,9 @@ PIPELINE: list[Pass] = [
     fuse_conv_affine,
     # Makes the Gemm that activation fusion can then absorb a Relu into.
     fuse_matmul_add,
+    # After the folds above (which refuse a Conv with a residual), before activation
+    # fusion: a ReLU after the residual Add then becomes the Conv's epilogue.
+    fuse_conv_residual,
     fuse_activation,
     # Once fusions have settled which constants each Gemm reads.
     pretranspose_gemm_weights,

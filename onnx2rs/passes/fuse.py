@@ -7,12 +7,17 @@
   Squeeze/Unsqueeze/Reshape ops that keep the batch and channel axes, are folded
   into the Conv's weights and bias; the shape ops stay.
 - `fuse_matmul_add`: 2-D MatMul by a constant followed by Add of a constant becomes Gemm.
+- `fuse_conv_residual`: `Add(Conv(x), r)` with `r` of the Conv's output shape (a
+  residual connection) becomes one Conv that adds `r` before its activation, as
+  input 3 (beyond ONNX's three); the Conv moves to the Add's place in the schedule,
+  so that `r` is computed before it. It then writes over `r` where `r` is not read
+  again (passes/inplace.py), and a ReLU after the Add becomes its epilogue.
 - `fuse_activation`: a float element-wise op of the `ops::Unary` table (Relu,
   Clip with constant bounds, Sigmoid, Tanh, LeakyRelu, HardSwish, ...) right after
   a float Conv or Gemm (or behind shape-only ops, as for `fuse_conv_affine`) becomes
   that node's epilogue.
 
-Guarantees (all four): a fusion happens only when the intermediate has exactly
+Guarantees (all five): a fusion happens only when the intermediate has exactly
 one reader and is not a graph output; the graph's outputs keep their names; the
 original weights are left untouched (new ones are added, and dead-node
 elimination drops the old ones).
@@ -46,7 +51,10 @@ def _splice(graph: Graph, producer: Node, consumer: Node) -> None:
 
 
 def _conv_parameters(graph: Graph, conv: Node) -> tuple[np.ndarray, np.ndarray] | None:
-    """A Conv's weights and bias (zeros when it has none) in float64, or None unless both are constants."""
+    """A Conv's weights and bias (zeros when it has none) in float64, or None unless both are
+    constants, or when it adds a residual (its output is then more than the convolution)."""
+    if conv.input(3):
+        return None
     weights = _constants(graph, conv, range(1, 2))
     if weights is None or (conv.input(2) and not graph.is_constant(conv.inputs[2])):
         return None
@@ -166,6 +174,32 @@ def fuse_matmul_add(graph: Graph) -> bool:
                 continue
             mm.op_type, mm.inputs, mm.attrs = "Gemm", [mm.inputs[0], b, c], {}
             _splice(graph, mm, add)
+            changed = True
+            break
+    return changed
+
+
+def fuse_conv_residual(graph: Graph) -> bool:
+    """Make `Add(Conv(x), r)`, with `r` a run-time tensor of the same shape, one Conv reading `r`."""
+    changed = False
+    for add in [n for n in graph.nodes if n.op_type == "Add" and n.domain in ("", "ai.onnx")]:
+        if len(add.inputs) != 2 or graph.value(add.outputs[0]).dtype != F32:
+            continue
+        shape = graph.value(add.outputs[0]).shape
+        for side in (0, 1):
+            y, r = add.inputs[side], add.inputs[1 - side]
+            conv = graph.producer(y)
+            if conv is None or conv.op_type != "Conv" or conv.activation is not None or conv.input(3):
+                continue
+            if y == r or graph.is_constant(r) or not _sole_reader(graph, y, add):
+                continue
+            if graph.value(y).shape != shape or graph.value(r).shape != shape:
+                continue
+            # The Conv runs where the Add did: after `r`'s producer, before the Add's readers.
+            graph.nodes.remove(conv)
+            graph.nodes.insert(graph.nodes.index(add), conv)
+            conv.inputs = [conv.inputs[0], conv.inputs[1], conv.input(2) or "", r]
+            _splice(graph, conv, add)
             changed = True
             break
     return changed

@@ -1,8 +1,8 @@
 """Which nodes may overwrite their input instead of allocating an output.
 
 Consumes `liveness`; changes nothing in the graph. The rule (from the original
-system, made precise): a node runs in place only if its op declares
-`can_run_inplace`, and its first input
+system, made precise): a node runs in place only if its op names an input it
+may overwrite (input 0 for most; a fused residual for Conv), and that input
   - is an intermediate it owns: not a graph input (borrowed from the caller),
     not a weight (shared by every call), not a graph output;
   - is read by no later node, and by this node only once;
@@ -48,9 +48,10 @@ def _decide(graph: Graph, live: dict[str, Interval], views: dict[str, View], ste
     no = lambda reason: InplaceDecision(node.name, False, reason)  # noqa: E731
     if node.outputs and node.outputs[0] in views:
         return no("a view of its input")
-    if spec is None or not spec.can_run_inplace:
+    index = spec.inplace_input(node) if spec is not None and spec.inplace_input else None
+    if index is None:
         return no("op kind cannot")
-    x = node.input(0)
+    x = node.input(index)
     if x is None:
         return no("no input")
     if graph.is_constant(x):

@@ -1,8 +1,8 @@
 //! A convolution over a strided (non-contiguous) input view gives what it gives over the
 //! same values laid out contiguously, which tests/ops checks against ONNX Runtime.
 
-use ndarray::{Array4, ArrayD, IxDyn};
-use onnx2rs_runtime::ops::{conv_into, conv_shapes, ConvParams};
+use ndarray::{Array4, ArrayD, Dimension, IxDyn};
+use onnx2rs_runtime::ops::{conv_into, conv_shapes, ConvParams, Unary};
 
 fn run(
     x: ndarray::ArrayViewD<'_, f32>,
@@ -58,6 +58,13 @@ fn strided_inputs_match_contiguous_ones() {
             "{kernel}x{kernel} stride {stride}: error {worst}"
         );
     }
+}
+
+/// Every value of `got` within 1e-5 of `expected`, relative to its largest magnitude (or 1).
+fn assert_close(got: &ArrayD<f32>, expected: &ArrayD<f32>, what: &str) {
+    let worst = (got - expected).iter().fold(0.0f32, |m, d| m.max(d.abs()));
+    let scale = expected.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    assert!(worst < 1e-5 * scale, "{what}: error {worst}");
 }
 
 /// The convolution as its definition's sum, in f64: the reference for the fast paths
@@ -126,13 +133,89 @@ fn large_convolutions_match_the_direct_sum() {
             plane += b;
         }
         let got = run(x.view(), &w, Some(&bias), p);
-        let worst = (&got - &expected)
-            .iter()
-            .fold(0.0f32, |m, d| m.max(d.abs()));
-        let scale = expected.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-        assert!(
-            worst < 1e-5 * scale,
-            "{m}x{c}x{size}² {k}x{k}/{stride}: error {worst}"
+        assert_close(
+            &got,
+            &expected,
+            &format!("{m}x{c}x{size}² {k}x{k}/{stride}"),
         );
+    }
+}
+
+/// With `accumulate`, `out` holds a residual that is added before the activation, on every
+/// path: the input read in place (contiguous and strided), shifted rows (padded whole, band
+/// by band, strided), the packed product and a depthwise convolution.
+#[test]
+fn accumulating_adds_what_out_holds_before_the_activation() {
+    // (channels, filters, group, spatial, kernel, stride)
+    type Case = (usize, usize, usize, &'static [usize], usize, usize);
+    let cases: [Case; 6] = [
+        (6, 4, 1, &[9, 7], 1, 1),
+        (6, 4, 1, &[9, 7], 3, 1),
+        (8, 12, 1, &[130, 131], 3, 1),
+        (3, 8, 1, &[40, 40], 3, 2),
+        (64, 5, 1, &[1100], 3, 1),
+        (6, 6, 6, &[9, 7], 3, 1),
+    ];
+    for (c, m, group, spatial, k, stride) in cases {
+        let n = spatial.len();
+        let stored = ArrayD::from_shape_fn(IxDyn(&[[1, c].as_slice(), spatial].concat()), |i| {
+            (i.slice()
+                .iter()
+                .enumerate()
+                .map(|(a, v)| (a + 3) * v)
+                .sum::<usize>()
+                % 13) as f32
+                * 0.25
+                - 1.5
+        });
+        // The 1×1 case also reads a strided view of its input.
+        let strided = n == 2 && k == 1;
+        let x = match strided {
+            true => stored
+                .view()
+                .permuted_axes(IxDyn(&[0, 1, 3, 2]))
+                .as_standard_layout()
+                .into_owned(),
+            false => stored.clone(),
+        };
+        let w_shape = [[m, c / group].as_slice(), &vec![k; n]].concat();
+        let w = ArrayD::from_shape_fn(IxDyn(&w_shape), |i| {
+            (i.slice().iter().sum::<usize>() % 7) as f32 * 0.25 - 0.6
+        });
+        let bias = ArrayD::from_shape_fn(IxDyn(&[m]), |i| i[0] as f32 * 0.2 - 0.5);
+        let (strides, pads, dilations) = (vec![stride; n], vec![k / 2; 2 * n], vec![1; n]);
+        let plain = ConvParams {
+            strides: &strides,
+            pads: &pads,
+            dilations: &dilations,
+            group,
+            ..Default::default()
+        };
+        let conv = run(x.view(), &w, Some(&bias), plain);
+        let residual = conv.mapv(|v| 1.0 - v * 0.5) + 0.125;
+        let expected = (&conv + &residual).mapv(|v| v.max(0.0));
+        let (_, workspace) = conv_shapes(x.shape(), w.shape(), plain).unwrap();
+        let mut got = residual.clone();
+        let input = match strided {
+            true => stored.view().permuted_axes(IxDyn(&[0, 1, 3, 2])),
+            false => x.view(),
+        };
+        let fused = ConvParams {
+            activation: Unary::Relu,
+            accumulate: true,
+            ..plain
+        };
+        let mut ws = vec![f32::NAN; workspace];
+        conv_into(
+            input,
+            w.view(),
+            Some(bias.view()),
+            fused,
+            got.view_mut(),
+            &mut ws,
+        )
+        .unwrap();
+        let what = format!("{c}->{m} /{group} {spatial:?} {k}x{k}/{stride}");
+        assert_close(&got, &expected, &what);
     }
 }

@@ -38,6 +38,7 @@ fn conv_and_pool_reject_bad_geometry() {
         dilations: &[1, 1],
         group: 1,
         activation: Default::default(),
+        accumulate: false,
     };
     // channel mismatch
     assert!(ops::conv(

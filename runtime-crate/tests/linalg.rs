@@ -95,16 +95,24 @@ fn packed_products_match_ndarray_dot() {
                 n,
             };
             let a = a.as_slice().unwrap();
-            mat_mul_packed_into_on(isa, a, &b, &mut ours, (m, k, n), &mut ws).unwrap();
-            let worst = expected
-                .iter()
-                .zip(&ours)
-                .fold(0.0f32, |w, (e, o)| w.max((e - o).abs()));
+            mat_mul_packed_into_on(isa, a, &b, &mut ours, (m, k, n), &mut ws, false).unwrap();
             let scale = expected.iter().fold(1.0f32, |w, v| w.max(v.abs()));
-            assert!(
-                worst < 1e-5 * scale * (k as f32).sqrt(),
-                "{isa:?} {m}x{k}x{n}: error {worst}"
-            );
+            let close = |expected: &Array2<f32>, ours: &[f32], what: &str| {
+                let worst = expected
+                    .iter()
+                    .zip(ours)
+                    .fold(0.0f32, |w, (e, o)| w.max((e - o).abs()));
+                assert!(
+                    worst < 1e-5 * scale * (k as f32).sqrt(),
+                    "{isa:?} {m}x{k}x{n} {what}: error {worst}"
+                );
+            };
+            close(&expected, &ours, "overwriting");
+            // Accumulating onto C: what is there counts once, whatever the depth blocks.
+            let start = filled(m, n, 0.3, false);
+            let mut ours = start.as_slice().unwrap().to_vec();
+            mat_mul_packed_into_on(isa, a, &b, &mut ours, (m, k, n), &mut ws, true).unwrap();
+            close(&(&expected + &start), &ours, "accumulating");
         }
     }
 }
@@ -115,14 +123,15 @@ fn packed_product_refuses_short_operands() {
     let mut c = [0.0f32; 4];
     let mut ws = vec![0.0f32; packed_workspace_len(3, 2) - 1];
     let b = RowMajor { values: &b, n: 2 };
-    let result = mat_mul_packed_into_on(Isa::Baseline, &a, &b, &mut c, (2, 3, 2), &mut ws);
+    let result = mat_mul_packed_into_on(Isa::Baseline, &a, &b, &mut c, (2, 3, 2), &mut ws, false);
     assert!(result.is_err());
     let mut ws = vec![0.0f32; packed_workspace_len(3, 2)];
     let short = RowMajor {
         values: &[1.0f32; 5],
         n: 2,
     }; // 3 x 2 needs 6
-    let result = mat_mul_packed_into_on(Isa::Baseline, &a, &short, &mut c, (2, 3, 2), &mut ws);
+    let result =
+        mat_mul_packed_into_on(Isa::Baseline, &a, &short, &mut c, (2, 3, 2), &mut ws, false);
     assert!(
         result.is_err(),
         "a B smaller than the sizes say is an error, not a panic"

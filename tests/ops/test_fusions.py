@@ -64,3 +64,43 @@ def test_per_channel_affine_ops_after_conv_fold_into_it() -> None:
     for gone in ("mul_", "sub_", "div_", "relu"):
         assert f"ops::{gone}" not in source, gone
     assert source.count("ops::add_") == 1  # only the per-position Add is left (in place)
+
+
+def test_residual_adds_fuse_into_the_conv_before_it() -> None:
+    """ResNet's `relu(conv(h) + x)`: the Add (and a ReLU after it) become the Conv's epilogue.
+    The Conv writes over a residual nothing reads later; a residual read later, or the
+    caller's input, is copied into its output first. Each path of the kernel is met."""
+    rng = np.random.default_rng(6)
+    # Scaled so that values stay near 1 through five layers and a product.
+    f = lambda *s: (0.3 * rng.standard_normal(s)).astype(np.float32)  # noqa: E731
+    nodes = [
+        helper.make_node("Conv", ["x", "stem_w", "stem_b"], ["a"], name="stem", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["a"], ["ar"], name="stem_relu"),
+        # A bottleneck: 3x3, then 1x1 (its input read in place) adding `ar` (on side 1)
+        # and a ReLU, in place over `ar`.
+        helper.make_node("Conv", ["ar", "inner_w"], ["h"], name="inner", pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["h", "pw_w"], ["b"], name="pointwise"),
+        helper.make_node("Add", ["ar", "b"], ["s1"], name="add1"),
+        helper.make_node("Relu", ["s1"], ["r1"], name="relu1"),
+        # A downsampling block: the Conv on side 0 runs before the shortcut that it adds,
+        # so it moves after it.
+        helper.make_node("Conv", ["r1", "main_w", "main_b"], ["c"], name="main", pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("Conv", ["r1", "short_w"], ["d"], name="shortcut", strides=[2, 2]),
+        helper.make_node("Add", ["c", "d"], ["s2"], name="add2"),
+        # A depthwise Conv whose residual `s2` is read again afterwards: copied, not overwritten.
+        helper.make_node("Conv", ["s2", "dw_w"], ["e"], name="depthwise", pads=[1, 1, 1, 1], group=6),
+        helper.make_node("Add", ["e", "s2"], ["s3"], name="add3"),
+        helper.make_node("Mul", ["s3", "s2"], ["y"], name="mul"),
+        # The caller's input as the residual: copied.
+        helper.make_node("Conv", ["x", "same_w"], ["g"], name="same", pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["g", "x"], ["z"], name="add4"),
+    ]
+    weights = {"stem_w": f(6, 3, 3, 3), "stem_b": f(6), "inner_w": f(4, 6, 3, 3), "pw_w": f(6, 4, 1, 1), "main_w": f(6, 6, 3, 3),
+               "main_b": f(6), "short_w": f(6, 6, 1, 1), "dw_w": f(6, 1, 3, 3), "same_w": f(3, 3, 3, 3)}
+    feeds = {"x": 3 * f(1, 3, 10, 9)}
+    model = make_model(nodes, feeds, ["y", "z"], weights)
+    source = assert_matches_onnxruntime(model, feeds, tolerance=1e-5)
+    assert source.count("accumulate: true") == 4
+    assert source.count("ops::expand_into") == 2  # the copies of `s2` and `x`
+    assert "Binary::Add" not in source and "ops::add_" not in source
+    assert "ops::relu" not in source and source.count("ops::Unary::Relu") == 2

@@ -9,7 +9,13 @@ from onnx2rs.build import CompileOptions, lower_model
 from onnx2rs.dtypes import F32
 from onnx2rs.ir import Graph, Node, Value
 from onnx2rs.passes.constant_fold import constant_fold
-from onnx2rs.passes.fuse import fuse_activation, fuse_conv_affine, fuse_conv_batchnorm, fuse_matmul_add
+from onnx2rs.passes.fuse import (
+    fuse_activation,
+    fuse_conv_affine,
+    fuse_conv_batchnorm,
+    fuse_conv_residual,
+    fuse_matmul_add,
+)
 from onnx2rs.passes.weight_layout import pretranspose_gemm_weights
 from onnx2rs.reference import evaluate_node
 
@@ -147,6 +153,27 @@ def test_fuse_conv_affine_needs_per_channel_constants_and_a_sole_reader() -> Non
             np.testing.assert_allclose(g.initializers[node.inputs[1]], expected, rtol=1e-6)
     # The Conv's output is also a graph output: no fold.
     assert not fuse_conv_affine(graph(f32(4, 1), ["y", "c"]))
+
+
+def test_conv_residual_moves_the_conv_after_the_residual_and_refuses_broadcasts() -> None:
+    """The numbers are checked against ONNX Runtime in tests/ops/test_fusions.py; here, the rewrite."""
+    shape = (1, 2, 3, 3)
+
+    def graph(residual_shape: tuple[int, ...], activation: tuple | None = None) -> Graph:
+        nodes = [Node("main", "Conv", ["x", "w", "b"], ["c"], {"pads": [1, 1, 1, 1]}),
+                 Node("short", "Relu", ["x"], ["d"]), Node("add", "Add", ["c", "d"], ["y"])]
+        nodes[0].activation = activation
+        values = {"x": Value("x", F32, residual_shape), "c": Value("c", F32, shape),
+                  "d": Value("d", F32, residual_shape), "y": Value("y", F32, shape)}
+        return Graph("g", nodes, values, {"w": f32(2, 2, 3, 3), "b": f32(2)}, ["x"], ["y"], opset=17)
+
+    g = graph(shape)
+    assert fuse_conv_residual(g)
+    assert [(n.name, n.inputs, n.outputs) for n in g.nodes] == [("short", ["x"], ["d"]),
+                                                                ("main", ["x", "w", "b", "d"], ["y"])]
+    # A residual broadcast over the output is an Add's job; act(conv) + r is not act(conv + r).
+    assert not fuse_conv_residual(graph((1, 2, 1, 1)))
+    assert not fuse_conv_residual(graph(shape, ("Relu", {})))
 
 
 def test_gemm_weights_read_transposed_are_transposed_once_at_build_time() -> None:

@@ -32,6 +32,9 @@ pub struct ConvParams<'a> {
     pub group: usize,
     /// Applied to every output value together with the bias.
     pub activation: Activation,
+    /// Whether `out` already holds a tensor to add before the activation (a residual
+    /// `Add` fused into the convolution): `out = act(conv(x) + bias + out)`.
+    pub accumulate: bool,
 }
 
 /// ONNX `Conv`: `x` is `[N, C, *spatial]`, `w` is `[M, C / group, *kernel]`,
@@ -418,15 +421,14 @@ impl Shifted {
         }
     }
 
-    /// `out = act(w · unfold(x) + bias)` for one group: `w` is `[filters, taps]`, `out`
-    /// the group's `[filters, oh, ow]` outputs, `bias` one value per filter or empty.
-    /// The bias and activation are applied as each chunk is copied out, while it is
-    /// still in cache.
+    /// `out = act(w · unfold(x) + bias)` (plus `out` with `accumulate`) for one group:
+    /// `w` is `[filters, taps]`, `out` the group's `[filters, oh, ow]` outputs. The
+    /// epilogue is applied as each chunk is copied out, while it is still in cache.
     fn product(
         &self,
         x: ArrayView3<'_, f32>,
         w: &[f32],
-        epilogue: (&[f32], Activation),
+        epilogue: Epilogue<'_>,
         out: &mut [f32],
         workspace: &mut [f32],
     ) -> Result<()> {
@@ -445,13 +447,13 @@ impl Shifted {
     }
 
     /// Output rows `y0..y0 + rows` of [`Shifted::product`] for the filters of `w` (whose
-    /// planes `out` holds), through `wide`; `bias` is empty or one value per filter.
+    /// planes `out` holds), through `wide`.
     fn chunk(
         &self,
         y0: usize,
         padded: &[f32],
         w: &[f32],
-        (bias, act): (&[f32], Activation),
+        ep: Epilogue<'_>,
         out: &mut [f32],
         wide: &mut [f32],
     ) -> Result<()> {
@@ -468,19 +470,40 @@ impl Shifted {
         for (f, (plane, computed)) in planes.enumerate() {
             let chunk = &mut plane[y0 * ow..][..rows * ow];
             for (dst, row) in chunk.chunks_exact_mut(ow).zip(computed.chunks_exact(wq)) {
-                copy_row(dst, &row[..ow]);
+                match ep.accumulate {
+                    true => add_row(dst, &row[..ow]),
+                    false => copy_row(dst, &row[..ow]),
+                }
             }
-            bias_then_activation(chunk, bias.get(f).copied().unwrap_or(0.0), act);
+            if !ep.bias.is_empty() || !matches!(ep.act, Activation::Identity) {
+                bias_then_activation(chunk, ep.bias.get(f).copied().unwrap_or(0.0), ep.act);
+            }
         }
         Ok(())
     }
 }
 
-/// `c = a·b` for row-major slices, B read in place.
-fn product(a: &[f32], b: &[f32], c: &mut [f32], (m, k, n): (usize, usize, usize)) -> Result<()> {
+/// What a [`Shifted`] chunk does to its values as it copies them out.
+#[derive(Clone, Copy)]
+struct Epilogue<'b> {
+    /// One value per filter of the group, or empty.
+    bias: &'b [f32],
+    act: Activation,
+    /// Add to what `out` holds instead of overwriting it.
+    accumulate: bool,
+}
+
+/// `c = a·b + beta·c` for row-major slices, B read in place.
+fn product(
+    a: &[f32],
+    b: &[f32],
+    beta: f32,
+    c: &mut [f32],
+    (m, k, n): (usize, usize, usize),
+) -> Result<()> {
     let a = ArrayView2::from_shape((m, k), a)?;
     let b = ArrayView2::from_shape((k, n), b)?;
-    mat_mul_into(1.0, a, b, 0.0, &mut ArrayViewMut2::from_shape((m, n), c)?)
+    mat_mul_into(1.0, a, b, beta, &mut ArrayViewMut2::from_shape((m, n), c)?)
 }
 
 pub(crate) fn to4<'a, T>(x: ArrayViewD<'a, T>) -> Result<ArrayView4<'a, T>> {
@@ -496,7 +519,9 @@ fn conv2d(
     mut out: ArrayViewMut4<'_, f32>,
     workspace: &mut [f32],
 ) -> Result<()> {
-    let (group, act) = (p.group, p.activation);
+    let (group, act, accumulate) = (p.group, p.activation, p.accumulate);
+    // What is already in `out` counts once, in the product or as a chunk is copied out.
+    let beta = if accumulate { 1.0 } else { 0.0 };
     let (n, c, h, wd) = x.dim();
     let (m, cg, kh, kw) = w.dim();
     if group == 0 || c != cg * group || m % group != 0 {
@@ -542,7 +567,8 @@ fn conv2d(
         .into_shape_with_order((m, taps))
         .map_err(|_| Error::Shape("Conv weights must be contiguous".into()))?;
     let pointwise = pointwise(&win);
-    let direct_depthwise = cg == 1 && mg == 1 && x.is_standard_layout() && out.is_standard_layout();
+    let direct_depthwise =
+        cg == 1 && mg == 1 && !accumulate && x.is_standard_layout() && out.is_standard_layout();
     // Shifted products apply the bias and activation as they copy their output out.
     let bias_values = bias.as_ref().map(|b| b.as_slice());
     let fused = shifted.is_some() && !direct_depthwise && !matches!(bias_values, Some(None));
@@ -570,10 +596,15 @@ fn conv2d(
                 .ok_or_else(|| Error::Shape("Conv weights must be contiguous".into()))?;
             let dims = (mg, taps, pixels);
             if let Some(shifted) = &shifted {
-                let epilogue = match bias_values.flatten() {
+                let (bias, act) = match bias_values.flatten() {
                     _ if !fused => (&[][..], Activation::Identity),
                     Some(b) => (&b[g * mg..][..mg], act),
                     None => (&[][..], act),
+                };
+                let epilogue = Epilogue {
+                    bias,
+                    act,
+                    accumulate,
                 };
                 shifted.product(src, wg, epilogue, dst, workspace)?;
                 continue;
@@ -581,13 +612,13 @@ fn conv2d(
             if pointwise {
                 // The input is B as it lies; a strided one takes a product per row.
                 match src.as_slice() {
-                    Some(values) => product(wg, values, dst, dims)?,
+                    Some(values) => product(wg, values, beta, dst, dims)?,
                     None => {
                         let wg = ArrayView2::from_shape((mg, taps), wg)?;
                         let mut dst = ArrayViewMut3::from_shape((mg, oh, ow), dst)?;
                         for (y, row) in src.axis_iter(Axis(1)).enumerate() {
                             let mut out = dst.index_axis_mut(Axis(1), y);
-                            mat_mul_into(1.0, wg, row, 0.0, &mut out)?;
+                            mat_mul_into(1.0, wg, row, beta, &mut out)?;
                         }
                     }
                 }
@@ -601,9 +632,9 @@ fn conv2d(
                     for (row, line) in col.chunks_exact_mut(pixels).enumerate() {
                         unfolded.segment(row, 0, line);
                     }
-                    product(wg, col, dst, dims)?;
+                    product(wg, col, beta, dst, dims)?;
                 }
-                (_, false) => mat_mul_packed_into(wg, &unfolded, dst, dims, workspace)?,
+                (_, false) => mat_mul_packed_into(wg, &unfolded, dst, dims, workspace, accumulate)?,
             }
         }
     }
@@ -936,6 +967,14 @@ fn copy_row(dst: &mut [f32], src: &[f32]) {
     let done = dst.len() / 8 * 8;
     for (d, &s) in dst[done..].iter_mut().zip(&src[done..]) {
         *d = s;
+    }
+}
+
+/// `dst += src`, for a residual that the output rows already hold.
+#[inline(always)]
+fn add_row(dst: &mut [f32], src: &[f32]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d += s;
     }
 }
 

@@ -301,7 +301,8 @@ impl<T: Copy> PackB<T> for RowMajor<'_, T> {
     }
 }
 
-/// `c = a·b` for row-major `a` (`[m, k]`) and `c` (`[m, n]`) slices, with B supplied by
+/// `c = a·b` (or with `accumulate`, `c += a·b`) for row-major `a` (`[m, k]`) and `c`
+/// (`[m, n]`) slices, with B supplied by
 /// `b` in blocks of [`PACK_DEPTH`] rows × [`PACK_COLUMNS`] columns, each packed into
 /// `workspace` as contiguous register-tile-wide panels. The kernel then streams B
 /// from cache instead of striding across pages: what wide products (convolutions over
@@ -312,8 +313,10 @@ impl<T: Copy> PackB<T> for RowMajor<'_, T> {
 /// let (a, b) = ([1.0f32, 2.0, 3.0, 4.0], [5.0f32, 6.0, 7.0, 8.0]);
 /// let mut c = [0.0f32; 4];
 /// let mut ws = vec![0.0f32; packed_workspace_len(2, 2)];
-/// mat_mul_packed_into(&a, &RowMajor { values: &b, n: 2 }, &mut c, (2, 2, 2), &mut ws).unwrap();
+/// mat_mul_packed_into(&a, &RowMajor { values: &b, n: 2 }, &mut c, (2, 2, 2), &mut ws, false).unwrap();
 /// assert_eq!(c, [19.0, 22.0, 43.0, 50.0]);
+/// mat_mul_packed_into(&a, &RowMajor { values: &b, n: 2 }, &mut c, (2, 2, 2), &mut ws, true).unwrap();
+/// assert_eq!(c, [38.0, 44.0, 86.0, 100.0]);
 /// ```
 ///
 /// # Errors
@@ -324,8 +327,9 @@ pub fn mat_mul_packed_into<T: Numeric, B: PackB<T>>(
     c: &mut [T],
     (m, k, n): (usize, usize, usize),
     workspace: &mut [T],
+    accumulate: bool,
 ) -> Result<()> {
-    mat_mul_packed_into_on(Isa::best(), a, b, c, (m, k, n), workspace)
+    mat_mul_packed_into_on(Isa::best(), a, b, c, (m, k, n), workspace, accumulate)
 }
 
 /// [`mat_mul_packed_into`] with the kernel compiled for `isa`.
@@ -339,6 +343,7 @@ pub fn mat_mul_packed_into_on<T: Numeric, B: PackB<T>>(
     c: &mut [T],
     (m, k, n): (usize, usize, usize),
     workspace: &mut [T],
+    accumulate: bool,
 ) -> Result<()> {
     if !isa.is_available() {
         return Err(Error::Input(format!("this CPU cannot run {isa:?} code")));
@@ -356,16 +361,18 @@ pub fn mat_mul_packed_into_on<T: Numeric, B: PackB<T>>(
         )));
     }
     if k == 0 {
-        c[..m * n].fill(T::zero());
+        if !accumulate {
+            c[..m * n].fill(T::zero());
+        }
         return Ok(());
     }
     let (a, c, dims) = (&a[..m * k], &mut c[..m * n], Dims { m, k, n });
     match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => packed_avx512(a, b, c, dims, workspace),
+        Isa::Avx512 => packed_avx512(a, b, c, dims, workspace, accumulate),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => packed_avx2(a, b, c, dims, workspace),
-        _ => packed::<T, B, 4, 16, false>(a, b, c, dims, workspace),
+        Isa::Avx2 => packed_avx2(a, b, c, dims, workspace, accumulate),
+        _ => packed::<T, B, 4, 16, false>(a, b, c, dims, workspace, accumulate),
     }
     Ok(())
 }
@@ -486,14 +493,28 @@ macro_rules! packed_for {
         #[doc = concat!("[`packed`] compiled for ", $features, " (", $mr, " × ", $nr, " tiles).")]
         #[cfg(target_arch = "x86_64")]
         #[allow(unsafe_code)]
-        fn $name<T: Numeric, B: PackB<T>>(a: &[T], b: &B, c: &mut [T], d: Dims, ws: &mut [T]) {
+        fn $name<T: Numeric, B: PackB<T>>(
+            a: &[T],
+            b: &B,
+            c: &mut [T],
+            d: Dims,
+            ws: &mut [T],
+            add: bool,
+        ) {
             #[target_feature(enable = $features)]
-            fn run<T: Numeric, B: PackB<T>>(a: &[T], b: &B, c: &mut [T], d: Dims, ws: &mut [T]) {
-                packed::<T, B, $mr, $nr, true>(a, b, c, d, ws);
+            fn run<T: Numeric, B: PackB<T>>(
+                a: &[T],
+                b: &B,
+                c: &mut [T],
+                d: Dims,
+                ws: &mut [T],
+                add: bool,
+            ) {
+                packed::<T, B, $mr, $nr, true>(a, b, c, d, ws, add);
             }
             assert!($isa.is_available(), "dispatch checks the CPU first");
             // SAFETY: the CPU has these features, checked just above.
-            unsafe { run(a, b, c, d, ws) }
+            unsafe { run(a, b, c, d, ws, add) }
         }
     };
 }
@@ -502,7 +523,8 @@ macro_rules! packed_for {
 packed_for!(packed_avx512, Isa::Avx512, "avx512f,fma", 8, 32);
 packed_for!(packed_avx2, Isa::Avx2, "avx2,fma", 6, 16);
 
-/// `c = a·b` with B packed block by block into `workspace` (see [`mat_mul_packed_into`]):
+/// `c = a·b` (`c += a·b` with `add`) with B packed block by block into `workspace` (see
+/// [`mat_mul_packed_into`]):
 /// each block of at most `KC` rows × `PACK_COLUMNS` columns becomes `NR`-wide panels,
 /// zero-padded on the right, which every `MR`-row strip of A then streams through.
 #[inline(always)]
@@ -512,6 +534,7 @@ fn packed<T: Numeric, B: PackB<T>, const MR: usize, const NR: usize, const FMA: 
     c: &mut [T],
     Dims { m, k, n }: Dims,
     workspace: &mut [T],
+    add: bool,
 ) {
     let mut strip = CacheLines([[T::zero(); MR]; KC]);
     // One row of the block at a time: a single long `segment` call is far cheaper for
@@ -539,6 +562,7 @@ fn packed<T: Numeric, B: PackB<T>, const MR: usize, const NR: usize, const FMA: 
                 depth,
                 j0,
                 cols,
+                add: add || k0 > 0,
             };
             let mut i = 0;
             while i < m {
@@ -568,11 +592,13 @@ struct Block<'a, T> {
     depth: usize,
     j0: usize,
     cols: usize,
+    /// Whether the block adds to C (every depth block but the first, unless C holds a
+    /// value to accumulate onto) or overwrites it.
+    add: bool,
 }
 
 impl<T: Numeric> Block<'_, T> {
-    /// `R` rows of C from row `i` over this block; returns `R`. The first depth block
-    /// overwrites C, later ones add to it.
+    /// `R` rows of C from row `i` over this block; returns `R`.
     #[inline(always)]
     fn strip_times_panels<const MR: usize, const R: usize, const NR: usize, const FMA: bool>(
         &self,
@@ -588,7 +614,7 @@ impl<T: Numeric> Block<'_, T> {
                 multiply_add::<T, MR, R, NR, FMA>(&mut acc, ap, &bp);
             }
             let (j, width) = (self.j0 + p * NR, NR.min(self.cols - p * NR));
-            store_tile(&acc, c, (i, j, self.n), width, T::one(), self.k0 > 0);
+            store_tile(&acc, c, (i, j, self.n), width, T::one(), self.add);
         }
         R
     }

@@ -61,7 +61,7 @@ fn main() {
         let mut ws = vec![0f32; packed_workspace_len(k, n)];
         let mut packed = |c: &mut [f32]| {
             let b = RowMajor { values: &b, n };
-            mat_mul_packed_into(&a, &b, c, (m, k, n), &mut ws).unwrap();
+            mat_mul_packed_into(&a, &b, c, (m, k, n), &mut ws, false).unwrap();
         };
         // SAFETY (both): the pointers and strides describe the live row-major buffers above.
         let mut mm = |c: &mut [f32]| unsafe {
