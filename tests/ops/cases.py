@@ -280,6 +280,13 @@ CASES = [
     Case("avgpool2d_side_by_side_3_ceil", "AveragePool", [run(normal(1, 2, 7, 14))],
          {"kernel_shape": [3, 3], "strides": [3, 3], "pads": [0, 2, 0, 2], "ceil_mode": 1}),
     Case("avgpool1d", "AveragePool", [run(normal(2, 2, 8))], {"kernel_shape": [3], "strides": [1]}),
+    # Stride 2 across wider rows, with odd and even leading pads.
+    Case("maxpool2d_stride2_split", "MaxPool", [run(normal(1, 3, 23, 41))],
+         {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 0, 1, 1]}),
+    Case("avgpool2d_stride2_split_include_pad", "AveragePool", [run(normal(1, 2, 12, 33))],
+         {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [0, 1, 1, 1], "count_include_pad": 1}),
+    Case("maxpool1d_stride2_long", "MaxPool", [run(normal(1, 2, 1100))],
+         {"kernel_shape": [3], "strides": [2], "pads": [1, 1]}),
     Case("global_max_2d", "GlobalMaxPool", [run(normal(2, 3, 4, 5))]),
     Case("global_max_1d", "GlobalMaxPool", [run(normal(1, 3, 6))]),
     Case("global_avg_2d", "GlobalAveragePool", [run(normal(1, 3, 4, 4))]),
