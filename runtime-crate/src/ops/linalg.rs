@@ -468,7 +468,11 @@ macro_rules! blocked_for {
                     }
                 )?
                 {
-                    let mut tiles = portable_tiles::<T, $mr, $nr, true>;
+                    // A closure here too: the fn item's `FnMut` shim would be compiled
+                    // without this function's features, its multiply-adds calls to `fmaf`.
+                    let mut tiles = |rows, s: &Strip<'_, T, $nr>, c: &mut [T], buf: &mut [_]| {
+                        portable_tiles::<T, $mr, $nr, true>(rows, s, c, buf)
+                    };
                     blocked::<T, S, $mr, $nr>(alpha, a, b, c, d, add, &mut tiles);
                 }
             }
