@@ -489,7 +489,7 @@ macro_rules! blocked_for {
     };
 }
 blocked_for!(blocked_avx512, Isa::Avx512, "avx512f,fma", 8, 32, f32: avx512_tiles);
-blocked_for!(blocked_avx2, Isa::Avx2, "avx2,fma", 6, 16);
+blocked_for!(blocked_avx2, Isa::Avx2, "avx2,fma", 6, 16, f32: avx2_tiles);
 
 /// `$name`: [`packed`] with `MR × NR` tiles, compiled for the target features of `$isa`.
 macro_rules! packed_for {
@@ -919,73 +919,104 @@ struct Strip<'s, T, const NR: usize> {
     add: bool,
 }
 
-/// [`Tiles`] for f32 on AVX-512: whole 8-row strips, then 4, 2 and 1 rows.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-fn avx512_tiles(
-    rows: usize,
-    s: &Strip<'_, f32, 32>,
-    c: &mut [f32],
-    strip: &mut [[f32; 8]],
-) -> usize {
-    if rows >= 8 {
-        avx512_rows::<8>(s, c, strip)
-    } else if rows >= 4 {
-        avx512_rows::<4>(s, c, strip)
-    } else if rows >= 2 {
-        avx512_rows::<2>(s, c, strip)
-    } else {
-        avx512_rows::<1>(s, c, strip)
-    }
-}
-
-/// [`rows_of`] for f32 on AVX-512, written with the vector intrinsics: the `R × 32` tile
-/// of C stays in `2R` registers (generic code compiled to the same tile kept some of
-/// them on the stack).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-#[inline]
-fn avx512_rows<const R: usize>(
-    s: &Strip<'_, f32, 32>,
-    c: &mut [f32],
-    strip: &mut [[f32; 8]],
-) -> usize {
-    let strip = pack_strip::<f32, 8, R>(s.a, s.k, s.i, s.k0, s.depth, strip);
-    for j in s.full.clone().step_by(32) {
-        let rows = s.starts.iter().map(|&start| {
-            let row = &s.b[start + j..][..32];
-            core::array::from_fn(|l| row[l])
-        });
-        let acc = avx512_tile::<R>(strip, rows);
-        store_tile(&acc, c, (s.i, j, s.n), 32, s.alpha, s.add);
-    }
-    if s.ragged > 0 {
-        let acc = avx512_tile::<R>(strip, s.edge.iter().copied());
-        store_tile(&acc, c, (s.i, s.full.end, s.n), s.ragged, s.alpha, s.add);
-    }
-    R
-}
-
-/// One `R × 32` tile of C: the sum over the strip of A's values times B's rows.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-#[inline]
-fn avx512_tile<const R: usize>(
-    strip: &[[f32; 8]],
-    rows: impl Iterator<Item = [f32; 32]>,
-) -> [[f32; 32]; R] {
-    use std::arch::x86_64::{__m512, _mm512_fmadd_ps, _mm512_set1_ps, _mm512_setzero_ps};
-    let mut acc = [[_mm512_setzero_ps(); 2]; R];
-    for (ap, row) in strip.iter().zip(rows) {
-        let [b0, b1]: [__m512; 2] = bytemuck::cast(row);
-        for (r, acc) in acc.iter_mut().enumerate() {
-            let a = _mm512_set1_ps(ap[r]);
-            acc[0] = _mm512_fmadd_ps(a, b0, acc[0]);
-            acc[1] = _mm512_fmadd_ps(a, b1, acc[1]);
+/// `$tiles`: [`Tiles`] for f32 written with the vector intrinsics of `$features`, whole
+/// `$mr`-row strips then 4, 2 and 1 rows; each `R × $nr` tile of C stays in `2R`
+/// registers of `$vec` (generic code compiled to the same tiles kept some of them on the
+/// stack, or with AVX2 reached half of what the registers allow).
+macro_rules! simd_tiles {
+    ($tiles:ident, $rows:ident, $tile:ident, $features:literal, $mr:literal, $nr:literal,
+     $vec:ident, $zero:ident, $splat:ident, $fma:ident) => {
+        #[doc = concat!("[`Tiles`] for f32 in ", $features, " intrinsics (", $mr, " × ", $nr, " tiles).")]
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        fn $tiles(
+            rows: usize,
+            s: &Strip<'_, f32, $nr>,
+            c: &mut [f32],
+            strip: &mut [[f32; $mr]],
+        ) -> usize {
+            if rows >= $mr {
+                $rows::<$mr>(s, c, strip)
+            } else if rows >= 4 {
+                $rows::<4>(s, c, strip)
+            } else if rows >= 2 {
+                $rows::<2>(s, c, strip)
+            } else {
+                $rows::<1>(s, c, strip)
+            }
         }
-    }
-    acc.map(bytemuck::cast::<[__m512; 2], [f32; 32]>)
+
+        #[doc = concat!("[`rows_of`] for f32 in ", $features, " intrinsics.")]
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        #[inline]
+        fn $rows<const R: usize>(
+            s: &Strip<'_, f32, $nr>,
+            c: &mut [f32],
+            strip: &mut [[f32; $mr]],
+        ) -> usize {
+            let strip = pack_strip::<f32, $mr, R>(s.a, s.k, s.i, s.k0, s.depth, strip);
+            for j in s.full.clone().step_by($nr) {
+                let rows = s.starts.iter().map(|&start| {
+                    let row = &s.b[start + j..][..$nr];
+                    core::array::from_fn(|l| row[l])
+                });
+                let acc = $tile::<R>(strip, rows);
+                store_tile(&acc, c, (s.i, j, s.n), $nr, s.alpha, s.add);
+            }
+            if s.ragged > 0 {
+                let acc = $tile::<R>(strip, s.edge.iter().copied());
+                store_tile(&acc, c, (s.i, s.full.end, s.n), s.ragged, s.alpha, s.add);
+            }
+            R
+        }
+
+        #[doc = concat!("One `R × ", $nr, "` tile of C in ", $features, " intrinsics: the sum over the strip of A's values times B's rows.")]
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        #[inline]
+        fn $tile<const R: usize>(
+            strip: &[[f32; $mr]],
+            rows: impl Iterator<Item = [f32; $nr]>,
+        ) -> [[f32; $nr]; R] {
+            use std::arch::x86_64::{$vec, $fma, $splat, $zero};
+            let mut acc = [[$zero(); 2]; R];
+            for (ap, row) in strip.iter().zip(rows) {
+                let [b0, b1]: [$vec; 2] = bytemuck::cast(row);
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let a = $splat(ap[r]);
+                    acc[0] = $fma(a, b0, acc[0]);
+                    acc[1] = $fma(a, b1, acc[1]);
+                }
+            }
+            acc.map(bytemuck::cast::<[$vec; 2], [f32; $nr]>)
+        }
+    };
 }
+simd_tiles!(
+    avx512_tiles,
+    avx512_rows,
+    avx512_tile,
+    "avx512f,fma",
+    8,
+    32,
+    __m512,
+    _mm512_setzero_ps,
+    _mm512_set1_ps,
+    _mm512_fmadd_ps
+);
+simd_tiles!(
+    avx2_tiles,
+    avx2_rows,
+    avx2_tile,
+    "avx2,fma",
+    6,
+    16,
+    __m256,
+    _mm256_setzero_ps,
+    _mm256_set1_ps,
+    _mm256_fmadd_ps
+);
 
 /// `R` rows of C starting at `s.i`, with the strip of A packed into `strip`; returns `R`.
 #[inline(always)]
