@@ -1,6 +1,6 @@
 //! Prints the workspace [`conv_into`](onnx2rs_runtime::ops::conv_into) needs for each
 //! convolution read from stdin, one per line as `x shape; w shape; strides; pads;
-//! dilations; group` (numbers separated by commas). `tests/unit/test_conv_workspace.py`
+//! dilations; group` (numbers separated by commas). `tests/ops/test_conv_workspace.py`
 //! compares the answers with the compiler's mirror of this computation.
 #![forbid(unsafe_code)]
 
