@@ -437,9 +437,9 @@ impl Shifted {
         // convolution) made resnet50-light slower on the 2-vCPU VM: waking a sleeping
         // rayon worker there costs about as much as the half of a convolution it takes.
         for y0 in (0..self.sizes.output.0).step_by(self.rows) {
-            // Padded whole once, or each chunk's own band.
+            // Padded whole once (at y0 = 0), or each chunk's own band.
             if self.banded || y0 == 0 {
-                self.pad(x, if self.banded { y0 } else { 0 }, padded);
+                self.pad(x, y0, padded);
             }
             self.chunk(y0, padded, w, epilogue, out, wide)?;
         }
