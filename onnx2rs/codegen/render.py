@@ -13,6 +13,9 @@ from ..resources import templates_dir
 from .names import Names, rust_str
 
 
+_BYTECODE_CACHE = jinja2.FileSystemBytecodeCache()
+
+
 class Renderer:
     """Renders crate files and op call sites; knows how each value is spelled in Rust."""
 
@@ -26,6 +29,9 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             autoescape=False,  # noqa: S701 - output is Rust; model strings pass through rust_str
+            # Compiling the templates took 0.25 s of every build; Jinja keys its cache on each
+            # template's source, in a folder of the user's own under the temp dir.
+            bytecode_cache=_BYTECODE_CACHE,
         )
         self.env.filters["rust_str"] = rust_str
         self.env.filters["ident"] = self.ident

@@ -117,3 +117,24 @@ def test_shape_chains_fold_when_onnxsim_cannot_run() -> None:
     _, g = load(model)
     assert [n.op_type for n in g.nodes] == ["Reshape"]
     assert g.value("y").shape == (2, 12)
+
+
+def test_onnxsim_is_imported_without_sympy_and_sympy_still_imports_after() -> None:
+    """The import shortcut in `load._onnxsim_simplify` hides sympy from onnxsim alone: in a fresh
+    interpreter, onnxsim's simplify is the real one, sympy was not loaded by it, and a later
+    `import sympy` (torch does one) still works."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("sympy")
+    script = (
+        "import sys; from onnx2rs import load\n"
+        "simplify = load._onnxsim_simplify()\n"
+        "assert simplify.__module__ == 'onnxsim.onnx_simplifier', simplify.__module__\n"
+        "assert 'sympy' not in sys.modules\n"
+        "import sympy; assert sympy.Symbol('x') + 1 != 1\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
