@@ -4,7 +4,10 @@
 Every engine runs in its own process on the same inputs (the crate's reference inputs),
 warms up, then times single calls; it reports the median and 90th percentile and its
 process's peak RSS. Ratios only ever compare engines measured in one invocation, on one
-machine. Timing lives here and in benchmarks, never in tests.
+machine. With `rounds`, the crate and ONNX Runtime (1 thread) are also timed in turn, round
+after round, and the median of the per-round ratios is reported: a VM whose clock drifts
+from minute to minute can put one engine's single pass on a slow minute, but it slows both
+sides of a round alike. Timing lives here and in benchmarks, never in tests.
 """
 
 from __future__ import annotations
@@ -61,6 +64,13 @@ class BenchResult:
     gemm_peak_gflops: float = 0.0
     # Median time of the generated crate's Model::new() (weights parsed, checked, copied), in µs.
     load_us: float = 0.0
+    # Alternated rounds: (crate µs, ONNX Runtime 1 thread µs), the two timed one after the other.
+    rounds: list[tuple[float, float]] = field(default_factory=list)
+
+    @property
+    def alternated_ratio(self) -> float | None:
+        """The median over `rounds` of crate / ONNX Runtime (1 thread); None without rounds."""
+        return float(np.median([a / b for a, b in self.rounds])) if self.rounds else None
 
     def ratio_batch32(self, engine: str, baseline: str = "onnxruntime (1 thread)") -> float | None:
         """`ratio` at batch 32, where both engines were timed at batch 32."""
@@ -91,6 +101,7 @@ class BenchResult:
         data["ratios_vs_onnxruntime_1_thread_batch32"] = {m.engine: self.ratio_batch32(m.engine)
                                                           for m in self.measurements}
         data["gflops"] = {m.engine: self.gflops(m.engine) for m in self.measurements}
+        data["alternated_ratio_vs_onnxruntime_1_thread"] = self.alternated_ratio
         return json.dumps(data, indent=2)
 
 
@@ -172,12 +183,13 @@ def _worker(args: list[str], env: dict[str, str] | None = None, python: Path | N
 
 def bench(
     source: str | Path, options: CompileOptions | None = None, keras: Path | None = None, runs: int = RUNS,
-    threads: bool = True, python_module: bool = False,
+    threads: bool = True, python_module: bool = False, rounds: int = 0,
 ) -> BenchResult:
     """Compile `source`, then measure the crate (and, with `threads`, the crate built with its
     `threads` feature; with `python_module`, its Python module in a fresh venv), ONNX Runtime
     (1 thread and default threads) and, given `keras`, TensorFlow's predict, __call__ and
-    tf.function, each in its own process."""
+    tf.function, each in its own process; then `rounds` alternated rounds of the crate and
+    ONNX Runtime on 1 thread."""
     options = options or CompileOptions()
     if python_module:
         options = CompileOptions(**{**options.__dict__, "python": True})
@@ -204,8 +216,10 @@ def bench(
             threaded = _bench_executable(result.out_dir, result.crate, features=("threads",))
             report.measurements.append(_native(threaded, "onnx2rs (threads)")[0])
         report.flops = model_flops(result.graph)
+        ort = lambda threads: _worker(["onnxruntime", str(model_path), str(work / "feeds.npz"),  # noqa: E731
+                                       str(threads), str(runs)])
         for threads, label in ((1, "onnxruntime (1 thread)"), (0, "onnxruntime (default threads)")):
-            out = _worker(["onnxruntime", str(model_path), str(work / "feeds.npz"), str(threads), str(runs)])
+            out = ort(threads)
             measured = Measurement(label, out["median_us"], out["p90_us"], out["peak_rss_mb"], out["runs"])
             if result.dynamic_batch:
                 out32 = _worker(["onnxruntime", str(model_path), str(work / "feeds32.npz"), str(threads), str(runs)])
@@ -222,6 +236,8 @@ def bench(
             for mode, numbers in out.items():
                 report.measurements.append(Measurement(f"tensorflow ({mode})", numbers["median_us"],
                                                        numbers["p90_us"], numbers["peak_rss_mb"], numbers["runs"]))
+        for _ in range(rounds):
+            report.rounds.append((_native(executable)[0].median_us, ort(1)["median_us"]))
         single = {v: "1" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
         report.gemm_peak_gflops = _worker(["gemm_peak"], env=single)["gflops"]
         baseline = _worker(["baseline"], python=python)  # the module's own venv when there is one

@@ -143,6 +143,8 @@ def bench(
     threads: Annotated[bool, typer.Option(help="Also time the crate built with its `threads` feature.")] = True,
     python: Annotated[bool, typer.Option(help="Also time the crate's Python module (built with pip in a "
                                                 "fresh venv; needs network access to PyPI for maturin).")] = False,
+    rounds: Annotated[int, typer.Option(help="Then time the crate and ONNX Runtime (1 thread) in turn this many "
+                                             "times, and report the median of the per-round ratios.")] = 0,
 ) -> None:
     """Measure MODEL's crate against ONNX Runtime (and TensorFlow): latency and peak memory."""
     from .bench import bench as run_bench
@@ -150,7 +152,7 @@ def bench(
 
     try:
         report = run_bench(model, CompileOptions(input_shapes=parse_shapes(input_shape)), keras=keras, runs=runs,
-                           threads=threads, python_module=python)
+                           threads=threads, python_module=python, rounds=rounds)
     except Onnx2rsError as e:
         raise _fail(e) from None
     table = Table(title=f"{model.name}, batch {report.batch}, on {report.machine}", title_justify="left")
@@ -167,6 +169,10 @@ def bench(
     console.print(table)
     console.print(f"load: {report.load_us:.0f} µs; weights: {report.weights_mb:.2f} MB; matrix work {report.flops / 1e6:.2f} MFLOP per call; "
                   f"single-core GEMM peak here (numpy's BLAS, 1 thread): {report.gemm_peak_gflops:.0f} GFLOP/s")
+    if report.rounds:
+        ratios = ", ".join(f"{a / b:.2f}" for a, b in report.rounds)
+        console.print(f"alternated with ONNX Runtime (1 thread), {len(report.rounds)} rounds: median ratio "
+                      f"{report.alternated_ratio:.2f}x (rounds: {ratios})")
     if json_out:
         json_out.write_text(report.to_json())
     if png and not write_chart(report, png):

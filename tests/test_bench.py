@@ -34,7 +34,7 @@ def _tiny_keras(path: Path) -> Path:
 def test_bench_reports_every_engine(tmp_path: Path) -> None:
     # With TensorFlow installed (make test installs it), the Keras source model is timed too.
     keras = _tiny_keras(tmp_path / "tiny.keras") if HAVE_TF else None
-    report = bench(keras or ROOT / "tests" / "models" / "mlp.onnx", keras=keras, runs=20)
+    report = bench(keras or ROOT / "tests" / "models" / "mlp.onnx", keras=keras, runs=20, rounds=3)
     engines = [m.engine for m in report.measurements]
     assert engines[:4] == ["onnx2rs (native)", "onnx2rs (threads)", "onnxruntime (1 thread)",
                            "onnxruntime (default threads)"]
@@ -49,7 +49,10 @@ def test_bench_reports_every_engine(tmp_path: Path) -> None:
     assert report.load_us > 0
     if keras:  # converted with a symbolic batch: batch 32 is timed for the crate and ONNX Runtime
         assert report.ratio_batch32("onnx2rs (native)") > 0 and report.ratio_batch32("onnx2rs (threads)") > 0
+    assert len(report.rounds) == 3 and all(a > 0 and b > 0 for a, b in report.rounds)
+    assert min(a / b for a, b in report.rounds) <= report.alternated_ratio <= max(a / b for a, b in report.rounds)
     data = json.loads(report.to_json())
+    assert data["alternated_ratio_vs_onnxruntime_1_thread"] == report.alternated_ratio
     assert data["machine"] and data["ratios_vs_onnxruntime_1_thread"]["onnx2rs (native)"] > 0
     if write_chart(report, tmp_path / "chart.png"):
         assert (tmp_path / "chart.png").read_bytes()[:4] == b"\x89PNG"
