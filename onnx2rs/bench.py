@@ -66,6 +66,9 @@ class BenchResult:
     load_us: float = 0.0
     # Alternated rounds: (crate µs, ONNX Runtime 1 thread µs), the two timed one after the other.
     rounds: list[tuple[float, float]] = field(default_factory=list)
+    # Interleaved in one Python process: the module's median µs, ONNX Runtime's (1 thread), and
+    # the median of the per-pair ratios.
+    interleaved: tuple[float, float, float] | None = None
 
     @property
     def alternated_ratio(self) -> float | None:
@@ -102,6 +105,7 @@ class BenchResult:
                                                           for m in self.measurements}
         data["gflops"] = {m.engine: self.gflops(m.engine) for m in self.measurements}
         data["alternated_ratio_vs_onnxruntime_1_thread"] = self.alternated_ratio
+        data["interleaved_ratio_vs_onnxruntime_1_thread"] = self.interleaved[2] if self.interleaved else None
         return json.dumps(data, indent=2)
 
 
@@ -160,12 +164,12 @@ def _native(executable: Path, engine: str = "onnx2rs (native)") -> tuple[Measure
                        out.get("median_us_batch32"), out.get("p90_us_batch32")), out["load_us"]
 
 
-def install_python_module(crate_dir: Path, venv_dir: Path) -> Path:
-    """A fresh venv at `venv_dir` with numpy and the crate's Python module (`--python`)
-    installed by pip (maturin builds it in release mode); returns the venv's python."""
+def install_python_module(crate_dir: Path, venv_dir: Path, extra: tuple[str, ...] = ()) -> Path:
+    """A fresh venv at `venv_dir` with numpy, the `extra` packages and the crate's Python module
+    (`--python`) installed by pip (maturin builds it in release mode); returns the venv's python."""
     venv.EnvBuilder(with_pip=True).create(venv_dir)
     python = venv_dir / "bin" / "python"
-    result = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "numpy", str(crate_dir)],
+    result = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "numpy", *extra, str(crate_dir)],
                             capture_output=True, text=True)
     if result.returncode != 0:
         raise ToolchainError(f"pip could not install the Python module: {result.stderr.strip()[-800:]}")
@@ -183,14 +187,16 @@ def _worker(args: list[str], env: dict[str, str] | None = None, python: Path | N
 
 def bench(
     source: str | Path, options: CompileOptions | None = None, keras: Path | None = None, runs: int = RUNS,
-    threads: bool = True, python_module: bool = False, rounds: int = 0,
+    threads: bool = True, python_module: bool = False, rounds: int = 0, interleaved: bool = False,
 ) -> BenchResult:
     """Compile `source`, then measure the crate (and, with `threads`, the crate built with its
     `threads` feature; with `python_module`, its Python module in a fresh venv), ONNX Runtime
     (1 thread and default threads) and, given `keras`, TensorFlow's predict, __call__ and
     tf.function, each in its own process; then `rounds` alternated rounds of the crate and
-    ONNX Runtime on 1 thread."""
+    ONNX Runtime on 1 thread. `interleaved` (which implies `python_module`) also times the module
+    and ONNX Runtime call after call in one process, with ONNX Runtime installed beside it."""
     options = options or CompileOptions()
+    python_module = python_module or interleaved
     if python_module:
         options = CompileOptions(**{**options.__dict__, "python": True})
     with tempfile.TemporaryDirectory(prefix="onnx2rs-bench-") as tmp:
@@ -227,10 +233,15 @@ def bench(
             report.measurements.append(measured)
         python = None
         if python_module:
-            python = install_python_module(result.out_dir, work / "venv")
+            python = install_python_module(result.out_dir, work / "venv",
+                                           ("onnxruntime",) if interleaved else ())
             out = _worker(["python_module", result.crate, str(work / "feeds.npz"), str(runs)], python=python)
             report.measurements.append(Measurement("onnx2rs (Python module)", out["median_us"], out["p90_us"],
                                                    out["peak_rss_mb"], out["runs"]))
+        if interleaved:
+            out = _worker(["interleaved", result.crate, str(model_path), str(work / "feeds.npz"), str(runs)],
+                          python=python)
+            report.interleaved = (out["module_median_us"], out["ort_median_us"], out["ratio"])
         if keras is not None:
             out = _worker(["keras", str(keras), str(work / "feeds.npz"), str(runs)])
             for mode, numbers in out.items():

@@ -79,6 +79,39 @@ def python_module(module: str, feeds: str, runs: int) -> dict:
     return {**timed(lambda: model.run(inputs), runs), "peak_rss_mb": peak_rss_mb()}
 
 
+def interleaved(module: str, model: str, feeds: str, runs: int) -> dict:
+    """The generated Python module and ONNX Runtime (1 thread) in one process, one call of each
+    in turn (which goes first alternates), so that both see the machine in the same state:
+    the medians of each and the median of the per-pair ratios (module / ONNX Runtime)."""
+    import importlib
+
+    import numpy as np
+    import onnxruntime as ort
+
+    crate = importlib.import_module(module).Model()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.log_severity_level = 3
+    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    inputs = dict(np.load(feeds))
+    calls = (lambda: crate.run(inputs), lambda: session.run(None, inputs))
+    start = time.perf_counter()
+    while time.perf_counter() - start < 2 * WARMUP_S:
+        for call in calls:
+            call()
+    pairs = []
+    for i in range(runs):
+        spent = [0.0, 0.0]
+        for engine in ((0, 1) if i % 2 == 0 else (1, 0)):
+            t = time.perf_counter()
+            calls[engine]()
+            spent[engine] = (time.perf_counter() - t) * 1e6
+        pairs.append(spent)
+    median = lambda values: sorted(values)[len(values) // 2]  # noqa: E731
+    return {"module_median_us": median([a for a, _ in pairs]), "ort_median_us": median([b for _, b in pairs]),
+            "ratio": median([a / b for a, b in pairs]), "runs": runs}
+
+
 def keras(path: str, feeds: str, runs: int) -> dict:
     """TensorFlow's three ways to call a Keras model, in one process."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -133,6 +166,8 @@ def main(argv: list[str]) -> None:
         out = onnxruntime(args[0], args[1], int(args[2]), int(args[3]))
     elif engine == "python_module":
         out = python_module(args[0], args[1], int(args[2]))
+    elif engine == "interleaved":
+        out = interleaved(args[0], args[1], args[2], int(args[3]))
     elif engine == "keras":
         out = keras(args[0], args[1], int(args[2]))
     elif engine == "baseline":

@@ -145,6 +145,8 @@ def bench(
                                                 "fresh venv; needs network access to PyPI for maturin).")] = False,
     rounds: Annotated[int, typer.Option(help="Then time the crate and ONNX Runtime (1 thread) in turn this many "
                                              "times, and report the median of the per-round ratios.")] = 0,
+    interleaved: Annotated[bool, typer.Option(help="Also time the Python module and ONNX Runtime (1 thread) call "
+                                                   "after call in one process (implies --python).")] = False,
 ) -> None:
     """Measure MODEL's crate against ONNX Runtime (and TensorFlow): latency and peak memory."""
     from .bench import bench as run_bench
@@ -152,7 +154,8 @@ def bench(
 
     try:
         report = run_bench(model, CompileOptions(input_shapes=parse_shapes(input_shape)), keras=keras, runs=runs,
-                           threads=threads, python_module=python, rounds=rounds)
+                           threads=threads, python_module=python, rounds=rounds,
+                           interleaved=interleaved)
     except Onnx2rsError as e:
         raise _fail(e) from None
     table = Table(title=f"{model.name}, batch {report.batch}, on {report.machine}", title_justify="left")
@@ -173,6 +176,10 @@ def bench(
         ratios = ", ".join(f"{a / b:.2f}" for a, b in report.rounds)
         console.print(f"alternated with ONNX Runtime (1 thread), {len(report.rounds)} rounds: median ratio "
                       f"{report.alternated_ratio:.2f}x (rounds: {ratios})")
+    if report.interleaved:
+        module_us, ort_us, ratio = report.interleaved
+        console.print(f"interleaved in one process, call after call: Python module {module_us:.1f} µs, "
+                      f"ONNX Runtime (1 thread) {ort_us:.1f} µs; median ratio {ratio:.2f}x")
     if json_out:
         json_out.write_text(report.to_json())
     if png and not write_chart(report, png):

@@ -51,7 +51,7 @@ def _row(name: str, r: BenchResult) -> str:
         f"{r.ratio_batch32(native.engine):.2f}" if r.ratio_batch32(native.engine) else "",
         f"{threaded.batch32_median_us:.0f}" if threaded and threaded.batch32_median_us else "",
         f"{ortn.batch32_median_us:.0f}" if ortn.batch32_median_us else "",
-        f"{r.load_us:.0f}",
+        f"{r.load_us:.0f}", f"{r.alternated_ratio:.2f}" if r.alternated_ratio else "",
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -61,6 +61,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--only", default=",".join(MODELS))
     parser.add_argument("--json", type=Path, default=None, help="also write every result as JSON")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="alternated rounds of the crate and ONNX Runtime (1 thread) per model")
     args = parser.parse_args()
     make_models = _make_models()
     rows, results = [], {}
@@ -73,10 +75,10 @@ def main() -> int:
             model.save(path)
             print(f"benchmarking {name}", file=sys.stderr)
             try:
-                result = bench(path, keras=path, runs=args.runs)
+                result = bench(path, keras=path, runs=args.runs, rounds=args.rounds)
             except ToolchainError as e:  # a model TensorFlow cannot reload by itself (custom functions)
                 print(f"  {name}: TensorFlow not timed ({str(e)[-120:]})", file=sys.stderr)
-                result = bench(path, runs=args.runs)
+                result = bench(path, runs=args.runs, rounds=args.rounds)
             results[name] = json.loads(result.to_json())
             rows.append(_row(name, result))
     if args.json:
@@ -86,8 +88,9 @@ def main() -> int:
     print("| model | onnx2rs µs | ORT 1 thread µs | onnx2rs / ORT | ORT default threads µs | TF tf.function µs "
           "| TF / onnx2rs | onnx2rs RSS MB | ORT RSS MB | TF RSS MB | weights MB | MFLOP | onnx2rs GFLOP/s "
           "| ORT GFLOP/s | onnx2rs batch 32 µs | ORT batch 32 µs | onnx2rs / ORT, batch 32 "
-          "| onnx2rs threads, batch 32 µs | ORT default threads, batch 32 µs | load µs |")
-    print("| --- | " + " | ".join(["---:"] * 19) + " |")
+          "| onnx2rs threads, batch 32 µs | ORT default threads, batch 32 µs | load µs "
+          f"| onnx2rs / ORT, {args.rounds} alternated rounds (median) |")
+    print("| --- | " + " | ".join(["---:"] * 20) + " |")
     print("\n".join(rows))
     return 0
 

@@ -80,3 +80,14 @@ def test_model_flops_counts_every_multiply_add() -> None:
                     for _c in range(2) for _ky in range(3) for _kx in range(2))
     gemm_macs = sum(1 for _b in range(2) for _o in range(5) for _i in range(6 * oh * ow))
     assert model_flops(graph) == 2 * (conv_macs + gemm_macs)
+
+
+def test_bench_interleaves_the_python_module_with_onnxruntime() -> None:
+    """`interleaved`: the module and ONNX Runtime timed call after call in one process (the
+    module built by pip in a fresh venv, ONNX Runtime installed beside it)."""
+    report = bench(ROOT / "tests" / "models" / "mlp.onnx", runs=20, threads=False, interleaved=True)
+    assert "onnx2rs (Python module)" in [m.engine for m in report.measurements]
+    assert report.interleaved is not None
+    module_us, ort_us, ratio = report.interleaved
+    assert module_us > 0 and ort_us > 0 and ratio > 0
+    assert json.loads(report.to_json())["interleaved_ratio_vs_onnxruntime_1_thread"] == ratio
