@@ -63,6 +63,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write every result as JSON")
     parser.add_argument("--rounds", type=int, default=5,
                         help="alternated rounds of the crate and ONNX Runtime (1 thread) per model")
+    parser.add_argument("--interleaved", action="store_true",
+                        help="also time the Python module against ONNX Runtime call after call (needs PyPI)")
     args = parser.parse_args()
     make_models = _make_models()
     rows, results = [], {}
@@ -75,12 +77,16 @@ def main() -> int:
             model.save(path)
             print(f"benchmarking {name}", file=sys.stderr)
             try:
-                result = bench(path, keras=path, runs=args.runs, rounds=args.rounds)
+                result = bench(path, keras=path, runs=args.runs, rounds=args.rounds, interleaved=args.interleaved)
             except ToolchainError as e:  # a model TensorFlow cannot reload by itself (custom functions)
                 print(f"  {name}: TensorFlow not timed ({str(e)[-120:]})", file=sys.stderr)
-                result = bench(path, runs=args.runs, rounds=args.rounds)
+                result = bench(path, runs=args.runs, rounds=args.rounds, interleaved=args.interleaved)
             results[name] = json.loads(result.to_json())
             rows.append(_row(name, result))
+            if result.interleaved:
+                module_us, ort_us, ratio = result.interleaved
+                print(f"  {name} interleaved: module {module_us:.1f} µs, ONNX Runtime {ort_us:.1f} µs, "
+                      f"ratio {ratio:.2f}", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     print(f"Machine: {result.machine}; batch {result.batch}; {args.runs} timed calls per engine after a 0.3 s warm-up; "
