@@ -10,9 +10,21 @@ fn run(
     bias: Option<&ArrayD<f32>>,
     p: ConvParams<'_>,
 ) -> ArrayD<f32> {
+    run_with(x, w, bias, p, f32::NAN)
+}
+
+/// [`run`] with every value of the workspace set to `fill` first: NaN shows a kernel that
+/// reads a slot it did not write (generated crates share one workspace between nodes).
+fn run_with(
+    x: ndarray::ArrayViewD<'_, f32>,
+    w: &ArrayD<f32>,
+    bias: Option<&ArrayD<f32>>,
+    p: ConvParams<'_>,
+    fill: f32,
+) -> ArrayD<f32> {
     let (shape, workspace) = conv_shapes(x.shape(), w.shape(), p).unwrap();
     let mut out = ArrayD::zeros(IxDyn(&shape));
-    let mut ws = vec![0.0; workspace];
+    let mut ws = vec![fill; workspace];
     conv_into(
         x,
         w.view(),
@@ -60,8 +72,11 @@ fn strided_inputs_match_contiguous_ones() {
     }
 }
 
-/// Every value of `got` within 1e-5 of `expected`, relative to its largest magnitude (or 1).
+/// Every value of `got` within 1e-5 of `expected`, relative to its largest magnitude (or 1);
+/// a NaN where `expected` has a number fails (`f32::max` would pass over it).
 fn assert_close(got: &ArrayD<f32>, expected: &ArrayD<f32>, what: &str) {
+    let nan = got.iter().zip(expected).filter(|(g, e)| g.is_nan() && !e.is_nan()).count();
+    assert_eq!(nan, 0, "{what}: {nan} NaN values");
     let worst = (got - expected).iter().fold(0.0f32, |m, d| m.max(d.abs()));
     let scale = expected.iter().fold(1.0f32, |m, v| m.max(v.abs()));
     assert!(worst < 1e-5 * scale, "{what}: error {worst}");
@@ -108,11 +123,16 @@ fn direct(x: &ArrayD<f32>, w: &ArrayD<f32>, stride: usize, pad: usize) -> ArrayD
     .unwrap()
 }
 
-/// Padded whole, padded band by band, and read in place (the last large enough that,
+/// Padded whole, padded band by band (strided, and at unit stride), and read in place (the last large enough that,
 /// with the `threads` feature, its product's rows are shared out).
 #[test]
 fn large_convolutions_match_the_direct_sum() {
-    for (m, c, size, k, stride) in [(32, 16, 28, 3, 1), (16, 3, 150, 7, 2), (64, 64, 28, 1, 1)] {
+    for (m, c, size, k, stride) in [
+        (32, 16, 28, 3, 1),
+        (16, 3, 150, 7, 2),
+        (16, 8, 120, 5, 1),
+        (64, 64, 28, 1, 1),
+    ] {
         let x = ArrayD::from_shape_fn(IxDyn(&[1, c, size, size]), |i| {
             ((i[1] * 13 + i[2] * 7 + i[3] * 3) % 19) as f32 * 0.125 - 1.0
         });
@@ -217,5 +237,56 @@ fn accumulating_adds_what_out_holds_before_the_activation() {
         .unwrap();
         let what = format!("{c}->{m} /{group} {spatial:?} {k}x{k}/{stride}");
         assert_close(&got, &expected, &what);
+    }
+}
+
+/// Padding that differs on each side, at unit stride and strided, 2-D and 1-D: a workspace
+/// full of NaN gives what a zeroed one gives, so every padding slot is written.
+#[test]
+fn uneven_padding_writes_every_slot_of_the_workspace() {
+    for (spatial, kernel, strides, pads) in [
+        (
+            &[9usize, 11][..],
+            &[3usize, 3][..],
+            &[1usize, 1][..],
+            &[1usize, 0, 2, 3][..],
+        ),
+        (&[9, 11], &[3, 2], &[2, 1], &[0, 2, 1, 1]),
+        (&[17], &[5], &[1], &[3, 1]),
+    ] {
+        let (c, m) = (3, 4);
+        let mut xs = vec![1, c];
+        xs.extend_from_slice(spatial);
+        let mut ws = vec![m, c];
+        ws.extend_from_slice(kernel);
+        let x = ArrayD::from_shape_fn(IxDyn(&xs), |i| {
+            (i.slice().iter().sum::<usize>() % 7) as f32 * 0.25 - 0.7
+        });
+        let w = ArrayD::from_shape_fn(IxDyn(&ws), |i| {
+            (i.slice()
+                .iter()
+                .enumerate()
+                .map(|(a, v)| (a + 1) * v)
+                .sum::<usize>()
+                % 5) as f32
+                * 0.2
+                - 0.4
+        });
+        let ones = vec![1; spatial.len()];
+        let p = ConvParams {
+            strides,
+            pads,
+            dilations: &ones,
+            group: 1,
+            ..Default::default()
+        };
+        let zeroed = run_with(x.view(), &w, None, p, 0.0);
+        let poisoned = run(x.view(), &w, None, p);
+        assert!(zeroed.iter().all(|v| v.is_finite()));
+        assert_close(
+            &poisoned,
+            &zeroed,
+            &format!("{spatial:?} {kernel:?} /{strides:?} pads {pads:?}"),
+        );
     }
 }
