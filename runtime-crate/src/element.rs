@@ -1,6 +1,5 @@
 //! The element types that tensors in a generated model can hold.
 
-use ndarray_npy::{ReadableElement, WritableElement};
 use num_traits::{NumCast, ToPrimitive};
 use safetensors::Dtype;
 use std::fmt::Debug;
@@ -16,7 +15,7 @@ pub trait Element: Copy + Default + Debug + PartialEq + PartialOrd + Send + Sync
     /// The dtype that stores this type in a safetensors file.
     const DTYPE: Dtype;
     /// The type that stores this one in files: `Self`, or a bit pattern.
-    type Bits: Element + ReadableElement + WritableElement;
+    type Bits: Element;
     /// This value as stored in files.
     fn to_bits(self) -> Self::Bits;
     /// The value stored as `bits`.

@@ -75,7 +75,11 @@ fn strided_inputs_match_contiguous_ones() {
 /// Every value of `got` within 1e-5 of `expected`, relative to its largest magnitude (or 1);
 /// a NaN where `expected` has a number fails (`f32::max` would pass over it).
 fn assert_close(got: &ArrayD<f32>, expected: &ArrayD<f32>, what: &str) {
-    let nan = got.iter().zip(expected).filter(|(g, e)| g.is_nan() && !e.is_nan()).count();
+    let nan = got
+        .iter()
+        .zip(expected)
+        .filter(|(g, e)| g.is_nan() && !e.is_nan())
+        .count();
     assert_eq!(nan, 0, "{what}: {nan} NaN values");
     let worst = (got - expected).iter().fold(0.0f32, |m, d| m.max(d.abs()));
     let scale = expected.iter().fold(1.0f32, |m, v| m.max(v.abs()));
