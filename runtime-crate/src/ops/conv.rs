@@ -10,7 +10,7 @@ use super::linalg::{
     mat_mul_into, mat_mul_packed_into, mat_mul_rows_into, packed_workspace_len, PackB,
     PACK_COLUMNS, PACK_DEPTH,
 };
-use super::unary::Activation;
+use super::unary::{Activation, EpiloguePass};
 use super::window::{zip_strided, Window};
 use crate::{Error, Result};
 use multiversion::multiversion;
@@ -485,19 +485,54 @@ impl Shifted {
         mat_mul_rows_into(w, padded, starts, wide, (filters, taps, n))?;
         let planes = out.chunks_exact_mut(oh * ow).zip(wide.chunks_exact(n));
         for (f, (plane, computed)) in planes.enumerate() {
-            let chunk = &mut plane[y0 * ow..][..rows * ow];
-            for (dst, row) in chunk.chunks_exact_mut(ow).zip(computed.chunks_exact(wq)) {
-                match ep.accumulate {
-                    true => add_row(dst, &row[..ow]),
-                    false => copy_row(dst, &row[..ow]),
-                }
-            }
-            if !ep.bias.is_empty() || !matches!(ep.act, Activation::Identity) {
-                bias_then_activation(chunk, ep.bias.get(f).copied().unwrap_or(0.0), ep.act);
+            let rows = CopyOut {
+                dst: &mut plane[y0 * ow..][..rows * ow],
+                wide: computed,
+                widths: (ow, wq),
+                accumulate: ep.accumulate,
+            };
+            if ep.bias.is_empty() && matches!(ep.act, Activation::Identity) {
+                rows.run(|v| v);
+            } else {
+                // In the same pass as the copy: the rows are read and written once.
+                copy_out(rows, ep.bias.get(f).copied().unwrap_or(0.0), ep.act);
             }
         }
         Ok(())
     }
+}
+
+/// The output rows of one filter in a [`Shifted`] chunk: `ow` of each `wq`-wide row of
+/// the product go to `dst`, added to what it holds with `accumulate`.
+struct CopyOut<'a> {
+    dst: &'a mut [f32],
+    wide: &'a [f32],
+    widths: (usize, usize),
+    accumulate: bool,
+}
+
+impl EpiloguePass<f32> for CopyOut<'_> {
+    #[inline(always)]
+    fn run(self, f: impl Fn(f32) -> f32) {
+        let (ow, wq) = self.widths;
+        for (dst, row) in self
+            .dst
+            .chunks_exact_mut(ow)
+            .zip(self.wide.chunks_exact(wq))
+        {
+            match self.accumulate {
+                true => dst.iter_mut().zip(row).for_each(|(d, &v)| *d = f(*d + v)),
+                false => dst.iter_mut().zip(row).for_each(|(d, &v)| *d = f(v)),
+            }
+        }
+    }
+}
+
+/// `act(v + bias)` of a chunk's rows as they are copied out (`act((out + v) + bias)`
+/// with `accumulate`), compiled for AVX-512 and AVX2 as well.
+#[multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
+fn copy_out<'a>(rows: CopyOut<'a>, bias: f32, act: Activation) {
+    act.with_epilogue(bias, rows);
 }
 
 /// What a [`Shifted`] chunk does to its values as it copies them out.
@@ -999,14 +1034,6 @@ fn zero_row(dst: &mut [f32]) {
     }
     for d in blocks.into_remainder() {
         *d = 0.0;
-    }
-}
-
-/// `dst += src`, for a residual that the output rows already hold.
-#[inline(always)]
-fn add_row(dst: &mut [f32], src: &[f32]) {
-    for (d, &s) in dst.iter_mut().zip(src) {
-        *d += s;
     }
 }
 

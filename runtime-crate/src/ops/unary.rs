@@ -311,25 +311,55 @@ impl Unary {
     /// ```
     #[inline(always)]
     pub fn add_then_apply<T: crate::Numeric>(self, values: &mut [T], bias: T) {
+        self.with_epilogue(bias, InPlace(values));
+    }
+
+    /// Run `pass` with `v ↦ op(v + bias)`, matched once outside the pass's loop: Identity,
+    /// Relu and Clip as plain arithmetic that vectorises, the rest through [`Unary::apply`].
+    #[inline(always)]
+    pub(crate) fn with_epilogue<T: crate::Numeric>(self, bias: T, pass: impl EpiloguePass<T>) {
         let zero = T::zero();
         match self {
-            Unary::Identity => values.iter_mut().for_each(|v| *v = *v + bias),
-            Unary::Relu => values.iter_mut().for_each(|v| {
-                let t = *v + bias;
-                *v = if t < zero { zero } else { t };
+            Unary::Identity => pass.run(move |v| v + bias),
+            Unary::Relu => pass.run(move |v| {
+                let t = v + bias;
+                if t < zero {
+                    zero
+                } else {
+                    t
+                }
             }),
             Unary::Clip { min, max } => {
                 let (lo, hi) = (T::from_f64(min), T::from_f64(max));
-                values.iter_mut().for_each(|v| {
-                    let t = *v + bias;
+                pass.run(move |v| {
+                    let t = v + bias;
                     let t = if t < lo { lo } else { t };
-                    *v = if t > hi { hi } else { t };
+                    if t > hi {
+                        hi
+                    } else {
+                        t
+                    }
                 });
             }
-            _ => values
-                .iter_mut()
-                .for_each(|v| *v = self.apply_to(*v + bias)),
+            _ => pass.run(move |v| self.apply_to(v + bias)),
         }
+    }
+}
+
+/// A loop over values that applies an epilogue function to each (see
+/// [`Unary::with_epilogue`]); generic over the function, so each epilogue is its own loop.
+pub(crate) trait EpiloguePass<T> {
+    /// Apply `f` to every value this pass covers.
+    fn run(self, f: impl Fn(T) -> T);
+}
+
+/// Every value of a slice, in place.
+struct InPlace<'a, T>(&'a mut [T]);
+
+impl<T: Copy> EpiloguePass<T> for InPlace<'_, T> {
+    #[inline(always)]
+    fn run(self, f: impl Fn(T) -> T) {
+        self.0.iter_mut().for_each(|v| *v = f(*v));
     }
 }
 
