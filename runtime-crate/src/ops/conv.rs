@@ -1022,19 +1022,21 @@ fn copy_row(dst: &mut [f32], src: &[f32]) {
     }
 }
 
-/// `dst.fill(0.0)` inlined, for the few values of padding at a row's ends (a `memset`
-/// call each would cost more than the stores).
+/// `dst.fill(0.0)` for the few values of padding at a row's ends: up to 8 as fixed-size
+/// stores, since a loop of any kind compiles to a `memset` call, which costs more than
+/// the stores for a value or two.
 #[inline(always)]
 fn zero_row(dst: &mut [f32]) {
-    let mut blocks = dst.chunks_exact_mut(8);
-    for d in &mut blocks {
-        if let Ok(d) = <&mut [f32; 8]>::try_from(d) {
-            *d = [0.0; 8];
-        }
+    macro_rules! zeros {
+        ($($n:literal)*) => {
+            match dst.len() {
+                0 => {}
+                $($n => dst.copy_from_slice(&[0.0; $n]),)*
+                _ => dst.fill(0.0),
+            }
+        };
     }
-    for d in blocks.into_remainder() {
-        *d = 0.0;
-    }
+    zeros!(1 2 3 4 5 6 7 8);
 }
 
 /// Attributes of a transposed convolution, per spatial axis (1-D or 2-D).
