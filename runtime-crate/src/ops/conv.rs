@@ -318,32 +318,23 @@ impl Shifted {
     /// The body of [`Shifted::pad`], inlined into each of [`pad_planes`]' versions.
     #[inline(always)]
     fn pad_inline(&self, x: ArrayView3<'_, f32>, y0: usize, dst: &mut [f32]) {
-        let [wy, wx] = &self.win;
+        let [wy, _] = &self.win;
         let (plane, (h, w)) = (self.hb * self.wq, self.sizes.input);
         let (phases_y, phases_x) = self.phases;
-        // One plane per channel: every slot is written once, the padding around each row
-        // as it is copied. (Zeroing all of it first was a third of the padding's time.)
-        let unit = wy.stride == 1 && wx.stride == 1;
-        if !unit {
-            dst[..self.padded_len()].fill(0.0);
-        }
+        // NOTE: one fill, then the rows over it. Writing each slot once instead (the zeros
+        // around each row as it is copied) made the small ResNet 7% slower: many short
+        // stores and branches cost more than one pass of wide ones.
+        dst[..self.padded_len()].fill(0.0);
         let contiguous = x.as_slice();
         for (c, channel) in x.outer_iter().enumerate() {
             for r in 0..self.hb {
                 for py in 0..phases_y {
                     // Row `r` of phase plane `py` is row `i` of the padded input.
                     let i = (y0 + r) * wy.stride + py;
-                    let at = (c * phases_y + py) * phases_x * plane + r * self.wq;
                     let Some(iy) = i.checked_sub(wy.pad_begin).filter(|&iy| iy < h) else {
-                        if unit {
-                            zero_row(&mut dst[at..][..self.wq]);
-                        }
                         continue;
                     };
-                    if unit {
-                        zero_row(&mut dst[at..][..wx.pad_begin]);
-                        zero_row(&mut dst[at + wx.pad_begin + w..at + self.wq]);
-                    }
+                    let at = (c * phases_y + py) * phases_x * plane + r * self.wq;
                     let row = match contiguous {
                         Some(values) => ArrayView1::from(&values[(c * h + iy) * w..][..w]),
                         None => channel.index_axis(Axis(0), iy),
@@ -351,11 +342,6 @@ impl Shifted {
                     split_row(&mut dst[at..], row, self);
                 }
             }
-        }
-        if unit {
-            // The row of zeros after the planes.
-            let end = self.padded_len();
-            zero_row(&mut dst[end - self.wq..end]);
         }
         /// Write one input row into its place in each column phase plane (`dst` starts
         /// at that row of the first plane).
@@ -1020,23 +1006,6 @@ fn copy_row(dst: &mut [f32], src: &[f32]) {
     for (d, &s) in dst[done..].iter_mut().zip(&src[done..]) {
         *d = s;
     }
-}
-
-/// `dst.fill(0.0)` for the few values of padding at a row's ends: up to 8 as fixed-size
-/// stores, since a loop of any kind compiles to a `memset` call, which costs more than
-/// the stores for a value or two.
-#[inline(always)]
-fn zero_row(dst: &mut [f32]) {
-    macro_rules! zeros {
-        ($($n:literal)*) => {
-            match dst.len() {
-                0 => {}
-                $($n => dst.copy_from_slice(&[0.0; $n]),)*
-                _ => dst.fill(0.0),
-            }
-        };
-    }
-    zeros!(1 2 3 4 5 6 7 8);
 }
 
 /// Attributes of a transposed convolution, per spatial axis (1-D or 2-D).
