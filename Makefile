@@ -23,9 +23,11 @@ $(VENV)/.dev: $(VENV)/.base
 venv: $(VENV)/.base
 dev-venv: $(VENV)/.dev
 
-## make demo: convert the shipped char-CNN, build it, run it, compare with ONNX Runtime.
+## make demo: convert the shipped char-CNN, build it, run it, compare with ONNX Runtime:
+## its outputs, then its latency and peak memory (3 rounds alternated with ONNX Runtime).
 demo: $(VENV)/.base
 	$(VENV)/bin/onnx2rs verify examples/charcnn.onnx --show 1
+	COLUMNS=120 $(VENV)/bin/onnx2rs bench examples/charcnn.onnx --no-threads --rounds 3
 
 # The HTML report test renders in headless Chromium (Debian's package).
 chromium:
