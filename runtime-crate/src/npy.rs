@@ -40,38 +40,65 @@ const CHUNK: usize = 1 << 16;
 /// [`Error::Io`] if the file cannot be read, is not an `.npy` file, holds another dtype,
 /// or has more or fewer values than its shape says.
 pub fn read_npy<T: Element>(path: &Path) -> Result<ArrayD<T>> {
-    let fail = |what: String| Error::Io(format!("{}: {what}", path.display()));
-    let file = File::open(path).map_err(|e| fail(e.to_string()))?;
-    let size = file.metadata().map_err(|e| fail(e.to_string()))?.len();
-    let mut reader = BufReader::new(file);
-    let (header, header_bytes) = read_header(&mut reader).map_err(fail)?;
-    let (descr, fortran, shape) = parse_header(&header).map_err(fail)?;
+    let fail = |e: std::io::Error| Error::Io(format!("{}: {e}", path.display()));
+    let file = File::open(path).map_err(fail)?;
+    let size = file.metadata().map_err(fail)?.len();
+    decode(BufReader::new(file), size).map_err(|e| Error::Io(format!("{}: {e}", path.display())))
+}
+
+/// [`read_npy`] from the bytes of an `.npy` file in memory.
+///
+/// ```
+/// let bytes = b"\x93NUMPY\x01\x00\x76\x00{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }";
+/// let mut file = bytes.to_vec();
+/// file.resize(128 - 1, b' ');
+/// file.push(b'\n');
+/// file.extend([7, 0, 0, 0, 9, 0, 0, 0]);
+/// let x = onnx2rs_runtime::npy::npy_from_bytes::<i32>(&file)?;
+/// assert_eq!(x.as_slice(), Some(&[7, 9][..]));
+/// # Ok::<(), onnx2rs_runtime::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Io`] as [`read_npy`].
+pub fn npy_from_bytes<T: Element>(bytes: &[u8]) -> Result<ArrayD<T>> {
+    decode(bytes, bytes.len() as u64).map_err(Error::Io)
+}
+
+/// The array in `reader`, an `.npy` file of `size` bytes.
+fn decode<T: Element>(mut reader: impl Read, size: u64) -> std::result::Result<ArrayD<T>, String> {
+    let (header, header_bytes) = read_header(&mut reader)?;
+    let (descr, fortran, shape) = parse_header(&header)?;
     let want = descr_of::<T::Bits>();
-    let big_endian = match (descr.split_at(1), want.split_at(1)) {
-        ((order, kind), (_, wanted)) if kind == wanted && matches!(order, "<" | "|" | "=") => false,
-        ((">", kind), (_, wanted)) if kind == wanted => true,
-        _ => return Err(fail(format!("holds {descr:?} values, not {want:?}"))),
+    let big_endian = match (descr.split_at_checked(1), want.split_at(1)) {
+        (Some((order, kind)), (_, wanted))
+            if kind == wanted && matches!(order, "<" | "|" | "=") =>
+        {
+            false
+        }
+        (Some((">", kind)), (_, wanted)) if kind == wanted => true,
+        _ => return Err(format!("holds {descr:?} values, not {want:?}")),
     };
     let width = std::mem::size_of::<T::Bits>();
     let count = shape
         .iter()
         .try_fold(1usize, |n, &d| n.checked_mul(d))
         .filter(|n| n.checked_mul(width).is_some())
-        .ok_or_else(|| fail(format!("shape {shape:?} is too large")))?;
+        .ok_or_else(|| format!("shape {shape:?} is too large"))?;
     // Checked against the file's size before anything is allocated for the values.
     if size.checked_sub(header_bytes as u64) != Some((count * width) as u64) {
-        return Err(fail(format!(
+        return Err(format!(
             "{} bytes of values where shape {shape:?} needs {}",
             size.saturating_sub(header_bytes as u64),
             count * width
-        )));
+        ));
     }
     let mut values = Vec::with_capacity(count);
     let mut chunk = vec![0u8; CHUNK.min(count * width).max(width)];
     while values.len() < count {
         let take = ((count - values.len()) * width).min(chunk.len() / width * width);
         let bytes = &mut chunk[..take];
-        reader.read_exact(bytes).map_err(|e| fail(e.to_string()))?;
+        reader.read_exact(bytes).map_err(|e| e.to_string())?;
         values.extend(bytes.chunks_exact_mut(width).map(|b| {
             if big_endian {
                 b.reverse();
@@ -84,7 +111,7 @@ pub fn read_npy<T: Element>(path: &Path) -> Result<ArrayD<T>> {
         true => ArrayD::from_shape_vec(IxDyn(&shape).f(), values)
             .map(|a| a.as_standard_layout().into_owned()),
     };
-    array.map_err(|e| fail(e.to_string()))
+    array.map_err(|e| e.to_string())
 }
 
 /// Write `array` to an `.npy` file (version 1.0, C order; the narrow types as in
@@ -253,7 +280,37 @@ fn quoted(text: &str) -> Option<(&str, &str)> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_header;
+    use super::{npy_from_bytes, parse_header};
+
+    /// An `.npy` file with header `dict` and `values` after it.
+    fn file(dict: &str, values: &[u8]) -> Vec<u8> {
+        let mut text = dict.to_string();
+        text.push('\n');
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend((text.len() as u16).to_le_bytes());
+        bytes.extend(text.as_bytes());
+        bytes.extend(values);
+        bytes
+    }
+
+    #[test]
+    fn descrs_that_name_no_type_are_errors_not_panics() {
+        for descr in ["", "<", "é4", "<f4x", "?"] {
+            let dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': (1,), }}");
+            assert!(
+                npy_from_bytes::<f32>(&file(&dict, &[0; 4])).is_err(),
+                "{descr:?}"
+            );
+        }
+        let ok = file(
+            "{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }",
+            &[0x3f, 0x80, 0, 0],
+        );
+        assert_eq!(
+            npy_from_bytes::<f32>(&ok).unwrap().as_slice(),
+            Some(&[1.0f32][..])
+        );
+    }
 
     #[test]
     fn headers_as_numpy_and_other_writers_spell_them() {
