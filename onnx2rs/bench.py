@@ -4,10 +4,13 @@
 Every engine runs in its own process on the same inputs (the crate's reference inputs),
 warms up, then times single calls; it reports the median and 90th percentile and its
 process's peak RSS. Ratios only ever compare engines measured in one invocation, on one
-machine. With `rounds`, the crate and ONNX Runtime (1 thread) are also timed in turn, round
-after round, and the median of the per-round ratios is reported: a VM whose clock drifts
-from minute to minute can put one engine's single pass on a slow minute, but it slows both
-sides of a round alike. Timing lives here and in benchmarks, never in tests.
+machine. A shared VM's speed changes under the benchmark (on the machines of
+docs/performance.md it switches between two states every few tens of milliseconds), so a
+single pass can catch the engines in different states. With `rounds`, the crate and ONNX
+Runtime (1 thread) are also timed in turn, round after round, and the median of the
+per-round ratios is reported; with `interleaved`, the crate's Python module and ONNX Runtime
+alternate call by call in one process, so every pair of calls sees one state. Timing lives
+here and in benchmarks, never in tests.
 """
 
 from __future__ import annotations

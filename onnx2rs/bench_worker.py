@@ -55,15 +55,21 @@ def native(executable: str) -> dict:
             **{k: numbers[k] for k in ("median_us_batch32", "p90_us_batch32") if k in numbers}}
 
 
-def onnxruntime(model: str, feeds: str, threads: int, runs: int) -> dict:
-    """ONNX Runtime's CPU provider; `threads` 0 keeps its default pool."""
-    import numpy as np
+def _ort_session(model: str, threads: int):
+    """An ONNX Runtime session on the CPU provider; `threads` 0 keeps its default pool."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.log_severity_level = 3
-    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def onnxruntime(model: str, feeds: str, threads: int, runs: int) -> dict:
+    """ONNX Runtime's CPU provider; `threads` 0 keeps its default pool."""
+    import numpy as np
+
+    session = _ort_session(model, threads)
     inputs = dict(np.load(feeds))
     return {**timed(lambda: session.run(None, inputs), runs), "peak_rss_mb": peak_rss_mb()}
 
@@ -86,13 +92,9 @@ def interleaved(module: str, model: str, feeds: str, runs: int) -> dict:
     import importlib
 
     import numpy as np
-    import onnxruntime as ort
 
     crate = importlib.import_module(module).Model()
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.log_severity_level = 3
-    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    session = _ort_session(model, 1)
     inputs = dict(np.load(feeds))
     calls = (lambda: crate.run(inputs), lambda: session.run(None, inputs))
     start = time.perf_counter()
