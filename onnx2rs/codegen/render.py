@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import jinja2
+import jinja2.bccache
 import numpy as np
 
 from ..dtypes import DType, to_storage
@@ -13,7 +14,32 @@ from ..resources import templates_dir
 from .names import Names, rust_str
 
 
-_BYTECODE_CACHE = jinja2.FileSystemBytecodeCache()
+class _BestEffortCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's bytecode cache, but a cache that cannot be read or written (a full disk, a
+    read-only temp dir) only costs the compile it would have saved, never the build."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, EOFError, ValueError):
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """The cache in the user's own folder under the temp dir, or None where it cannot be made."""
+    try:
+        return _BestEffortCache()
+    except (OSError, RuntimeError):
+        return None
+
+
+_BYTECODE_CACHE = _bytecode_cache()
 
 
 class Renderer:

@@ -46,3 +46,19 @@ def test_crate_name() -> None:
     assert crate_name("My Model") == "my_model"
     assert crate_name("123") == "v_123"
     assert crate_name("") == "v"
+
+
+def test_a_bytecode_cache_that_cannot_be_written_does_not_fail_rendering(tmp_path, monkeypatch) -> None:
+    """The template cache is an optimisation: a cache whose folder is gone (writes fail)
+    renders the same call site as no cache at all."""
+    from onnx2rs.codegen import render
+    from onnx2rs.codegen.names import Names
+
+    def call_site() -> str:
+        return render.Renderer(Names(), set()).op("_call", fn="relu_into", args=["a", "b"])
+
+    monkeypatch.setattr(render, "_BYTECODE_CACHE", render._BestEffortCache(str(tmp_path / "gone")))
+    cached = call_site()
+    monkeypatch.setattr(render, "_BYTECODE_CACHE", None)
+    assert cached == call_site()
+    assert "relu_into" in cached
