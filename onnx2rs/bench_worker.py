@@ -33,15 +33,21 @@ def timed(call: Callable[[], object], runs: int) -> dict:
     return {"median_us": times[len(times) // 2], "p90_us": times[len(times) * 9 // 10], "runs": runs}
 
 
+def kib_to_mb(kib: float) -> float:
+    """KiB (what Linux reports a resident set in) as MB of 10^6 bytes, the unit weights are
+    given in, so that "peak RSS <= weights + 4 MB" compares like with like."""
+    return kib * 1024 / 1e6
+
+
 def peak_rss_mb() -> float:
-    """This process's peak resident set: VmHWM, or ru_maxrss where /proc is missing."""
+    """This process's peak resident set in MB: VmHWM, or ru_maxrss where /proc is missing."""
     try:
         for line in open("/proc/self/status").read().splitlines():  # noqa: SIM115 - read at once
             if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+                return kib_to_mb(int(line.split()[1]))
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return kib_to_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def native(executable: str) -> dict:
@@ -51,7 +57,7 @@ def native(executable: str) -> dict:
         raise SystemExit(f"{executable} failed: {result.stderr}")
     numbers = json.loads(result.stdout.strip().splitlines()[-1])
     return {"median_us": numbers["median_us"], "p90_us": numbers["p90_us"], "runs": numbers["iterations"],
-            "peak_rss_mb": numbers["peak_rss_kb"] / 1024, "load_us": numbers["load_us"],
+            "peak_rss_mb": kib_to_mb(numbers["peak_rss_kb"]), "load_us": numbers["load_us"],
             **{k: numbers[k] for k in ("median_us_batch32", "p90_us_batch32") if k in numbers}}
 
 
