@@ -47,6 +47,9 @@ class Node:
     domain: str = ""
     # Set by `fuse_activation` on Conv/Gemm: (op type, attributes) of the absorbed element-wise op.
     activation: tuple[str, dict] | None = None
+    # Set by `fuse_conv_pool` on Conv: the window (which is also the stride) per spatial
+    # axis of a MaxPool absorbed after the activation; the output is then the pooled one.
+    pool: tuple[int, ...] | None = None
 
     def input(self, i: int) -> str | None:
         """Input `i`, or None if it is absent or omitted."""

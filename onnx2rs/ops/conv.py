@@ -27,12 +27,14 @@ def _pointwise(kernel: list[int], strides: list[int], begin: list[int], end: lis
 
 
 def shifted_workspace_len(
-    channels: int, filters: int, win: Window, spatial: list[int], out: list[int]
+    channels: int, filters: int, win: Window, spatial: list[int], out: list[int], pool_rows: int = 1
 ) -> int | None:
     """Floats a convolution read as shifted rows of its padded input needs (`Shifted` in
     conv.rs): the padded phase planes (whole, or one chunk's band of rows when the whole
     would exceed SHIFTED_MAX), one row of slack and one chunk of wide output; or None when
-    it reads its input as it lies (1x1) or even a one-row band exceeds SHIFTED_MAX."""
+    it reads its input as it lies (1x1) or even a one-row band exceeds SHIFTED_MAX.
+    `out` is the convolution's own output; with a fused max pool of `pool_rows` rows per
+    window, each chunk holds whole windows of rows."""
     n = len(spatial)
     # A 1-D convolution is a 2-D one of height 1 (a unit window on the first axis).
     kernel, strides = [1] * (2 - n) + win.kernel, [1] * (2 - n) + win.strides
@@ -49,7 +51,7 @@ def shifted_workspace_len(
     reach = dilations[0] * (kernel[0] - 1) // strides[0]
 
     def layout(most_rows: int, banded: bool) -> int:
-        rows = _cdiv(oh, _cdiv(oh, max(most_rows, 1)))
+        rows = _cdiv(oh, _cdiv(oh, max(most_rows, 1))) if pool_rows == 1 else max(most_rows // pool_rows, 1) * pool_rows
         return planes * (rows + reach if banded else hq) * wq + wq + filters * rows * wq
 
     per_chunk = SHIFTED_COLUMNS // wq
@@ -61,21 +63,35 @@ def shifted_workspace_len(
     return band if fit > 0 and band <= SHIFTED_MAX else None
 
 
-def conv_workspace_len(channels: int, filters: int, win: Window, spatial: list[int], out: list[int]) -> int:
+def conv_workspace_len(
+    channels: int, filters: int, win: Window, spatial: list[int], out: list[int], pool_rows: int = 1
+) -> int:
     """Floats of workspace `conv_into` needs for one group of `channels` inputs and
     `filters` outputs (`conv_workspace_len` in conv.rs): none for a 1x1 window read as
     it lies; the shifted layout's when it applies; else the whole unfolded input when it
-    fits one packed block, else one block of packed panels."""
+    fits one packed block, else one block of packed panels. `out` is the convolution's
+    own output, before any fused pool (see `shifted_workspace_len`)."""
     n = len(spatial)
     if _pointwise(win.kernel, win.strides, win.pads[:n], win.pads[n:]):
         return 0
-    shifted = shifted_workspace_len(channels, filters, win, spatial, out)
+    shifted = shifted_workspace_len(channels, filters, win, spatial, out, pool_rows)
     if shifted is not None:
         return shifted
     taps, pixels = channels * int(np.prod(win.kernel)), int(np.prod(out))
     if taps * pixels <= PACK_DEPTH * PACK_COLUMNS:
         return taps * pixels
     return min(taps, PACK_DEPTH) * min(_cdiv(pixels, PANEL_ROUND) * PANEL_ROUND, PACK_COLUMNS)
+
+
+def conv_output_spatial(node: Node, graph: Graph) -> list[int]:
+    """A Conv node's own output size per spatial axis: before a max pool fused into it."""
+    x, w = graph.value(node.inputs[0]), graph.value(node.inputs[1])
+    return resolve(node, list(x.shape[2:]), list(w.shape[2:])).output(list(x.shape[2:]))
+
+
+def pool_rows(pool: list[int]) -> int:
+    """Rows per window of a fused max pool (1 for none, and for a 1-D one)."""
+    return pool[0] if len(pool) == 2 else 1
 
 
 def residual_input(node: Node) -> int | None:
@@ -97,11 +113,14 @@ def lower_conv(ctx: Lowering) -> Call:
     holds the padded input and a chunk of output (see `shifted_workspace_len`), or the
     unfolded input, whole or one packed block of it (at most 128 taps x 512 positions).
     With a residual (input 3) the kernel accumulates onto `out`, which holds the residual
-    already when the Conv runs in place over it, or gets a copy of it first."""
-    x, w, y = ctx.input(0), ctx.input(1), ctx.output()
+    already when the Conv runs in place over it, or gets a copy of it first. With a max
+    pool fused into it (`fuse_conv_pool`), `out` is the pooled output."""
+    x, w = ctx.input(0), ctx.input(1)
     win = resolve(ctx.node, list(x.shape[2:]), list(w.shape[2:]))
     group = int(ctx.attr("group", 1))
-    columns = conv_workspace_len(w.shape[1], w.shape[0] // group, win, list(x.shape[2:]), list(y.shape[2:]))
+    pool = list(ctx.node.pool or [])
+    columns = conv_workspace_len(w.shape[1], w.shape[0] // group, win, list(x.shape[2:]),
+                                 conv_output_spatial(ctx.node, ctx.graph), pool_rows(pool))
     residual = ctx.has_input(3)
     conv = ctx.render(
         "conv",
@@ -114,6 +133,7 @@ def lower_conv(ctx: Lowering) -> Call:
         workspace=ctx.workspace(columns),
         activation=ctx.activation(),
         accumulate=residual,
+        pool=pool,
     )
     if not residual or ctx.inplace:
         return conv

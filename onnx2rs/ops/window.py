@@ -20,6 +20,12 @@ class Window:
     dilations: list[int]
     pads: list[int]
 
+    def output(self, spatial: list[int]) -> list[int]:
+        """The output length along each spatial axis (floor division, no ceil mode)."""
+        n = len(self.kernel)
+        return [(s + self.pads[i] + self.pads[n + i] - self.dilations[i] * (self.kernel[i] - 1) - 1)
+                // self.strides[i] + 1 for i, s in enumerate(spatial)]
+
 
 def resolve(node: Node, spatial: list[int], kernel: list[int]) -> Window:
     """Explicit window attributes for `node` over input spatial dims `spatial`."""

@@ -11,7 +11,14 @@ from . import sanitize as _sanitize
 from .constant_fold import constant_fold
 from .dead_nodes import eliminate_dead_nodes
 from .decompose import decompose
-from .fuse import fuse_activation, fuse_conv_affine, fuse_conv_batchnorm, fuse_conv_residual, fuse_matmul_add
+from .fuse import (
+    fuse_activation,
+    fuse_conv_affine,
+    fuse_conv_batchnorm,
+    fuse_conv_pool,
+    fuse_conv_residual,
+    fuse_matmul_add,
+)
 from .inplace import InplaceDecision, decide_inplace
 from .liveness import Interval, liveness
 from .manager import Pass, PassReport, run_passes
@@ -38,6 +45,8 @@ PIPELINE: list[Pass] = [
     # fusion: a ReLU after the residual Add then becomes the Conv's epilogue.
     fuse_conv_residual,
     fuse_activation,
+    # After activation fusion: the pool takes the values the epilogue made.
+    fuse_conv_pool,
     # Once fusions have settled which constants each Gemm reads.
     pretranspose_gemm_weights,
     # Last: folding and fusion orphan the weights and nodes they replaced.

@@ -16,8 +16,13 @@
   Clip with constant bounds, Sigmoid, Tanh, LeakyRelu, HardSwish, ...) right after
   a float Conv or Gemm (or behind shape-only ops, as for `fuse_conv_affine`) becomes
   that node's epilogue.
+- `fuse_conv_pool`: a MaxPool whose window is its stride, without padding (the 2x2 of
+  most CNNs), right after a float Conv (or behind shape-only ops that leave its shape
+  as it was) becomes part of the Conv, which then writes the pooled output as it
+  copies its chunks out: the Conv's full-size output is never stored, nor read again.
+  Only where the Conv is read as shifted rows (conv.rs), which is what pools its chunks.
 
-Guarantees (all five): a fusion happens only when the intermediate has exactly
+Guarantees (all six): a fusion happens only when the intermediate has exactly
 one reader and is not a graph output; the graph's outputs keep their names; the
 original weights are left untouched (new ones are added, and dead-node
 elimination drops the old ones).
@@ -29,7 +34,9 @@ import numpy as np
 
 from ..dtypes import F32
 from ..ir import Graph, Node
+from ..ops.conv import pool_rows, shifted_workspace_len
 from ..ops.elementwise import UNARY, clip_bounds
+from ..ops.window import resolve
 
 
 def _sole_reader(graph: Graph, value: str, reader: Node) -> bool:
@@ -230,5 +237,52 @@ def fuse_activation(graph: Graph) -> bool:
         producer, last = found
         producer.activation = kind
         _splice(graph, last, act)
+        changed = True
+    return changed
+
+
+def _plain_pool_window(graph: Graph, pool: Node) -> tuple[int, ...] | None:
+    """The window of a float MaxPool that tiles its input: stride equal to the window, no
+    padding, no dilation, no ceil mode and no Indices output; else None."""
+    if pool.op_type != "MaxPool" or pool.domain not in ("", "ai.onnx") or any(pool.outputs[1:]):
+        return None
+    kernel = [int(k) for k in pool.attrs.get("kernel_shape", [])]
+    n = len(kernel)
+    if not kernel or min(kernel) < 1 or [int(s) for s in pool.attrs.get("strides", [1] * n)] != kernel:
+        return None
+    if any(int(p) for p in pool.attrs.get("pads", [])) or pool.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+        return None
+    if any(int(d) != 1 for d in pool.attrs.get("dilations", [])) or int(pool.attrs.get("ceil_mode", 0)):
+        return None
+    return tuple(kernel) if graph.value(pool.inputs[0]).dtype == F32 else None
+
+
+def fuse_conv_pool(graph: Graph) -> bool:
+    """Make a MaxPool that tiles a float Conv's output (window = stride) part of that Conv."""
+    changed = False
+    for pool in list(graph.nodes):
+        window = _plain_pool_window(graph, pool)
+        found = _behind_shape_ops(graph, pool.inputs[0], pool, ("Conv",)) if window else None
+        if window is None or found is None:
+            continue
+        conv = found[0]
+        x, w, y = (graph.value(v) for v in (conv.inputs[0], conv.inputs[1], conv.outputs[0]))
+        if conv.pool is not None or conv.input(3) or int(conv.attrs.get("group", 1)) != 1:
+            continue
+        if y.shape != graph.value(pool.inputs[0]).shape or len(window) != len(y.shape) - 2:
+            continue
+        win = resolve(conv, list(x.shape[2:]), list(w.shape[2:]))
+        if shifted_workspace_len(w.shape[1], w.shape[0], win, list(x.shape[2:]), list(y.shape[2:]),
+                                 pool_rows(list(window))) is None:
+            continue  # the kernel pools only what it reads as shifted rows
+        # The shape ops between keep the shape as it was: the pooled output is the Conv's.
+        between = graph.producer(pool.inputs[0])
+        while between is not conv and between is not None:
+            graph.nodes.remove(between)
+            graph.remove_value(between.outputs[0])
+            between = graph.producer(between.inputs[0])
+        graph.remove_value(conv.outputs[0])
+        conv.outputs, conv.pool = [pool.outputs[0]], window
+        graph.nodes.remove(pool)
         changed = True
     return changed

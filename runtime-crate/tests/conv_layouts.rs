@@ -127,6 +127,28 @@ fn direct(x: &ArrayD<f32>, w: &ArrayD<f32>, stride: usize, pad: usize) -> ArrayD
     .unwrap()
 }
 
+/// A `[1, c, size, size]` input and `[m, c, k, k]` weights of varied values.
+fn image_and_filters(m: usize, c: usize, size: usize, k: usize) -> (ArrayD<f32>, ArrayD<f32>) {
+    let x = ArrayD::from_shape_fn(IxDyn(&[1, c, size, size]), |i| {
+        ((i[1] * 13 + i[2] * 7 + i[3] * 3) % 19) as f32 * 0.125 - 1.0
+    });
+    let w = ArrayD::from_shape_fn(IxDyn(&[m, c, k, k]), |i| {
+        ((i[0] * 5 + i[1] * 3 + i[2] * 2 + i[3]) % 11) as f32 * 0.0625 - 0.3
+    });
+    (x, w)
+}
+
+/// One group, no dilation, no epilogue.
+fn plain<'a>(strides: &'a [usize], pads: &'a [usize]) -> ConvParams<'a> {
+    ConvParams {
+        strides,
+        pads,
+        dilations: &[1, 1],
+        group: 1,
+        ..Default::default()
+    }
+}
+
 /// Padded whole, padded band by band (strided, and at unit stride), and read in place (the last large enough that,
 /// with the `threads` feature, its product's rows are shared out).
 #[test]
@@ -137,22 +159,11 @@ fn large_convolutions_match_the_direct_sum() {
         (16, 8, 120, 5, 1),
         (64, 64, 28, 1, 1),
     ] {
-        let x = ArrayD::from_shape_fn(IxDyn(&[1, c, size, size]), |i| {
-            ((i[1] * 13 + i[2] * 7 + i[3] * 3) % 19) as f32 * 0.125 - 1.0
-        });
-        let w = ArrayD::from_shape_fn(IxDyn(&[m, c, k, k]), |i| {
-            ((i[0] * 5 + i[1] * 3 + i[2] * 2 + i[3]) % 11) as f32 * 0.0625 - 0.3
-        });
-        let pad = k / 2;
-        let p = ConvParams {
-            strides: &[stride, stride],
-            pads: &[pad; 4],
-            dilations: &[1, 1],
-            group: 1,
-            ..Default::default()
-        };
+        let (x, w) = image_and_filters(m, c, size, k);
+        let (strides, pads) = ([stride, stride], [k / 2; 4]);
+        let p = plain(&strides, &pads);
         let bias = ArrayD::from_shape_fn(IxDyn(&[m]), |i| i[0] as f32 * 0.1 - 1.0);
-        let mut expected = direct(&x, &w, stride, pad);
+        let mut expected = direct(&x, &w, stride, k / 2);
         for (mut plane, &b) in expected.axis_iter_mut(ndarray::Axis(1)).zip(&bias) {
             plane += b;
         }
@@ -292,5 +303,47 @@ fn uneven_padding_writes_every_slot_of_the_workspace() {
             &zeroed,
             &format!("{spatial:?} {kernel:?} /{strides:?} pads {pads:?}"),
         );
+    }
+}
+
+/// A max pool fused into the convolution (window = stride) gives the pool of the
+/// convolution's activated output, with a trailing row or column the window does not
+/// fill dropped: padded whole, band by band (each band whole windows of rows), strided,
+/// and where no window fits at all.
+#[test]
+fn fused_max_pools_match_pooling_the_direct_sum() {
+    // (filters, channels, size, kernel, stride, pool)
+    for (m, c, size, k, stride, pool) in [
+        (8, 4, 27, 3, 1, [2, 2]),
+        (8, 4, 27, 3, 1, [3, 2]),
+        (16, 3, 150, 7, 2, [2, 2]),
+        (16, 8, 121, 5, 1, [2, 2]),
+        (4, 2, 9, 3, 2, [1, 3]),
+        (4, 2, 3, 3, 1, [4, 4]), // no whole window: an empty output
+    ] {
+        let (x, w) = image_and_filters(m, c, size, k);
+        let bias = ArrayD::from_shape_fn(IxDyn(&[m]), |i| i[0] as f32 * 0.1 - 0.4);
+        let (strides, pads) = ([stride, stride], [k / 2; 4]);
+        let p = ConvParams {
+            activation: Unary::Relu,
+            pool: &pool,
+            ..plain(&strides, &pads)
+        };
+        let full = direct(&x, &w, stride, k / 2);
+        let (oh, ow) = (full.shape()[2], full.shape()[3]);
+        let expected = ArrayD::from_shape_fn(IxDyn(&[1, m, oh / pool[0], ow / pool[1]]), |i| {
+            let mut best = f32::NEG_INFINITY;
+            for dy in 0..pool[0] {
+                for dx in 0..pool[1] {
+                    let v = full[[0, i[1], i[2] * pool[0] + dy, i[3] * pool[1] + dx]] + bias[i[1]];
+                    best = best.max(v.max(0.0));
+                }
+            }
+            best
+        });
+        let got = run(x.view(), &w, Some(&bias), p);
+        assert_eq!(got.shape(), expected.shape());
+        let what = format!("{m}x{c}x{size}² {k}x{k}/{stride} pooled {pool:?}");
+        assert_close(&got, &expected, &what);
     }
 }

@@ -39,6 +39,7 @@ fn conv_and_pool_reject_bad_geometry() {
         group: 1,
         activation: Default::default(),
         accumulate: false,
+        pool: &[],
     };
     // channel mismatch
     assert!(ops::conv(
@@ -77,6 +78,25 @@ fn conv_and_pool_reject_bad_geometry() {
         g
     )
     .is_err());
+    // a fused max pool: where the kernel cannot pool as it copies out, or of the wrong rank
+    let x = zeros(&[1, 2, 6, 6]);
+    let (w1, w3) = (zeros(&[2, 2, 1, 1]), zeros(&[2, 2, 3, 3]));
+    for (w, pool, accumulate) in [
+        (&w1, &[2, 2][..], false), // a 1x1 window at unit stride reads its input as it lies
+        (&w3, &[2][..], false),
+        (&w3, &[2, 0][..], false),
+        (&w3, &[2, 2][..], true),
+    ] {
+        let q = ConvParams {
+            pool,
+            accumulate,
+            ..p
+        };
+        assert!(
+            ops::conv(x.view(), w.view(), None, q).is_err(),
+            "{pool:?} {accumulate}"
+        );
+    }
     let pool = PoolParams {
         kernel: &[5],
         strides: &[1],

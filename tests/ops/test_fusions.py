@@ -104,3 +104,44 @@ def test_residual_adds_fuse_into_the_conv_before_it() -> None:
     assert source.count("ops::expand_into") == 2  # the copies of `s2` and `x`
     assert "Binary::Add" not in source and "ops::add_" not in source
     assert "ops::relu" not in source and source.count("ops::Unary::Relu") == 2
+
+
+def test_max_pools_that_tile_a_conv_output_fuse_into_the_conv() -> None:
+    """Conv -> Relu -> MaxPool with window = stride and no padding: the Conv writes the
+    pooled output (2x2 over odd sizes, 3x2, a band-by-band input, 1-D behind tf2onnx's
+    Squeeze/Unsqueeze). Overlapping or padded pools, a 1x1 Conv read in place, a pool
+    with Indices and a Conv read twice keep their MaxPool."""
+    rng = np.random.default_rng(7)
+    f = lambda *s: (0.5 * rng.standard_normal(s)).astype(np.float32)  # noqa: E731
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="odd", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+        helper.make_node("MaxPool", ["r1"], ["p1"], name="pool2x2", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Conv", ["p1", "w2"], ["c2"], name="rect", pads=[1, 1, 1, 1]),
+        helper.make_node("MaxPool", ["c2"], ["y1"], name="pool3x2", kernel_shape=[3, 2], strides=[3, 2]),
+        # Refused: overlapping and padded (ResNet's stem), after a Conv read twice.
+        helper.make_node("Conv", ["x", "w3"], ["c3"], name="twice", pads=[1, 1, 1, 1]),
+        helper.make_node("MaxPool", ["c3"], ["p3"], name="overlap", kernel_shape=[3, 3], strides=[2, 2],
+                         pads=[1, 1, 1, 1]),
+        helper.make_node("MaxPool", ["c3"], ["p3b"], name="second_reader", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Conv", ["x", "w4"], ["c4"], name="pointwise"),
+        helper.make_node("MaxPool", ["c4"], ["p4", "i4"], name="with_indices", kernel_shape=[2, 2], strides=[2, 2]),
+        # A large input: the Conv pads a band of rows per chunk, each whole windows.
+        helper.make_node("Conv", ["big", "w5", "b5"], ["c5"], name="banded", pads=[2, 2, 2, 2]),
+        helper.make_node("Relu", ["c5"], ["r5"], name="relu5"),
+        helper.make_node("MaxPool", ["r5"], ["y5"], name="pool_big", kernel_shape=[2, 2], strides=[2, 2]),
+        # tf2onnx's Conv1D: a 2-D Conv of height 1, its output squeezed and unsqueezed back.
+        helper.make_node("Conv", ["seq", "w6"], ["c6"], name="conv1d", pads=[0, 1, 0, 1]),
+        helper.make_node("Squeeze", ["c6", "axis2"], ["s6"], name="squeeze"),
+        helper.make_node("Unsqueeze", ["s6", "axis2"], ["u6"], name="unsqueeze"),
+        helper.make_node("MaxPool", ["u6"], ["y6"], name="pool1d", kernel_shape=[1, 2], strides=[1, 2]),
+    ]
+    weights = {"w1": f(6, 3, 3, 3), "b1": f(6), "w2": f(4, 6, 3, 3), "w3": f(5, 3, 3, 3), "w4": f(4, 3, 1, 1),
+               "w5": f(8, 4, 5, 5), "b5": f(8), "w6": f(8, 5, 1, 3), "axis2": np.array([2], np.int64)}
+    feeds = {"x": f(1, 3, 11, 13), "big": f(1, 4, 150, 141), "seq": f(1, 5, 1, 33)}
+    outputs = ["y1", "p3", "p3b", "p4", "i4", "y5", "y6"]
+    model = make_model(nodes, feeds, outputs, weights)
+    source = assert_matches_onnxruntime(model, feeds, tolerance=1e-5)
+    assert source.count("pool: &[2, 2]") == 2 and source.count("pool: &[3, 2]") == 1
+    assert source.count("pool: &[1, 2]") == 1
+    assert source.count("ops::max_pool") == 3, "the overlapping one, the second reader's and the one with Indices"

@@ -10,6 +10,7 @@ use super::linalg::{
     mat_mul_into, mat_mul_packed_into, mat_mul_rows_into, packed_workspace_len, PackB,
     PACK_COLUMNS, PACK_DEPTH,
 };
+use super::pool::max_nan;
 use super::unary::{Activation, EpiloguePass};
 use super::window::{zip_strided, Window};
 use crate::{Error, Result};
@@ -35,6 +36,12 @@ pub struct ConvParams<'a> {
     /// Whether `out` already holds a tensor to add before the activation (a residual
     /// `Add` fused into the convolution): `out = act(conv(x) + bias + out)`.
     pub accumulate: bool,
+    /// A `MaxPool` fused after the activation, as `fuse_conv_pool` makes it: its window,
+    /// which is also its stride, per spatial axis, without padding (empty for none).
+    /// `out` then holds the pooled output, `floor(conv output / window)` per axis, and
+    /// the convolution's own output never exists whole. It needs the shifted-rows layout
+    /// (a window larger than 1×1 at unit stride, or any strided one) and no `accumulate`.
+    pub pool: &'a [usize],
 }
 
 /// ONNX `Conv`: `x` is `[N, C, *spatial]`, `w` is `[M, C / group, *kernel]`,
@@ -90,8 +97,44 @@ pub fn conv_shapes(x: &[usize], w: &[usize], p: ConvParams<'_>) -> Result<(Vec<u
         filters: w[0] / p.group.max(1),
         input,
         output,
+        pool: pool_window(p, x.len() - 2)?,
     };
-    Ok((shape.clone(), conv_workspace_len(sizes, &plane)))
+    let (py, px) = sizes.pool;
+    match &mut shape[..] {
+        [_, _, oh, ow] => (*oh, *ow) = (*oh / py, *ow / px),
+        [_, _, ow] => *ow /= px,
+        _ => {}
+    }
+    check_pool(sizes, &plane, p.accumulate)?;
+    Ok((shape, conv_workspace_len(sizes, &plane)))
+}
+
+/// The fused max pool's window as (rows, columns): (1, 1) for none, (1, k) in 1-D.
+fn pool_window(p: ConvParams<'_>, spatial: usize) -> Result<(usize, usize)> {
+    match p.pool {
+        [] => Ok((1, 1)),
+        &[k] if spatial == 1 && k > 0 => Ok((1, k)),
+        &[ky, kx] if spatial == 2 && ky > 0 && kx > 0 => Ok((ky, kx)),
+        other => Err(Error::Shape(format!(
+            "a fused max pool needs one positive window size per spatial axis ({spatial}), got {other:?}"
+        ))),
+    }
+}
+
+/// Refuse a fused max pool where the convolution does not take the shifted-rows layout
+/// (only it pools its chunks as it copies them out), or where it would also accumulate.
+fn check_pool(sizes: Sizes, win: &[Window; 2], accumulate: bool) -> Result<()> {
+    if sizes.pool == (1, 1) {
+        return Ok(());
+    }
+    if accumulate || Shifted::new(sizes, win).is_none() {
+        return Err(Error::Shape(
+            "a fused max pool needs a convolution read as shifted rows (not 1x1 at unit \
+             stride, not too wide for its workspace) that does not accumulate"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// [`conv`] into `out`, using `workspace` (at least [`conv_shapes`]' length) for the
@@ -116,6 +159,7 @@ pub fn conv_into(
         )));
     }
     let plane = Window::plane(&w.shape()[2..], p.strides, p.dilations, p.pads)?;
+    let pool = pool_window(p, spatial)?;
     if spatial == 1 {
         // A 1-D convolution is a 2-D one over an axis of height 1.
         return conv2d(
@@ -123,7 +167,7 @@ pub fn conv_into(
             to4(w.insert_axis(Axis(2)))?,
             bias,
             plane,
-            p,
+            (p, pool),
             out.insert_axis(Axis(2)).into_dimensionality::<Ix4>()?,
             workspace,
         );
@@ -133,7 +177,7 @@ pub fn conv_into(
         to4(w)?,
         bias,
         plane,
-        p,
+        (p, pool),
         out.into_dimensionality::<Ix4>()?,
         workspace,
     )
@@ -151,6 +195,8 @@ struct Sizes {
     filters: usize,
     input: (usize, usize),
     output: (usize, usize),
+    /// The fused max pool's window (rows, columns); (1, 1) for none.
+    pool: (usize, usize),
 }
 
 /// The workspace a convolution needs: none for a 1×1 window that reads its input as it
@@ -228,9 +274,14 @@ impl Shifted {
         let phases = (held(wy), held(wx));
         // Plane rows a chunk reads below its first: the window's reach.
         let reach = wy.dilation * (wy.kernel - 1) / wy.stride;
+        let py = sizes.pool.0;
         let layout = |most_rows: usize, banded: bool| {
             let chunks = oh.div_ceil(most_rows.max(1));
-            let rows = oh.div_ceil(chunks);
+            // A fused pool needs whole windows of rows in each chunk.
+            let rows = match py {
+                1 => oh.div_ceil(chunks),
+                _ => (most_rows / py).max(1) * py,
+            };
             Shifted {
                 sizes,
                 win: *win,
@@ -469,6 +520,25 @@ impl Shifted {
         let wide = &mut wide[..filters * n];
         let starts = |first, starts: &mut [usize]| self.starts(first, y0, starts);
         mat_mul_rows_into(w, padded, starts, wide, (filters, taps, n))?;
+        let (py, px) = self.sizes.pool;
+        if (py, px) != (1, 1) {
+            // Chunks hold whole windows of rows (`Shifted::new`); a last odd row is dropped.
+            let (ph, pw) = (oh / py, ow / px);
+            if ph * pw == 0 {
+                return Ok(()); // no whole window: the pooled output is empty
+            }
+            let planes = out.chunks_exact_mut(ph * pw).zip(wide.chunks_exact(n));
+            for (f, (plane, computed)) in planes.enumerate() {
+                let rows = PoolOut {
+                    dst: &mut plane[y0 / py * pw..][..rows / py * pw],
+                    wide: computed,
+                    widths: (pw, wq),
+                    window: (py, px),
+                };
+                pool_out(rows, ep.bias.get(f).copied().unwrap_or(0.0), ep.act);
+            }
+            return Ok(());
+        }
         let planes = out.chunks_exact_mut(oh * ow).zip(wide.chunks_exact(n));
         for (f, (plane, computed)) in planes.enumerate() {
             let rows = CopyOut {
@@ -521,6 +591,58 @@ fn copy_out<'a>(rows: CopyOut<'a>, bias: f32, act: Activation) {
     act.with_epilogue(bias, rows);
 }
 
+/// The pooled output rows of one filter in a [`Shifted`] chunk: each value of `dst` is the
+/// largest of its `window` of the product's `wq`-wide rows, after the epilogue.
+struct PoolOut<'a> {
+    dst: &'a mut [f32],
+    wide: &'a [f32],
+    /// Pooled values per output row, and the product's row width.
+    widths: (usize, usize),
+    window: (usize, usize),
+}
+
+impl EpiloguePass<f32> for PoolOut<'_> {
+    #[inline(always)]
+    fn run(self, f: impl Fn(f32) -> f32) {
+        let ((pw, wq), (py, px)) = (self.widths, self.window);
+        for (r, dst) in self.dst.chunks_exact_mut(pw).enumerate() {
+            let rows = &self.wide[r * py * wq..];
+            if (py, px) == (2, 2) {
+                // The common 2×2: each pair of rows is reduced down, then across, in
+                // blocks that compile to vector loads and shuffles.
+                let (top, bottom) = (&rows[..2 * pw], &rows[wq..][..2 * pw]);
+                let pairs = top.chunks(32).zip(bottom.chunks(32));
+                for (dst, (top, bottom)) in dst.chunks_mut(16).zip(pairs) {
+                    let mut down = [0.0f32; 32];
+                    for ((d, &t), &b) in down.iter_mut().zip(top).zip(bottom) {
+                        *d = max_nan(f(t), f(b));
+                    }
+                    for (j, d) in dst.iter_mut().enumerate() {
+                        *d = max_nan(down[2 * j], down[2 * j + 1]);
+                    }
+                }
+                continue;
+            }
+            for (j, d) in dst.iter_mut().enumerate() {
+                let mut m = f32::NEG_INFINITY;
+                for dy in 0..py {
+                    for &v in &rows[dy * wq + j * px..][..px] {
+                        m = max_nan(m, f(v));
+                    }
+                }
+                *d = m;
+            }
+        }
+    }
+}
+
+/// `max(act(v + bias))` over each pooling window of a chunk's rows as they are copied
+/// out, compiled for AVX-512 and AVX2 as well.
+#[multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
+fn pool_out<'a>(rows: PoolOut<'a>, bias: f32, act: Activation) {
+    act.with_epilogue(bias, rows);
+}
+
 /// What a [`Shifted`] chunk does to its values as it copies them out.
 #[derive(Clone, Copy)]
 struct Epilogue<'b> {
@@ -553,7 +675,7 @@ fn conv2d(
     w: ArrayView4<'_, f32>,
     bias: Option<ArrayViewD<'_, f32>>,
     win: [Window; 2],
-    p: ConvParams<'_>,
+    (p, pool): (ConvParams<'_>, (usize, usize)),
     mut out: ArrayViewMut4<'_, f32>,
     workspace: &mut [f32],
 ) -> Result<()> {
@@ -576,10 +698,11 @@ fn conv2d(
         }
     }
     let (oh, ow) = (win[0].output_len(h, false)?, win[1].output_len(wd, false)?);
-    if out.dim() != (n, m, oh, ow) {
+    let pooled = (oh / pool.0, ow / pool.1);
+    if out.dim() != (n, m, pooled.0, pooled.1) {
         return Err(Error::Shape(format!(
             "Conv output must be {:?}, got {:?}",
-            (n, m, oh, ow),
+            (n, m, pooled.0, pooled.1),
             out.dim()
         )));
     }
@@ -590,7 +713,9 @@ fn conv2d(
         filters: m / group,
         input: (h, wd),
         output: (oh, ow),
+        pool,
     };
+    check_pool(sizes, &win, accumulate)?;
     let needed = conv_workspace_len(sizes, &win);
     let shifted = Shifted::new(sizes, &win);
     let whole = taps * pixels <= PACKED_BLOCK;
@@ -605,11 +730,20 @@ fn conv2d(
         .into_shape_with_order((m, taps))
         .map_err(|_| Error::Shape("Conv weights must be contiguous".into()))?;
     let pointwise = pointwise(&win);
-    let direct_depthwise =
-        cg == 1 && mg == 1 && !accumulate && x.is_standard_layout() && out.is_standard_layout();
+    let direct_depthwise = cg == 1
+        && mg == 1
+        && !accumulate
+        && pool == (1, 1)
+        && x.is_standard_layout()
+        && out.is_standard_layout();
     // Shifted products apply the bias and activation as they copy their output out.
     let bias_values = bias.as_ref().map(|b| b.as_slice());
     let fused = shifted.is_some() && !direct_depthwise && !matches!(bias_values, Some(None));
+    if pool != (1, 1) && !fused {
+        return Err(Error::Shape(
+            "a fused max pool needs a contiguous bias".into(),
+        ));
+    }
     for b in 0..n {
         if direct_depthwise {
             depthwise(

@@ -333,7 +333,8 @@ fn pool_nd(
 }
 
 /// The larger of `acc` and `v`, where NaN wins, as in ONNX Runtime (`f32::max` would drop it).
-fn max_nan(acc: f32, v: f32) -> f32 {
+#[inline(always)]
+pub(crate) fn max_nan(acc: f32, v: f32) -> f32 {
     if v > acc || v.is_nan() {
         v
     } else {
