@@ -608,18 +608,24 @@ impl EpiloguePass<f32> for PoolOut<'_> {
         for (r, dst) in self.dst.chunks_exact_mut(pw).enumerate() {
             let rows = &self.wide[r * py * wq..];
             if (py, px) == (2, 2) {
-                // The common 2×2: each pair of rows is reduced down, then across, in
-                // blocks that compile to vector loads and shuffles.
+                // The common 2×2: blocks of 16 outputs, each pair of rows reduced down, then
+                // across after splitting even and odd columns (fixed sizes, so that both
+                // compile to vector instructions); the rest of the row as below.
                 let (top, bottom) = (&rows[..2 * pw], &rows[wq..][..2 * pw]);
-                let pairs = top.chunks(32).zip(bottom.chunks(32));
-                for (dst, (top, bottom)) in dst.chunks_mut(16).zip(pairs) {
-                    let mut down = [0.0f32; 32];
-                    for ((d, &t), &b) in down.iter_mut().zip(top).zip(bottom) {
-                        *d = max_nan(f(t), f(b));
+                let pairs = top.chunks_exact(32).zip(bottom.chunks_exact(32));
+                for (dst, (top, bottom)) in dst.chunks_exact_mut(16).zip(pairs) {
+                    let down: [f32; 32] =
+                        core::array::from_fn(|i| max_nan(f(top[i]), f(bottom[i])));
+                    let even: [f32; 16] = core::array::from_fn(|j| down[2 * j]);
+                    let odd: [f32; 16] = core::array::from_fn(|j| down[2 * j + 1]);
+                    for (d, (&e, &o)) in dst.iter_mut().zip(even.iter().zip(&odd)) {
+                        *d = max_nan(e, o);
                     }
-                    for (j, d) in dst.iter_mut().enumerate() {
-                        *d = max_nan(down[2 * j], down[2 * j + 1]);
-                    }
+                }
+                let done = pw / 16 * 16;
+                for (j, d) in dst.iter_mut().enumerate().skip(done) {
+                    let (t, b) = (&top[2 * j..][..2], &bottom[2 * j..][..2]);
+                    *d = max_nan(max_nan(f(t[0]), f(t[1])), max_nan(f(b[0]), f(b[1])));
                 }
                 continue;
             }
