@@ -13,6 +13,7 @@ from onnx2rs.passes.fuse import (
     fuse_activation,
     fuse_conv_affine,
     fuse_conv_batchnorm,
+    fuse_conv_pool,
     fuse_conv_residual,
     fuse_matmul_add,
 )
@@ -188,3 +189,34 @@ def test_gemm_weights_read_transposed_are_transposed_once_at_build_time() -> Non
     (got,) = evaluate_node(gemm, [a, *(g.initializers[i] for i in gemm.inputs[1:])], 17)
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
     assert not pretranspose_gemm_weights(g)  # nothing left to transpose
+
+
+def test_conv_pool_takes_only_pools_that_tile_a_shifted_row_conv() -> None:
+    """The numbers are checked against ONNX Runtime in tests/ops/test_fusions.py; here, which
+    MaxPools the Conv absorbs: the pooled value becomes its output, its own output is gone."""
+
+    def graph(pool_attrs: dict, kernel: int = 3, group: int = 1, pool_outputs: tuple[str, ...] = ("y",),
+              outputs: tuple[str, ...] = ("y",)) -> Graph:
+        pool = Node("pool", "MaxPool", ["c"], list(pool_outputs), {"kernel_shape": [2, 2], **pool_attrs})
+        nodes = [Node("conv", "Conv", ["x", "w"], ["c"], {"pads": [kernel // 2] * 4, "group": group}), pool]
+        values = {"x": Value("x", F32, (1, 2, 8, 8)), "c": Value("c", F32, (1, 2, 8, 8)),
+                  "y": Value("y", F32, (1, 2, 4, 4)), "i": Value("i", F32, (1, 2, 4, 4))}
+        w = f32(2, 2 // group, kernel, kernel)
+        return Graph("g", nodes, values, {"w": w}, ["x"], list(outputs), opset=17)
+
+    g = graph({"strides": [2, 2]})
+    assert fuse_conv_pool(g)
+    assert [(n.op_type, n.outputs, n.pool) for n in g.nodes] == [("Conv", ["y"], (2, 2))]
+    assert "c" not in g.values
+    refused = {
+        "overlapping": graph({"strides": [1, 1]}),
+        "padded": graph({"strides": [2, 2], "pads": [1, 1, 0, 0]}),
+        "ceil mode": graph({"strides": [2, 2], "ceil_mode": 1}),
+        "with Indices": graph({"strides": [2, 2]}, pool_outputs=("y", "i")),
+        "a 1x1 Conv, read in place": graph({"strides": [2, 2]}, kernel=1),
+        "grouped": graph({"strides": [2, 2]}, group=2),
+        "the Conv's output also returned": graph({"strides": [2, 2]}, outputs=("y", "c")),
+    }
+    for why, g in refused.items():
+        assert not fuse_conv_pool(g), why
+        assert [n.op_type for n in g.nodes] == ["Conv", "MaxPool"], why
