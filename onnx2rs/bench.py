@@ -133,10 +133,9 @@ def model_flops(graph: Graph) -> int:
     for node in graph.nodes:
         if node.op_type in ("Conv", "ConvTranspose"):
             # Each output (Conv) or input (ConvTranspose) value meets w[1:]: [C/g or M/g, *kernel].
-            # A Conv's own output, before any max pool fused into it.
             w = graph.value(node.inputs[1]).shape
             big = graph.value(node.outputs[0] if node.op_type == "Conv" else node.inputs[0]).shape
-            if node.op_type == "Conv":
+            if node.op_type == "Conv":  # its own output, before any max pool fused into it
                 big = (*big[:2], *conv_output_spatial(node, graph))
             total += 2 * math.prod(big) * math.prod(w[1:])
         elif node.op_type in ("Gemm", "MatMul"):

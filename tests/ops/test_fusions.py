@@ -135,13 +135,16 @@ def test_max_pools_that_tile_a_conv_output_fuse_into_the_conv() -> None:
         helper.make_node("Squeeze", ["c6", "axis2"], ["s6"], name="squeeze"),
         helper.make_node("Unsqueeze", ["s6", "axis2"], ["u6"], name="unsqueeze"),
         helper.make_node("MaxPool", ["u6"], ["y6"], name="pool1d", kernel_shape=[1, 2], strides=[1, 2]),
+        # A true 1-D Conv (rank 3) and pool.
+        helper.make_node("Conv", ["seq1", "w7"], ["c7"], name="rank3", pads=[1, 1]),
+        helper.make_node("MaxPool", ["c7"], ["y7"], name="pool_rank3", kernel_shape=[3], strides=[3]),
     ]
     weights = {"w1": f(6, 3, 3, 3), "b1": f(6), "w2": f(4, 6, 3, 3), "w3": f(5, 3, 3, 3), "w4": f(4, 3, 1, 1),
-               "w5": f(8, 4, 5, 5), "b5": f(8), "w6": f(8, 5, 1, 3), "axis2": np.array([2], np.int64)}
-    feeds = {"x": f(1, 3, 11, 13), "big": f(1, 4, 150, 141), "seq": f(1, 5, 1, 33)}
-    outputs = ["y1", "p3", "p3b", "p4", "i4", "y5", "y6"]
+               "w5": f(8, 4, 5, 5), "b5": f(8), "w6": f(8, 5, 1, 3), "w7": f(3, 5, 3), "axis2": np.array([2], np.int64)}
+    feeds = {"x": f(1, 3, 11, 13), "big": f(1, 4, 150, 141), "seq": f(1, 5, 1, 33), "seq1": f(1, 5, 31)}
+    outputs = ["y1", "p3", "p3b", "p4", "i4", "y5", "y6", "y7"]
     model = make_model(nodes, feeds, outputs, weights)
     source = assert_matches_onnxruntime(model, feeds, tolerance=1e-5)
     assert source.count("pool: &[2, 2]") == 2 and source.count("pool: &[3, 2]") == 1
-    assert source.count("pool: &[1, 2]") == 1
+    assert source.count("pool: &[1, 2]") == 1 and source.count("pool: &[3]") == 1
     assert source.count("ops::max_pool") == 3, "the overlapping one, the second reader's and the one with Indices"
