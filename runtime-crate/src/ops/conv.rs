@@ -598,6 +598,7 @@ struct PoolOut<'a> {
     wide: &'a [f32],
     /// Pooled values per output row, and the product's row width.
     widths: (usize, usize),
+    /// The pool's window (rows, columns), which is also its stride.
     window: (usize, usize),
 }
 
