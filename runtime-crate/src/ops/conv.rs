@@ -276,10 +276,9 @@ impl Shifted {
         let reach = wy.dilation * (wy.kernel - 1) / wy.stride;
         let py = sizes.pool.0;
         let layout = |most_rows: usize, banded: bool| {
-            let chunks = oh.div_ceil(most_rows.max(1));
-            // A fused pool needs whole windows of rows in each chunk.
+            // Chunks of equal rows; with a fused pool, of whole windows of rows.
             let rows = match py {
-                1 => oh.div_ceil(chunks),
+                1 => oh.div_ceil(oh.div_ceil(most_rows.max(1))),
                 _ => (most_rows / py).max(1) * py,
             };
             Shifted {
