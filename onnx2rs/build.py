@@ -90,7 +90,7 @@ def compile_model(
     model, graph, reports = lower_model(source, options)
     if options.python:
         _check_python_dtypes(graph)
-    _, inplace, memory = passes.analyse(graph)
+    live, inplace, memory = passes.analyse(graph)
     dynamic_batch = options.dynamic_batch and _batch_is_separable(source, model, graph, options)
 
     if options.reference is not None:
@@ -106,7 +106,7 @@ def compile_model(
         files = codegen.emit_crate(
             graph, staging, crate, str(source) if not isinstance(source, onnx.ModelProto) else "model.onnx",
             (inputs, expected),
-            (inplace, memory),
+            (live, inplace, memory),
             python=options.python,
             dynamic_batch=dynamic_batch,
         )

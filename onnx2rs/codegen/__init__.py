@@ -25,7 +25,7 @@ import numpy as np
 from ..dtypes import BY_NAME, to_storage
 from ..ir import Graph, Node, Value
 from ..ops import Lowering, lookup
-from ..passes import InplaceDecision, MemoryPlan
+from ..passes import InplaceDecision, Interval, MemoryPlan
 from ..resources import runtime_dir
 from .names import RESERVED, Names, crate_name
 from .render import Renderer, literal
@@ -136,6 +136,7 @@ def _lower(graph: Graph, node: Node, renderer: Renderer, arena: _Arena, decision
         "split_names": split_names,
         "split_ranges": split_ranges,
         "borrows": [],
+        "frees": [],  # graph inputs read here for the last time
     }
     return step, ctx
 
@@ -178,7 +179,7 @@ def _lower_multi(graph: Graph, node: Node, renderer: Renderer, arena: _Arena):
     ctx = Lowering(graph, node, renderer, bindings, out_views, False)
     call = lookup(node.op_type, node.domain).lower(ctx)  # type: ignore[union-attr]
     step = {"op_type": node.op_type, "name": node.name, "expr": call.expr, "fallible": call.fallible, "view": False,
-            "borrows": borrows, "split_names": [], "split_ranges": []}
+            "borrows": borrows, "split_names": [], "split_ranges": [], "frees": []}
     return step, ctx
 
 
@@ -188,19 +189,20 @@ def emit_crate(
     crate: str,
     source_file: str,
     reference: tuple[list[np.ndarray], list[np.ndarray]],
-    plan: tuple[dict[str, InplaceDecision], MemoryPlan],
+    plan: tuple[dict[str, Interval], dict[str, InplaceDecision], MemoryPlan],
     python: bool = False,
     dynamic_batch: bool = False,
 ) -> CrateFiles:
     """Write the crate for `graph` into the existing, empty folder `out_dir`.
 
     `reference` holds inputs and ONNX Runtime's outputs for the generated tests;
-    `plan` holds the in-place decisions and the memory plan of `graph` as scheduled;
+    `plan` holds the liveness, the in-place decisions and the memory plan of `graph` as
+    scheduled;
     `python` adds PyO3 bindings (`python/`) and a maturin `pyproject.toml`; with
     `dynamic_batch`, `Model::run` accepts any batch size (per-sample runs).
     Precondition: preflight passed, so every node has a registered lowering.
     """
-    inplace, memory = plan
+    live, inplace, memory = plan
     names = Names(RESERVED | {crate})
     weights = {v for n in graph.nodes for v in n.inputs if graph.is_constant(v)}
     weights |= {v for v in graph.outputs if graph.is_constant(v)}
@@ -233,6 +235,9 @@ def emit_crate(
 
     for desc, name in zip(inputs, graph.inputs, strict=True):
         desc["read"] = name in read_inputs  # an input read only for its (static) shape is never bound
+        last = live[name].end  # past the last node for an input that is also an output
+        if desc["read"] and 0 <= last < len(steps):
+            steps[last]["frees"].append(desc["ident"])
     weight_list = []
     for w in sorted(used, key=renderer.ident):
         desc = _describe(graph.value(w), renderer)
