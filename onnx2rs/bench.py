@@ -30,13 +30,16 @@ import numpy as np
 import onnx
 
 from . import frontends, toolchain
-from .build import CompileOptions, compile_model
+from .build import CompileOptions, CompileResult, compile_model
 from .errors import ToolchainError
 from .ir import Graph
 from .ops.conv import conv_output_spatial
 from .reference import ort_compatible
 
 RUNS = 200
+# The engines of `BenchResult.one_call_rss_mb`.
+CLI, CLI_STATIC = "onnx2rs CLI", "onnx2rs CLI (static)"
+MODULE, ORT_1, NUMPY = "onnx2rs Python module", "onnxruntime (1 thread)", "python -c 'import numpy'"
 
 
 @dataclass
@@ -73,6 +76,21 @@ class BenchResult:
     # Interleaved in one Python process: the module's median µs, ONNX Runtime's (1 thread), and
     # the median of the per-pair ratios.
     interleaved: tuple[float, float, float] | None = None
+    # Peak RSS in MB of a fresh process that makes one call on the reference inputs, with no
+    # timing harness: the crate's CLI (as `cargo build --release` links it, and statically),
+    # a Python process using its module, ONNX Runtime, and `python -c "import numpy"`.
+    one_call_rss_mb: dict[str, float] = field(default_factory=dict)
+
+    def rss_budgets(self) -> list[tuple[str, float, float]]:
+        """The memory targets of docs/performance.md, as (what, measured MB, budget MB): the CLI
+        within weights + 4 MB, a Python process using the module within numpy's + weights + 4 MB."""
+        one, budgets = self.one_call_rss_mb, []
+        for engine in (CLI, CLI_STATIC):
+            if engine in one:
+                budgets.append((engine, one[engine], self.weights_mb + 4))
+        if MODULE in one and NUMPY in one:
+            budgets.append((MODULE, one[MODULE], one[NUMPY] + self.weights_mb + 4))
+        return budgets
 
     @property
     def alternated_ratio(self) -> float | None:
@@ -110,6 +128,8 @@ class BenchResult:
         data["gflops"] = {m.engine: self.gflops(m.engine) for m in self.measurements}
         data["alternated_ratio_vs_onnxruntime_1_thread"] = self.alternated_ratio
         data["interleaved_ratio_vs_onnxruntime_1_thread"] = self.interleaved[2] if self.interleaved else None
+        data["rss_budgets_mb"] = [{"engine": e, "peak_rss_mb": m, "budget_mb": b, "met": m <= b}
+                                  for e, m, b in self.rss_budgets()]
         return json.dumps(data, indent=2)
 
 
@@ -170,6 +190,39 @@ def _native(executable: Path, engine: str = "onnx2rs (native)") -> tuple[Measure
                        out.get("median_us_batch32"), out.get("p90_us_batch32")), out["load_us"]
 
 
+def _cli_peak_rss_mb(binary: Path, inputs: list[Path], outputs: int, work: Path) -> float:
+    """One call of the crate's CLI on `inputs`; the peak RSS it reports (`--peak-rss`), in MB."""
+    outs = [work / f"cli_out_{i}.npy" for i in range(outputs)]
+    result = subprocess.run([str(binary), "--peak-rss", *map(str, inputs), *map(str, outs)],
+                            capture_output=True, text=True)
+    line = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
+    if result.returncode != 0 or not line.startswith("peak RSS: ") or not line.endswith(" KiB"):
+        raise ToolchainError(f"{binary.name} --peak-rss failed: {result.stderr.strip()[-800:]}")
+    return int(line.removeprefix("peak RSS: ").removesuffix(" KiB")) * 1024 / 1e6
+
+
+def _one_call_rss(result: CompileResult, work: Path, model_path: Path,
+                  python: Path | None) -> dict[str, float]:
+    """`BenchResult.one_call_rss_mb`: each engine in a fresh process, one call on the reference
+    inputs (read from their `.npy` files). The static CLI only where it links (Linux)."""
+    inputs = sorted((result.out_dir / "tests" / "data").glob("input_*.npy"))
+    pairs = [f"{name}={path}" for name, path in zip(result.graph.inputs, inputs, strict=True)]
+    outputs = len(result.graph.outputs)
+    rss = {CLI: _cli_peak_rss_mb(toolchain.build_binary(result.out_dir, result.crate), inputs, outputs, work)}
+    if sys.platform == "linux":
+        try:
+            static = toolchain.build_binary(result.out_dir, result.crate, static=True)
+            rss[CLI_STATIC] = _cli_peak_rss_mb(static, inputs, outputs, work)
+        except ToolchainError:
+            pass  # no static C library here (glibc's libc.a): the dynamic figure stands alone
+    if python is not None:
+        rss[MODULE] = _worker(["module_one_call", result.crate, *pairs], python=python)["peak_rss_mb"]
+    rss[ORT_1] = _worker(["onnxruntime_one_call", str(model_path), "1", *pairs])["peak_rss_mb"]
+    # numpy's baseline in the module's own venv when there is one.
+    rss[NUMPY] = _worker(["baseline"], python=python)["peak_rss_mb"]
+    return rss
+
+
 def install_python_module(crate_dir: Path, venv_dir: Path, extra: tuple[str, ...] = ()) -> Path:
     """A fresh venv at `venv_dir` with numpy, the `extra` packages and the crate's Python module
     (`--python`) installed by pip (maturin builds it in release mode); returns the venv's python."""
@@ -200,7 +253,9 @@ def bench(
     (1 thread and default threads) and, given `keras`, TensorFlow's predict, __call__ and
     tf.function, each in its own process; then `rounds` alternated rounds of the crate and
     ONNX Runtime on 1 thread. `interleaved` (which implies `python_module`) also times the module
-    and ONNX Runtime call after call in one process, with ONNX Runtime installed beside it."""
+    and ONNX Runtime call after call in one process, with ONNX Runtime installed beside it.
+    Last, the peak RSS of one call in a fresh process, for the CLI (dynamic and static), the
+    module and ONNX Runtime (`BenchResult.one_call_rss_mb`)."""
     options = options or CompileOptions()
     python_module = python_module or interleaved
     if python_module:
@@ -257,9 +312,7 @@ def bench(
             report.rounds.append((_native(executable)[0].median_us, ort(1)["median_us"]))
         single = {v: "1" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
         report.gemm_peak_gflops = _worker(["gemm_peak"], env=single)["gflops"]
-        baseline = _worker(["baseline"], python=python)  # the module's own venv when there is one
-        report.measurements.append(Measurement("python -c 'import numpy' (RSS only)", 0.0, 0.0,
-                                               baseline["peak_rss_mb"], 0))
+        report.one_call_rss_mb = _one_call_rss(result, work, model_path, python)
         return report
 
 

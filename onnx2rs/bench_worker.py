@@ -91,6 +91,30 @@ def python_module(module: str, feeds: str, runs: int) -> dict:
     return {**timed(lambda: model.run(inputs), runs), "peak_rss_mb": peak_rss_mb()}
 
 
+def _npy_feeds(pairs: list[str]) -> dict:
+    """`NAME=PATH` pairs as a dict of arrays, each read straight from its `.npy` file."""
+    import numpy as np
+
+    return {name: np.load(path) for name, path in (pair.split("=", 1) for pair in pairs)}
+
+
+def module_one_call(module: str, pairs: list[str]) -> dict:
+    """The peak RSS of a process that imports numpy and the generated module, reads the
+    inputs from `.npy` files and makes one call: what using the model costs, with no harness."""
+    import importlib
+
+    if not importlib.import_module(module).Model().run(_npy_feeds(pairs)):
+        raise SystemExit("the module returned no outputs")
+    return {"peak_rss_mb": peak_rss_mb()}
+
+
+def onnxruntime_one_call(model: str, threads: int, pairs: list[str]) -> dict:
+    """`module_one_call` for ONNX Runtime: one session, one call."""
+    if not _ort_session(model, threads).run(None, _npy_feeds(pairs)):
+        raise SystemExit("ONNX Runtime returned no outputs")
+    return {"peak_rss_mb": peak_rss_mb()}
+
+
 def interleaved(module: str, model: str, feeds: str, runs: int) -> dict:
     """The generated Python module and ONNX Runtime (1 thread) in one process, one call of each
     in turn (which goes first alternates), so that both see the machine in the same state:
@@ -174,6 +198,10 @@ def main(argv: list[str]) -> None:
         out = onnxruntime(args[0], args[1], int(args[2]), int(args[3]))
     elif engine == "python_module":
         out = python_module(args[0], args[1], int(args[2]))
+    elif engine == "module_one_call":
+        out = module_one_call(args[0], args[1:])
+    elif engine == "onnxruntime_one_call":
+        out = onnxruntime_one_call(args[0], int(args[1]), args[2:])
     elif engine == "interleaved":
         out = interleaved(args[0], args[1], args[2], int(args[3]))
     elif engine == "keras":

@@ -180,6 +180,12 @@ def bench(
         module_us, ort_us, ratio = report.interleaved
         console.print(f"interleaved in one process, call after call: Python module {module_us:.1f} µs, "
                       f"ONNX Runtime (1 thread) {ort_us:.1f} µs; median ratio {ratio:.2f}x")
+    if report.one_call_rss_mb:
+        one = ", ".join(f"{engine} {mb:.2f} MB" for engine, mb in report.one_call_rss_mb.items())
+        console.print(f"peak RSS of one call in a fresh process: {one}")
+    for engine, measured, budget in report.rss_budgets():
+        verdict = "[green]within[/]" if measured <= budget else "[red]over[/]"
+        console.print(f"  {engine}: {measured:.2f} MB, {verdict} its budget of {budget:.2f} MB")
     if json_out:
         json_out.write_text(report.to_json())
     if png and not write_chart(report, png):

@@ -48,10 +48,16 @@ def cargo(args: list[str], crate_dir: Path, target_dir: Path | None = None) -> s
 
 
 def build_binary(crate_dir: Path, crate: str, target_dir: Path | None = None, profile: str = "release",
-                 features: tuple[str, ...] = ()) -> Path:
+                 features: tuple[str, ...] = (), static: bool = False) -> Path:
     """Build the crate's CLI (`release` or `dev` profile, with Cargo `features`) and return the
-    binary's path (the same path whatever the features: the last build wins)."""
+    binary's path (the same path whatever the options: the last build wins). `static` links the
+    C runtime in (`-C target-feature=+crt-static`, Linux): a binary that needs no shared library."""
     target = target_dir or default_target_dir()
     extra = ["--features", ",".join(features)] if features else []
-    cargo(["build", "--quiet", "--profile", profile, "--bin", crate, *extra], crate_dir, target)
+    if static:
+        # Given to the binary's own rustc only: proc-macros and build scripts stay dynamic, as they must.
+        cargo(["rustc", "--quiet", "--profile", profile, "--bin", crate, *extra, "--",
+               "-C", "target-feature=+crt-static"], crate_dir, target)
+    else:
+        cargo(["build", "--quiet", "--profile", profile, "--bin", crate, *extra], crate_dir, target)
     return target / ("debug" if profile == "dev" else profile) / crate

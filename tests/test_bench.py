@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,12 @@ def test_bench_reports_every_engine(tmp_path: Path) -> None:
         if m.runs:
             assert 0 < m.median_us <= m.p90_us, m
     assert report.ratio("onnxruntime (1 thread)") == 1.0
+    # One call in a fresh process each: the CLI (linked statically too, on Linux), ONNX Runtime, numpy.
+    one = report.one_call_rss_mb
+    assert {"onnx2rs CLI", "onnxruntime (1 thread)", "python -c 'import numpy'"} <= set(one), one
+    assert ("onnx2rs CLI (static)" in one) == (sys.platform == "linux"), one
+    assert all(mb > 0 for mb in one.values()), one
+    assert [(e, b) for e, _, b in report.rss_budgets()][0] == ("onnx2rs CLI", report.weights_mb + 4)
     assert report.flops > 0 and report.gemm_peak_gflops > 0 and report.gflops("onnx2rs (native)") > 0
     assert report.load_us > 0
     if keras:  # converted with a symbolic batch: batch 32 is timed for the crate and ONNX Runtime
@@ -53,6 +60,7 @@ def test_bench_reports_every_engine(tmp_path: Path) -> None:
     assert min(a / b for a, b in report.rounds) <= report.alternated_ratio <= max(a / b for a, b in report.rounds)
     data = json.loads(report.to_json())
     assert data["alternated_ratio_vs_onnxruntime_1_thread"] == report.alternated_ratio
+    assert [b["engine"] for b in data["rss_budgets_mb"]] == [e for e, _, _ in report.rss_budgets()]
     assert data["machine"] and data["ratios_vs_onnxruntime_1_thread"]["onnx2rs (native)"] > 0
     if write_chart(report, tmp_path / "chart.png"):
         assert (tmp_path / "chart.png").read_bytes()[:4] == b"\x89PNG"
@@ -87,6 +95,11 @@ def test_bench_interleaves_the_python_module_with_onnxruntime() -> None:
     module built by pip in a fresh venv, ONNX Runtime installed beside it)."""
     report = bench(ROOT / "tests" / "models" / "mlp.onnx", runs=20, threads=False, interleaved=True)
     assert "onnx2rs (Python module)" in [m.engine for m in report.measurements]
+    # A Python process using the module, against one that only imports numpy (the same venv).
+    one = report.one_call_rss_mb
+    module, numpy = one["onnx2rs Python module"], one["python -c 'import numpy'"]
+    assert module > numpy > 0
+    assert ("onnx2rs Python module", module, numpy + report.weights_mb + 4) in report.rss_budgets()
     assert report.interleaved is not None
     module_us, ort_us, ratio = report.interleaved
     assert module_us > 0 and ort_us > 0 and ratio > 0

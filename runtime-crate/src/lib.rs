@@ -24,6 +24,7 @@ pub mod minifloat;
 pub mod narrow;
 pub mod npy;
 pub mod ops;
+pub mod rss;
 mod weights;
 
 pub use element::{bf16, f16, Element, IndexElement, Integer, Numeric};
