@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +48,14 @@ def make_model(
     return model
 
 
+def shared_libraries(binary: Path) -> list[str]:
+    """The shared libraries an ELF `binary` asks the loader for (its DT_NEEDED entries), read by
+    binutils' `readelf`, which every machine that links Rust has."""
+    dynamic = subprocess.run(["readelf", "-d", str(binary)], capture_output=True, text=True,
+                             check=True).stdout
+    return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", dynamic)
+
+
 def compile_and_run(
     model: onnx.ModelProto, feeds: dict[str, np.ndarray], workdir: Path
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -55,6 +65,10 @@ def compile_and_run(
     options = CompileOptions(name="cases", reference=(feeds, theirs))
     result = compile_model(model, workdir / "crate", options)
     binary = toolchain.build_binary(result.out_dir, result.crate)
+    if sys.platform == "linux":  # the runtime's transcendental functions are the libm crate's (pure Rust)
+        libraries = shared_libraries(binary)
+        assert any(lib.startswith("libc.so") for lib in libraries), libraries
+        assert not any(lib.startswith("libm.so") for lib in libraries), libraries
     # Every generated crate is held to the same bar as hand-written code.
     toolchain.cargo(["clippy", "--release", "--quiet", "--", "-D", "warnings"], result.out_dir)
     toolchain.cargo(["fmt", "--check"], result.out_dir)

@@ -128,7 +128,7 @@ impl Format {
         let exp = if a == 0.0 {
             min_exp
         } else {
-            (a.log2().floor() as i32).max(min_exp)
+            (libm::log2(a).floor() as i32).max(min_exp)
         };
         // log2 can be off by one next to a power of two; fix it up exactly.
         let exp = if a >= pow2(exp + 1) {
@@ -155,7 +155,7 @@ impl Format {
         if rounded < pow2(min_exp) {
             return sign | (rounded / pow2(min_exp) * man_scale) as u8;
         }
-        let exp = rounded.log2().floor() as i32;
+        let exp = libm::log2(rounded).floor() as i32;
         let exp = if rounded >= pow2(exp + 1) {
             exp + 1
         } else if rounded < pow2(exp) {

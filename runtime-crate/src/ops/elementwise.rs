@@ -722,7 +722,9 @@ pub fn pow_into<T: Element, U: Element>(
             };
         }
     }
-    zip_with_into(a, b, out, |x, y| T::from_f64(x.to_f64().powf(y.to_f64())))
+    zip_with_into(a, b, out, |x, y| {
+        T::from_f64(libm::pow(x.to_f64(), y.to_f64()))
+    })
 }
 
 /// ONNX `Mod`, broadcast: with `fmod` the remainder takes the dividend's sign (C `fmod`),

@@ -113,7 +113,7 @@ fn resolve_axis(axis: i64, rank: usize) -> Result<usize> {
 fn softmax_lanes(y: &mut ArrayViewMutD<'_, f32>, axis: usize) {
     for mut lane in y.lanes_mut(Axis(axis)) {
         let max = lane.fold(f32::NEG_INFINITY, |a, &v| a.max(v));
-        lane.mapv_inplace(|v| (v - max).exp());
+        lane.mapv_inplace(|v| libm::expf(v - max));
         let sum = lane.sum();
         lane.mapv_inplace(|v| v / sum);
     }
@@ -122,7 +122,7 @@ fn softmax_lanes(y: &mut ArrayViewMutD<'_, f32>, axis: usize) {
 fn log_softmax_lanes(y: &mut ArrayViewMutD<'_, f32>, axis: usize) {
     for mut lane in y.lanes_mut(Axis(axis)) {
         let max = lane.fold(f32::NEG_INFINITY, |a, &v| a.max(v));
-        let log_sum = lane.fold(0.0f32, |s, &v| s + (v - max).exp()).ln();
+        let log_sum = libm::logf(lane.fold(0.0f32, |s, &v| s + libm::expf(v - max)));
         lane.mapv_inplace(|v| v - max - log_sum);
     }
 }
@@ -453,7 +453,7 @@ pub fn lrn_into(
         }
         let src = x.index_axis(Axis(1), c);
         dst.zip_mut_with(&src, |d, &v| {
-            *d = v / (bias + alpha / size as f32 * *d).powf(beta);
+            *d = v / libm::powf(bias + alpha / size as f32 * *d, beta);
         });
     }
     Ok(())

@@ -62,7 +62,7 @@ impl Reduce {
             Reduce::Max => acc,
             Reduce::Mean { include_pad: true } => acc / padded() as f32,
             Reduce::Mean { include_pad: false } => acc / count.max(1) as f32,
-            Reduce::Lp { p } => acc.powf(1.0 / p as f32),
+            Reduce::Lp { p } => libm::powf(acc, 1.0 / p as f32),
         }
     }
 }

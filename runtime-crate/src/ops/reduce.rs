@@ -63,13 +63,13 @@ impl Reduce {
             Reduce::Prod => values.product(),
             Reduce::L1 => values.map(f64::abs).sum(),
             Reduce::L2 => values.map(|v| v * v).sum::<f64>().sqrt(),
-            Reduce::LogSum => values.sum::<f64>().ln(),
+            Reduce::LogSum => libm::log(values.sum::<f64>()),
             Reduce::LogSumExp => {
                 let max = values.clone().fold(f64::NEG_INFINITY, nan_max);
                 if !max.is_finite() {
-                    return values.map(f64::exp).sum::<f64>().ln();
+                    return libm::log(values.map(libm::exp).sum::<f64>());
                 }
-                max + values.map(|v| (v - max).exp()).sum::<f64>().ln()
+                max + libm::log(values.map(|v| libm::exp(v - max)).sum::<f64>())
             }
             Reduce::SumSquare => values.map(|v| v * v).sum(),
         }

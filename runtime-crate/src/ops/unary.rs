@@ -3,6 +3,10 @@
 //! Values are computed in `f64` and rounded once to the element type, so `f32`
 //! and `f64` tensors share one implementation. The same enum is the epilogue
 //! ([`Activation`]) that Conv and Gemm apply to their outputs.
+//!
+//! The transcendental functions come from the `libm` crate (pure Rust), never the
+//! platform's C library: a model gives the same bits on glibc, musl and macOS, and
+//! its binary needs no `libm.so` (which also keeps it out of the process's memory).
 //! Spec: one page per op under <https://onnx.ai/onnx/operators/>.
 
 use super::elementwise::update;
@@ -142,9 +146,9 @@ pub(crate) fn sigmoid_f32(x: f32) -> f32 {
 pub(crate) fn sigmoid(x: f64) -> f64 {
     // Two branches keep exp() from overflowing for large |x|.
     if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
+        1.0 / (1.0 + libm::exp(-x))
     } else {
-        let e = x.exp();
+        let e = libm::exp(x);
         e / (1.0 + e)
     }
 }
@@ -181,11 +185,11 @@ impl Unary {
                 }
             }
             Sigmoid => sigmoid(x),
-            Tanh => x.tanh(),
+            Tanh => libm::tanh(x),
             Abs => x.abs(),
             Neg => -x,
-            Exp => x.exp(),
-            Log => x.ln(),
+            Exp => libm::exp(x),
+            Log => libm::log(x),
             Sqrt => x.sqrt(),
             Reciprocal => 1.0 / x,
             Floor => x.floor(),
@@ -201,31 +205,31 @@ impl Unary {
                 }
             }
             Erf => libm::erf(x),
-            Sin => x.sin(),
-            Cos => x.cos(),
-            Tan => x.tan(),
-            Asin => x.asin(),
-            Acos => x.acos(),
-            Atan => x.atan(),
-            Sinh => x.sinh(),
-            Cosh => x.cosh(),
-            Asinh => x.asinh(),
-            Acosh => x.acosh(),
-            Atanh => x.atanh(),
+            Sin => libm::sin(x),
+            Cos => libm::cos(x),
+            Tan => libm::tan(x),
+            Asin => libm::asin(x),
+            Acos => libm::acos(x),
+            Atan => libm::atan(x),
+            Sinh => libm::sinh(x),
+            Cosh => libm::cosh(x),
+            Asinh => libm::asinh(x),
+            Acosh => libm::acosh(x),
+            Atanh => libm::atanh(x),
             Softplus => {
                 if x > 30.0 {
                     x
                 } else {
-                    x.exp().ln_1p()
+                    libm::log1p(libm::exp(x))
                 }
             }
             Softsign => x / (1.0 + x.abs()),
-            Mish => x * Softplus.apply(x).tanh(),
+            Mish => x * libm::tanh(Softplus.apply(x)),
             HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
             Gelu { tanh: false } => 0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2)),
             Gelu { tanh: true } => {
                 let inner = (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x);
-                0.5 * x * (1.0 + inner.tanh())
+                0.5 * x * (1.0 + libm::tanh(inner))
             }
             LeakyRelu { alpha } => {
                 if x < 0.0 {
@@ -236,22 +240,22 @@ impl Unary {
             }
             Elu { alpha } => {
                 if x < 0.0 {
-                    alpha * (x.exp() - 1.0)
+                    alpha * (libm::exp(x) - 1.0)
                 } else {
                     x
                 }
             }
-            Celu { alpha } => x.max(0.0) + (alpha * ((x / alpha).exp() - 1.0)).min(0.0),
+            Celu { alpha } => x.max(0.0) + (alpha * (libm::exp(x / alpha) - 1.0)).min(0.0),
             Selu { alpha, gamma } => {
                 if x <= 0.0 {
-                    gamma * alpha * (x.exp() - 1.0)
+                    gamma * alpha * (libm::exp(x) - 1.0)
                 } else {
                     gamma * x
                 }
             }
             HardSigmoid { alpha, beta } => (alpha * x + beta).clamp(0.0, 1.0),
             Affine { alpha, beta } => alpha * x + beta,
-            ScaledTanh { alpha, beta } => alpha * (beta * x).tanh(),
+            ScaledTanh { alpha, beta } => alpha * libm::tanh(beta * x),
             ThresholdedRelu { alpha } => {
                 if x > alpha {
                     x
@@ -291,8 +295,8 @@ impl Unary {
     pub fn apply_f32(self, x: f32) -> f32 {
         match self {
             Unary::Tanh => tanh_f32(x),
-            Unary::Exp => x.exp(),
-            Unary::Log => x.ln(),
+            Unary::Exp => libm::expf(x),
+            Unary::Log => libm::logf(x),
             Unary::Erf => libm::erff(x),
             Unary::Sigmoid => sigmoid_f32(x),
             _ => self.apply(f64::from(x)) as f32,
