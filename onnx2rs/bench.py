@@ -30,6 +30,7 @@ import numpy as np
 import onnx
 
 from . import frontends, toolchain
+from .bench_worker import kib_to_mb
 from .build import CompileOptions, CompileResult, compile_model
 from .errors import ToolchainError
 from .ir import Graph
@@ -190,6 +191,11 @@ def _native(executable: Path, engine: str = "onnx2rs (native)") -> tuple[Measure
                        out.get("median_us_batch32"), out.get("p90_us_batch32")), out["load_us"]
 
 
+def _reference_inputs(result: CompileResult) -> list[Path]:
+    """The crate's reference inputs (`tests/data/input_I.npy`), in the order of the graph's inputs."""
+    return [result.out_dir / "tests" / "data" / f"input_{i}.npy" for i in range(len(result.graph.inputs))]
+
+
 def _cli_peak_rss_mb(binary: Path, inputs: list[Path], outputs: int, work: Path) -> float:
     """One call of the crate's CLI on `inputs`; the peak RSS it reports (`--peak-rss`), in MB."""
     outs = [work / f"cli_out_{i}.npy" for i in range(outputs)]
@@ -198,14 +204,14 @@ def _cli_peak_rss_mb(binary: Path, inputs: list[Path], outputs: int, work: Path)
     line = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
     if result.returncode != 0 or not line.startswith("peak RSS: ") or not line.endswith(" KiB"):
         raise ToolchainError(f"{binary.name} --peak-rss failed: {result.stderr.strip()[-800:]}")
-    return int(line.removeprefix("peak RSS: ").removesuffix(" KiB")) * 1024 / 1e6
+    return kib_to_mb(int(line.removeprefix("peak RSS: ").removesuffix(" KiB")))
 
 
 def _one_call_rss(result: CompileResult, work: Path, model_path: Path,
                   python: Path | None) -> dict[str, float]:
     """`BenchResult.one_call_rss_mb`: each engine in a fresh process, one call on the reference
     inputs (read from their `.npy` files). The static CLI only where it links (Linux)."""
-    inputs = sorted((result.out_dir / "tests" / "data").glob("input_*.npy"))
+    inputs = _reference_inputs(result)
     pairs = [f"{name}={path}" for name, path in zip(result.graph.inputs, inputs, strict=True)]
     outputs = len(result.graph.outputs)
     rss = {CLI: _cli_peak_rss_mb(toolchain.build_binary(result.out_dir, result.crate), inputs, outputs, work)}
@@ -268,7 +274,7 @@ def bench(
         result = compile_model(converted if converted is not None else source, work / "crate",
                                CompileOptions(**{**options.__dict__, "force": True, "name": options.name or name}))
         executable = _bench_executable(result.out_dir, result.crate)
-        inputs = [np.load(p) for p in sorted((result.out_dir / "tests" / "data").glob("input_*.npy"))]
+        inputs = [np.load(p) for p in _reference_inputs(result)]
         feeds = dict(zip(result.graph.inputs, inputs, strict=True))
         np.savez(work / "feeds.npz", **feeds)
         if result.dynamic_batch:  # the crate takes any batch: time batch 32 as well
