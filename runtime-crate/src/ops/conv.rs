@@ -365,17 +365,42 @@ fn pad_planes<'x>(shifted: &Shifted, x: ArrayView3<'x, f32>, y0: usize, dst: &mu
 }
 
 impl Shifted {
+    /// [`Shifted::pad_inline`] at unit strides from a contiguous input (most convolutions):
+    /// one plane per channel, each of its rows one copy over the zeros.
+    #[inline(always)]
+    fn pad_unit_strides(&self, values: &[f32], y0: usize, dst: &mut [f32]) {
+        let [wy, wx] = &self.win;
+        let ((h, w), wq, pb) = (self.sizes.input, self.wq, wx.pad_begin);
+        let plane = self.hb * wq;
+        // One wide fill, not a short one per row: those become calls to `memset`.
+        dst[..self.padded_len()].fill(0.0);
+        // Plane rows `lo..hi` hold input rows; the others are all padding.
+        let lo = wy.pad_begin.saturating_sub(y0).min(self.hb);
+        let hi = (h + wy.pad_begin).saturating_sub(y0).clamp(lo, self.hb);
+        let channels = self.sizes.channels;
+        for (c, planes) in dst[..channels * plane].chunks_exact_mut(plane).enumerate() {
+            let src = &values[c * h * w..][..h * w];
+            for (r, row) in planes[lo * wq..hi * wq].chunks_exact_mut(wq).enumerate() {
+                let iy = y0 + lo + r - wy.pad_begin;
+                copy_row(&mut row[pb..pb + w], &src[iy * w..][..w]);
+            }
+        }
+    }
+
     /// The body of [`Shifted::pad`], inlined into each of [`pad_planes`]' versions.
     #[inline(always)]
     fn pad_inline(&self, x: ArrayView3<'_, f32>, y0: usize, dst: &mut [f32]) {
-        let [wy, _] = &self.win;
+        let [wy, wx] = &self.win;
         let (plane, (h, w)) = (self.hb * self.wq, self.sizes.input);
         let (phases_y, phases_x) = self.phases;
         // NOTE: one fill, then the rows over it. Writing each slot once instead (the zeros
         // around each row as it is copied) made the small ResNet 7% slower: many short
         // stores and branches cost more than one pass of wide ones.
-        dst[..self.padded_len()].fill(0.0);
         let contiguous = x.as_slice();
+        if let (Some(values), 1, 1) = (contiguous, wy.stride, wx.stride) {
+            return self.pad_unit_strides(values, y0, dst);
+        }
+        dst[..self.padded_len()].fill(0.0);
         for (c, channel) in x.outer_iter().enumerate() {
             for r in 0..self.hb {
                 for py in 0..phases_y {

@@ -487,13 +487,7 @@ fn max_of(plane: &[f32]) -> f32 {
 
 /// The mean of `plane`, summed in 16 independent lanes so it vectorises.
 fn mean_of(plane: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 16];
-    for chunk in plane.chunks(16) {
-        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane += v;
-        }
-    }
-    lanes.iter().sum::<f32>() / plane.len().max(1) as f32
+    (super::reduce::contiguous_sum(plane) / plane.len().max(1) as f64) as f32
 }
 
 fn global_shape(x: &[usize]) -> Result<Vec<usize>> {

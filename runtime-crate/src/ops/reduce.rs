@@ -124,6 +124,18 @@ pub fn reduce_into<T: Element>(
         if hi - lo + 1 == axes.len() {
             let reduced: usize = x.shape()[lo..=hi].iter().product();
             let inner: usize = x.shape()[hi + 1..].iter().product();
+            if inner <= 1 && reduced > 0 && matches!(op, Reduce::Sum | Reduce::Mean) {
+                // Each output sums one contiguous run (a global average pool): split the
+                // sum so that it vectorises instead of waiting on one chain of adds.
+                for (o, lane) in os.iter_mut().zip(xs.chunks_exact(reduced.max(1))) {
+                    let sum = contiguous_sum(lane);
+                    *o = T::from_f64(match op {
+                        Reduce::Mean => sum / reduced as f64,
+                        _ => sum,
+                    });
+                }
+                return Ok(());
+            }
             for (j, o) in os.iter_mut().enumerate() {
                 let (outer, i) = (j / inner.max(1), j % inner.max(1));
                 let lane = xs.get(outer * reduced * inner + i..).unwrap_or_default();
@@ -145,6 +157,19 @@ pub fn reduce_into<T: Element>(
         *o = finish(op.over(block.iter().map(|v| v.to_f64())));
     }
     Ok(())
+}
+
+/// The `f64` sum of `values` in eight interleaved partial sums (which compile to vector adds).
+pub(crate) fn contiguous_sum<T: Element>(values: &[T]) -> f64 {
+    let mut partial = [0.0f64; 8];
+    let chunks = values.chunks_exact(8);
+    let tail: f64 = chunks.remainder().iter().map(|v| v.to_f64()).sum();
+    for chunk in chunks {
+        for (p, v) in partial.iter_mut().zip(chunk) {
+            *p += v.to_f64();
+        }
+    }
+    partial.iter().sum::<f64>() + tail
 }
 
 /// ONNX `ArgMax` (`max`) or `ArgMin` along `axis` into `out` (`i64`, the lanes' count of elements);
