@@ -28,9 +28,10 @@ fn matches_ndarray_dot_over_shapes_and_layouts() {
         (9, 33, 300),
         (17, 2, 513),
         (64, 80, 64),
-        (13, 600, 40), // two depth passes; 8 + 4 + 1 rows
-        (7, 3, 1100),  // three column blocks, a ragged last tile
-        (11, 257, 33),
+        (13, 600, 40),  // two depth passes; 8 + 4 + 1 rows
+        (7, 3, 1100),   // three column blocks, a ragged last tile
+        (11, 257, 33),  // two equal depth passes of 129
+        (16, 144, 288), // one pass of 144: a 3×3 convolution over 16 channels
         (100, 130, 96), // over the `threads` feature's split size: 56 + 44 rows
         (33, 1024, 40), // split 24 + 9 rows
     ] {

@@ -14,6 +14,9 @@ use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 
 /// Depth per pass: an `R × KC` strip of A and `KC × NR` values of B stay in L1.
 const KC: usize = 128;
+/// The deepest pass of the in-place kernel: a product up to this deep (a 3×3
+/// convolution over 16 channels, 144) makes one pass over C, not two.
+const KC_IN_PLACE: usize = 160;
 /// Columns of C per block: a `KC × NC` block of B stays in L2.
 const NC: usize = 512;
 /// Columns of C handled per tile by the fallback for row-major B and strided A.
@@ -684,7 +687,7 @@ fn blocked<T: Numeric, S: Fn(usize, &mut [usize]) + Copy, const MR: usize, const
     } else if d.k <= 32 {
         with_buffers::<T, S, MR, NR, 32>(alpha, a, b, c, d, accumulate, tiles);
     } else {
-        with_buffers::<T, S, MR, NR, KC>(alpha, a, b, c, d, accumulate, tiles);
+        with_buffers::<T, S, MR, NR, KC_IN_PLACE>(alpha, a, b, c, d, accumulate, tiles);
     }
 }
 
@@ -857,8 +860,11 @@ fn blocked_with<T: Numeric, S: Fn(usize, &mut [usize]) + Copy, const MR: usize, 
     edge: &mut [[T; NR]],
     tiles: &mut impl Tiles<T, MR, NR>,
 ) {
-    for k0 in (0..k).step_by(KC) {
-        let depth = (k - k0).min(KC);
+    // Passes of equal depth: 144 as one, 576 as four of 144 (not 128 × 4 + 64).
+    let passes = k.div_ceil(KC_IN_PLACE.min(starts.len())).max(1);
+    let step = k.div_ceil(passes).max(1);
+    for k0 in (0..k).step_by(step) {
+        let depth = (k - k0).min(step);
         let add = accumulate || k0 > 0;
         let starts = &mut starts[..depth];
         (b.starts)(k0, starts);
