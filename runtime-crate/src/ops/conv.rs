@@ -968,8 +968,10 @@ fn depthwise_padded(
             let kys = wy.taps(oy, h);
             for (slot, ky) in kys.clone().enumerate() {
                 let iy = oy * wy.stride + ky * wy.dilation - wy.pad_begin;
-                buf[slot * span + wx.pad_begin..][..copied]
-                    .copy_from_slice(&src[iy * wd..][..copied]);
+                copy_row(
+                    &mut buf[slot * span + wx.pad_begin..][..copied],
+                    &src[iy * wd..][..copied],
+                );
             }
             let rows = kys
                 .enumerate()
