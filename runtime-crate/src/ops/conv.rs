@@ -338,6 +338,23 @@ impl Shifted {
         let (mut ky, mut kx) = (t / wx.kernel, t % wx.kernel);
         // A band's planes begin at the chunk's first output row.
         let offset = if self.banded { 0 } else { y0 * self.wq };
+        if wy.stride == 1 && wx.stride == 1 {
+            // One plane per channel: each tap is a fixed step from the one before.
+            let (step_x, step_y, plane) = (wx.dilation, wy.dilation * self.wq, self.hb * self.wq);
+            let mut row = c * plane + ky * step_y + offset;
+            for start in starts {
+                *start = row + kx * step_x;
+                kx += 1;
+                if kx == wx.kernel {
+                    (kx, ky, row) = (0, ky + 1, row + step_y);
+                    if ky == wy.kernel {
+                        (ky, c) = (0, c + 1);
+                        row = c * plane + offset;
+                    }
+                }
+            }
+            return;
+        }
         for start in starts {
             *start = self.start(c, ky, kx) + offset;
             kx += 1;
