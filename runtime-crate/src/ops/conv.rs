@@ -476,10 +476,15 @@ impl Shifted {
         fn deinterleave(even: &mut [f32], odd: &mut [f32], row: &[f32]) {
             let blocks = row.chunks_exact(32).zip(even.chunks_exact_mut(16));
             for ((pairs, even), odd) in blocks.zip(odd.chunks_exact_mut(16)) {
-                for j in 0..16 {
-                    even[j] = pairs[2 * j];
-                    odd[j] = pairs[2 * j + 1];
-                }
+                // Whole arrays first, then one store each: element by element into the
+                // slices compiled to scalar moves.
+                let Ok(pairs) = <&[f32; 32]>::try_from(pairs) else {
+                    continue; // unreachable: the chunks are exact
+                };
+                let e: [f32; 16] = core::array::from_fn(|j| pairs[2 * j]);
+                let o: [f32; 16] = core::array::from_fn(|j| pairs[2 * j + 1]);
+                even.copy_from_slice(&e);
+                odd.copy_from_slice(&o);
             }
             let done = row.len() / 32 * 16;
             for (j, &v) in row.iter().enumerate().skip(2 * done) {
