@@ -316,14 +316,12 @@ impl Shifted {
         self.padded_len() + self.sizes.filters * self.rows * self.wq
     }
 
-    /// Where tap row `(c, ky, kx)` starts for the first output row the planes hold.
+    /// Where tap row `(c, ky, kx)` starts for the first output row the planes hold (unit
+    /// strides take the stepping loop of [`Shifted::starts`] instead).
     #[inline(always)]
     fn start(&self, c: usize, ky: usize, kx: usize) -> usize {
         let [wy, wx] = &self.win;
         let (dy, dx) = (ky * wy.dilation, kx * wx.dilation);
-        if wy.stride == 1 && wx.stride == 1 {
-            return (c * self.hb + dy) * self.wq + dx; // no divisions: one plane per channel
-        }
         let (py, px) = self.phases;
         let phase = (c * py + dy % wy.stride) * px + dx % wx.stride;
         (phase * self.hb + dy / wy.stride) * self.wq + dx / wx.stride

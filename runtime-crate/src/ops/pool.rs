@@ -485,7 +485,7 @@ fn max_of(plane: &[f32]) -> f32 {
     }
 }
 
-/// The mean of `plane`, summed in 16 independent lanes so it vectorises.
+/// The mean of `plane`, accumulated in `f64` as `ReduceMean` does.
 fn mean_of(plane: &[f32]) -> f32 {
     (super::reduce::contiguous_sum(plane) / plane.len().max(1) as f64) as f32
 }

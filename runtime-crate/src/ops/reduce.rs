@@ -127,7 +127,7 @@ pub fn reduce_into<T: Element>(
             if inner <= 1 && reduced > 0 && matches!(op, Reduce::Sum | Reduce::Mean) {
                 // Each output sums one contiguous run (a global average pool): split the
                 // sum so that it vectorises instead of waiting on one chain of adds.
-                for (o, lane) in os.iter_mut().zip(xs.chunks_exact(reduced.max(1))) {
+                for (o, lane) in os.iter_mut().zip(xs.chunks_exact(reduced)) {
                     let sum = contiguous_sum(lane);
                     *o = T::from_f64(match op {
                         Reduce::Mean => sum / reduced as f64,
