@@ -15,6 +15,9 @@ import numpy as np
 from .dtypes import DType, from_numpy
 from .errors import ModelError
 
+# The domain of the IR's own ops (`Phi`), which a model file may not use.
+IR_DOMAIN = "onnx2rs"
+
 
 @dataclass
 class Value:

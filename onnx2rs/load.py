@@ -19,9 +19,9 @@ from onnx import numpy_helper
 
 from . import dtypes, frontends
 from .errors import ModelError, UnsupportedError
-from .ir import Graph, Node, Value
+from .ir import IR_DOMAIN, Graph, Node, Value
 from .reference import evaluate_node, ort_compatible
-from .branches import inline_constant_ifs
+from .branches import flatten_runtime_ifs, inline_constant_ifs, sort_subgraphs, taking
 from .passes.constant_fold import NONDETERMINISTIC
 from .unroll import unroll_loops
 
@@ -50,6 +50,7 @@ def read_model(source: str | Path | onnx.ModelProto) -> onnx.ModelProto:
         raise ModelError(f"the model fails the ONNX checker: {first}") from None
     if model.functions:
         model = onnx.inliner.inline_local_functions(model)
+    sort_subgraphs(model.graph)
     return model
 
 
@@ -366,8 +367,13 @@ def _unique(name: str, fallback: str, taken: set[str]) -> str:
     return candidate
 
 
-def to_ir(model: onnx.ModelProto) -> Graph:
-    """Lift a shape-inferred model into the IR (Constant nodes become initializers)."""
+def to_ir(model: onnx.ModelProto, phis: dict[str, int | None] | None = None) -> Graph:
+    """Lift a shape-inferred model into the IR (Constant nodes become initializers).
+
+    The `Where` nodes that compute `phis` (flattened Ifs, see `branches.py`) become `Phi` nodes,
+    without the input that `phis` names (a branch that cannot run).
+    """
+    phis = phis or {}
     g = model.graph
     unsupported: dict[str, list[str]] = {}
     initializers = {t.name: numpy_helper.to_array(t) for t in g.initializer}
@@ -388,6 +394,12 @@ def to_ir(model: onnx.ModelProto) -> Graph:
             values.pop(n.output[0], None)
             continue
         name = _unique(n.name, f"{n.op_type}_{i}", taken)
+        if n.domain == IR_DOMAIN:
+            unsupported.setdefault(f"{n.domain}.{n.op_type}", []).append(n.name or n.output[0])
+            continue
+        if n.op_type == "Where" and n.output[0] in phis:
+            nodes.append(_phi(name, n, values, phis[n.output[0]]))
+            continue
         nodes.append(Node(name, n.op_type, list(n.input), list(n.output), _attrs(n), n.domain))
     for name, array in initializers.items():
         if dtypes.from_numpy(array.dtype) is None:
@@ -416,6 +428,18 @@ def to_ir(model: onnx.ModelProto) -> Graph:
     )
     graph.toposort()
     return graph
+
+
+def _phi(name: str, node: onnx.NodeProto, values: dict[str, Value], missing: int | None) -> Node:
+    """The Phi of a flattened If; ModelError when its branches disagree on the shape."""
+    out = node.output[0]
+    inputs = ["" if i == missing else v for i, v in enumerate(node.input)]
+    shapes = {values[v].shape for v in inputs[1:] if v in values}
+    if out in values and shapes - {values[out].shape}:
+        sides = " and ".join(str(list(values[v].shape)) for v in inputs[1:] if v in values)
+        raise ModelError(f"If output {out!r}: the branches give shapes {sides}; onnx2rs needs one static "
+                         "shape for both (fix the inputs that decide it with --input-shape)")
+    return Node(name, "Phi", inputs, list(node.output), {}, IR_DOMAIN)
 
 
 def upgraded(model: onnx.ModelProto, opset: int) -> onnx.ModelProto:
@@ -465,11 +489,48 @@ def load(
         )
     shapes = fixed_input_shapes(model, input_shapes)
     simplified = simplify(upgraded(model, opset), shapes)
-    # If conditions and trip counts are constants only once shapes are fixed and folded;
-    # inlined branches and unrolled steps fold again.
-    simplified, inlined = inline_constant_ifs(simplified)
-    simplified, unrolled = unroll_loops(simplified)
-    if inlined or unrolled:
-        log.info("inlined %d If(s), unrolled %d Loop(s)", inlined, unrolled)
-        simplified = simplify(simplified, shapes)
-    return model, to_ir(shapes_from_readers(infer_shapes(simplified, shapes)))
+    simplified, phis = lift_control_flow(simplified, shapes)
+    return model, to_ir(shapes_from_readers(infer_shapes(simplified, shapes)), phis)
+
+
+def _runs(model: onnx.ModelProto, name: str, side: str, shapes: dict[str, list[int]]) -> bool:
+    """Whether the If whose first output is `name` can take `side` at the fixed shapes: the
+    model with that branch inlined loads through shape inference."""
+    try:
+        trial, _ = lift_control_flow(simplify(taking(model, name, side), shapes), shapes)
+        infer_shapes(trial, shapes)
+    except ModelError as e:
+        log.info("the If giving %r cannot take its %s branch at these shapes: %s", name, side, e)
+        return False
+    return True
+
+
+# Ifs nest (silero-vad's sample-rate If holds the shape-check Ifs of each branch): each
+# round lifts one level.
+MAX_NESTING = 16
+
+
+def lift_control_flow(model: onnx.ModelProto, shapes: dict[str, list[int]]
+                      ) -> tuple[onnx.ModelProto, dict[str, int | None]]:
+    """Inline constant Ifs, unroll static Loops and flatten run-time Ifs, one nesting level per
+    round, folding in between; returns the flat model and the names of its Phi values.
+
+    If conditions and trip counts are constants only once shapes are fixed and folded, and
+    a branch that the shapes rule out may not even type-check: an If is flattened only when
+    folding has nothing left to decide, and a branch that does not type-check at the fixed
+    shapes (silero-vad's 8 kHz branch at 512 samples) is left out, to fail at run time if taken.
+    """
+    phis: dict[str, int | None] = {}
+    for _ in range(MAX_NESTING):
+        sort_subgraphs(model.graph)  # onnxsim writes branches back out of dataflow order
+        model, inlined = inline_constant_ifs(model)
+        model, unrolled = unroll_loops(model)
+        flattened = 0
+        if not (inlined or unrolled):
+            model, new_phis, flattened = flatten_runtime_ifs(model, lambda m, name, side: _runs(m, name, side, shapes))
+            phis |= new_phis
+        if not (inlined or unrolled or flattened):
+            break
+        log.info("inlined %d If(s), unrolled %d Loop(s), flattened %d If(s)", inlined, unrolled, flattened)
+        model = simplify(model, shapes)
+    return model, phis

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from .ops import REGISTRY
+from .ops import onnx_ops
 from .passes import REWRITTEN
 
 
 def supported_op_types() -> set[str]:
     """Every op type onnx2rs compiles: lowered to a kernel, or rewritten away by a pass."""
-    return set(REGISTRY) | set(REWRITTEN)
+    return set(onnx_ops()) | set(REWRITTEN)
 
 
 def ops_markdown() -> str:
@@ -18,7 +18,7 @@ def ops_markdown() -> str:
         "",
         "Generated from the op registry by `scripts/gen_ops_doc.py` (`make docs`); do not edit.",
         "",
-        f"{len(supported_op_types())} op types (default `ai.onnx` domain): {len(REGISTRY)} lowered to runtime "
+        f"{len(supported_op_types())} op types (default `ai.onnx` domain): {len(onnx_ops())} lowered to runtime "
         f"kernels, and {len(REWRITTEN)} that passes rewrite away before",
         "code generation: `Loop` with a trip count known at build time (unrolled on load by `unroll`),",
         "`If` with a condition known at build time (its branch inlined on load by `branches`),",
@@ -38,8 +38,7 @@ def ops_markdown() -> str:
         "| op | family | attributes | dtypes | in place | limits |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for op in sorted(REGISTRY):
-        spec = REGISTRY[op]
+    for op, spec in sorted(onnx_ops().items()):
         dtypes = ", ".join(sorted(d.name for d in spec.dtypes))
         attrs = ", ".join(f"`{a}`" for a in spec.attrs) or "-"
         inplace = "yes" if spec.can_run_inplace else "view" if spec.view else "-"

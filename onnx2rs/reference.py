@@ -105,8 +105,21 @@ def index_bound(graph: Graph, value: str) -> int | None:
     return min(bounds) if bounds else None
 
 
+def compared_constants(graph: Graph, value: str) -> list[int]:
+    """The constants an integer input is tested for equality with (silero-vad's `sr == 16000`
+    choosing a branch): the values that exercise the model, sorted."""
+    found = set()
+    for node in graph.readers(value):
+        if node.op_type == "Equal":
+            other = node.inputs[1] if node.inputs[0] == value else node.inputs[0]
+            if graph.is_constant(other) and graph.initializers[other].size == 1:
+                found.add(int(graph.initializers[other].reshape(-1)[0]))
+    return sorted(found)
+
+
 def sample_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
-    """Random inputs of the right shape, dtype and range for every graph input."""
+    """Random inputs of the right shape, dtype and range for every graph input; an integer
+    input that the model compares with constants takes the largest of them."""
     rng = np.random.default_rng(seed)
     feeds = {}
     for name in graph.inputs:
@@ -116,6 +129,8 @@ def sample_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
             feeds[name] = rng.standard_normal(value.shape).astype(dtype)
         elif dtype.kind == "b":
             feeds[name] = rng.integers(0, 2, value.shape).astype(dtype)
+        elif choices := compared_constants(graph, name):
+            feeds[name] = np.full(value.shape, choices[-1], dtype)
         else:
             high = index_bound(graph, name) or 10
             feeds[name] = rng.integers(0, high, value.shape).astype(dtype)

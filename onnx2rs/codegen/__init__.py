@@ -26,6 +26,7 @@ from ..dtypes import BY_NAME, to_storage
 from ..ir import Graph, Node, Value
 from ..ops import Lowering, lookup
 from ..passes import InplaceDecision, Interval, MemoryPlan
+from ..passes.guards import Guard, guards
 from ..resources import runtime_dir
 from .names import RESERVED, Names, crate_name
 from .render import Renderer, literal
@@ -53,6 +54,7 @@ def _describe(v: Value, renderer: Renderer) -> dict[str, Any]:
         "name": v.name,
         "ident": renderer.ident(v.name),
         "rust": v.dtype.rust,
+        "numpy": v.dtype.numpy.name,
         "shape": list(v.shape),
         "rank": len(v.shape),
         "dim": f"Ix{len(v.shape)}" if len(v.shape) <= 6 else "IxDyn",  # ndarray names ranks up to 6
@@ -141,9 +143,25 @@ def _lower(graph: Graph, node: Node, renderer: Renderer, arena: _Arena, decision
     return step, ctx
 
 
+def _guard(graph: Graph, guard: Guard | None, renderer: Renderer, arena: _Arena) -> str:
+    """The Rust condition under which a node runs (`passes/guards.py`); "" if it always runs."""
+    if guard is None:
+        return ""
+    if not guard:
+        return "false"
+    terms = []
+    for term in sorted(guard, key=sorted):
+        literals = []
+        for cond, truth in sorted(term):
+            view = _outside_arena(graph, cond, renderer) if cond in graph.inputs else arena.view(cond)
+            literals.append(f"{'' if truth else '!'}ops::scalar(&{view})?")
+        terms.append(" && ".join(literals))
+    return " || ".join(f"({t})" if len(guard) > 1 and len(t.split(" && ")) > 1 else t for t in terms)
+
+
 def _outside_arena(graph: Graph, name: str, renderer: Renderer) -> str:
     """The view of a weight or a graph input."""
-    return f"self.{renderer.ident(name)}.view()" if graph.is_constant(name) else f"{renderer.ident(name)}.view()"
+    return f"self.{renderer.ident(name)}.view()" if graph.is_constant(name) else f"inputs.{renderer.ident(name)}.view()"
 
 
 def _lower_multi(graph: Graph, node: Node, renderer: Renderer, arena: _Arena):
@@ -211,12 +229,18 @@ def emit_crate(
     inputs = [_describe(graph.values[v], renderer) for v in graph.inputs]
 
     steps, used, read_inputs, workspace = [], set(), set(), 0
+    conditions = guards(graph)
     for node in graph.nodes:
         step, ctx = _lower(graph, node, renderer, arena, inplace.get(node.name))
         used.update(ctx.weights_used)
         read_inputs.update(ctx.inputs_used)
         workspace = max(workspace, ctx.workspace_needed)
+        step["guard"] = _guard(graph, conditions.get(node.name), renderer, arena)
         steps.append(step)
+    for before, step, after in zip([None, *steps[:-1]], steps, [*steps[1:], None], strict=True):
+        # Consecutive steps under one condition share one `if` block.
+        step["opens"] = bool(step["guard"]) and (before is None or before["guard"] != step["guard"])
+        step["closes"] = bool(step["guard"]) and (after is None or after["guard"] != step["guard"])
 
     outputs = []
     for i, name in enumerate(graph.outputs):
@@ -226,7 +250,7 @@ def emit_crate(
             desc["source"] = f"self.{renderer.ident(name)}.view()"
         elif name in graph.inputs:
             read_inputs.add(name)
-            desc["source"] = f"{renderer.ident(name)}.view()"
+            desc["source"] = f"inputs.{renderer.ident(name)}.view()"
         else:
             desc["source"] = arena.view(name)
         if any(d["ident"] == desc["ident"] for d in outputs):

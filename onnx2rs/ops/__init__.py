@@ -66,6 +66,7 @@ def register(
     attrs: tuple[str, ...] = (),
     dtype_input: int = 0,
     view: ViewOffset | None = None,
+    domain: str = "",
 ) -> Callable[[Callable[[Lowering], Call]], Callable[[Lowering], Call]]:
     """Register `fn` as the lowering of each of `op_types` (a decorator).
 
@@ -74,16 +75,18 @@ def register(
     `inplace` says that the output may overwrite input 0 (True) or which input a
     given node's output may overwrite (a function of the node);
     `view` gives the element offset at which the output can be read inside input 0
-    (None when it cannot), so that the node needs no code (passes/views.py).
+    (None when it cannot), so that the node needs no code (passes/views.py);
+    `domain` is the op's domain, for ops outside the default ONNX one (`ir.IR_DOMAIN`).
     """
 
     def decorate(fn: Callable[[Lowering], Call]) -> Callable[[Lowering], Call]:
         family = fn.__module__.rsplit(".", 1)[-1]
         for op in op_types:
-            if op in REGISTRY:
+            key = _key(op, domain)
+            if key in REGISTRY:
                 raise RuntimeError(f"op {op} registered twice")
             inplace_input = first_input if inplace is True else inplace or None
-            REGISTRY[op] = OpSpec(
+            REGISTRY[key] = OpSpec(
                 op, fn, dtypes, check, inplace_input, limits, family, attrs, dtype_input, view
             )
         return fn
@@ -91,11 +94,19 @@ def register(
     return decorate
 
 
+def _key(op_type: str, domain: str) -> str:
+    """The registry key: the op type in the default ONNX domain, else `domain.op_type`."""
+    return op_type if domain in ("", "ai.onnx") else f"{domain}.{op_type}"
+
+
 def lookup(op_type: str, domain: str = "") -> OpSpec | None:
-    """The spec for an op of the default ONNX domain, or None if unsupported."""
-    if domain not in ("", "ai.onnx"):
-        return None
-    return REGISTRY.get(op_type)
+    """The spec for an op of `domain`, or None if unsupported."""
+    return REGISTRY.get(_key(op_type, domain))
+
+
+def onnx_ops() -> dict[str, OpSpec]:
+    """The registered ops of the default ONNX domain (not the IR's own, such as `Phi`)."""
+    return {op: spec for op, spec in REGISTRY.items() if "." not in op}
 
 
 def _load_families() -> None:
@@ -106,4 +117,4 @@ def _load_families() -> None:
 
 _load_families()
 
-__all__ = ["REGISTRY", "Call", "Lowering", "OpSpec", "lookup", "register"]
+__all__ = ["REGISTRY", "Call", "Lowering", "OpSpec", "lookup", "onnx_ops", "register"]

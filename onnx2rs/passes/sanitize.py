@@ -1,6 +1,7 @@
 """Drop nodes that do nothing at inference: Identity, Dropout and training-only noise.
 
-Guarantees: no Identity remains, and no Dropout unless it is in training mode
+Guarantees: no Identity remains, no Phi on a condition known at build time (it is the
+chosen branch's value), and no Dropout unless it is in training mode
 (a `training_mode` input that is not the constant false); every reader of a
 dropped node's output reads its input instead; Dropout's optional mask output
 becomes the constant all-true mask; graph outputs keep their names (a graph
@@ -11,12 +12,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Graph, Node
+from ..ir import IR_DOMAIN, Graph, Node
 
 # Keras' SpatialDropout, GaussianDropout and GaussianNoise reach ONNX as Identity or Dropout.
 INFERENCE_NOOPS = frozenset({"Identity", "Dropout"})
 # The op types this pass removes before code generation (for docs/ops.md).
 REMOVES = INFERENCE_NOOPS
+
+
+def _source(graph: Graph, node: Node) -> str | None:
+    """The value a no-op passes on, or None if `node` does something."""
+    if node.op_type == "Phi" and node.domain == IR_DOMAIN and graph.is_constant(node.inputs[0]):
+        return node.inputs[1] if bool(graph.initializers[node.inputs[0]].reshape(-1)[0]) else node.inputs[2]
+    return node.inputs[0] if _is_noop(graph, node) else None
 
 
 def _is_noop(graph: Graph, node: Node) -> bool:
@@ -30,9 +38,10 @@ def sanitize(graph: Graph) -> bool:
     """Remove inference no-ops and rewire their readers; True if any were removed."""
     changed = False
     for node in list(graph.nodes):
-        if not _is_noop(graph, node):
+        src = _source(graph, node)
+        if src is None:
             continue
-        src, dst = node.inputs[0], node.outputs[0]
+        dst = node.outputs[0]
         if len(node.outputs) > 1 and node.outputs[1]:
             mask = node.outputs[1]  # at inference Dropout keeps everything
             graph.initializers[mask] = np.ones(graph.value(src).shape, np.bool_)

@@ -5,6 +5,7 @@
 //! Generated code calls the `_into` and `_inplace` forms on slices of a
 //! preallocated arena, so a model run allocates nothing.
 
+mod control;
 mod conv;
 mod elementwise;
 mod linalg;
@@ -18,6 +19,7 @@ mod shape;
 mod unary;
 mod window;
 
+pub use control::phi_into;
 pub use conv::{
     conv, conv_into, conv_shapes, conv_transpose_into, ConvParams, ConvTransposeParams,
 };
