@@ -262,6 +262,42 @@ def infer_shapes(model: onnx.ModelProto, shapes: dict[str, list[int]], strict: b
         raise ModelError(f"shape inference failed: {first}") from None
 
 
+def _dims(info: onnx.ValueInfoProto) -> list[int | None] | None:
+    t = info.type.tensor_type
+    if not t.HasField("shape"):
+        return None
+    return [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+
+
+def drop_contradicted_shapes(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> onnx.ModelProto:
+    """A copy of `model` without the declared output and `value_info` shapes that shape inference
+    from the fixed input shapes contradicts (PP-OCR's classifier declares `[-1, 2]`), as ONNX
+    Runtime ignores them; one warning names them. Declared input shapes stay."""
+    bare = _copy(model)
+    del bare.graph.value_info[:]
+    for out in bare.graph.output:
+        out.type.tensor_type.ClearField("shape")
+    try:
+        inferred = infer_shapes(bare, shapes, strict=False)
+    except ModelError:
+        return model
+    known = {i.name: _dims(i) for i in [*inferred.graph.value_info, *inferred.graph.output]}
+    out, dropped = _copy(model), []
+    for info in [*out.graph.output, *out.graph.value_info]:
+        declared, found = _dims(info), known.get(info.name)
+        if declared is None or found is None:
+            continue
+        clash = len(declared) != len(found) or any(
+            d is not None and (d < 0 or (f is not None and d != f)) for d, f in zip(declared, found, strict=False))
+        if clash:
+            info.type.tensor_type.ClearField("shape")
+            dropped.append(f"{info.name} {[d if d is not None else '?' for d in declared]}")
+    if dropped:
+        log.warning("ignoring declared shape(s) that contradict shape inference at these input shapes "
+                    "(as ONNX Runtime does): %s", ", ".join(dropped))
+    return out
+
+
 # Ops whose output has the shape of their first input: what `shapes_from_readers` may look through.
 _SAME_SHAPE = frozenset({
     "Cast", "CastLike", "Identity", "Not", "Relu", "Sigmoid", "Tanh", "Abs", "Neg", "Exp", "Log", "Sqrt",
@@ -308,14 +344,36 @@ def shapes_from_readers(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
+def unsupported_ops(graph: onnx.GraphProto, custom_only: bool = False) -> dict[str, list[str]]:
+    """Every op type of `graph` and its subgraphs that onnx2rs neither compiles nor rewrites away,
+    labelled with its domain when not the default one, with the nodes that use it.
+    `custom_only`: only ops of other domains (com.microsoft, custom), which no folding removes."""
+    from .ops import lookup
+    from .passes import REWRITTEN
+
+    found: dict[str, list[str]] = {}
+    for node in graph.node:
+        default = node.domain in ("", "ai.onnx")
+        if lookup(node.op_type, node.domain) is None and not (default and node.op_type in REWRITTEN):
+            if default and custom_only:
+                continue
+            label = node.op_type if default else f"{node.domain}.{node.op_type}"
+            found.setdefault(label, []).append(node.name or node.output[0])
+        for a in node.attribute:
+            for g in [a.g] if a.type == onnx.AttributeProto.GRAPH else a.graphs:
+                for label, names in unsupported_ops(g, custom_only).items():
+                    found.setdefault(label, []).extend(names)
+    return found
+
+
 def _refuse_if_unsupported(graph: onnx.GraphProto, value: str) -> None:
-    """UnsupportedError if `value` comes from an op type onnx2rs does not compile."""
+    """UnsupportedError naming every unsupported op, if `value` comes from one."""
     from .ops import lookup
     from .passes import REWRITTEN
 
     for node in graph.node:
         if value in node.output and lookup(node.op_type, node.domain) is None and node.op_type not in REWRITTEN:
-            raise UnsupportedError({node.op_type: [node.name or value]})
+            raise UnsupportedError(unsupported_ops(graph))
 
 
 def _value(info: onnx.ValueInfoProto, unsupported: dict[str, list[str]]) -> Value | None:
@@ -487,9 +545,14 @@ def load(
         raise ModelError(
             f"opset {opset} is newer than this onnx package knows ({onnx.defs.onnx_opset_version()})"
         )
+    if unsupported_ops(model.graph, custom_only=True):
+        # Shape inference and onnxsim stop at the first op of another domain: name them all now.
+        raise UnsupportedError(unsupported_ops(model.graph))
     shapes = fixed_input_shapes(model, input_shapes)
-    simplified = simplify(upgraded(model, opset), shapes)
+    simplified = simplify(drop_contradicted_shapes(upgraded(model, opset), shapes), shapes)
     simplified, phis = lift_control_flow(simplified, shapes)
+    # Folding makes more shapes known, and so more contradictions visible.
+    simplified = drop_contradicted_shapes(simplified, shapes)
     return model, to_ir(shapes_from_readers(infer_shapes(simplified, shapes)), phis)
 
 

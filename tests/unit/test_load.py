@@ -138,3 +138,45 @@ def test_onnxsim_is_imported_without_sympy_and_sympy_still_imports_after() -> No
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_declared_shapes_that_inference_contradicts_are_dropped_with_a_warning(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """As ONNX Runtime does: PP-OCR's classifier declares its output as [-1, 2]."""
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 2])
+    y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [-1, 2])
+    t = helper.make_tensor_value_info("t", onnx.TensorProto.FLOAT, [5, 2])
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["t"]), helper.make_node("Neg", ["t"], ["y"])],
+                          "g", [x], [y], value_info=[t])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    with caplog.at_level("WARNING"):
+        _, graph = load(model)
+    assert graph.values["y"].shape == (1, 2)
+    warned = [r.getMessage() for r in caplog.records if "contradict" in r.getMessage()]
+    assert warned and "y [-1, 2]" in warned[0]
+
+
+def test_ops_of_every_domain_are_refused_at_once() -> None:
+    """A model quantized by ONNX Runtime's quantize_dynamic: every unsupported op, not the first."""
+    quantization = pytest.importorskip("onnxruntime.quantization")
+    import tempfile
+
+    rng = np.random.default_rng(0)
+    w = {"w": rng.standard_normal((8, 2, 3)).astype(np.float32),
+         "r": rng.standard_normal((1, 8, 2)).astype(np.float32),
+         "k": rng.standard_normal((4, 1, 3, 3)).astype(np.float32),
+         "m": rng.standard_normal((2, 6)).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "k"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+             helper.make_node("Reshape", ["c", "s"], ["seq"], name="reshape"),
+             helper.make_node("LSTM", ["seq", "w", "r"], ["h"], name="lstm", hidden_size=2),
+             helper.make_node("MatMul", ["h", "m"], ["y"], name="matmul")]
+    model = make_model(nodes, {"x": np.zeros((1, 1, 4, 4), np.float32)}, ["y"],
+                       {**w, "s": np.array([16, 4, 3], np.int64)})
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx.save(model, f"{tmp}/f.onnx")
+        quantization.quantize_dynamic(f"{tmp}/f.onnx", f"{tmp}/q.onnx",
+                                      op_types_to_quantize=["Conv", "LSTM", "MatMul"])
+        with pytest.raises(UnsupportedError) as e:
+            load(f"{tmp}/q.onnx")
+    assert {"com.microsoft.DynamicQuantizeLSTM", "ConvInteger", "DynamicQuantizeLinear",
+            "MatMulInteger"} <= set(e.value.problems)
