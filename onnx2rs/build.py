@@ -85,8 +85,7 @@ def compile_model(
     out_dir = Path(out_dir).absolute()
     if out_dir.exists() and not options.force:
         raise Onnx2rsError(f"{out_dir} already exists: pass --force to replace it")
-    stem = Path(source).stem if isinstance(source, (str, Path)) else "model"
-    crate = codegen.crate_name(options.name or stem)
+    crate = _crate(source, options)
     model, graph, reports = lower_model(source, options)
     if options.python:
         _check_python_dtypes(graph)
@@ -118,6 +117,21 @@ def compile_model(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return CompileResult(out_dir, crate, model, graph, reports, files.weights_bytes, dynamic_batch)
+
+
+def _crate(source: str | Path | onnx.ModelProto, options: CompileOptions) -> str:
+    """The crate name: `--name` (or the file's stem) made a valid identifier, saying so on one
+    line when that changed it; Onnx2rsError for a Python module that would shadow another."""
+    requested = options.name or (Path(source).stem if isinstance(source, (str, Path)) else "model")
+    crate = codegen.crate_name(requested)
+    if crate != requested:
+        # Said out loud only when the user chose the name.
+        (log.warning if options.name else log.info)(
+            "crate name %r is not a valid Rust crate name of its own; using %r", requested, crate)
+    if options.python and (shadowed := codegen.shadowed_module(crate)):
+        raise Onnx2rsError(f"--python: a module named {crate!r} would shadow {shadowed}; "
+                           f"pick another with --name (for example --name {crate}_model)")
+    return crate
 
 
 def _check_python_dtypes(graph: Graph) -> None:

@@ -28,11 +28,11 @@ from ..ops import Lowering, lookup
 from ..passes import InplaceDecision, Interval, MemoryPlan
 from ..passes.guards import Guard, guards
 from ..resources import runtime_dir
-from .names import RESERVED, Names, crate_name
+from .names import RESERVED, Names, crate_name, shadowed_module
 from .render import Renderer, literal
 from .weights import write_weights
 
-__all__ = ["CrateFiles", "crate_name", "emit_crate"]
+__all__ = ["CrateFiles", "crate_name", "emit_crate", "shadowed_module"]
 
 TOLERANCE = 1e-4
 

@@ -44,7 +44,8 @@ class Names:
             base += "_"
         candidate, i = base, 2
         while candidate in self._taken:
-            candidate, i = f"{base}_{i}", i + 1
+            # `type_` + `_2` would be `type__2`, which is not snake case.
+            candidate, i = f"{base.rstrip('_')}_{i}", i + 1
         self._taken.add(candidate)
         self._by_name[key] = candidate
         return candidate
@@ -63,7 +64,30 @@ def rust_str(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+# Crate names a generated crate cannot take: the language's own crates and path roots,
+# and the crates the generated code and its bindings depend on.
+RESERVED_CRATES = frozenset({"std", "core", "alloc", "proc_macro", "test", "crate", "self", "super",
+                             "onnx2rs_runtime", "ndarray", "rayon", "libm", "allocation_counter",
+                             "numpy", "pyo3"})
+
+
 def crate_name(name: str) -> str:
-    """A valid Cargo package and Rust crate name derived from `name`."""
-    ident = Names().ident(name)
-    return ident.rstrip("_") or "model"
+    """A valid Cargo package and Rust crate name derived from `name` (`_model` appended to a
+    keyword or a reserved crate name)."""
+    ident = Names().ident(name).rstrip("_") or "model"
+    return f"{ident}_model" if ident in RUST_KEYWORDS or ident in RESERVED_CRATES else ident
+
+
+def shadowed_module(name: str) -> str | None:
+    """What a Python module called `name` would shadow: a standard-library module or an
+    installed package; None if nothing."""
+    import importlib.util
+    import sys
+
+    if name in sys.stdlib_module_names:
+        return "a Python standard-library module"
+    try:
+        found = importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        found = False
+    return "an installed Python package" if found else None

@@ -46,6 +46,8 @@ def test_crate_name() -> None:
     assert crate_name("My Model") == "my_model"
     assert crate_name("123") == "v_123"
     assert crate_name("") == "v"
+    for reserved in ("std", "crate", "self", "fn", "ndarray", "onnx2rs-runtime"):
+        assert crate_name(reserved) == reserved.replace("-", "_") + "_model"
 
 
 def test_a_bytecode_cache_that_cannot_be_written_does_not_fail_rendering(tmp_path, monkeypatch) -> None:
