@@ -108,13 +108,24 @@ def index_bound(graph: Graph, value: str) -> int | None:
 def compared_constants(graph: Graph, value: str) -> list[int]:
     """The constants an integer input is tested for equality with (silero-vad's `sr == 16000`
     choosing a branch): the values that exercise the model, sorted."""
-    found = set()
-    for node in graph.readers(value):
-        if node.op_type == "Equal":
-            other = node.inputs[1] if node.inputs[0] == value else node.inputs[0]
-            if graph.is_constant(other) and graph.initializers[other].size == 1:
-                found.add(int(graph.initializers[other].reshape(-1)[0]))
+    found, frontier, seen = set(), [value], set()
+    while frontier:
+        v = frontier.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        for node in graph.readers(v):
+            if node.op_type == "Equal":
+                other = node.inputs[1] if node.inputs[0] == v else node.inputs[0]
+                if graph.is_constant(other) and graph.initializers[other].size == 1:
+                    found.add(int(graph.initializers[other].reshape(-1)[0]))
+            elif node.op_type in _SAME_VALUES and node.inputs[0] == v:
+                frontier.extend(node.outputs)
     return sorted(found)
+
+
+# Ops that pass a scalar's value on unchanged (silero-vad reshapes and gathers `sr` first).
+_SAME_VALUES = frozenset({"Reshape", "Squeeze", "Unsqueeze", "Gather", "Cast", "Flatten", "Expand"})
 
 
 def sample_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
