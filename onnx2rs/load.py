@@ -141,7 +141,7 @@ def fixed_input_shapes(
     """
     overrides = dict(overrides or {})
     weights = {t.name for t in model.graph.initializer}
-    shapes = {}
+    shapes, open_dims = {}, []
     for inp in model.graph.input:
         if inp.name in weights:
             continue
@@ -155,11 +155,12 @@ def fixed_input_shapes(
             elif i == 0:
                 dims.append(1)
             else:
-                raise ModelError(
-                    f"input {inp.name!r} has a symbolic dim {d.dim_param or '?'!r} at axis {i}: "
-                    f"pass --input-shape {inp.name}=D0,D1,..."
-                )
+                open_dims.append(inp.name)
+                dims.append(d.dim_param or "?")
         shapes[inp.name] = dims
+    if open_dims:
+        flags = " ".join(f"--input-shape {n}={','.join(map(str, shapes[n]))}" for n in dict.fromkeys(open_dims))
+        raise ModelError(f"symbolic dims need a size: pass {flags} (with numbers for the names)")
     if overrides:
         raise ModelError(f"--input-shape names no model input: {sorted(overrides)}")
     return shapes
@@ -387,6 +388,41 @@ def _value(info: onnx.ValueInfoProto, unsupported: dict[str, list[str]]) -> Valu
     return Value(info.name, dtype, tuple(d.dim_value for d in t.shape.dim))
 
 
+def _why_not_static(graph: onnx.GraphProto, value: str) -> str:
+    """The message for a value without a static shape: the node where static shapes end
+    (its inputs all have one, its output does not) and the graph inputs it depends on."""
+    infos = {i.name: i for i in [*graph.input, *graph.value_info, *graph.output]}
+    weights = {t.name for t in graph.initializer}
+    producer = {o: n for n in graph.node for o in n.output if o}
+
+    def static(v: str) -> bool:
+        return v in weights or _static(infos.get(v))
+
+    node = producer.get(value)
+    while node is not None:
+        upstream = next((producer[i] for i in node.input if i and not static(i) and i in producer), None)
+        if upstream is None:
+            break
+        node = upstream
+    if node is None:
+        return f"value {value!r} has no static shape after shape inference"
+    sources, frontier, seen = set(), [i for i in node.input if i], set()
+    while frontier:
+        v = frontier.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        if v in producer:
+            frontier.extend(i for i in producer[v].input if i)
+        elif v not in weights:
+            sources.add(v)
+    name = node.name or node.output[0]
+    depends = f", computed from the input(s) {', '.join(repr(s) for s in sorted(sources))}" if sources else ""
+    return (f"value {value!r} has no static shape after shape inference: static shapes end at the "
+            f"{node.op_type} node {name!r}, whose output shape depends on values known only at run time"
+            f"{depends} (fix them with --input-shape if they are shapes)")
+
+
 def _attrs(node: onnx.NodeProto) -> dict:
     out = {}
     for a in node.attribute:
@@ -442,7 +478,7 @@ def to_ir(model: onnx.ModelProto, phis: dict[str, int | None] | None = None) -> 
                 v = _value(info, unsupported)
             except ModelError:
                 _refuse_if_unsupported(g, info.name)  # the likelier cause, named as such
-                raise
+                raise ModelError(_why_not_static(g, info.name)) from None
             if v is not None:
                 values[info.name] = v
     nodes, taken = [], set()

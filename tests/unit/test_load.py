@@ -180,3 +180,25 @@ def test_ops_of_every_domain_are_refused_at_once() -> None:
             load(f"{tmp}/q.onnx")
     assert {"com.microsoft.DynamicQuantizeLSTM", "ConvInteger", "DynamicQuantizeLinear",
             "MatMulInteger"} <= set(e.value.problems)
+
+
+def test_every_symbolic_input_dim_is_listed_in_one_message() -> None:
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["b", 3, "h", "w"])
+    y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["b", "n"])
+    out = helper.make_tensor_value_info("z", onnx.TensorProto.FLOAT, [])
+    g = helper.make_graph([helper.make_node("ReduceSum", ["x"], ["z"], keepdims=0)], "g", [x, y], [out])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 11)], ir_version=8)
+    with pytest.raises(ModelError) as e:
+        load(model)
+    assert "--input-shape x=1,3,h,w" in str(e.value) and "--input-shape y=1,n" in str(e.value)
+
+
+def test_a_shape_known_only_at_run_time_names_the_node_and_the_input() -> None:
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 6])
+    s = helper.make_tensor_value_info("target", onnx.TensorProto.INT64, [2])
+    y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["a", "b"])
+    g = helper.make_graph([helper.make_node("Reshape", ["x", "target"], ["r"], name="reshape_it"),
+                           helper.make_node("Relu", ["r"], ["y"], name="relu")], "g", [x, s], [y])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    with pytest.raises(ModelError, match=r"Reshape node 'reshape_it'.*input\(s\) 'target'"):
+        load(model)
