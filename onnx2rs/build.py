@@ -44,6 +44,8 @@ class CompileOptions:
     # Accept any batch size at run time (per-sample runs of the batch-1 plan) when the model's
     # batch dim is symbolic and no op mixes samples; False fixes the batch at compile time.
     dynamic_batch: bool = True
+    # Let a Keras file run the Python code of its Lambda and custom layers (safe_mode=False).
+    trust_code: bool = False
     # Inputs and expected outputs for the generated tests; None: random inputs through ONNX Runtime.
     reference: tuple[dict[str, np.ndarray], list[np.ndarray]] | None = None
 
@@ -66,7 +68,7 @@ def lower_model(
     source: str | Path | onnx.ModelProto, options: CompileOptions
 ) -> tuple[onnx.ModelProto, Graph, list[passes.PassReport]]:
     """Load a model and run the pipeline; raises before anything is written."""
-    model, graph = load.load(source, options.input_shapes)
+    model, graph = load.load(source, options.input_shapes, options.trust_code)
     check_graph(graph)
     reports = passes.run_passes(graph, passes.PIPELINE, check=check_graph)
     preflight.check_supported(graph)

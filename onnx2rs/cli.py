@@ -31,6 +31,11 @@ ShapeOpt = Annotated[
 ]
 
 
+TrustOpt = Annotated[bool, typer.Option(
+    "--trust-code", help="Let a Keras file run the Python code of its Lambda and custom layers "
+    "(Keras's safe_mode=False). Only for files you trust.")]
+
+
 def parse_shapes(specs: list[str] | None) -> dict[str, list[int]]:
     """Parse `NAME=1,64` options into a mapping."""
     shapes = {}
@@ -60,10 +65,12 @@ def build(
     force: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
     python: Annotated[bool, typer.Option(
         "--python", help="Add PyO3 bindings: `pip install OUT` then gives `import NAME`.")] = False,
+    trust_code: TrustOpt = False,
 ) -> None:
     """Compile MODEL into a Rust crate at OUT."""
     try:
-        options = CompileOptions(name=name, input_shapes=parse_shapes(input_shape), force=force, python=python)
+        options = CompileOptions(name=name, input_shapes=parse_shapes(input_shape), force=force, python=python,
+                                 trust_code=trust_code)
         result = compile_model(model, out, options)
     except Onnx2rsError as e:
         raise _fail(e) from None
@@ -80,6 +87,7 @@ def convert(
     model: Annotated[Path, typer.Argument(help="A .keras, .h5, SavedModel folder, .tflite or .pt2 model.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The .onnx file to write.")],
     force: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
+    trust_code: TrustOpt = False,
 ) -> None:
     """Write the ONNX model onnx2rs compiles from MODEL (before simplification)."""
     from .load import read_model
@@ -87,7 +95,7 @@ def convert(
     try:
         if out.exists() and not force:
             raise Onnx2rsError(f"{out} already exists: pass --force to replace it")
-        proto = read_model(model)
+        proto = read_model(model, trust_code)
         staging = out.with_name(f".{out.name}.partial")
         staging.write_bytes(proto.SerializeToString())
         staging.replace(out)
@@ -102,12 +110,14 @@ def verify(
     input_shape: ShapeOpt = None,
     atol: Annotated[float, typer.Option(help="Absolute and relative tolerance.")] = 1e-4,
     show: Annotated[int, typer.Option(help="How many output values to print side by side.")] = 0,
+    trust_code: TrustOpt = False,
 ) -> None:
     """Build MODEL, run it on random inputs and compare with ONNX Runtime."""
     from .verify import verify as run_verify
 
     try:
-        result = run_verify(model, CompileOptions(input_shapes=parse_shapes(input_shape)), atol=atol)
+        options = CompileOptions(input_shapes=parse_shapes(input_shape), trust_code=trust_code)
+        result = run_verify(model, options, atol=atol)
     except Onnx2rsError as e:
         raise _fail(e) from None
     if show:

@@ -30,13 +30,13 @@ log = logging.getLogger(__name__)
 MIN_OPSET = 7
 
 
-def read_model(source: str | Path | onnx.ModelProto) -> onnx.ModelProto:
+def read_model(source: str | Path | onnx.ModelProto, trust_code: bool = False) -> onnx.ModelProto:
     """Parse (or convert, for a framework file) and check a model; ModelError says what is wrong.
 
     Local ONNX functions (the torch dynamo exporter writes them) are inlined,
     so the rest of onnx2rs sees one flat graph.
     """
-    model = source if isinstance(source, onnx.ModelProto) else _read_file(Path(source))
+    model = source if isinstance(source, onnx.ModelProto) else _read_file(Path(source), trust_code)
     if not model.graph.node:
         raise ModelError("the model has no nodes (is this an ONNX file?)")
     if (opset := opset_of(model)) < 1:
@@ -105,10 +105,10 @@ def _external_data_inside(model: onnx.ModelProto, folder: Path) -> None:
                              f"model's folder {str(folder)!r}; refusing to read it")
 
 
-def _read_file(path: Path) -> onnx.ModelProto:
+def _read_file(path: Path, trust_code: bool = False) -> onnx.ModelProto:
     if not path.exists():
         raise ModelError(f"{path}: no such file")
-    converted = frontends.to_onnx(path)
+    converted = frontends.to_onnx(path, trust_code=trust_code)
     if converted is not None:
         return converted
     if not path.is_file():
@@ -569,13 +569,14 @@ def _per_channel_prelu(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def load(
-    source: str | Path | onnx.ModelProto, input_shapes: dict[str, list[int]] | None = None
+    source: str | Path | onnx.ModelProto, input_shapes: dict[str, list[int]] | None = None,
+    trust_code: bool = False,
 ) -> tuple[onnx.ModelProto, Graph]:
-    """Read, check, fix shapes, simplify and lift a model.
+    """Read, check, fix shapes, simplify and lift a model (`trust_code`: see `frontends.to_onnx`).
 
     Returns the checked original model (for the reference run) and the IR.
     """
-    model = read_model(source)
+    model = read_model(source, trust_code)
     opset = opset_of(model)
     if opset > onnx.defs.onnx_opset_version():
         raise ModelError(

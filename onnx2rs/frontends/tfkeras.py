@@ -69,8 +69,9 @@ def export_keras(model: Any, dynamic_batch: bool = False) -> onnx.ModelProto:
     return _from_function(fn, _signature(specs, dynamic_batch))
 
 
-def read_tensorflow(path: Path, dynamic_batch: bool = False) -> onnx.ModelProto:
-    """Convert a .keras/.h5 file, a SavedModel folder or a .tflite file to ONNX."""
+def read_tensorflow(path: Path, dynamic_batch: bool = False, trust_code: bool = False) -> onnx.ModelProto:
+    """Convert a .keras/.h5 file, a SavedModel folder or a .tflite file to ONNX. `trust_code`
+    lets a Keras file run the Python code it carries (Keras's `safe_mode=False`)."""
     tf, tf2onnx = _tf()
     if path.suffix == ".tflite":
         try:
@@ -93,8 +94,12 @@ def read_tensorflow(path: Path, dynamic_batch: bool = False) -> onnx.ModelProto:
     import keras
 
     try:
-        model = keras.models.load_model(str(path), compile=False)
+        model = keras.models.load_model(str(path), compile=False, safe_mode=not trust_code)
     except Exception as e:  # noqa: BLE001
         first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
-        raise ModelError(f"{path}: not a readable Keras model ({first})") from None
+        hint = ""
+        if not trust_code and any(w in str(e) for w in ("safe_mode", "Lambda", "deserialized")):
+            hint = ("; if it holds Lambda or custom layers and you trust the file, pass --trust-code "
+                    "(Keras then runs the Python code it carries)")
+        raise ModelError(f"{path}: not a readable Keras model ({first}){hint}") from None
     return export_keras(model, dynamic_batch)
