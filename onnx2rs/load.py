@@ -108,7 +108,8 @@ def _external_data_inside(model: onnx.ModelProto, folder: Path) -> None:
 def _read_file(path: Path, trust_code: bool = False) -> onnx.ModelProto:
     if not path.exists():
         raise ModelError(f"{path}: no such file")
-    converted = frontends.to_onnx(path, trust_code=trust_code)
+    # A Keras `None` batch stays symbolic: batching.py then decides whether the crate takes any batch.
+    converted = frontends.to_onnx(path, dynamic_batch=True, trust_code=trust_code)
     if converted is not None:
         return converted
     if not path.is_file():

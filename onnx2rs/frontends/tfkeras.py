@@ -3,7 +3,7 @@
 Keras models are traced through a `tf.function` with a fixed input signature
 (the path tf2onnx handles best with Keras 3); SavedModels through their serving
 function; TFLite files through tf2onnx's TFLite reader. The batch dim is fixed
-to 1 unless `dynamic_batch` keeps it symbolic. TensorFlow is imported lazily:
+to 1 unless `dynamic_batch` keeps a `None` batch symbolic. TensorFlow is imported lazily:
 it is the optional `[tf]` extra.
 """
 
@@ -38,7 +38,15 @@ def _tf() -> tuple[Any, Any]:
 
 def _signature(specs: list[Any], dynamic_batch: bool) -> list[Any]:
     tf, _ = _tf()
-    return [tf.TensorSpec((None if dynamic_batch else 1, *s.shape[1:]), s.dtype, name=s.name) for s in specs]
+    return [tf.TensorSpec((_batch(s.shape[0], dynamic_batch), *s.shape[1:]), s.dtype, name=s.name) for s in specs]
+
+
+def _batch(declared: int | None, dynamic_batch: bool) -> int | None:
+    """The batch dim to trace: a declared size as it is; a `None` batch stays symbolic with
+    `dynamic_batch` (the compiler then decides whether any batch can run), else 1."""
+    if declared is not None:
+        return declared
+    return None if dynamic_batch else 1
 
 
 def _from_function(fn: Any, signature: list[Any]) -> onnx.ModelProto:

@@ -85,3 +85,9 @@ def test_keras_files_build_through_the_front_end(make_models, builder: str, fmt:
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)
     if fmt == ".keras":  # the models only this test builds
         assert_crate_tests_pass(result.out_dir)
+    if builder == "mlp":
+        # Keras' None batch comes through as the README's dynamic batch: any batch size runs.
+        assert result.dynamic_batch
+        x3 = rng.standard_normal((3, *model.inputs[0].shape[1:])).astype(np.float32)
+        (ours3,) = run_cli(binary, [x3], 1, tmp_path)
+        np.testing.assert_allclose(ours3, np.asarray(model(x3, training=False)), rtol=1e-4, atol=1e-4)

@@ -28,7 +28,8 @@ model = module.Model()
 x = np.load(sys.argv[1])
 out = {"predict": model.predict(x).tolist(), "run": model.run({model.input_names[0]: x})[model.output_names[0]].tolist()}
 errors = []
-for bad in (np.zeros((2, *x.shape[1:]), x.dtype), x.astype(np.float64)):
+# A wrong length (the batch may be any size: Keras declares it None), then a wrong dtype.
+for bad in (np.zeros((1, x.shape[1] + 1), x.dtype), x.astype(np.float64)):
     try:
         model.predict(bad)
     except (ValueError, TypeError) as e:
