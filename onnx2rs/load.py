@@ -594,6 +594,22 @@ def load(
     return model, to_ir(shapes_from_readers(infer_shapes(simplified, shapes)), phis)
 
 
+def _static_shapes(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> dict[str, list[int]]:
+    """The values whose shape is static by (lenient) shape inference; none for a model without
+    Scan, the only unrolling that needs them."""
+    if not any(n.op_type == "Scan" for n in model.graph.node):
+        return {}
+    try:
+        inferred = infer_shapes(_copy(model), shapes, strict=False)
+    except ModelError:
+        return {}
+    g = inferred.graph
+    known = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim]
+             for i in [*g.input, *g.value_info, *g.output] if _static(i)}
+    known |= {t.name: list(t.dims) for t in g.initializer}
+    return known
+
+
 def _runs(model: onnx.ModelProto, name: str, side: str, shapes: dict[str, list[int]]) -> bool:
     """Whether the If whose first output is `name` can take `side` at the fixed shapes: the
     model with that branch inlined loads through shape inference."""
@@ -625,7 +641,7 @@ def lift_control_flow(model: onnx.ModelProto, shapes: dict[str, list[int]]
     for _ in range(MAX_NESTING):
         sort_subgraphs(model.graph)  # onnxsim writes branches back out of dataflow order
         model, inlined = inline_constant_ifs(model)
-        model, unrolled = unroll_loops(model)
+        model, unrolled = unroll_loops(model, _static_shapes(model, shapes))
         flattened = 0
         if not (inlined or unrolled):
             model, new_phis, flattened = flatten_runtime_ifs(model, lambda m, name, side: _runs(m, name, side, shapes))

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 MAX_STEPS = 4096
 # The op types this step removes before code generation (for docs/ops.md).
-REMOVES = frozenset({"Loop"})
+REMOVES = frozenset({"Loop", "Scan"})
 
 
 def _constants(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
@@ -64,12 +64,20 @@ class _Unroller:
         return name
 
     def step(self, step: int, carried: list[str]) -> tuple[str, list[str], list[str]]:
-        """Copy the body once; return (condition, carried values, scan values) by their new names."""
+        """Copy a Loop's body once; return (condition, carried values, scan values) by their new names."""
         body = self.body
-        inner = {o for n in body.node for o in n.output} | {t.name for t in body.initializer}
         rename = {body.input[0].name: self._const("iteration", step, np.array(step, np.int64)),
                   body.input[1].name: self._const("condition_in", step, np.array(True))}
         rename.update({i.name: c for i, c in zip(body.input[2:], carried, strict=True)})
+        outs = self.copy_body(step, rename)
+        n_carried = len(carried)
+        return outs[0], outs[1:1 + n_carried], outs[1 + n_carried:]
+
+    def copy_body(self, step: int, rename: dict[str, str]) -> list[str]:
+        """Copy the body once, its inputs bound as `rename` says; its outputs' new names."""
+        body = self.body
+        rename = dict(rename)
+        inner = {o for n in body.node for o in n.output} | {t.name for t in body.initializer}
         for t in body.initializer:
             copy = onnx.TensorProto()
             copy.CopyFrom(t)
@@ -85,22 +93,27 @@ class _Unroller:
             copy.input[:] = [rename.get(i, i) if i else "" for i in n.input]
             copy.output[:] = [rename[o] if o else "" for o in n.output]
             self.nodes.append(copy)
-        outs = [rename.get(o.name, o.name) for o in body.output]
-        n_carried = len(carried)
-        return outs[0], outs[1:1 + n_carried], outs[1 + n_carried:]
+        return [rename.get(o.name, o.name) for o in body.output]
 
-    def stack(self, parts: list[str], out: str) -> None:
-        """`out` = the parts stacked along a new leading axis (a Loop's scan output)."""
+    def stack(self, parts: list[str], out: str, axis: int = 0) -> None:
+        """`out` = the parts stacked along a new axis `axis` (a Loop's or Scan's scan output)."""
         unsqueezed = []
         for i, part in enumerate(parts):
             name = self._name(f"{out}_unsqueezed", i)
             if self.opset >= 13:
-                axes = self._const(f"{out}_axes", i, np.array([0], np.int64))
+                axes = self._const(f"{out}_axes", i, np.array([axis], np.int64))
                 self.nodes.append(helper.make_node("Unsqueeze", [part, axes], [name], name=name))
             else:
-                self.nodes.append(helper.make_node("Unsqueeze", [part], [name], name=name, axes=[0]))
+                self.nodes.append(helper.make_node("Unsqueeze", [part], [name], name=name, axes=[axis]))
             unsqueezed.append(name)
-        self.nodes.append(helper.make_node("Concat", unsqueezed, [out], name=self._name(out, 0), axis=0))
+        self.nodes.append(helper.make_node("Concat", unsqueezed, [out], name=self._name(out, 0), axis=axis))
+
+    def take(self, value: str, index: int, axis: int, step: int) -> str:
+        """`value`'s slice `index` along `axis`, with that axis removed (a Scan input's step)."""
+        name = self._name(f"{value}_slice", step)
+        at = self._const(f"{value}_index", step, np.array(index, np.int64))
+        self.nodes.append(helper.make_node("Gather", [value, at], [name], name=name, axis=axis))
+        return name
 
 
 def _evaluate(graph: onnx.GraphProto, unroller: _Unroller, conds: list[str], opset: int) -> list[bool] | None:
@@ -184,16 +197,68 @@ def _finish(unroller: _Unroller, loop: onnx.NodeProto, carried: list[str], scans
     return unroller.nodes
 
 
-def unroll_loops(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
-    """A copy of `model` with every unrollable top-level Loop unrolled, and how many were."""
+def _attr(node: onnx.NodeProto, name: str, default):
+    return next((helper.get_attribute_value(a) for a in node.attribute if a.name == name), default)
+
+
+def _unroll_scan(graph: onnx.GraphProto, scan: onnx.NodeProto, opset: int,
+                 static: dict[str, list[int]]) -> list[onnx.NodeProto] | None:
+    """A Scan (opset 9+) as one copy of its body per step, when its scan inputs' lengths are known."""
+    unroller = _Unroller(graph, scan, opset)
+    body = unroller.body
+    m = int(_attr(scan, "num_scan_inputs", 0))
+    n = len(scan.input) - m
+    k = len(body.output) - n
+    nested = any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+                 for node in body.node for a in node.attribute)
+    dims = [static.get(x) for x in scan.input[n:]]
+    if opset < 9 or nested or m < 1 or any(d is None for d in dims):
+        return None
+    in_axes = [a % len(d) for a, d in zip(_attr(scan, "scan_input_axes", [0] * m), dims, strict=True)]
+    in_dirs = list(_attr(scan, "scan_input_directions", [0] * m))
+    out_axes = list(_attr(scan, "scan_output_axes", [0] * k))
+    out_dirs = list(_attr(scan, "scan_output_directions", [0] * k))
+    lengths = {d[a] for d, a in zip(dims, in_axes, strict=True)}
+    if len(lengths) != 1 or not 0 < (steps := lengths.pop()) <= MAX_STEPS:
+        return None
+    out_ranks = [len(o.type.tensor_type.shape.dim) + 1 if o.type.tensor_type.HasField("shape") else None
+                 for o in body.output[n:]]
+    if any(a < 0 and r is None for a, r in zip(out_axes, out_ranks, strict=True)):
+        return None
+    carried, parts = list(scan.input[:n]), []
+    for step in range(steps):
+        rename = {i.name: c for i, c in zip(body.input[:n], carried, strict=True)}
+        for i, (x, axis, reverse) in enumerate(zip(scan.input[n:], in_axes, in_dirs, strict=True)):
+            rename[body.input[n + i].name] = unroller.take(x, steps - 1 - step if reverse else step, axis, step)
+        outs = unroller.copy_body(step, rename)
+        carried, parts = outs[:n], [*parts, outs[n:]]
+    for value, out in zip(carried, scan.output[:n], strict=True):
+        if out:
+            unroller.nodes.append(helper.make_node("Identity", [value], [out], name=unroller._name(out, 0)))
+    for j, out in enumerate(scan.output[n:]):
+        if out:
+            column = [p[j] for p in parts]
+            axis = out_axes[j] % out_ranks[j] if out_axes[j] < 0 else out_axes[j]
+            unroller.stack(column[::-1] if out_dirs[j] else column, out, axis)
+    graph.initializer.extend(unroller.initializers)
+    return unroller.nodes
+
+
+def unroll_loops(model: onnx.ModelProto, static: dict[str, list[int]] | None = None) -> tuple[onnx.ModelProto, int]:
+    """A copy of `model` with every unrollable top-level Loop and Scan unrolled, and how many were.
+    `static` gives the static shapes known so far (a Scan's length is its inputs' length)."""
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
-    if not any(n.op_type == "Loop" for n in model.graph.node):
+    if not any(n.op_type in ("Loop", "Scan") for n in model.graph.node):
         return model, 0
     out = onnx.ModelProto()
     out.CopyFrom(model)
     nodes, count = [], 0
     for n in out.graph.node:
-        replacement = _unroll(out.graph, n, opset) if n.op_type == "Loop" and n.domain in ("", "ai.onnx") else None
+        replacement = None
+        if n.domain in ("", "ai.onnx") and n.op_type == "Loop":
+            replacement = _unroll(out.graph, n, opset)
+        elif n.domain in ("", "ai.onnx") and n.op_type == "Scan":
+            replacement = _unroll_scan(out.graph, n, opset, static or {})
         if replacement is None:
             nodes.append(n)
         else:

@@ -65,3 +65,40 @@ def test_static_loop_is_unrolled_and_matches_onnxruntime(trips: int, stop_after:
 def test_loop_with_a_run_time_trip_count_is_refused_by_name() -> None:
     with pytest.raises(UnsupportedError, match="Loop"):
         lower_model(_loop_model(None, 10), CompileOptions(input_shapes={"trips": []}))
+
+
+def _scan_model(reverse: int, out_axis: int) -> onnx.ModelProto:
+    """A running sum over axis 1 of x [2, 5, 3] (state [2, 3]), also scanning out each
+    step's state times a weight: Scan with a non-zero input axis, a direction and an output axis."""
+    body = helper.make_graph(
+        [helper.make_node("Add", ["acc_in", "x_t"], ["acc_out"]),
+         helper.make_node("Mul", ["acc_out", "w"], ["y_t"])],
+        "body",
+        [helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, [2, 3]),
+         helper.make_tensor_value_info("x_t", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, [2, 3]),
+         helper.make_tensor_value_info("y_t", TensorProto.FLOAT, [2, 3])],
+    )
+    scan = helper.make_node("Scan", ["acc", "x"], ["final", "ys"], body=body, num_scan_inputs=1,
+                            scan_input_axes=[1], scan_input_directions=[reverse], scan_output_axes=[out_axis])
+    out_shape = [5, 2, 3] if out_axis == 0 else [2, 3, 5]
+    graph = helper.make_graph(
+        [scan], "scan",
+        [helper.make_tensor_value_info("acc", TensorProto.FLOAT, [2, 3]),
+         helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 5, 3])],
+        [helper.make_tensor_value_info("final", TensorProto.FLOAT, [2, 3]),
+         helper.make_tensor_value_info("ys", TensorProto.FLOAT, out_shape)],
+        [onnx.numpy_helper.from_array(np.array([1.0, -2.0, 0.5], np.float32), "w")],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 16)], ir_version=IR_VERSION)
+
+
+@pytest.mark.parametrize("reverse, out_axis", [(0, 0), (1, -1)], ids=["forward", "reverse-last-axis"])
+def test_scan_with_static_length_is_unrolled_and_matches_onnxruntime(reverse: int, out_axis: int) -> None:
+    model = _scan_model(reverse, out_axis)
+    _, graph, _ = lower_model(model, CompileOptions())
+    assert "Scan" not in {n.op_type for n in graph.nodes}
+    rng = np.random.default_rng(5)
+    feeds = {"acc": rng.standard_normal((2, 3)).astype(np.float32),
+             "x": rng.standard_normal((2, 5, 3)).astype(np.float32)}
+    assert_matches_onnxruntime(model, feeds, tolerance=1e-6)
