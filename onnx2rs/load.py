@@ -147,7 +147,7 @@ def fixed_input_shapes(
         if inp.name in weights:
             continue
         if inp.name in overrides:
-            shapes[inp.name] = list(overrides.pop(inp.name))
+            shapes[inp.name] = _checked_override(inp, list(overrides.pop(inp.name)))
             continue
         dims = []
         for i, d in enumerate(inp.type.tensor_type.shape.dim):
@@ -165,6 +165,23 @@ def fixed_input_shapes(
     if overrides:
         raise ModelError(f"--input-shape names no model input: {sorted(overrides)}")
     return shapes
+
+
+def _checked_override(inp: onnx.ValueInfoProto, dims: list[int]) -> list[int]:
+    """`--input-shape` for `inp`, checked against the rank and the fixed dims the model declares."""
+    flag = f"--input-shape {inp.name}={','.join(map(str, dims))}"
+    if any(d < 0 for d in dims):
+        raise ModelError(f"{flag}: a dim cannot be negative")
+    t = inp.type.tensor_type
+    if not t.HasField("shape"):
+        return dims
+    declared = t.shape.dim
+    if len(declared) != len(dims):
+        raise ModelError(f"{flag}: input {inp.name!r} has rank {len(declared)}, not {len(dims)}")
+    for axis, (d, want) in enumerate(zip(declared, dims, strict=True)):
+        if d.HasField("dim_value") and d.dim_value > 0 and d.dim_value != want:
+            raise ModelError(f"{flag}: the model fixes axis {axis} of {inp.name!r} at {d.dim_value}")
+    return dims
 
 
 def simplify(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> onnx.ModelProto:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -202,3 +203,15 @@ def test_a_shape_known_only_at_run_time_names_the_node_and_the_input() -> None:
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     with pytest.raises(ModelError, match=r"Reshape node 'reshape_it'.*input\(s\) 'target'"):
         load(model)
+
+
+@pytest.mark.parametrize("dims, message", [
+    ([1, 512], "fixes axis 1 of 'x' at 576"), ([1, 576, 1], "has rank 2, not 3"), ([1, -3], "cannot be negative")])
+def test_input_shapes_that_contradict_the_model_are_one_clear_error(dims: list[int], message: str) -> None:
+    """silero_vad_openvino_16k.onnx fixes its input at [1, 576]: ONNX Runtime refused 512 as an internal error."""
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["batch", 576])
+    y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["batch", 576])
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    with pytest.raises(ModelError, match=re.escape(message)):
+        load(model, {"x": dims})
