@@ -82,45 +82,49 @@ def evaluate_node(node: Node, inputs: list[np.ndarray | None], opset: int) -> li
     return [np.asarray(x) for x in evaluator.run(None, feeds)]
 
 
+def _reads_through(graph: Graph, value: str, passes_on):
+    """Every (node, v) where `node` reads `v`, `value` itself or what it became through the nodes
+    that `passes_on(node, v)` says carry it on; each value visited once."""
+    frontier, seen = [value], set()
+    while frontier:
+        v = frontier.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        for node in graph.readers(v):
+            yield node, v
+            if passes_on(node, v):
+                frontier.extend(node.outputs)
+
+
+# Ops tf2onnx wraps around embedding ids before their Gather.
+_ID_OPS = frozenset({"Cast", "Add", "Sub", "Mul", "Where", "Identity", "Squeeze", "Unsqueeze", "Reshape",
+                     "Flatten", "Less", "Not"})
+
+
 def index_bound(graph: Graph, value: str) -> int | None:
     """The exclusive upper bound for an integer input that ends up indexing a Gather(Elements), if any.
 
     Follows the value through the ops tf2onnx wraps around embeddings (Cast, Add, Mul, Where,
     Less, Not...) to the Gather that consumes it, so that sampled ids stay in the table.
     """
-    frontier, seen, bounds = [value], set(), []
-    while frontier:
-        v = frontier.pop()
-        if v in seen:
-            continue
-        seen.add(v)
-        for node in graph.readers(v):
-            if node.op_type in ("Gather", "GatherElements") and node.input(1) == v and node.input(0):
-                data = graph.value(node.inputs[0])
-                axis = node.attrs.get("axis", 0) % len(data.shape)
-                bounds.append(data.shape[axis])
-            elif node.op_type in {"Cast", "Add", "Sub", "Mul", "Where", "Identity", "Squeeze",
-                                  "Unsqueeze", "Reshape", "Flatten", "Less", "Not"}:
-                frontier.extend(node.outputs)
+    bounds = []
+    for node, v in _reads_through(graph, value, lambda n, v: n.op_type in _ID_OPS):
+        if node.op_type in ("Gather", "GatherElements") and node.input(1) == v and node.input(0):
+            data = graph.value(node.inputs[0])
+            bounds.append(data.shape[node.attrs.get("axis", 0) % len(data.shape)])
     return min(bounds) if bounds else None
 
 
 def compared_constants(graph: Graph, value: str) -> list[int]:
     """The constants an integer input is tested for equality with (silero-vad's `sr == 16000`
     choosing a branch): the values that exercise the model, sorted."""
-    found, frontier, seen = set(), [value], set()
-    while frontier:
-        v = frontier.pop()
-        if v in seen:
-            continue
-        seen.add(v)
-        for node in graph.readers(v):
-            if node.op_type == "Equal":
-                other = node.inputs[1] if node.inputs[0] == v else node.inputs[0]
-                if graph.is_constant(other) and graph.initializers[other].size == 1:
-                    found.add(int(graph.initializers[other].reshape(-1)[0]))
-            elif node.op_type in _SAME_VALUES and node.inputs[0] == v:
-                frontier.extend(node.outputs)
+    found = set()
+    for node, v in _reads_through(graph, value, lambda n, v: n.op_type in _SAME_VALUES and n.inputs[0] == v):
+        if node.op_type == "Equal":
+            other = node.inputs[1] if node.inputs[0] == v else node.inputs[0]
+            if graph.is_constant(other) and graph.initializers[other].size == 1:
+                found.add(int(graph.initializers[other].reshape(-1)[0]))
     return sorted(found)
 
 
