@@ -15,8 +15,12 @@ import numpy as np
 from .dtypes import DType, from_numpy
 from .errors import ModelError
 
-# The domain of the IR's own ops (`Phi`), which a model file may not use.
+# The domain of the IR's own ops (`Phi`, `LoopBegin`, `LoopEnd`), which a model file may not use.
 IR_DOMAIN = "onnx2rs"
+# The two nodes around a run-time loop's body (`loops.py`); code generation, not an op
+# lowering, turns them into a `while` block.
+LOOP_BEGIN = "LoopBegin"
+LOOP_END = "LoopEnd"
 
 
 @dataclass
@@ -57,6 +61,16 @@ class Node:
     def input(self, i: int) -> str | None:
         """Input `i`, or None if it is absent or omitted."""
         return self.inputs[i] if i < len(self.inputs) and self.inputs[i] else None
+
+    @property
+    def is_loop_begin(self) -> bool:
+        """True for the node that opens a run-time loop."""
+        return self.op_type == LOOP_BEGIN and self.domain == IR_DOMAIN
+
+    @property
+    def is_loop_end(self) -> bool:
+        """True for the node that closes a run-time loop."""
+        return self.op_type == LOOP_END and self.domain == IR_DOMAIN
 
 
 @dataclass
@@ -99,6 +113,30 @@ class Graph:
             cycle = [edge[0] for edge in nx.find_cycle(g)]
             raise ModelError(f"the graph has a cycle through nodes {cycle}") from None
         self.nodes = [by_name[n] for n in order]
+        for begin, _ in self.loops():
+            self._hoist(g, begin)
+
+    def loops(self) -> list[tuple[int, int]]:
+        """The (LoopBegin, LoopEnd) index pairs of the run-time loops, in order; the body is
+        the nodes strictly between. Loops do not nest (`loops.py` refuses nested ones)."""
+        pairs, begin = [], None
+        for i, node in enumerate(self.nodes):
+            if node.is_loop_begin:
+                begin = i
+            elif node.is_loop_end and begin is not None:
+                pairs.append((begin, i))
+                begin = None
+        return pairs
+
+    def _hoist(self, g: nx.MultiDiGraph, begin: int) -> None:
+        """Move the nodes after LoopBegin that do not depend on it to just before it: they
+        run once, whatever the trip count (zero included), and the body is what is left."""
+        start = self.nodes[begin].name
+        inside = nx.descendants(g, start)
+        end = next(i for i in range(begin, len(self.nodes)) if self.nodes[i].is_loop_end)
+        region = self.nodes[begin + 1:end]
+        self.nodes[begin:end] = ([n for n in region if n.name not in inside] + [self.nodes[begin]]
+                                 + [n for n in region if n.name in inside])
 
     def producer(self, value: str) -> Node | None:
         """The node that computes `value`, or None for inputs and initializers."""

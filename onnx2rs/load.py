@@ -18,11 +18,12 @@ from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 
 from . import dtypes, frontends
-from .errors import ModelError, UnsupportedError
-from .ir import IR_DOMAIN, Graph, Node, Value
-from .reference import evaluate_node, ort_compatible
 from .branches import flatten_runtime_ifs, inline_constant_ifs, sort_subgraphs, taking
+from .errors import ModelError, UnsupportedError
+from .ir import IR_DOMAIN, LOOP_BEGIN, LOOP_END, Graph, Node, Value
+from .loops import flatten_runtime_loops
 from .passes.constant_fold import NONDETERMINISTIC
+from .reference import evaluate_node, ort_compatible
 from .unroll import unroll_loops
 
 log = logging.getLogger(__name__)
@@ -483,9 +484,13 @@ def to_ir(model: onnx.ModelProto, phis: dict[str, int | None] | None = None) -> 
     """Lift a shape-inferred model into the IR (Constant nodes become initializers).
 
     The `Where` nodes that compute `phis` (flattened Ifs, see `branches.py`) become `Phi` nodes,
-    without the input that `phis` names (a branch that cannot run).
+    without the input that `phis` names (a branch that cannot run). Loops left after
+    unrolling are flattened here (`loops.py`).
     """
     phis = phis or {}
+    own = {n.name for n in model.graph.node if n.domain == IR_DOMAIN}
+    model, _ = flatten_runtime_loops(model)
+    structure = {n.name for n in model.graph.node if n.domain == IR_DOMAIN} - own
     g = model.graph
     unsupported: dict[str, list[str]] = {}
     initializers = {t.name: numpy_helper.to_array(t) for t in g.initializer}
@@ -506,6 +511,9 @@ def to_ir(model: onnx.ModelProto, phis: dict[str, int | None] | None = None) -> 
             values.pop(n.output[0], None)
             continue
         name = _unique(n.name, f"{n.op_type}_{i}", taken)
+        if n.domain == IR_DOMAIN and n.op_type in (LOOP_BEGIN, LOOP_END) and n.name in structure:
+            nodes.append(Node(name, n.op_type, list(n.input), list(n.output), _attrs(n), n.domain))
+            continue
         if n.domain == IR_DOMAIN:
             unsupported.setdefault(f"{n.domain}.{n.op_type}", []).append(n.name or n.output[0])
             continue

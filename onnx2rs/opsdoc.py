@@ -21,7 +21,10 @@ def ops_markdown() -> str:
         f"{len(supported_op_types())} op types (default `ai.onnx` domain): {len(onnx_ops())} lowered to runtime "
         f"kernels, and {len(REWRITTEN)} that passes rewrite away before",
         "code generation: `Loop` with a trip count known at build time and `Scan` (opset 9 and later)",
-        "over inputs of static length, both unrolled on load by `unroll` (up to 4096 steps),",
+        "over inputs of static length, both unrolled on load by `unroll` (up to 4096 steps);",
+        "`Loop` whose trip count or condition is computed at run time (by `loops`: one copy of its",
+        "body in a `while` block, where each carried value keeps one static shape, the body holds no",
+        "nested subgraph, and no scan output is used, since its length would be known only at run time);",
         "`If` (by `branches` on load: a condition known at build time inlines its branch; a run-time",
         "condition compiles both branches, nested ones too, and the generated code runs the chosen one",
         "per call (`passes/guards.py`); both must give each output one static shape, and a branch that",
@@ -31,8 +34,8 @@ def ops_markdown() -> str:
         "by `decompose`. `Shape` and `Size` fold into constants, since every shape is static; so does",
         "any op whose inputs are all constants (Range and ConstantOfShape usually do).",
         "",
-        "`Loop` with a trip count or condition computed at run time is not supported yet, nor is",
-        "opset 8's `Scan` (with its batch axis and `sequence_lens`).",
+        "Not supported yet: the scan outputs of a run-time `Loop`, and opset 8's `Scan` (with its",
+        "batch axis and `sequence_lens`).",
         "",
         "A model that uses anything else fails at build time with exit code 2, naming every",
         "unsupported op and its nodes. Shapes must be static once the input shapes are fixed",
@@ -51,5 +54,5 @@ def ops_markdown() -> str:
         inplace = "yes" if spec.can_run_inplace else "view" if spec.view else "-"
         lines.append(f"| {op} | {spec.family} | {attrs} | {dtypes} | {inplace} | {spec.limits or '-'} |")
     lines += ["", "Rewritten away by a pass:", "", "| op | pass |", "| --- | --- |"]
-    lines += [f"| {op} | `{name}` |" for op, name in sorted(REWRITTEN.items())]
+    lines += [f"| {op} | {', '.join(f'`{name}`' for name in steps)} |" for op, steps in sorted(REWRITTEN.items())]
     return "\n".join(lines) + "\n"

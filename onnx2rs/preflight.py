@@ -13,6 +13,8 @@ def check_supported(graph: Graph) -> None:
     if not graph.inputs:
         problems["a model without run-time inputs (its outputs are constants)"] = [graph.name]
     for node in graph.nodes:
+        if node.is_loop_begin or node.is_loop_end:
+            continue  # the IR's own structure, which code generation writes out
         spec = lookup(node.op_type, node.domain)
         label = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
         if spec is None:

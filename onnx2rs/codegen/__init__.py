@@ -23,11 +23,13 @@ from typing import Any
 import numpy as np
 
 from ..dtypes import BY_NAME, to_storage
+from ..errors import ModelError
 from ..ir import Graph, Node, Value
 from ..ops import Lowering, lookup
 from ..passes import InplaceDecision, Interval, MemoryPlan
 from ..passes.guards import Guard, guards
 from ..resources import runtime_dir
+from .loops import loop_begin, loop_end
 from .names import RESERVED, Names, crate_name, shadowed_module
 from .render import Renderer, literal
 from .weights import write_weights
@@ -231,12 +233,24 @@ def emit_crate(
     steps, used, read_inputs, workspace = [], set(), set(), 0
     conditions = guards(graph)
     for node in graph.nodes:
-        step, ctx = _lower(graph, node, renderer, arena, inplace.get(node.name))
-        used.update(ctx.weights_used)
-        read_inputs.update(ctx.inputs_used)
-        workspace = max(workspace, ctx.workspace_needed)
+        if node.is_loop_begin or node.is_loop_end:
+            lowered = (loop_begin(graph, node, renderer, arena) if node.is_loop_begin
+                       else loop_end(graph, node, renderer, arena, memory.views))
+            step = lowered.step(node)
+            used.update(lowered.weights)
+            read_inputs.update(lowered.inputs)
+        else:
+            step, ctx = _lower(graph, node, renderer, arena, inplace.get(node.name))
+            used.update(ctx.weights_used)
+            read_inputs.update(ctx.inputs_used)
+            workspace = max(workspace, ctx.workspace_needed)
         step["guard"] = _guard(graph, conditions.get(node.name), renderer, arena)
         steps.append(step)
+    for begin, end in graph.loops():
+        # A loop lies inside one `if` block or none: its body runs when the loop does.
+        if any(st["guard"] != steps[begin]["guard"] for st in steps[begin:end + 1]):
+            raise ModelError(f"the loop opened by {graph.nodes[begin].name!r} runs under different run-time "
+                             "conditions in different places, which onnx2rs cannot generate yet")
     for before, step, after in zip([None, *steps[:-1]], steps, [*steps[1:], None], strict=True):
         # Consecutive steps under one condition share one `if` block.
         step["opens"] = bool(step["guard"]) and (before is None or before["guard"] != step["guard"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import branches as _branches
+from .. import loops as _loops
 from .. import unroll as _unroll
 from ..ir import Graph
 from . import constant_fold as _constant_fold
@@ -54,12 +55,11 @@ PIPELINE: list[Pass] = [
 ]
 
 
-# Op types that never reach code generation, and the pass that removes them.
-REWRITTEN: dict[str, str] = {
-    op: module.__name__.rsplit(".", 1)[-1]
-    for module in (_branches, _unroll, _sanitize, _decompose, _constant_fold)
-    for op in sorted(module.REMOVES)
-}
+# Op types that never reach code generation, and the steps that remove them.
+REWRITTEN: dict[str, tuple[str, ...]] = {}
+for _module in (_branches, _unroll, _loops, _sanitize, _decompose, _constant_fold):
+    for _op in sorted(_module.REMOVES):
+        REWRITTEN[_op] = (*REWRITTEN.get(_op, ()), _module.__name__.rsplit(".", 1)[-1])
 
 
 def analyse(graph: Graph) -> tuple[dict[str, Interval], dict[str, InplaceDecision], MemoryPlan]:

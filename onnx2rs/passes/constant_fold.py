@@ -46,6 +46,8 @@ def _fold(graph: Graph, node: Node) -> list[np.ndarray] | None:
     if static is not None:
         return [static]
     given = [v for v in node.inputs if v]
+    if node.is_loop_begin or node.is_loop_end:
+        return None  # a loop's structure, run however many times the model says
     if not given or not all(graph.is_constant(v) for v in given) or node.op_type in NONDETERMINISTIC:
         return None
     if any(isinstance(a, (list, tuple)) and a and not isinstance(a[0], (int, float, str, np.ndarray))

@@ -4,7 +4,9 @@ Analysis only: it changes nothing. `inplace` and `memory_plan` consume its resul
 Steps are node indices. Graph inputs are born at step -1; graph outputs stay live
 until step len(nodes), i.e. past the last node, because the caller receives them.
 Given `views`, a view's readers also read its root's memory: the root stays live
-until its last view is read.
+until its last view is read. A value that the body of a run-time loop reads but that
+was defined before the loop stays live until the loop's last node (LoopEnd): the next
+step reads it again.
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ def liveness(graph: Graph, views: dict[str, View] | None = None) -> dict[str, In
     for v in graph.outputs:
         if v in end:
             end[v] = len(graph.nodes)
+    for begin, finish in graph.loops():
+        for node in graph.nodes[begin + 1:finish]:
+            for v in node.inputs:
+                if v in start and start[v] < begin:
+                    end[v] = max(end[v], finish)
     for view in (views or {}).values():
         end[view.root] = max(end[view.root], end[view.value])
         readers[view.root] += readers[view.value]

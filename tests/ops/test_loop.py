@@ -7,10 +7,13 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from onnx2rs import CompileOptions, UnsupportedError
+from onnx2rs import CompileOptions, compile_model, toolchain
 from onnx2rs.build import lower_model
+from onnx2rs.errors import ModelError
+from onnx2rs.reference import run_onnxruntime
+from onnx2rs.verify import run_cli
 
-from ..helpers import IR_VERSION, assert_matches_onnxruntime
+from ..helpers import IR_VERSION, assert_matches_onnxruntime, scratch_dir
 
 pytestmark = pytest.mark.cargo
 
@@ -62,9 +65,97 @@ def test_static_loop_is_unrolled_and_matches_onnxruntime(trips: int, stop_after:
     assert_matches_onnxruntime(model, {"x": x}, tolerance=1e-6)
 
 
-def test_loop_with_a_run_time_trip_count_is_refused_by_name() -> None:
-    with pytest.raises(UnsupportedError, match="Loop"):
+def test_run_time_loop_with_a_used_scan_output_is_refused_by_name() -> None:
+    """Its scan output's length is known only at run time (dynamic shapes are P11's)."""
+    with pytest.raises(ModelError, match="Loop node 'Loop_0' .* scan output.*'states'.*run-time length"):
         lower_model(_loop_model(None, 10), CompileOptions(input_shapes={"trips": []}))
+
+
+def _value(name: str, dtype: int, shape: list[int]) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, dtype, shape)
+
+
+def _runtime_loops_model() -> onnx.ModelProto:
+    """Two loops that run a number of times known only per call.
+
+    `rnn`: at most `trips` steps of h <- tanh(h @ w + relu(x) + 2·relu(x)) and acc <- acc + i,
+    while acc < limit. Its body reads the outer intermediate relu(x) first (a node that could
+    run in place over it must not: the next step reads it again) and computes 2·relu(x),
+    which depends on nothing the loop changes.
+    `fib`: while `go` and then i < k: (a, b, keep) <- (b, a + b, keep), a swap through the
+    carried values, and one passed through unchanged.
+    """
+    f, i64, b = TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL
+    rnn = helper.make_graph(
+        [helper.make_node("MatMul", ["h_in", "w"], ["hw"]),
+         helper.make_node("Add", ["xr", "hw"], ["pre"]),
+         helper.make_node("Mul", ["xr", "two"], ["xr2"]),
+         helper.make_node("Add", ["pre", "xr2"], ["pre2"]),
+         helper.make_node("Tanh", ["pre2"], ["h_out"]),
+         helper.make_node("Cast", ["i"], ["fi"], to=f),
+         helper.make_node("Add", ["acc_in", "fi"], ["acc_out"]),
+         helper.make_node("Squeeze", ["acc_out"], ["total"]),
+         helper.make_node("Less", ["total", "limit"], ["c_out"])],
+        "rnn", [_value("i", i64, []), _value("c", b, []), _value("h_in", f, [1, 4]), _value("acc_in", f, [1])],
+        [_value("c_out", b, []), _value("h_out", f, [1, 4]), _value("acc_out", f, [1])],
+        [onnx.numpy_helper.from_array(np.array(2.0, np.float32), "two")])
+    fib = helper.make_graph(
+        [helper.make_node("Add", ["a_in", "b_in"], ["sum"]),
+         helper.make_node("Less", ["j", "k"], ["more"])],
+        "fib", [_value("j", i64, []), _value("c2", b, []), _value("a_in", f, [2]), _value("b_in", f, [2]),
+                _value("keep_in", f, [3])],
+        [_value("more", b, []), _value("b_in", f, [2]), _value("sum", f, [2]), _value("keep_in", f, [3])])
+    rng = np.random.default_rng(0)
+    inits = [onnx.numpy_helper.from_array(rng.standard_normal((4, 4)).astype(np.float32) * 0.5, "w"),
+             onnx.numpy_helper.from_array(np.zeros((1, 4), np.float32), "h0"),
+             onnx.numpy_helper.from_array(np.zeros(1, np.float32), "acc0"),
+             onnx.numpy_helper.from_array(np.array([1.0, 0.5], np.float32), "a0"),
+             onnx.numpy_helper.from_array(np.array([1.0, 2.0], np.float32), "b0")]
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["xr"]),
+         helper.make_node("Loop", ["trips", "", "h0", "acc0"], ["h", "acc"], body=rnn),
+         helper.make_node("Relu", ["keep0"], ["keep_r"]),
+         helper.make_node("Loop", ["", "go", "a0", "b0", "keep_r"], ["a", "b", "keep"], body=fib)],
+        "loops",
+        [_value("x", f, [1, 4]), _value("trips", i64, []), _value("limit", f, []), _value("go", b, []),
+         _value("k", i64, []), _value("keep0", f, [3])],
+        [_value("h", f, [1, 4]), _value("acc", f, [1]), _value("a", f, [2]), _value("b", f, [2]),
+         _value("keep", f, [3])],
+        inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=IR_VERSION)
+
+
+def test_loops_run_as_many_times_as_each_call_says() -> None:
+    """One crate, called with trip counts and conditions that stop each loop at step 0, in the
+    middle and at its trip count, against ONNX Runtime (atol = rtol = 1e-6)."""
+    model = _runtime_loops_model()
+    _, graph, _ = lower_model(model, CompileOptions())
+    assert "Loop" not in {n.op_type for n in graph.nodes}
+    assert len(graph.loops()) == 2
+    begin, end = graph.loops()[0]
+    assert "Mul" not in {n.op_type for n in graph.nodes[begin:end]}, "2·relu(x) runs once, before the loop"
+    rng = np.random.default_rng(3)
+    calls = [(trips, limit, go, k) for trips, limit, go, k in
+             [(0, 9.0, False, 3), (3, 9.0, True, 4), (7, 0.5, True, 0), (50, 9.0, True, 9), (-1, 9.0, True, 1)]]
+    with scratch_dir() as workdir:
+        def feeds(trips, limit, go, k):
+            return {"x": rng.standard_normal((1, 4)).astype(np.float32), "trips": np.array(trips, np.int64),
+                    "limit": np.array(limit, np.float32), "go": np.array(go), "k": np.array(k, np.int64),
+                    "keep0": rng.standard_normal(3).astype(np.float32)}
+        first = feeds(*calls[1])
+        result = compile_model(model, workdir / "crate", CompileOptions(
+            name="loops", reference=(first, run_onnxruntime(model, first))))
+        binary = toolchain.build_binary(result.out_dir, result.crate)
+        toolchain.cargo(["clippy", "--release", "--quiet", "--", "-D", "warnings"], result.out_dir)
+        steps = set()
+        for call in calls:
+            given = feeds(*call)
+            theirs = run_onnxruntime(model, given)
+            ours = run_cli(binary, [given[n] for n in result.graph.inputs], len(theirs), workdir)
+            for o, t in zip(ours, theirs, strict=True):
+                np.testing.assert_allclose(o, t, rtol=1e-6, atol=1e-6)
+            steps.add(float(theirs[1][0]))  # acc = 0 + 1 + ... + (steps - 1)
+        assert len(steps) >= 3, f"the calls must stop the loop after different numbers of steps: {steps}"
 
 
 def _scan_model(reverse: int, out_axis: int) -> onnx.ModelProto:
