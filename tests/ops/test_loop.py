@@ -65,12 +65,6 @@ def test_static_loop_is_unrolled_and_matches_onnxruntime(trips: int, stop_after:
     assert_matches_onnxruntime(model, {"x": x}, tolerance=1e-6)
 
 
-def test_run_time_loop_with_a_used_scan_output_is_refused_by_name() -> None:
-    """Its scan output's length is known only at run time (dynamic shapes are P11's)."""
-    with pytest.raises(ModelError, match="Loop node 'Loop_0' .* scan output.*'states'.*run-time length"):
-        lower_model(_loop_model(None, 10), CompileOptions(input_shapes={"trips": []}))
-
-
 def _value(name: str, dtype: int, shape: list[int]) -> onnx.ValueInfoProto:
     return helper.make_tensor_value_info(name, dtype, shape)
 
