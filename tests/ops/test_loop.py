@@ -9,7 +9,6 @@ from onnx import TensorProto, helper
 
 from onnx2rs import CompileOptions, compile_model, toolchain
 from onnx2rs.build import lower_model
-from onnx2rs.errors import ModelError
 from onnx2rs.reference import run_onnxruntime
 from onnx2rs.verify import run_cli
 
