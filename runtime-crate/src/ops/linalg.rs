@@ -171,8 +171,8 @@ pub fn mat_mul_into_on<T: Numeric>(
     Ok(())
 }
 
-/// `c = a·b` for row-major `a` (`[m, k]`) and `c` (`[m, n]`) slices and a B read in
-/// place whose row `p` is `b[start_p..][..n]`, where `starts(first, s)` writes the starts of
+/// `c = a·b` (`c += a·b` with `accumulate`) for row-major `a` (`[m, k]`) and `c` (`[m, n]`)
+/// slices and a B read in place whose row `p` is `b[start_p..][..n]`, where `starts(first, s)` writes the starts of
 /// rows `first..first + s.len()` into `s`: rows may overlap or skip, which lets a
 /// stride-1 convolution read each tap's row of its im2col matrix as a shifted stretch of
 /// its zero-padded input.
@@ -186,6 +186,7 @@ pub(crate) fn mat_mul_rows_into<T: Numeric>(
     starts: impl Fn(usize, &mut [usize]) + Copy,
     c: &mut [T],
     (m, k, n): (usize, usize, usize),
+    accumulate: bool,
 ) -> Result<()> {
     let mut block = [0usize; KC];
     let rows_fit = (0..k).step_by(KC).all(|first| {
@@ -206,11 +207,13 @@ pub(crate) fn mat_mul_rows_into<T: Numeric>(
     }
     let (a, c) = (&a[..m * k], &mut c[..m * n]);
     if k == 0 {
-        c.fill(T::zero()); // the kernel writes C only from its depth blocks
+        if !accumulate {
+            c.fill(T::zero()); // the kernel writes C only from its depth blocks
+        }
         return Ok(());
     }
     let b = InPlace { values: b, starts };
-    blocked_on(Isa::best(), T::one(), a, b, c, Dims { m, k, n }, false);
+    blocked_on(Isa::best(), T::one(), a, b, c, Dims { m, k, n }, accumulate);
     Ok(())
 }
 
@@ -1197,7 +1200,7 @@ mod tests {
         let b: Vec<f32> = (0..k + n).map(|i| (i as f32 * 0.37).sin()).collect();
         let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.11).cos()).collect();
         let mut c = vec![f32::NAN; m * n];
-        mat_mul_rows_into(&a, &b, row_stride(1), &mut c, (m, k, n)).unwrap();
+        mat_mul_rows_into(&a, &b, row_stride(1), &mut c, (m, k, n), false).unwrap();
         let whole = Array2::from_shape_fn((k, n), |(p, j)| b[p + j]);
         let expected = Array2::from_shape_vec((m, k), a).unwrap().dot(&whole);
         for (x, y) in c.iter().zip(&expected) {
@@ -1208,10 +1211,10 @@ mod tests {
     #[test]
     fn rows_past_the_end_are_an_error() {
         let (a, b, mut c) = ([1.0f32; 4], [1.0f32; 5], [0.0f32; 4]);
-        assert!(mat_mul_rows_into(&a, &b, row_stride(2), &mut c, (2, 2, 2)).is_ok());
-        assert!(mat_mul_rows_into(&a, &b, row_stride(4), &mut c, (2, 2, 2)).is_err());
+        assert!(mat_mul_rows_into(&a, &b, row_stride(2), &mut c, (2, 2, 2), false).is_ok());
+        assert!(mat_mul_rows_into(&a, &b, row_stride(4), &mut c, (2, 2, 2), false).is_err());
         let mut c = [f32::NAN; 4];
-        mat_mul_rows_into(&a, &b, row_stride(2), &mut c, (2, 0, 2)).unwrap();
+        mat_mul_rows_into(&a, &b, row_stride(2), &mut c, (2, 0, 2), false).unwrap();
         assert_eq!(c, [0.0; 4]);
     }
 }

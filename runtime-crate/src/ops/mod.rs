@@ -7,6 +7,7 @@
 
 mod control;
 mod conv;
+mod conv_transpose;
 mod elementwise;
 mod linalg;
 mod matmul;
@@ -15,14 +16,14 @@ mod operands;
 mod pool;
 mod recurrent;
 mod reduce;
+mod resize;
 mod shape;
 mod unary;
 mod window;
 
 pub use control::phi_into;
-pub use conv::{
-    conv, conv_into, conv_shapes, conv_transpose_into, ConvParams, ConvTransposeParams,
-};
+pub use conv::{conv, conv_into, conv_shapes, ConvParams};
+pub use conv_transpose::{conv_transpose_into, ConvTransposeParams};
 pub use elementwise::*;
 pub use linalg::{
     mat_mul_into, mat_mul_into_on, mat_mul_packed_into, mat_mul_packed_into_on,
@@ -47,11 +48,11 @@ pub use pool::{
 };
 pub use recurrent::{recurrent_into, Cell, RecurrentInputs, RecurrentOutputs, RecurrentParams};
 pub use reduce::{arg_extreme_into, reduce_into, topk_into, Axes, Reduce};
+pub use resize::{resize_into, ResizeCoordinates, ResizeMode, ResizeParams, RESIZE_MAX_RANK};
 pub use shape::{
     cast, concat, concat_into, cumsum_into, expand_into, eye_into, fill_into, gather,
-    gather_elements_into, gather_into, pad_into, range_into, reshape, resize_into,
-    reverse_sequence_into, scalar, slice_into, tile_into, transpose, transpose_into, trilu_into,
-    values, PadMode, ResizeCoordinates, ResizeMode, ResizeParams, RESIZE_MAX_RANK,
+    gather_elements_into, gather_into, pad_into, range_into, reshape, reverse_sequence_into,
+    scalar, slice_into, tile_into, transpose, transpose_into, trilu_into, values, PadMode,
 };
 pub use unary::{unary_flat_inplace, unary_inplace, unary_into, Activation, Unary};
 pub use window::Window;
