@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Generated crates share one target dir, so ndarray and friends build once.
 export CARGO_TARGET_DIR ?= $(CURDIR)/target/cargo
 
-.PHONY: demo test venv dev-venv lint clean models docs chromium openblas
+.PHONY: demo test venv dev-venv lint clean models docs bench-real chromium openblas
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,12 @@ test: $(VENV)/.dev chromium openblas
 ## make models: regenerate the committed Keras-made .onnx files (needs the [tf] extra).
 models: $(VENV)/.dev
 	$(PY) scripts/make_models.py
+
+## make bench-real: time the real-workload set (P8) against ONNX Runtime and tract (slow).
+bench-real: $(VENV)/.dev
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) -m pip uninstall --quiet --yes triton
+	$(PY) scripts/bench_real.py
 
 ## make docs: regenerate docs/ops.md from the op registry.
 docs: $(VENV)/.base

@@ -15,6 +15,7 @@ here and in benchmarks, never in tests.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -298,6 +299,16 @@ def bench(
                 out32 = _worker(["onnxruntime", str(model_path), str(work / "feeds32.npz"), str(threads), str(runs)])
                 measured.batch32_median_us, measured.batch32_p90_us = out32["median_us"], out32["p90_us"]
             report.measurements.append(measured)
+        if importlib.util.find_spec("tract") is not None:  # the other Rust engine, when installed
+            for feeds, batch32 in (("feeds.npz", False), ("feeds32.npz", True)):
+                if batch32 and not result.dynamic_batch:
+                    continue
+                out = _worker(["tract", str(model_path), str(work / feeds), str(runs)])
+                if not batch32:
+                    tract_row = Measurement("tract", out["median_us"], out["p90_us"], out["peak_rss_mb"], out["runs"])
+                    report.measurements.append(tract_row)
+                else:
+                    tract_row.batch32_median_us, tract_row.batch32_p90_us = out["median_us"], out["p90_us"]
         python = None
         if python_module:
             python = install_python_module(result.out_dir, work / "venv",

@@ -24,6 +24,7 @@ from .inplace import InplaceDecision, decide_inplace
 from .liveness import Interval, liveness
 from .manager import Pass, PassReport, run_passes
 from .memory_plan import MemoryPlan, plan_memory
+from .recompose import recompose
 from .sanitize import sanitize
 from .views import View, find_views
 from .weight_layout import pretranspose_gemm_weights
@@ -35,6 +36,9 @@ PIPELINE: list[Pass] = [
     decompose,
     # Whatever onnxsim left: constant subgraphs, and Shape/Size of static shapes.
     constant_fold,
+    # On folded constants, before any fusion: hard-swish spelled as Add, Clip, Mul and Div
+    # becomes one HardSwish, which activation fusion then puts into the Conv before it.
+    recompose,
     # Before activation fusion: BatchNormalization sits between Conv and Relu.
     fuse_conv_batchnorm,
     # The same for BatchNormalization and bias written as Mul and Add (tf2onnx), before

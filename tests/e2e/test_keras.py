@@ -53,7 +53,7 @@ def test_compiled_model_matches_keras(make_models, builder: str, tmp_path: Path)
     # Training-only layers (Dropout, SpatialDropout1D, GaussianNoise) leave no trace; Loops are unrolled.
     assert not {n.op_type for n in result.graph.nodes} & {"Dropout", "Identity", "RandomNormal",
                                                           "RandomNormalLike", "Loop"}
-    binary = toolchain.build_binary(result.out_dir, result.crate)
+    binary = toolchain.build_binary(result.out_dir, result.crate, profile="dev")
     (ours,) = run_cli(binary, [x], 1, tmp_path)
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)
     assert_crate_tests_pass(result.out_dir)  # ONNX Runtime's outputs, and zero allocations per run
@@ -80,7 +80,7 @@ def test_keras_files_build_through_the_front_end(make_models, builder: str, fmt:
     x = rng.standard_normal((1, *model.inputs[0].shape[1:])).astype(np.float32)
     expected = np.asarray(model(x, training=False))
     result = compile_model(path, tmp_path / "crate")
-    binary = toolchain.build_binary(result.out_dir, result.crate)
+    binary = toolchain.build_binary(result.out_dir, result.crate, profile="dev")
     (ours,) = run_cli(binary, [x], 1, tmp_path)
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)
     if fmt == ".keras":  # the models only this test builds

@@ -113,10 +113,10 @@ def test_model_names_never_collide_with_generated_code(tmp_path: Path) -> None:
             name="names_module", python=True, reference=(feeds, expected)))
         crate = result.out_dir
         # Every target of the crate (lib, CLI, tests and benches) compiles, without a warning.
-        toolchain.cargo(["clippy", "--release", "--all-targets", "--quiet", "--", "-D", "warnings"], crate)
+        toolchain.cargo(["clippy", "--all-targets", "--quiet", "--", "-D", "warnings"], crate)
         output = toolchain.cargo(["test", "--release", "--quiet"], crate)
         assert "test result: ok" in output and "FAILED" not in output
-        binary = toolchain.build_binary(crate, result.crate)
+        binary = toolchain.build_binary(crate, result.crate, profile="dev")
         ours = run_cli(binary, [feeds[n] for n in result.graph.inputs], len(expected), workdir)
         for a, b in zip(ours, expected, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)

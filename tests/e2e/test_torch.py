@@ -106,7 +106,7 @@ def test_compiled_module_matches_torch(name: str, tmp_path: Path) -> None:
     with torch.no_grad():
         expected = module(x).numpy()
     result = from_torch(module, (x,), tmp_path / name)
-    binary = toolchain.build_binary(result.out_dir, result.crate)
+    binary = toolchain.build_binary(result.out_dir, result.crate, profile="dev")
     (ours,) = run_cli(binary, [x.numpy()], 1, tmp_path)
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)
     assert_crate_tests_pass(result.out_dir)  # ONNX Runtime's outputs, and zero allocations per run
@@ -133,7 +133,7 @@ def test_exported_program_file_builds_like_the_module(tmp_path: Path) -> None:
         expected = module(x).numpy()
     result = compile_model(path, tmp_path / "crate")
     assert result.crate == "resnet"
-    binary = toolchain.build_binary(result.out_dir, result.crate)
+    binary = toolchain.build_binary(result.out_dir, result.crate, profile="dev")
     (ours,) = run_cli(binary, [x.numpy()], 1, tmp_path)
     np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-4)
 
@@ -147,7 +147,7 @@ def test_dynamic_batch_runs_any_batch_size(name: str, features: tuple[str, ...],
     x32 = torch.cat([MODELS[name][1](generator) for _ in range(32)])
     result = from_torch(module, (x1,), tmp_path / name, dynamic_batch=True)
     assert result.dynamic_batch
-    binary = toolchain.build_binary(result.out_dir, result.crate, features=features)
+    binary = toolchain.build_binary(result.out_dir, result.crate, profile="dev", features=features)
     if features:
         toolchain.cargo(["clippy", "--all-targets", "--quiet", "--features", ",".join(features), "--",
                          "-D", "warnings"], result.out_dir)
@@ -163,6 +163,6 @@ def test_static_batch_model_refuses_other_batch_sizes(tmp_path: Path) -> None:
     module, x1 = _seeded("resnet")
     result = from_torch(module, (x1,), tmp_path / "static")
     assert not result.dynamic_batch
-    binary = toolchain.build_binary(result.out_dir, result.crate)
+    binary = toolchain.build_binary(result.out_dir, result.crate, profile="dev")
     with pytest.raises(Exception, match="must have shape"):
         run_cli(binary, [np.zeros((2, 3, 32, 32), np.float32)], 1, tmp_path)

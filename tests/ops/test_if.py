@@ -92,8 +92,8 @@ def test_if_on_a_run_time_condition_chooses_its_branch_per_call(model: onnx.Mode
         first = {"x": X, **{k: np.array(v) for k, v in conditions[0].items()}}
         result = compile_model(model, workdir / "crate", CompileOptions(
             name="branches", reference=(first, run_onnxruntime(model, first))))
-        binary = toolchain.build_binary(result.out_dir, result.crate)
-        toolchain.cargo(["clippy", "--release", "--quiet", "--", "-D", "warnings"], result.out_dir)
+        binary = toolchain.build_binary(result.out_dir, result.crate, profile="dev")
+        toolchain.cargo(["clippy", "--quiet", "--", "-D", "warnings"], result.out_dir)
         seen = []
         for condition in conditions:
             feeds = {"x": X, **{k: np.array(v) for k, v in condition.items()}}
@@ -126,7 +126,7 @@ def test_a_branch_impossible_at_the_compiled_shapes_is_a_run_time_error() -> Non
     with scratch_dir() as workdir:
         result = compile_model(model, workdir / "crate", CompileOptions(
             name="impossible", input_shapes={"x": [3, 4]}, reference=(feeds, run_onnxruntime(model, feeds))))
-        binary = toolchain.build_binary(result.out_dir, result.crate)
+        binary = toolchain.build_binary(result.out_dir, result.crate, profile="dev")
         (ours,) = run_cli(binary, [feeds[n] for n in result.graph.inputs], 1, workdir)
         np.testing.assert_allclose(ours, run_onnxruntime(model, feeds)[0], rtol=1e-6, atol=1e-6)
         with pytest.raises(ToolchainError, match="else branch of this If cannot run"):

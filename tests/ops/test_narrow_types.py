@@ -77,7 +77,7 @@ def ours_and_expected() -> list[tuple[str, np.ndarray, np.ndarray]]:
     feeds = {"x": x, "ints": ints}
     with scratch_dir() as tmp:
         result = compile_model(model, tmp / "crate", CompileOptions(name="narrow", reference=(feeds, expected)))
-        binary = toolchain.build_binary(result.out_dir, result.crate)
+        binary = toolchain.build_binary(result.out_dir, result.crate, profile="dev")
         ours = run_cli(binary, [x, ints], len(outputs), tmp, graph_output_dtypes(result.graph))
     return [(n, a, b) for (n, _, _), a, b in zip(outputs, ours, expected, strict=True)]
 

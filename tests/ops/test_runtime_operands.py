@@ -67,7 +67,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple:
     expected = run_onnxruntime(model, feeds)
     tmp = tmp_path_factory.mktemp("operands")
     result = compile_model(model, tmp / "crate", CompileOptions(name="operands", reference=(feeds, expected)))
-    return toolchain.build_binary(result.out_dir, result.crate), result.graph, expected, tmp
+    return toolchain.build_binary(result.out_dir, result.crate, profile="dev"), result.graph, expected, tmp
 
 
 def test_run_time_operands_match_onnxruntime(built: tuple) -> None:
@@ -102,7 +102,7 @@ def test_split_by_run_time_sizes() -> None:
     with scratch_dir() as tmp:
         result = compile_model(model, tmp / "crate", CompileOptions(name="split_sizes", reference=(feeds, expected)))
         assert not any(n.op_type == "Split" for n in result.graph.nodes)
-        binary = toolchain.build_binary(result.out_dir, result.crate)
+        binary = toolchain.build_binary(result.out_dir, result.crate, profile="dev")
         ours = run_cli(binary, [X, sizes], 2, tmp)
         for a, b in zip(ours, expected, strict=True):
             np.testing.assert_array_equal(a, b)
