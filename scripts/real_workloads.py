@@ -164,8 +164,7 @@ WORKLOADS = [
     Workload("ppocrv4_det_640", _cached(f"{OCR}/ch_PP-OCRv4_det_infer.onnx"), {"x": [1, 3, 640, 640]}),
     Workload("ppocrv4_rec_48x320", _cached(f"{OCR}/ch_PP-OCRv4_rec_infer.onnx"), {"x": [1, 3, 48, 320]}),
     Workload("ppocr_cls_48x192", _cached(f"{OCR}/ch_ppocr_mobile_v2.0_cls_infer.onnx"), {"x": [1, 3, 48, 192]}),
-    Workload("silero_vad_openvino_16k", _cached(f"{VAD}/silero_vad_openvino_16k.onnx"),
-             {"input": [1, 512], "state": [2, 1, 128]}),
+    Workload("silero_vad_openvino_16k", _cached(f"{VAD}/silero_vad_openvino_16k.onnx")),  # fixed at 576
     Workload("silero_vad", _cached(f"{VAD}/silero_vad.onnx"), {"input": [1, 512], "state": [2, 1, 128]}),
     Workload("mobilenet_v3_small_224", _torchvision("mobilenet_v3_small")),
     Workload("resnet18_224", _torchvision("resnet18")),

@@ -93,8 +93,8 @@ def recompose(graph: Graph) -> bool:
     """Rewrite every hard-sigmoid and hard-swish chain of float values; True if any."""
     changed = False
     for node in list(graph.nodes):
-        if node not in graph.nodes or node.domain not in ("", "ai.onnx") or not node.outputs:
-            continue
+        if node not in graph.nodes or node.domain not in ("", "ai.onnx") or not (node.outputs and node.outputs[0]):
+            continue  # removed by an earlier rewrite, another domain's, or its first output left out
         if graph.value(node.outputs[0]).dtype != F32:
             continue
         inner = _divided_by_six(graph, node)

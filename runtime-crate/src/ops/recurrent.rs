@@ -108,13 +108,71 @@ fn contiguous<'a>(a: &'a ArrayViewD<'_, f32>, what: &str) -> Result<&'a [f32]> {
         .ok_or_else(|| Error::Shape(format!("recurrent {what} must be contiguous")))
 }
 
-/// `dst` (`[cols, rows]`) = `src` (`[rows, cols]`) transposed.
+/// `dst` (`[cols, rows]`) = `src` (`[rows, cols]`) transposed, in 8 × 8 blocks so that
+/// both sides are read and written a cache line at a time.
 fn transpose_into(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
-    for (i, row) in src.chunks_exact(cols).take(rows).enumerate() {
-        for (j, &v) in row.iter().enumerate() {
-            dst[j * rows + i] = v;
+    const B: usize = 8;
+    for i0 in (0..rows).step_by(B) {
+        for j0 in (0..cols).step_by(B) {
+            for i in i0..(i0 + B).min(rows) {
+                for j in j0..(j0 + B).min(cols) {
+                    dst[j * rows + i] = src[i * cols + j];
+                }
+            }
         }
     }
+}
+
+/// Steps (batch rows × sequence length) from which transposing W and R once pays: each
+/// step then makes its products as multiply-adds along contiguous rows of the transposed
+/// weights. Fewer steps (silero-vad's one step a call) take dot products with W's and R's
+/// own rows instead, and transpose nothing.
+const TRANSPOSE_FROM_STEPS: usize = 16;
+
+/// A recurrent weight matrix (`[gates · hidden, width]`) as a step reads it.
+#[derive(Clone, Copy)]
+enum Weights<'a> {
+    /// Transposed once per call: `[width, gates · hidden]`.
+    Transposed(&'a [f32]),
+    /// As the model stores it: `[gates · hidden, width]`.
+    Rows(&'a [f32]),
+}
+
+impl Weights<'_> {
+    /// `out[c] += Σ_j v[j] · W[first + c, j]`; `gates` is the number of columns of the
+    /// transposed form (gates · hidden).
+    #[inline(always)]
+    fn accumulate(self, out: &mut [f32], v: &[f32], gates: usize, first: usize) {
+        match self {
+            Weights::Transposed(t) => accumulate(out, v, t, gates, first),
+            Weights::Rows(w) => {
+                let rows = w[first * v.len()..].chunks_exact(v.len());
+                for (o, row) in out.iter_mut().zip(rows) {
+                    *o += dot(row, v);
+                }
+            }
+        }
+    }
+}
+
+/// `Σ a[i] · b[i]`, in 16 lanes that vectorise.
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    const L: usize = 16;
+    let mut lanes = [0.0f32; L];
+    let (ac, bc) = (a.chunks_exact(L), b.chunks_exact(L));
+    let tail: f32 = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ac.zip(bc) {
+        for k in 0..L {
+            lanes[k] += x[k] * y[k];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 /// `out[c] += Σ_j v[j] · t[j, first + c]` for a row-major `t` of `width` columns: a
@@ -283,8 +341,13 @@ pub fn recurrent_into(
         };
         let pd = ps.map(|ps| &ps[d * 3 * h..(d + 1) * 3 * h]);
         // Transposed, each step's products become g·h-wide multiply-adds, one per input.
-        transpose_into(wd, g * h, input, wt);
-        transpose_into(rd, g * h, h, rt);
+        let (w_step, r_step) = if batch * seq >= TRANSPOSE_FROM_STEPS {
+            transpose_into(wd, g * h, input, wt);
+            transpose_into(rd, g * h, h, rt);
+            (Weights::Transposed(wt), Weights::Transposed(rt))
+        } else {
+            (Weights::Rows(wd), Weights::Rows(rd))
+        };
         for bi in 0..batch {
             let at = state_row(d, bi);
             let (hs, cs) = (
@@ -323,8 +386,8 @@ pub fn recurrent_into(
                 };
                 let step_state = StepState {
                     x: xt,
-                    wt,
-                    rt,
+                    w: w_step,
+                    r: r_step,
                     wb,
                     rb,
                     peep: pd,
@@ -390,10 +453,10 @@ fn activate(op: Unary, v: f32) -> f32 {
 /// What one step of one batch row reads.
 struct StepState<'a> {
     x: &'a [f32],
-    /// W transposed: `[input, gates · hidden]`.
-    wt: &'a [f32],
-    /// R transposed: `[hidden, gates · hidden]`.
-    rt: &'a [f32],
+    /// W (`[gates · hidden, input]`), maybe transposed.
+    w: Weights<'a>,
+    /// R (`[gates · hidden, hidden]`), maybe transposed.
+    r: Weights<'a>,
     wb: Option<&'a [f32]>,
     rb: Option<&'a [f32]>,
     peep: Option<&'a [f32]>,
@@ -434,8 +497,8 @@ impl StepState<'_> {
         match cell {
             Cell::Rnn => {
                 biases(gates, self.wb, self.rb, 0);
-                accumulate(gates, self.x, self.wt, width, 0);
-                accumulate(gates, h, self.rt, width, 0);
+                self.w.accumulate(gates, self.x, width, 0);
+                self.r.accumulate(gates, h, width, 0);
                 self.act_all(0, gates, true);
                 h.copy_from_slice(gates);
             }
@@ -445,16 +508,16 @@ impl StepState<'_> {
                 // z and r from the input and the previous state; the candidate's input part.
                 let (zr, candidate) = gates.split_at_mut(2 * n);
                 biases(zr, self.wb, self.rb, 0);
-                accumulate(zr, h, self.rt, width, 0);
+                self.r.accumulate(zr, h, width, 0);
                 biases(candidate, self.wb, None, 2 * n);
-                accumulate(gates, self.x, self.wt, width, 0);
+                self.w.accumulate(gates, self.x, width, 0);
                 let (zr, candidate) = gates.split_at_mut(2 * n);
                 self.act_all(0, zr, true);
                 let (z, r) = zr.split_at(n);
                 // The candidate's state part: r ⊙ (R·h + Rb), or R·(r ⊙ h) + Rb.
                 if linear_before_reset {
                     biases(tmp, None, self.rb, 2 * n);
-                    accumulate(tmp, h, self.rt, width, 2 * n);
+                    self.r.accumulate(tmp, h, width, 2 * n);
                     for ((v, &t), &rj) in candidate.iter_mut().zip(tmp.iter()).zip(r) {
                         *v += rj * t;
                     }
@@ -467,7 +530,7 @@ impl StepState<'_> {
                             *v += bv;
                         }
                     }
-                    accumulate(candidate, tmp, self.rt, width, 2 * n);
+                    self.r.accumulate(candidate, tmp, width, 2 * n);
                 }
                 self.act_all(1, candidate, true);
                 for ((hj, &v), &zj) in h.iter_mut().zip(candidate.iter()).zip(z) {
@@ -476,8 +539,8 @@ impl StepState<'_> {
             }
             Cell::Lstm => {
                 biases(gates, self.wb, self.rb, 0);
-                accumulate(gates, self.x, self.wt, width, 0);
-                accumulate(gates, h, self.rt, width, 0);
+                self.w.accumulate(gates, self.x, width, 0);
+                self.r.accumulate(gates, h, width, 0);
                 if self.peep.is_none() {
                     // Gates i, o, f, then the candidate, each activated as one slice.
                     let (iof, candidate) = gates.split_at_mut(3 * n);
@@ -503,6 +566,37 @@ impl StepState<'_> {
                     tmp[j] = o * activate(self.acts[2], c[j]);
                 }
                 h.copy_from_slice(tmp);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod weights_tests {
+    use super::{transpose_into, Weights};
+
+    #[test]
+    fn rows_and_transposed_weights_give_the_same_products() {
+        let (rows, width) = (37, 21); // neither a multiple of the blocks nor of the lanes
+        let w: Vec<f32> = (0..rows * width)
+            .map(|i| ((i * 7919) % 113) as f32 / 50.0 - 1.0)
+            .collect();
+        let v: Vec<f32> = (0..width).map(|i| (i as f32 * 0.37).sin()).collect();
+        let mut t = vec![0.0; rows * width];
+        transpose_into(&w, rows, width, &mut t);
+        for (first, len) in [(0, rows), (5, 20)] {
+            let (mut a, mut b) = (vec![0.5; len], vec![0.5; len]);
+            Weights::Rows(&w).accumulate(&mut a, &v, rows, first);
+            Weights::Transposed(&t).accumulate(&mut b, &v, rows, first);
+            for (c, (x, y)) in a.iter().zip(&b).enumerate() {
+                let direct: f32 = 0.5
+                    + (0..width)
+                        .map(|j| w[(first + c) * width + j] * v[j])
+                        .sum::<f32>();
+                assert!(
+                    (x - y).abs() < 1e-5 && (x - direct).abs() < 1e-5,
+                    "{x} {y} {direct}"
+                );
             }
         }
     }
