@@ -82,6 +82,8 @@ class BenchResult:
     # timing harness: the crate's CLI (as `cargo build --release` links it, and statically),
     # a Python process using its module, ONNX Runtime, and `python -c "import numpy"`.
     one_call_rss_mb: dict[str, float] = field(default_factory=dict)
+    # Engines that could not run this model (a comparison, not ours to fail): engine -> why.
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def rss_budgets(self) -> list[tuple[str, float, float]]:
         """The memory targets of docs/performance.md, as (what, measured MB, budget MB): the CLI
@@ -303,7 +305,11 @@ def bench(
             for feeds, batch32 in (("feeds.npz", False), ("feeds32.npz", True)):
                 if batch32 and not result.dynamic_batch:
                     continue
-                out = _worker(["tract", str(model_path), str(work / feeds), str(runs)])
+                try:
+                    out = _worker(["tract", str(model_path), str(work / feeds), str(runs)])
+                except ToolchainError as e:  # tract refuses some models (silero-vad's If)
+                    report.skipped["tract"] = str(e).splitlines()[0][:200]
+                    break
                 if not batch32:
                     tract_row = Measurement("tract", out["median_us"], out["p90_us"], out["peak_rss_mb"], out["runs"])
                     report.measurements.append(tract_row)

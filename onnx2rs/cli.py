@@ -193,6 +193,8 @@ def bench(
     if report.one_call_rss_mb:
         one = ", ".join(f"{engine} {mb:.2f} MB" for engine, mb in report.one_call_rss_mb.items())
         console.print(f"peak RSS of one call in a fresh process: {one}")
+    for engine, why in report.skipped.items():
+        console.print(f"not timed: {engine} could not run this model ({why})", markup=False)
     for engine, measured, budget in report.rss_budgets():
         verdict = "[green]within[/]" if measured <= budget else "[red]over[/]"
         console.print(f"  {engine}: {measured:.2f} MB, {verdict} its budget of {budget:.2f} MB")

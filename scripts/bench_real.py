@@ -35,9 +35,10 @@ def _row(name: str, r: BenchResult) -> tuple[str, float | None]:
     by = {m.engine: m for m in r.measurements}
     ours, ort1, ortn = by["onnx2rs (native)"], by["onnxruntime (1 thread)"], by["onnxruntime (default threads)"]
     tract, threads = by.get("tract"), by.get("onnx2rs (threads)")
+    tract_ms = _ms(tract.median_us) if tract else ("refused" if "tract" in r.skipped else "")
     ratio = r.alternated_ratio or r.ratio(ours.engine)
     cells = [name, f"{r.flops / 1e6:.0f}", _ms(ours.median_us), _ms(ort1.median_us), f"{r.ratio(ours.engine):.2f}",
-             _ms(ortn.median_us), _ms(tract.median_us) if tract else "",
+             _ms(ortn.median_us), tract_ms,
              f"{r.ratio('tract'):.2f}" if tract else "", _ms(threads.median_us) if threads else "",
              f"{r.ratio_batch32(ours.engine):.2f}" if r.ratio_batch32(ours.engine) else "",
              f"{ours.peak_rss_mb:.1f}", f"{ort1.peak_rss_mb:.0f}",
@@ -68,8 +69,8 @@ def main() -> int:
             results[w.name] = json.loads(result.to_json())
             machine = result.machine
             print(row, file=sys.stderr)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+            if args.json:  # after every model, so that a long run keeps what it measured
+                args.json.write_text(json.dumps(results, indent=2))
     print(f"Machine: {machine}; batch 1 unless stated; {args.runs} timed calls per engine after a 0.3 s warm-up "
           f"(the crate's own bench: 200); ratios below 1 mean onnx2rs is faster.\n")
     print(HEADER)
