@@ -233,7 +233,7 @@ fn blocked_on<T: Numeric, S: Fn(usize, &mut [usize]) + Copy>(
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => blocked_avx2(alpha, a, b, c, dims, accumulate),
         _ if dims.m == 1 => one_row::<T, S, 16, 32, false>(alpha, a, b, c, dims, accumulate),
-        _ => blocked::<T, S, 4, 16>(
+        _ => blocked::<T, S, 4, 16, false>(
             alpha,
             a,
             b,
@@ -469,7 +469,7 @@ macro_rules! blocked_for {
                         let mut tiles = |rows, s: &Strip<'_, f32, $nr>, c: &mut [f32], buf: &mut [_]| {
                             $f32_tiles(rows, s, c, buf)
                         };
-                        blocked::<f32, S, $mr, $nr>(alpha, a, b, c, d, add, &mut tiles);
+                        blocked::<f32, S, $mr, $nr, true>(alpha, a, b, c, d, add, &mut tiles);
                         return;
                     }
                 )?
@@ -479,7 +479,7 @@ macro_rules! blocked_for {
                     let mut tiles = |rows, s: &Strip<'_, T, $nr>, c: &mut [T], buf: &mut [_]| {
                         portable_tiles::<T, $mr, $nr, true>(rows, s, c, buf)
                     };
-                    blocked::<T, S, $mr, $nr>(alpha, a, b, c, d, add, &mut tiles);
+                    blocked::<T, S, $mr, $nr, false>(alpha, a, b, c, d, add, &mut tiles);
                 }
             }
             assert!($isa.is_available(), "dispatch checks the CPU first");
@@ -670,11 +670,20 @@ fn store_tile<T: Numeric, const NR: usize, const R: usize>(
 
 /// `c (+)= alpha · a·b` for contiguous row-major `a` and `c` and a B read in place
 /// (rows starting where `b.starts` says), in `MR × NR` tiles.
-/// For each tile the strip of A is packed on the stack; B is read in place, except
-/// its last few columns (fewer than NR), which are copied once per block into a
-/// zero-padded stack buffer so every tile runs at full width.
+/// With `PANELS` (the f32 intrinsics kernels) each `NR`-column tile of B is copied into
+/// an aligned panel that every strip of A, read where it lies, then meets
+/// ([`panels_with`]). Otherwise (the portable kernels) each strip of A is packed on the
+/// stack and B is read in place, except its last few columns (fewer than NR), which
+/// are copied once per block into a zero-padded stack buffer so every tile runs at
+/// full width.
 #[inline(always)]
-fn blocked<T: Numeric, S: Fn(usize, &mut [usize]) + Copy, const MR: usize, const NR: usize>(
+fn blocked<
+    T: Numeric,
+    S: Fn(usize, &mut [usize]) + Copy,
+    const MR: usize,
+    const NR: usize,
+    const PANELS: bool,
+>(
     alpha: T,
     a: &[T],
     b: InPlace<'_, T, S>,
@@ -686,11 +695,11 @@ fn blocked<T: Numeric, S: Fn(usize, &mut [usize]) + Copy, const MR: usize, const
     // The stack buffers only need the product's depth: zeroing 18 KiB per call would
     // cost more than a small product (a recurrent cell's) itself.
     if d.k <= 16 {
-        with_buffers::<T, S, MR, NR, 16>(alpha, a, b, c, d, accumulate, tiles);
+        with_buffers::<T, S, MR, NR, 16, PANELS>(alpha, a, b, c, d, accumulate, tiles);
     } else if d.k <= 32 {
-        with_buffers::<T, S, MR, NR, 32>(alpha, a, b, c, d, accumulate, tiles);
+        with_buffers::<T, S, MR, NR, 32, PANELS>(alpha, a, b, c, d, accumulate, tiles);
     } else {
-        with_buffers::<T, S, MR, NR, KC_IN_PLACE>(alpha, a, b, c, d, accumulate, tiles);
+        with_buffers::<T, S, MR, NR, KC_IN_PLACE, PANELS>(alpha, a, b, c, d, accumulate, tiles);
     }
 }
 
@@ -828,6 +837,7 @@ fn with_buffers<
     const MR: usize,
     const NR: usize,
     const DEPTH: usize,
+    const PANELS: bool,
 >(
     alpha: T,
     a: &[T],
@@ -840,7 +850,10 @@ fn with_buffers<
     let mut strip = CacheLines([[T::zero(); MR]; DEPTH]);
     let mut starts = [0usize; DEPTH];
     let bufs = (&mut strip[..], &mut starts[..]);
-    if d.n.is_multiple_of(NR) {
+    if PANELS {
+        let mut panel = CacheLines([[T::zero(); NR]; DEPTH]);
+        panels_with::<T, S, MR, NR>(alpha, a, b, c, d, accumulate, bufs, &mut panel.0, tiles);
+    } else if d.n.is_multiple_of(NR) {
         blocked_with::<T, S, MR, NR>(alpha, a, b, c, d, accumulate, bufs, &mut [], tiles);
     } else {
         let mut edge = CacheLines([[T::zero(); NR]; DEPTH]);
@@ -907,6 +920,61 @@ fn blocked_with<T: Numeric, S: Fn(usize, &mut [usize]) + Copy, const MR: usize, 
     }
 }
 
+/// [`blocked_with`] in the other loop order, for tile kernels that read A where it lies:
+/// each `NR`-column tile of a depth block of B is copied once into `panel` (aligned,
+/// contiguous, in L1), and every strip of A then meets it there. Reading B in place
+/// from as many scattered rows as the block is deep kept the kernel at half its rate.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn panels_with<T: Numeric, S: Fn(usize, &mut [usize]) + Copy, const MR: usize, const NR: usize>(
+    alpha: T,
+    a: &[T],
+    b: InPlace<'_, T, S>,
+    c: &mut [T],
+    Dims { m, k, n }: Dims,
+    accumulate: bool,
+    (strip, starts): (&mut [[T; MR]], &mut [usize]),
+    panel: &mut [[T; NR]],
+    tiles: &mut impl Tiles<T, MR, NR>,
+) {
+    let passes = k.div_ceil(KC_IN_PLACE.min(starts.len())).max(1);
+    let step = k.div_ceil(passes).max(1);
+    for k0 in (0..k).step_by(step) {
+        let depth = (k - k0).min(step);
+        let add = accumulate || k0 > 0;
+        let starts = &mut starts[..depth];
+        (b.starts)(k0, starts);
+        let starts = &*starts;
+        let panel = &mut panel[..depth];
+        for j in (0..n).step_by(NR) {
+            let width = (n - j).min(NR);
+            for (slot, &start) in panel.iter_mut().zip(starts) {
+                slot[..width].copy_from_slice(&b.values[start + j..][..width]);
+                slot[width..].fill(T::zero());
+            }
+            let mut i = 0;
+            while i < m {
+                let s = Strip {
+                    alpha,
+                    a,
+                    b: b.values,
+                    starts,
+                    edge: panel,
+                    k,
+                    n,
+                    k0,
+                    depth,
+                    i,
+                    full: j..j,
+                    ragged: width,
+                    add,
+                };
+                i += tiles(m - i, &s, c, strip);
+            }
+        }
+    }
+}
+
 /// One strip of rows of C over one depth block of a product with B read in place:
 /// the depth range of A, the first row, the columns of C in whole tiles, and how many
 /// columns follow them. Row `k0 + pk` of B starts at `b[starts[pk]]`, and `edge` is
@@ -964,38 +1032,47 @@ macro_rules! simd_tiles {
             c: &mut [f32],
             strip: &mut [[f32; $mr]],
         ) -> usize {
-            let strip = pack_strip::<f32, $mr, R>(s.a, s.k, s.i, s.k0, s.depth, strip);
-            for j in s.full.clone().step_by($nr) {
-                let rows = s.starts.iter().map(|&start| {
-                    let row = &s.b[start + j..][..$nr];
-                    core::array::from_fn(|l| row[l])
-                });
-                let acc = $tile::<R>(strip, rows);
-                store_tile(&acc, c, (s.i, j, s.n), $nr, s.alpha, s.add);
-            }
-            if s.ragged > 0 {
-                let acc = $tile::<R>(strip, s.edge.iter().copied());
-                store_tile(&acc, c, (s.i, s.full.end, s.n), s.ragged, s.alpha, s.add);
-            }
+            // A's rows are broadcast from where they lie: R sequential streams that stay in
+            // L1, so a strip needs no packing (whose transposing cost as much as the
+            // product when B has few columns, as in a 7×7 convolution's chunks). B comes
+            // as one panel ([`panels_with`]).
+            let _ = strip;
+            let a: [&[f32]; R] = core::array::from_fn(|r| &s.a[(s.i + r) * s.k + s.k0..][..s.depth]);
+            let acc = $tile::<R>(a, &s.edge[..s.depth]);
+            store_tile(&acc, c, (s.i, s.full.end, s.n), s.ragged, s.alpha, s.add);
             R
         }
 
-        #[doc = concat!("One `R × ", $nr, "` tile of C in ", $features, " intrinsics: the sum over the strip of A's values times B's rows.")]
+        #[doc = concat!("One `R × ", $nr, "` tile of C in ", $features, " intrinsics: the sum over the strip of A's values times a panel of B.")]
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
         #[inline]
-        fn $tile<const R: usize>(
-            strip: &[[f32; $mr]],
-            rows: impl Iterator<Item = [f32; $nr]>,
-        ) -> [[f32; $nr]; R] {
+        fn $tile<const R: usize>(a: [&[f32]; R], panel: &[[f32; $nr]]) -> [[f32; $nr]; R] {
             use std::arch::x86_64::{$vec, $fma, $splat, $zero};
             let mut acc = [[$zero(); 2]; R];
-            for (ap, row) in strip.iter().zip(rows) {
-                let [b0, b1]: [$vec; 2] = bytemuck::cast(row);
-                for (r, acc) in acc.iter_mut().enumerate() {
-                    let a = $splat(ap[r]);
-                    acc[0] = $fma(a, b0, acc[0]);
-                    acc[1] = $fma(a, b1, acc[1]);
+            // Eight depth steps at a time, each row of A taken as an `[f32; 8]`: one bounds
+            // check per row per eight steps, not one per step (they cost a third of the
+            // kernel's issue slots). A's values are broadcast straight from memory.
+            let whole = panel.len() / 8 * 8;
+            for (p, rows) in panel[..whole].chunks_exact(8).enumerate() {
+                let a8: [&[f32; 8]; R] = core::array::from_fn(|r| {
+                    <&[f32; 8]>::try_from(&a[r][p * 8..p * 8 + 8]).unwrap_or(&[0.0; 8])
+                });
+                for (q, row) in rows.iter().enumerate() {
+                    let [b0, b1]: [$vec; 2] = bytemuck::cast(*row);
+                    for (acc, a8) in acc.iter_mut().zip(&a8) {
+                        let av = $splat(a8[q]);
+                        acc[0] = $fma(av, b0, acc[0]);
+                        acc[1] = $fma(av, b1, acc[1]);
+                    }
+                }
+            }
+            for (pk, row) in panel.iter().enumerate().skip(whole) {
+                let [b0, b1]: [$vec; 2] = bytemuck::cast(*row);
+                for (acc, a) in acc.iter_mut().zip(&a) {
+                    let av = $splat(a.get(pk).copied().unwrap_or(0.0));
+                    acc[0] = $fma(av, b0, acc[0]);
+                    acc[1] = $fma(av, b1, acc[1]);
                 }
             }
             acc.map(bytemuck::cast::<[$vec; 2], [f32; $nr]>)
