@@ -347,3 +347,59 @@ fn fused_max_pools_match_pooling_the_direct_sum() {
         assert_close(&got, &expected, &what);
     }
 }
+
+/// Depthwise convolutions (one channel per group) over planes from 5×5 to 30×30, every
+/// kernel the direct path specialises and one it does not, with a bias and a HardSwish
+/// epilogue: each channel is [`direct`]'s sum over that channel alone.
+#[test]
+fn depthwise_convolutions_match_the_direct_sum_per_channel() {
+    for (c, size, k, stride) in [
+        (8, 7, 5, 1),
+        (8, 7, 3, 2),
+        (4, 5, 7, 1),
+        (4, 14, 5, 2),
+        (4, 14, 7, 2),
+        (4, 9, 3, 1),
+        (4, 30, 3, 2),
+        (4, 12, 4, 1),
+    ] {
+        let pad = k / 2;
+        let (x, w) = image_and_filters(c, 1, size, k);
+        let x = ArrayD::from_shape_fn(IxDyn(&[1, c, size, size]), |i| {
+            x[[0, 0, i[2], i[3]]] * (1.0 + i[1] as f32 * 0.25)
+        });
+        let bias = ArrayD::from_shape_fn(IxDyn(&[c]), |i| i[0] as f32 * 0.5 - 1.0);
+        let p = ConvParams {
+            strides: &[stride, stride],
+            pads: &[pad, pad, pad, pad],
+            dilations: &[1, 1],
+            group: c,
+            activation: Unary::HardSwish,
+            ..Default::default()
+        };
+        let got = run(x.view(), &w, Some(&bias), p);
+        let channels: Vec<_> = (0..c)
+            .map(|ch| {
+                let xc = x
+                    .slice(ndarray::s![.., ch..ch + 1, .., ..])
+                    .to_owned()
+                    .into_dyn();
+                let wc = w
+                    .slice(ndarray::s![ch..ch + 1, .., .., ..])
+                    .to_owned()
+                    .into_dyn();
+                direct(&xc, &wc, stride, pad).mapv(|v| {
+                    let t = f64::from(v) + f64::from(bias[[ch]]);
+                    (t * (t / 6.0 + 0.5).clamp(0.0, 1.0)) as f32
+                })
+            })
+            .collect();
+        let views: Vec<_> = channels.iter().map(|a| a.view()).collect();
+        let expected = ndarray::concatenate(ndarray::Axis(1), &views).unwrap();
+        assert_close(
+            &got,
+            &expected,
+            &format!("depthwise {c}x{size}x{size} {k}x{k}/{stride}"),
+        );
+    }
+}

@@ -34,6 +34,8 @@ fn matches_ndarray_dot_over_shapes_and_layouts() {
         (16, 144, 288), // one pass of 144: a 3×3 convolution over 16 channels
         (100, 130, 96), // over the `threads` feature's split size: 56 + 44 rows
         (33, 1024, 40), // split 24 + 9 rows
+        (9, 33, 1),     // a matrix times a vector: dot products
+        (144, 576, 1),  // a squeeze-excitation's 1×1 convolution of one pixel
     ] {
         for (a_cm, b_cm, c_cm) in [
             (false, false, false),

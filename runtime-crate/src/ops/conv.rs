@@ -968,11 +968,12 @@ fn depthwise_padded(
     let [wy, wx] = win;
     let specialised = matches!(
         (wx.kernel, wx.stride, wx.dilation),
-        (3, 1, 1) | (3, 2, 1) | (5, 1, 1) | (5, 2, 1) | (7, 1, 1)
+        (3, 1, 1) | (3, 2, 1) | (5, 1, 1) | (5, 2, 1) | (7, 1, 1) | (7, 2, 1)
     );
     // Every window of the row, padding included: what `interior` reads from each row.
     let span = ow.saturating_sub(1) * wx.stride + wx.kernel;
-    if !specialised || ow < 8 || span * wy.kernel > PADDED_ROWS {
+    // Short rows too (a 7×7 plane): the general path's edge loop checks every tap.
+    if !specialised || span * wy.kernel > PADDED_ROWS {
         return false;
     }
     let mut buf = [0.0f32; PADDED_ROWS];
@@ -1001,7 +1002,8 @@ fn depthwise_padded(
                 (3, 2) => interior::<3, 2>(dst_row, &buf, rows),
                 (5, 1) => interior::<5, 1>(dst_row, &buf, rows),
                 (5, 2) => interior::<5, 2>(dst_row, &buf, rows),
-                _ => interior::<7, 1>(dst_row, &buf, rows),
+                (7, 1) => interior::<7, 1>(dst_row, &buf, rows),
+                _ => interior::<7, 2>(dst_row, &buf, rows),
             }
         }
     }
@@ -1019,6 +1021,13 @@ fn interior<'a, const K: usize, const S: usize>(
     match dst.len() {
         n if n >= 16 => interior_chunks::<K, S, 16>(dst, src, rows),
         n if n >= 8 => interior_chunks::<K, S, 8>(dst, src, rows),
+        // A short row (a 7×7 plane) as one block of 8 whose extra outputs are dropped,
+        // where the input has room for their windows (the padded rows do).
+        n if rows.clone().all(|(row, _)| row + 7 * S + K <= src.len()) => {
+            let mut block = [0.0f32; 8];
+            interior_chunks::<K, S, 8>(&mut block, src, rows);
+            dst.copy_from_slice(&block[..n]);
+        }
         _ => {
             for (i, d) in dst.iter_mut().enumerate() {
                 *d = rows.clone().fold(0.0, |acc, (row, taps)| {

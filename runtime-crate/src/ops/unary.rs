@@ -303,9 +303,10 @@ impl Unary {
         }
     }
 
-    /// `v + bias`, then this op, for every `v` of `values`, in place. Identity, Relu and
-    /// Clip (the usual epilogues of Conv and Gemm) run as plain loops that vectorise;
-    /// the rest go through [`Unary::apply`].
+    /// `v + bias`, then this op, for every `v` of `values`, in place. Identity, Relu,
+    /// Clip, HardSwish, HardSigmoid, LeakyRelu and (f32) Sigmoid and Tanh, the usual
+    /// epilogues of Conv and Gemm, run as plain loops that vectorise; the rest go through
+    /// [`Unary::apply`].
     ///
     /// ```
     /// use onnx2rs_runtime::ops::Unary;
@@ -344,6 +345,48 @@ impl Unary {
                         t
                     }
                 });
+            }
+            // The usual activations of mobile networks, as plain arithmetic in `T` (within
+            // an ulp of the `f64` path), so that their loops vectorise too.
+            Unary::HardSwish | Unary::HardSigmoid { .. } => {
+                let (alpha, beta, swish) = match self {
+                    Unary::HardSigmoid { alpha, beta } => (alpha, beta, false),
+                    _ => (1.0 / 6.0, 0.5, true),
+                };
+                let (alpha, beta, one) = (T::from_f64(alpha), T::from_f64(beta), T::one());
+                let gate = move |t: T| {
+                    let g = alpha * t + beta;
+                    let g = if g < zero { zero } else { g };
+                    if g > one {
+                        one
+                    } else {
+                        g
+                    }
+                };
+                match swish {
+                    true => pass.run(move |v| (v + bias) * gate(v + bias)),
+                    false => pass.run(move |v| gate(v + bias)),
+                }
+            }
+            Unary::LeakyRelu { alpha } => {
+                let alpha = T::from_f64(alpha);
+                pass.run(move |v| {
+                    let t = v + bias;
+                    if t < zero {
+                        alpha * t
+                    } else {
+                        t
+                    }
+                });
+            }
+            // f32's sigmoid and tanh are branch-free rational functions (as in MLAS).
+            Unary::Sigmoid | Unary::Tanh if T::DTYPE == safetensors::Dtype::F32 => {
+                let f = if self == Unary::Sigmoid {
+                    sigmoid_f32
+                } else {
+                    tanh_f32
+                };
+                pass.run(move |v| T::from_f64(f64::from(f((v + bias).to_f64() as f32))));
             }
             _ => pass.run(move |v| self.apply_to(v + bias)),
         }
