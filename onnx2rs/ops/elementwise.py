@@ -108,6 +108,7 @@ UNARY: dict[str, Variant] = {
     "Celu": _with("Celu", alpha=1.0),
     "Selu": _with("Selu", alpha=1.67326319217681884765625, gamma=1.05070102214813232421875),
     "HardSigmoid": _with("HardSigmoid", alpha=0.2, beta=0.5),
+    "Swish": _with("Swish", alpha=1.0),
     "ThresholdedRelu": _with("ThresholdedRelu", alpha=1.0),
     "Shrink": _with("Shrink", bias=0.0, lambd=0.5),
     # Relu and Clip only as fused epilogues; on their own they have generic kernels below.

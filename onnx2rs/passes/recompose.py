@@ -7,7 +7,8 @@ before them can take either as its epilogue (`fuse_activation`, which runs after
 
 - `clip(x + 3, 0, 6) / 6` (or `· (1/6)`) becomes `HardSigmoid(x, alpha=1/6, beta=1/2)`;
 - `x · HardSigmoid(x, 1/6, 1/2)` (as made above, or as written) becomes `HardSwish(x)`;
-- `(x · clip(x + 3, 0, 6)) / 6` becomes `HardSwish(x)`.
+- `(x · clip(x + 3, 0, 6)) / 6` becomes `HardSwish(x)`;
+- `x · Sigmoid(x)` (SiLU, as torch exports it: YOLO, EfficientNet) becomes `Swish(x, alpha=1)`.
 
 Guarantees: the constants must be float scalars equal to those values (1/6 within a
 float32 ulp); every intermediate of a chain has exactly one reader and is not a graph
@@ -90,7 +91,7 @@ def _is_hard_sigmoid_of(graph: Graph, node: Node) -> bool:
 
 
 def recompose(graph: Graph) -> bool:
-    """Rewrite every hard-sigmoid and hard-swish chain of float values; True if any."""
+    """Rewrite every hard-sigmoid, hard-swish and SiLU chain of float values; True if any."""
     changed = False
     for node in list(graph.nodes):
         if node not in graph.nodes or node.domain not in ("", "ai.onnx") or not (node.outputs and node.outputs[0]):
@@ -118,6 +119,11 @@ def recompose(graph: Graph) -> bool:
                 sigmoid = _producer(graph, other, node, "HardSigmoid")
                 if sigmoid is not None and sigmoid.inputs[0] == x and _is_hard_sigmoid_of(graph, sigmoid):
                     _replace(graph, [sigmoid], node, "HardSwish", x, {})
+                    changed = True
+                    break
+                sigmoid = _producer(graph, other, node, "Sigmoid")
+                if sigmoid is not None and sigmoid.inputs[0] == x and x != other:
+                    _replace(graph, [sigmoid], node, "Swish", x, {"alpha": 1.0})
                     changed = True
                     break
     return changed

@@ -148,3 +148,30 @@ def test_max_pools_that_tile_a_conv_output_fuse_into_the_conv() -> None:
     assert source.count("pool: &[2, 2]") == 2 and source.count("pool: &[3, 2]") == 1
     assert source.count("pool: &[1, 2]") == 1 and source.count("pool: &[3]") == 1
     assert source.count("ops::max_pool") == 3, "the overlapping one, the second reader's and the one with Indices"
+
+
+def test_mobile_activations_fuse_into_the_conv_before_them() -> None:
+    """SiLU as torch exports it (`x · Sigmoid(x)`, recomposed into Swish), HardSwish,
+    HardSigmoid and LeakyRelu become Conv epilogues, over a depthwise convolution of 5×5 and
+    7×7 planes and a full one, and the model still matches ONNX Runtime."""
+    rng = np.random.default_rng(7)
+    f = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Sigmoid", ["c"], ["gate"], name="gate"),
+        helper.make_node("Mul", ["c", "gate"], ["silu"], name="silu"),
+        helper.make_node("Conv", ["silu", "dw"], ["d"], name="depthwise", pads=[2, 2, 2, 2], group=8),
+        helper.make_node("HardSwish", ["d"], ["hs"], name="hard_swish"),
+        helper.make_node("Conv", ["hs", "dw2"], ["d2"], name="depthwise_strided", pads=[1, 1, 1, 1],
+                         strides=[2, 2], group=8),
+        helper.make_node("HardSigmoid", ["d2"], ["y"], name="hard_sigmoid", alpha=0.2, beta=0.5),
+        helper.make_node("Conv", ["hs", "pw", "pb"], ["p"], name="pointwise"),
+        helper.make_node("LeakyRelu", ["p"], ["z"], name="leaky", alpha=0.1),
+    ]
+    weights = {"w": f(8, 3, 3, 3), "dw": f(8, 1, 5, 5), "dw2": f(8, 1, 3, 3), "pw": f(6, 8, 1, 1), "pb": f(6)}
+    feeds = {"x": f(1, 3, 7, 7) * 2}
+    model = make_model(nodes, feeds, ["y", "z"], weights)
+    source = assert_matches_onnxruntime(model, feeds, tolerance=1e-5)
+    for variant in ("Swish", "HardSwish", "HardSigmoid", "LeakyRelu"):
+        assert f"ops::Unary::{variant}" in source, variant
+    assert "ops::unary_" not in source and "ops::mul_" not in source

@@ -1,4 +1,4 @@
-"""Hard-swish and hard-sigmoid chains become one op, and the model still matches ONNX Runtime."""
+"""Hard-swish, hard-sigmoid and SiLU chains become one op, and the model still matches ONNX Runtime."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ def _model(kind: str) -> onnx.ModelProto:
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
              helper.make_node("Add", ["c", "three"], ["shifted"]),
              helper.make_node("Clip", ["shifted", "zero", "six"], ["relu6"])]
-    if kind == "swish_mul_first":
+    if kind == "silu":
+        nodes[1:] = [helper.make_node("Sigmoid", ["c"], ["gate"]), helper.make_node("Mul", ["gate", "c"], ["y"])]
+    elif kind == "swish_mul_first":
         nodes += [helper.make_node("Mul", ["c", "relu6"], ["prod"]), helper.make_node("Div", ["prod", "six"], ["y"])]
     elif kind == "swish_divide_first":
         nodes += [helper.make_node("Mul", ["relu6", "sixth"], ["gate"]), helper.make_node("Mul", ["gate", "c"], ["y"])]
@@ -38,7 +40,7 @@ def _model(kind: str) -> onnx.ModelProto:
 
 
 @pytest.mark.parametrize("kind, op", [("swish_mul_first", "HardSwish"), ("swish_divide_first", "HardSwish"),
-                                      ("sigmoid", "HardSigmoid")])
+                                      ("sigmoid", "HardSigmoid"), ("silu", "Swish")])
 def test_chain_becomes_the_conv_epilogue_with_the_same_values(kind: str, op: str) -> None:
     model = _model(kind)
     _, graph, _ = lower_model(model, CompileOptions())
@@ -59,7 +61,7 @@ def test_chain_becomes_the_conv_epilogue_with_the_same_values(kind: str, op: str
     # The recomposed op, run by the ONNX reference on its input, gives ONNX Runtime's result
     # of the whole chain (atol 1e-6: the chain rounds after each of its steps).
     unary = type(node)(node.name, op, ["c"], ["y"], dict(attrs))
-    (ours,) = evaluate_node(unary, [c], 17)
+    (ours,) = evaluate_node(unary, [c], 24 if op == "Swish" else 17)  # Swish is an opset-24 op
     np.testing.assert_allclose(ours, expected, atol=1e-6, rtol=1e-6)
 
 

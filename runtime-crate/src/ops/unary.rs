@@ -53,6 +53,10 @@ pub enum Unary {
     Softsign,
     Mish,
     HardSwish,
+    /// `x · sigmoid(alpha · x)`; SiLU with `alpha = 1` (recomposed from `x · Sigmoid(x)`).
+    Swish {
+        alpha: f64,
+    },
     /// `approximate = "none"` (erf) or `"tanh"`.
     Gelu {
         tanh: bool,
@@ -226,6 +230,7 @@ impl Unary {
             Softsign => x / (1.0 + x.abs()),
             Mish => x * libm::tanh(Softplus.apply(x)),
             HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
+            Swish { alpha } => x * sigmoid(alpha * x),
             Gelu { tanh: false } => 0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2)),
             Gelu { tanh: true } => {
                 let inner = (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x);
@@ -299,12 +304,13 @@ impl Unary {
             Unary::Log => libm::logf(x),
             Unary::Erf => libm::erff(x),
             Unary::Sigmoid => sigmoid_f32(x),
+            Unary::Swish { alpha } => x * sigmoid_f32(alpha as f32 * x),
             _ => self.apply(f64::from(x)) as f32,
         }
     }
 
     /// `v + bias`, then this op, for every `v` of `values`, in place. Identity, Relu,
-    /// Clip, HardSwish, HardSigmoid, LeakyRelu and (f32) Sigmoid and Tanh, the usual
+    /// Clip, HardSwish, HardSigmoid, LeakyRelu and (f32) Sigmoid, Tanh and Swish, the usual
     /// epilogues of Conv and Gemm, run as plain loops that vectorise; the rest go through
     /// [`Unary::apply`].
     ///
@@ -387,6 +393,13 @@ impl Unary {
                     tanh_f32
                 };
                 pass.run(move |v| T::from_f64(f64::from(f((v + bias).to_f64() as f32))));
+            }
+            Unary::Swish { alpha } if T::DTYPE == safetensors::Dtype::F32 => {
+                let alpha = alpha as f32;
+                pass.run(move |v| {
+                    let t = (v + bias).to_f64() as f32;
+                    T::from_f64(f64::from(t * sigmoid_f32(alpha * t)))
+                });
             }
             _ => pass.run(move |v| self.apply_to(v + bias)),
         }
