@@ -863,8 +863,9 @@ fn with_buffers<
     let mut starts = [0usize; DEPTH];
     let bufs = (&mut strip[..], &mut starts[..]);
     if PANELS {
-        let mut panel = CacheLines([[T::zero(); NR]; DEPTH]);
-        panels_with::<T, S, MR, NR>(alpha, a, b, c, d, accumulate, bufs, &mut panel.0, tiles);
+        let mut panel = CacheLines([[[T::zero(); NR]; DEPTH]; PANEL_TILES]);
+        let panel = panel.0.as_flattened_mut();
+        panels_with::<T, S, MR, NR>(alpha, a, b, c, d, accumulate, bufs, panel, tiles);
     } else if d.n.is_multiple_of(NR) {
         blocked_with::<T, S, MR, NR>(alpha, a, b, c, d, accumulate, bufs, &mut [], tiles);
     } else {
@@ -932,9 +933,12 @@ fn blocked_with<T: Numeric, S: Fn(usize, &mut [usize]) + Copy, const MR: usize, 
     }
 }
 
+/// Tiles of B that [`panels_with`] copies at once.
+const PANEL_TILES: usize = 4;
+
 /// [`blocked_with`] in the other loop order, for tile kernels that read A where it lies:
 /// each `NR`-column tile of a depth block of B is copied once into `panel` (aligned,
-/// contiguous, in L1), and every strip of A then meets it there. Reading B in place
+/// contiguous, `PANEL_TILES` tiles at a time), and every strip of A then meets it there. Reading B in place
 /// from as many scattered rows as the block is deep kept the kernel at half its rate.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -957,31 +961,48 @@ fn panels_with<T: Numeric, S: Fn(usize, &mut [usize]) + Copy, const MR: usize, c
         let starts = &mut starts[..depth];
         (b.starts)(k0, starts);
         let starts = &*starts;
-        let panel = &mut panel[..depth];
-        for j in (0..n).step_by(NR) {
-            let width = (n - j).min(NR);
-            for (slot, &start) in panel.iter_mut().zip(starts) {
-                slot[..width].copy_from_slice(&b.values[start + j..][..width]);
-                slot[width..].fill(T::zero());
+        for j0 in (0..n).step_by(PANEL_TILES * NR) {
+            let cols = (n - j0).min(PANEL_TILES * NR);
+            // Row by row, `PANEL_TILES` tiles at once: B's rows are read in stretches of
+            // up to 512 bytes (a weight matrix far larger than the caches streams from memory
+            // once, and short stretches from as many rows as the block is deep defeat
+            // the prefetchers), and tile `t` lands in `panel[t · depth..]`.
+            for (pk, &start) in starts.iter().enumerate() {
+                let row = &b.values[start + j0..][..cols];
+                for (t, part) in row.chunks(NR).enumerate() {
+                    let slot = &mut panel[t * depth + pk];
+                    match <&[T; NR]>::try_from(part) {
+                        // A fixed-size copy: vector moves, not a call to memmove per row.
+                        Ok(whole) => *slot = *whole,
+                        Err(_) => {
+                            slot[..part.len()].copy_from_slice(part);
+                            slot[part.len()..].fill(T::zero());
+                        }
+                    }
+                }
             }
-            let mut i = 0;
-            while i < m {
-                let s = Strip {
-                    alpha,
-                    a,
-                    b: b.values,
-                    starts,
-                    edge: panel,
-                    k,
-                    n,
-                    k0,
-                    depth,
-                    i,
-                    full: j..j,
-                    ragged: width,
-                    add,
-                };
-                i += tiles(m - i, &s, c, strip);
+            for t in 0..cols.div_ceil(NR) {
+                let j = j0 + t * NR;
+                let tile = &panel[t * depth..][..depth];
+                let mut i = 0;
+                while i < m {
+                    let s = Strip {
+                        alpha,
+                        a,
+                        b: b.values,
+                        starts,
+                        edge: tile,
+                        k,
+                        n,
+                        k0,
+                        depth,
+                        i,
+                        full: j..j,
+                        ragged: (n - j).min(NR),
+                        add,
+                    };
+                    i += tiles(m - i, &s, c, strip);
+                }
             }
         }
     }
