@@ -104,6 +104,7 @@ CASES = [
         "Abs", "Neg", "Exp", "Floor", "Ceil", "Round", "Sign", "Erf", "Sin", "Cos", "Tan", "Atan",
         "Sinh", "Cosh", "Asinh", "Softplus", "Softsign", "HardSwish")],
     Case("unary_mish", "Mish", [run(normal(3, 5, scale=2.0))], opset=20),
+    Case("swish_alpha", "Swish", [run(normal(3, 5, scale=3.0))], {"alpha": 0.5}, opset=24),
     *[Case(f"unary_{op.lower()}", op, [run(positive(3, 5))]) for op in ("Log", "Sqrt", "Reciprocal", "Acosh")],
     *[Case(f"unary_{op.lower()}", op, [run(lambda rng: rng.uniform(-0.9, 0.9, (3, 5)).astype(np.float32))])
       for op in ("Asin", "Acos", "Atanh")],
