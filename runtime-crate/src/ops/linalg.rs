@@ -706,12 +706,20 @@ fn blocked<
 ) {
     // The stack buffers only need the product's depth: zeroing 18 KiB per call would
     // cost more than a small product (a recurrent cell's) itself.
+    // The panel's rows are given flat (depth × PANEL_TILES): an array of arrays of
+    // tiles was zeroed once and then copied PANEL_TILES times, on every call.
     if d.k <= 16 {
-        with_buffers::<T, S, MR, NR, 16, PANELS>(alpha, a, b, c, d, accumulate, tiles);
+        with_buffers::<T, S, MR, NR, 16, { 16 * PANEL_TILES }, PANELS>(
+            alpha, a, b, c, d, accumulate, tiles,
+        );
     } else if d.k <= 32 {
-        with_buffers::<T, S, MR, NR, 32, PANELS>(alpha, a, b, c, d, accumulate, tiles);
+        with_buffers::<T, S, MR, NR, 32, { 32 * PANEL_TILES }, PANELS>(
+            alpha, a, b, c, d, accumulate, tiles,
+        );
     } else {
-        with_buffers::<T, S, MR, NR, KC_IN_PLACE, PANELS>(alpha, a, b, c, d, accumulate, tiles);
+        with_buffers::<T, S, MR, NR, KC_IN_PLACE, { KC_IN_PLACE * PANEL_TILES }, PANELS>(
+            alpha, a, b, c, d, accumulate, tiles,
+        );
     }
 }
 
@@ -849,6 +857,7 @@ fn with_buffers<
     const MR: usize,
     const NR: usize,
     const DEPTH: usize,
+    const PANEL_ROWS: usize,
     const PANELS: bool,
 >(
     alpha: T,
@@ -859,14 +868,18 @@ fn with_buffers<
     accumulate: bool,
     tiles: &mut impl Tiles<T, MR, NR>,
 ) {
-    let mut strip = CacheLines([[T::zero(); MR]; DEPTH]);
     let mut starts = [0usize; DEPTH];
-    let bufs = (&mut strip[..], &mut starts[..]);
     if PANELS {
-        let mut panel = CacheLines([[[T::zero(); NR]; DEPTH]; PANEL_TILES]);
-        let panel = panel.0.as_flattened_mut();
+        // The panel kernels read A where it lies: no strip to zero.
+        let mut panel = CacheLines([[T::zero(); NR]; PANEL_ROWS]);
+        let panel = &mut panel.0[..];
+        let bufs = (&mut [][..], &mut starts[..]);
         panels_with::<T, S, MR, NR>(alpha, a, b, c, d, accumulate, bufs, panel, tiles);
-    } else if d.n.is_multiple_of(NR) {
+        return;
+    }
+    let mut strip = CacheLines([[T::zero(); MR]; DEPTH]);
+    let bufs = (&mut strip[..], &mut starts[..]);
+    if d.n.is_multiple_of(NR) {
         blocked_with::<T, S, MR, NR>(alpha, a, b, c, d, accumulate, bufs, &mut [], tiles);
     } else {
         let mut edge = CacheLines([[T::zero(); NR]; DEPTH]);
@@ -975,8 +988,16 @@ fn panels_with<T: Numeric, S: Fn(usize, &mut [usize]) + Copy, const MR: usize, c
                         // A fixed-size copy: vector moves, not a call to memmove per row.
                         Ok(whole) => *slot = *whole,
                         Err(_) => {
-                            slot[..part.len()].copy_from_slice(part);
-                            slot[part.len()..].fill(T::zero());
+                            // Fixed size here too: a narrow product (a short plane's
+                            // convolution) has only ragged tiles, and a call to memcpy
+                            // and memset per row was a tenth of silero-vad's time.
+                            let mut tile = [T::zero(); NR];
+                            for (l, v) in tile.iter_mut().enumerate() {
+                                if let Some(&x) = part.get(l) {
+                                    *v = x;
+                                }
+                            }
+                            *slot = tile;
                         }
                     }
                 }
@@ -1070,7 +1091,13 @@ macro_rules! simd_tiles {
             // product when B has few columns, as in a 7×7 convolution's chunks). B comes
             // as one panel ([`panels_with`]).
             let _ = strip;
-            let a: [&[f32]; R] = core::array::from_fn(|r| &s.a[(s.i + r) * s.k + s.k0..][..s.depth]);
+            // A loop, not `array::from_fn`: a closure compiled with this function's
+            // features cannot be inlined into the generic `from_fn`, which then made a
+            // call per row of every tile.
+            let mut a: [&[f32]; R] = [&[]; R];
+            for (r, a) in a.iter_mut().enumerate() {
+                *a = &s.a[(s.i + r) * s.k + s.k0..][..s.depth];
+            }
             let acc = $tile::<R>(a, &s.edge[..s.depth]);
             store_tile(&acc, c, (s.i, s.full.end, s.n), s.ragged, s.alpha, s.add);
             R
@@ -1088,9 +1115,10 @@ macro_rules! simd_tiles {
             // kernel's issue slots). A's values are broadcast straight from memory.
             let whole = panel.len() / 8 * 8;
             for (p, rows) in panel[..whole].chunks_exact(8).enumerate() {
-                let a8: [&[f32; 8]; R] = core::array::from_fn(|r| {
-                    <&[f32; 8]>::try_from(&a[r][p * 8..p * 8 + 8]).unwrap_or(&[0.0; 8])
-                });
+                let mut a8: [&[f32; 8]; R] = [&[0.0; 8]; R];
+                for (a8, a) in a8.iter_mut().zip(&a) {
+                    *a8 = <&[f32; 8]>::try_from(&a[p * 8..p * 8 + 8]).unwrap_or(&[0.0; 8]);
+                }
                 for (q, row) in rows.iter().enumerate() {
                     let [b0, b1]: [$vec; 2] = bytemuck::cast(*row);
                     for (acc, a8) in acc.iter_mut().zip(&a8) {
