@@ -706,20 +706,12 @@ fn blocked<
 ) {
     // The stack buffers only need the product's depth: zeroing 18 KiB per call would
     // cost more than a small product (a recurrent cell's) itself.
-    // The panel's rows are given flat (depth × PANEL_TILES): an array of arrays of
-    // tiles was zeroed once and then copied PANEL_TILES times, on every call.
     if d.k <= 16 {
-        with_buffers::<T, S, MR, NR, 16, { 16 * PANEL_TILES }, PANELS>(
-            alpha, a, b, c, d, accumulate, tiles,
-        );
+        with_buffers::<T, S, MR, NR, 16, PANELS>(alpha, a, b, c, d, accumulate, tiles);
     } else if d.k <= 32 {
-        with_buffers::<T, S, MR, NR, 32, { 32 * PANEL_TILES }, PANELS>(
-            alpha, a, b, c, d, accumulate, tiles,
-        );
+        with_buffers::<T, S, MR, NR, 32, PANELS>(alpha, a, b, c, d, accumulate, tiles);
     } else {
-        with_buffers::<T, S, MR, NR, KC_IN_PLACE, { KC_IN_PLACE * PANEL_TILES }, PANELS>(
-            alpha, a, b, c, d, accumulate, tiles,
-        );
+        with_buffers::<T, S, MR, NR, KC_IN_PLACE, PANELS>(alpha, a, b, c, d, accumulate, tiles);
     }
 }
 
@@ -857,7 +849,6 @@ fn with_buffers<
     const MR: usize,
     const NR: usize,
     const DEPTH: usize,
-    const PANEL_ROWS: usize,
     const PANELS: bool,
 >(
     alpha: T,
@@ -871,8 +862,8 @@ fn with_buffers<
     let mut starts = [0usize; DEPTH];
     if PANELS {
         // The panel kernels read A where it lies: no strip to zero.
-        let mut panel = CacheLines([[T::zero(); NR]; PANEL_ROWS]);
-        let panel = &mut panel.0[..];
+        let mut panel = CacheLines([[[T::zero(); NR]; DEPTH]; PANEL_TILES]);
+        let panel = panel.0.as_flattened_mut();
         let bufs = (&mut [][..], &mut starts[..]);
         panels_with::<T, S, MR, NR>(alpha, a, b, c, d, accumulate, bufs, panel, tiles);
         return;
