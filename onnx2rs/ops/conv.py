@@ -15,7 +15,7 @@ from .window import Window, check_spatial_rank, resolve
 # Mirrors runtime-crate/src/ops/linalg.rs and conv.rs: the runtime checks
 # the workspace it is given, so a disagreement is an error at run time, never a misread.
 PACK_DEPTH, PACK_COLUMNS, PANEL_ROUND = 128, 512, 32
-SHIFTED_COLUMNS, SHIFTED_MAX = 512, 1 << 16
+SHIFTED_COLUMNS, SHIFTED_MAX = 1024, 1 << 18
 
 
 def _cdiv(a: int, b: int) -> int:

@@ -241,6 +241,15 @@ CASES = [
          {"group": 3, "pads": [2, 1, 2, 3]}),
     Case("conv1d_depthwise_7", "Conv", [run(normal(1, 4, 20)), const(normal(4, 1, 7)), const(normal(4))],
          {"group": 4, "pads": [3, 3]}),
+    # Unit-stride depthwise windows summed over shifted rows: dilated, banded, and one
+    # with more taps than the direct sums hold (a product of one row instead).
+    Case("conv2d_depthwise_shifted_dilated", "Conv", [run(normal(1, 5, 37, 41)), const(normal(5, 1, 3, 3)),
+                                                     const(normal(5))],
+         {"group": 5, "pads": [2, 2, 2, 2], "dilations": [2, 2]}),
+    Case("conv2d_depthwise_shifted_bands", "Conv", [run(normal(1, 2, 520, 610)), const(normal(2, 1, 3, 3))],
+         {"group": 2, "pads": [1, 1, 1, 1]}),
+    Case("conv2d_depthwise_9x9_product", "Conv", [run(normal(1, 3, 20, 21)), const(normal(3, 1, 9, 9))],
+         {"group": 3, "pads": [4, 4, 4, 4]}),
     Case("conv2d_grouped_same_upper", "Conv", [run(normal(1, 4, 7, 7)), const(normal(6, 2, 3, 3))],
          {"group": 2, "auto_pad": "SAME_UPPER", "strides": [2, 2]}),
     Case("conv1d", "Conv", [run(normal(1, 4, 10)), const(normal(6, 4, 3)), const(normal(6))],

@@ -1,7 +1,8 @@
 //! ONNX `Conv` for 1-D and 2-D inputs: one matrix product per group with the unfolded
 //! input (the im2col matrix) as its right-hand operand. A small one is built whole in the
 //! workspace; a large one is unfolded block by block straight into the product's packed
-//! panels, so it never exists whole. Depthwise convolutions run directly.
+//! panels, so it never exists whole. Depthwise convolutions of unit stride sum the taps over
+//! shifted rows of their padded plane; strided ones run row by row.
 //!
 //! Spec: <https://onnx.ai/onnx/operators/onnx__Conv.html>. `auto_pad` is resolved
 //! into explicit `pads` at compile time, so only explicit pads reach this code.
@@ -221,14 +222,16 @@ fn pointwise(win: &[Window; 2]) -> bool {
         .all(|w| w.kernel == 1 && w.stride == 1 && w.pad_begin == 0 && w.pad_end == 0)
 }
 
-/// Columns of the product a [`Shifted`] convolution computes per chunk of output rows: one
-/// column block of the in-place kernel.
-const SHIFTED_COLUMNS: usize = 512;
+/// Columns of the product a [`Shifted`] convolution computes per chunk of output rows:
+/// wide enough that each panel of B the kernel copies serves many tiles (512 left a
+/// 16-filter convolution over 320² at 56 GFLOP/s; 1024 gives 73).
+const SHIFTED_COLUMNS: usize = 1024;
 
 /// The most workspace (padded input and one chunk of wide output) a [`Shifted`]
-/// convolution takes (256 KiB, as much as one packed block of 128 × 512); a larger
-/// convolution is packed block by block instead, so peak memory stays where it was.
-const SHIFTED_MAX: usize = 1 << 16;
+/// convolution takes (1 MiB); a larger convolution is packed block by block instead.
+/// At 256 KiB a 512-filter 3×3 convolution over 7×7 was cut into chunks of 36 and 27
+/// columns, tiles of 32 half empty (75 GFLOP/s; whole, 110).
+const SHIFTED_MAX: usize = 1 << 18;
 
 /// A convolution read as shifted rows of its zero-padded input, so that no im2col matrix
 /// is built. The padded input is laid out per channel as phase planes of `wq` columns
@@ -367,28 +370,39 @@ impl Shifted {
 
     /// Write plane rows `y0..y0 + hb` of `x` (`[channels, h, w]`) into `dst`,
     /// zero-padded and split into phase planes.
-    fn pad(&self, x: ArrayView3<'_, f32>, y0: usize, dst: &mut [f32]) {
-        pad_planes(self, x, y0, dst);
+    ///
+    /// With `zeros_kept`, `dst` holds the padding of an earlier call of the same layout
+    /// (another group of a whole-plane layout), so only the input rows are rewritten.
+    fn pad(&self, x: ArrayView3<'_, f32>, y0: usize, dst: &mut [f32], zeros_kept: bool) {
+        pad_planes(self, x, y0, dst, zeros_kept && !self.banded);
     }
 }
 
 /// [`Shifted::pad`], compiled for AVX2/AVX-512 as well: its row copies are most of a
 /// small convolution's time besides the product.
 #[multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
-fn pad_planes<'x>(shifted: &Shifted, x: ArrayView3<'x, f32>, y0: usize, dst: &mut [f32]) {
-    shifted.pad_inline(x, y0, dst);
+fn pad_planes<'x>(
+    shifted: &Shifted,
+    x: ArrayView3<'x, f32>,
+    y0: usize,
+    dst: &mut [f32],
+    zeros_kept: bool,
+) {
+    shifted.pad_inline(x, y0, dst, zeros_kept);
 }
 
 impl Shifted {
     /// [`Shifted::pad_inline`] at unit strides from a contiguous input (most convolutions):
     /// one plane per channel, each of its rows one copy over the zeros.
     #[inline(always)]
-    fn pad_unit_strides(&self, values: &[f32], y0: usize, dst: &mut [f32]) {
+    fn pad_unit_strides(&self, values: &[f32], y0: usize, dst: &mut [f32], zeros_kept: bool) {
         let [wy, wx] = &self.win;
         let ((h, w), wq, pb) = (self.sizes.input, self.wq, wx.pad_begin);
         let plane = self.hb * wq;
         // One wide fill, not a short one per row: those become calls to `memset`.
-        dst[..self.padded_len()].fill(0.0);
+        if !zeros_kept {
+            dst[..self.padded_len()].fill(0.0);
+        }
         // Plane rows `lo..hi` hold input rows; the others are all padding.
         let lo = wy.pad_begin.saturating_sub(y0).min(self.hb);
         let hi = (h + wy.pad_begin).saturating_sub(y0).clamp(lo, self.hb);
@@ -404,7 +418,7 @@ impl Shifted {
 
     /// The body of [`Shifted::pad`], inlined into each of [`pad_planes`]' versions.
     #[inline(always)]
-    fn pad_inline(&self, x: ArrayView3<'_, f32>, y0: usize, dst: &mut [f32]) {
+    fn pad_inline(&self, x: ArrayView3<'_, f32>, y0: usize, dst: &mut [f32], zeros_kept: bool) {
         let [wy, wx] = &self.win;
         let (plane, (h, w)) = (self.hb * self.wq, self.sizes.input);
         let (phases_y, phases_x) = self.phases;
@@ -413,9 +427,11 @@ impl Shifted {
         // stores and branches cost more than one pass of wide ones.
         let contiguous = x.as_slice();
         if let (Some(values), 1, 1) = (contiguous, wy.stride, wx.stride) {
-            return self.pad_unit_strides(values, y0, dst);
+            return self.pad_unit_strides(values, y0, dst, zeros_kept);
         }
-        dst[..self.padded_len()].fill(0.0);
+        if !zeros_kept {
+            dst[..self.padded_len()].fill(0.0);
+        }
         for (c, channel) in x.outer_iter().enumerate() {
             for r in 0..self.hb {
                 for py in 0..phases_y {
@@ -472,25 +488,41 @@ impl Shifted {
         /// `even[j] = row[2j]`, `odd[j] = row[2j + 1]`.
         #[inline(always)]
         fn deinterleave(even: &mut [f32], odd: &mut [f32], row: &[f32]) {
-            let blocks = row.chunks_exact(32).zip(even.chunks_exact_mut(16));
-            for ((pairs, even), odd) in blocks.zip(odd.chunks_exact_mut(16)) {
-                // Whole arrays first, then one store each: element by element into the
-                // slices compiled to scalar moves.
-                let Ok(pairs) = <&[f32; 32]>::try_from(pairs) else {
-                    continue; // unreachable: the chunks are exact
-                };
-                let e: [f32; 16] = core::array::from_fn(|j| pairs[2 * j]);
-                let o: [f32; 16] = core::array::from_fn(|j| pairs[2 * j + 1]);
-                even.copy_from_slice(&e);
-                odd.copy_from_slice(&o);
+            let done = split_pairs::<16, 32>(even, odd, row);
+            let done =
+                done + split_pairs::<4, 8>(&mut even[done..], &mut odd[done..], &row[2 * done..]);
+            let (even, odd, row) = (&mut even[done..], &mut odd[done..], &row[2 * done..]);
+            for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(row.chunks_exact(2)) {
+                (*e, *o) = (pair[0], pair[1]);
             }
-            let done = row.len() / 32 * 16;
-            for (j, &v) in row.iter().enumerate().skip(2 * done) {
-                match j % 2 {
-                    0 => even[j / 2] = v,
-                    _ => odd[j / 2] = v,
+            if row.len() % 2 == 1 {
+                if let (Some(e), Some(&v)) = (even.get_mut(row.len() / 2), row.last()) {
+                    *e = v;
                 }
             }
+        }
+        /// [`deinterleave`] in blocks of `L` pairs (`PAIRS = 2L` values); returns the pairs done.
+        #[inline(always)]
+        fn split_pairs<const L: usize, const PAIRS: usize>(
+            even: &mut [f32],
+            odd: &mut [f32],
+            row: &[f32],
+        ) -> usize {
+            let blocks = row.chunks_exact(PAIRS).zip(even.chunks_exact_mut(L));
+            let mut done = 0;
+            for ((pairs, even), odd) in blocks.zip(odd.chunks_exact_mut(L)) {
+                // Whole arrays first, then one store each: element by element into the
+                // slices compiled to scalar moves.
+                let Ok(pairs) = <&[f32; PAIRS]>::try_from(pairs) else {
+                    continue; // unreachable: the chunks are exact
+                };
+                let e: [f32; L] = core::array::from_fn(|j| pairs[2 * j]);
+                let o: [f32; L] = core::array::from_fn(|j| pairs[2 * j + 1]);
+                even.copy_from_slice(&e);
+                odd.copy_from_slice(&o);
+                done += L;
+            }
+            done
         }
         /// Phase column `px` holds the input columns `ix` with `(ix + pad) % sx == px`.
         #[inline(always)]
@@ -529,6 +561,7 @@ impl Shifted {
         epilogue: Epilogue<'_>,
         out: &mut [f32],
         workspace: &mut [f32],
+        zeros_kept: bool,
     ) -> Result<()> {
         let (padded, wide) = workspace.split_at_mut(self.padded_len());
         // NOTE: with `threads`, handing each thread a block of filters (once per
@@ -537,7 +570,7 @@ impl Shifted {
         for y0 in (0..self.sizes.output.0).step_by(self.rows) {
             // Padded whole once (at y0 = 0), or each chunk's own band.
             if self.banded || y0 == 0 {
-                self.pad(x, y0, padded);
+                self.pad(x, y0, padded, zeros_kept);
             }
             self.chunk(y0, padded, w, epilogue, out, wide)?;
         }
@@ -563,7 +596,22 @@ impl Shifted {
         let n = rows * wq;
         let wide = &mut wide[..filters * n];
         let starts = |first, starts: &mut [usize]| self.starts(first, y0, starts);
-        mat_mul_rows_into(w, padded, starts, wide, (filters, taps, n), false)?;
+        if filters == 1 && self.sizes.channels == 1 && taps <= DEPTHWISE_TAPS {
+            // Depthwise: one filter over one channel is a 1-D convolution of the wide
+            // rows, summed directly (a product of one row would copy B into panels).
+            let mut offsets = [0usize; DEPTHWISE_TAPS];
+            starts(0, &mut offsets[..taps]);
+            let reach = offsets[..taps].iter().max().map_or(0, |&o| o + n);
+            if reach > padded.len() {
+                return Err(Error::Shape(format!(
+                    "depthwise rows reach {reach} of a padded plane of {}",
+                    padded.len()
+                )));
+            }
+            shifted_taps_sum(padded, &offsets[..taps], &w[..taps], wide);
+        } else {
+            mat_mul_rows_into(w, padded, starts, wide, (filters, taps, n), false)?;
+        }
         let (py, px) = self.sizes.pool;
         if (py, px) != (1, 1) {
             // Chunks hold whole windows of rows (`Shifted::new`); a last odd row is dropped.
@@ -599,6 +647,57 @@ impl Shifted {
             }
         }
         Ok(())
+    }
+}
+
+/// The most taps (kernel height × width) a depthwise [`Shifted`] chunk sums directly.
+const DEPTHWISE_TAPS: usize = 64;
+
+/// `wide[q] = Σ_t taps[t] · padded[offsets[t] + q]`: a depthwise chunk's wide rows,
+/// 64 outputs at a time in four independent vector sums (one sum of 16 would wait on
+/// each multiply-add before the next), compiled for AVX-512 and AVX2 as well. Every
+/// `offsets[t] + wide.len()` lies within `padded` (the caller checked).
+#[multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
+fn shifted_taps_sum(padded: &[f32], offsets: &[usize], taps: &[f32], wide: &mut [f32]) {
+    // Fused where this version has FMA; the baseline's `mul_add` would call libm.
+    const FMA: bool = multiversion::target::selected_target!().supports_feature_str("fma");
+    #[inline(always)]
+    fn block<const L: usize>(
+        padded: &[f32],
+        offsets: &[usize],
+        taps: &[f32],
+        q: usize,
+    ) -> [f32; L] {
+        let mut acc = [0.0f32; L];
+        for (&offset, &tap) in offsets.iter().zip(taps) {
+            let Some(src) = padded.get(offset + q..offset + q + L) else {
+                continue; // unreachable: the caller checked the reach
+            };
+            for (a, &v) in acc.iter_mut().zip(src) {
+                *a = if FMA {
+                    tap.mul_add(v, *a)
+                } else {
+                    *a + tap * v
+                };
+            }
+        }
+        acc
+    }
+    let n = wide.len();
+    let mut q = 0;
+    while q + 64 <= n {
+        wide[q..q + 64].copy_from_slice(&block::<64>(padded, offsets, taps, q));
+        q += 64;
+    }
+    while q < n && n >= 16 {
+        // The last block ends at the row's end and may overlap the one before: it
+        // rewrites the same values.
+        let at = q.min(n - 16);
+        wide[at..at + 16].copy_from_slice(&block::<16>(padded, offsets, taps, at));
+        q = at + 16;
+    }
+    for (q, value) in wide.iter_mut().enumerate().skip(q) {
+        *value = block::<1>(padded, offsets, taps, q)[0];
     }
 }
 
@@ -781,7 +880,11 @@ fn conv2d(
         .into_shape_with_order((m, taps))
         .map_err(|_| Error::Shape("Conv weights must be contiguous".into()))?;
     let pointwise = pointwise(&win);
-    let direct_depthwise = cg == 1
+    // Strided depthwise convolutions sum their rows directly: splitting each input
+    // row into phase planes for a shifted product cost more than the sums (mobilenet's
+    // 3×3 of stride 2 over 112², 63 µs against 94); unit strides take the shifted rows.
+    let direct_depthwise = (shifted.is_none() || win.iter().any(|w| w.stride != 1))
+        && cg == 1
         && mg == 1
         && !accumulate
         && pool == (1, 1)
@@ -829,7 +932,9 @@ fn conv2d(
                     act,
                     accumulate,
                 };
-                shifted.product(src, wg, epilogue, dst, workspace)?;
+                // Every group pads to the same layout: the first one's zeros stay.
+                let zeros_kept = b > 0 || g > 0;
+                shifted.product(src, wg, epilogue, dst, workspace, zeros_kept)?;
                 continue;
             }
             if pointwise {
