@@ -15,7 +15,7 @@ from .window import Window, check_spatial_rank, resolve
 # Mirrors runtime-crate/src/ops/linalg.rs and conv.rs: the runtime checks
 # the workspace it is given, so a disagreement is an error at run time, never a misread.
 PACK_DEPTH, PACK_COLUMNS, PANEL_ROUND = 128, 512, 32
-SHIFTED_COLUMNS, SHIFTED_MAX = 1024, 1 << 18
+SHIFTED_COLUMNS, SHIFTED_MAX, SHIFTED_PHASES = 1024, 1 << 18, 4
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -32,7 +32,8 @@ def shifted_workspace_len(
     """Floats a convolution read as shifted rows of its padded input needs (`Shifted` in
     conv.rs): the padded phase planes (whole, or one chunk's band of rows when the whole
     would exceed SHIFTED_MAX), one row of slack and one chunk of wide output; or None when
-    it reads its input as it lies (1x1) or even a one-row band exceeds SHIFTED_MAX.
+    it reads its input as it lies (1x1), its strides split it into more than SHIFTED_PHASES
+    planes per channel, or even a one-row band exceeds SHIFTED_MAX.
     `out` is the convolution's own output; with a fused max pool of `pool_rows` rows per
     window, each chunk holds whole windows of rows."""
     n = len(spatial)
@@ -47,6 +48,8 @@ def shifted_workspace_len(
     wq = max(_cdiv(w + begin[1] + end[1], strides[1]), 1)
     # A tap reads the phases of its offsets: with unit dilation, the first `kernel`.
     held = [min(s, k) if d == 1 else s for k, s, d in zip(kernel, strides, dilations)]
+    if held[0] * held[1] > SHIFTED_PHASES:
+        return None
     planes = channels * held[0] * held[1]
     reach = dilations[0] * (kernel[0] - 1) // strides[0]
 

@@ -233,6 +233,11 @@ const SHIFTED_COLUMNS: usize = 1024;
 /// columns, tiles of 32 half empty (75 GFLOP/s; whole, 110).
 const SHIFTED_MAX: usize = 1 << 18;
 
+/// The most phase planes per channel a [`Shifted`] convolution splits its input into: a
+/// long kernel of a large stride (silero-vad's STFT: 256 taps, stride 128) would split
+/// it into one plane per tap of a few values each, where unfolding is one copy.
+const SHIFTED_PHASES: usize = 4;
+
 /// A convolution read as shifted rows of its zero-padded input, so that no im2col matrix
 /// is built. The padded input is laid out per channel as phase planes of `wq` columns
 /// (one plane when the strides are 1, else one per `(row, column)` phase that a tap
@@ -258,7 +263,8 @@ struct Shifted {
 
 impl Shifted {
     /// The layout for one group, or `None` for a 1×1 window that reads its input as it
-    /// lies, or when even a band of one output row exceeds [`SHIFTED_MAX`].
+    /// lies, for more than [`SHIFTED_PHASES`] phase planes per channel, or when even a
+    /// band of one output row exceeds [`SHIFTED_MAX`].
     fn new(sizes: Sizes, win: &[Window; 2]) -> Option<Shifted> {
         let [wy, wx] = win;
         let oh = sizes.output.0;
@@ -275,6 +281,9 @@ impl Shifted {
             _ => w.stride,
         };
         let phases = (held(wy), held(wx));
+        if phases.0 * phases.1 > SHIFTED_PHASES {
+            return None;
+        }
         // Plane rows a chunk reads below its first: the window's reach.
         let reach = wy.dilation * (wy.kernel - 1) / wy.stride;
         let py = sizes.pool.0;

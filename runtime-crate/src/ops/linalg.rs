@@ -141,6 +141,15 @@ pub fn mat_mul_into_on<T: Numeric>(
     if let (true, Some(a), Some(b), Some(c)) =
         (row_major, a.as_slice(), b.as_slice(), c.as_slice_mut())
     {
+        if n <= NARROW_COLUMNS && k * n <= NARROW_VALUES && alpha == T::one() {
+            // C was scaled by beta above, or is to be overwritten.
+            let b = InPlace {
+                values: b,
+                starts: row_stride(n),
+            };
+            narrow_rows_into(a, b, c, Dims { m, k, n }, accumulate);
+            return Ok(());
+        }
         let b = InPlace {
             values: b,
             starts: row_stride(n),
@@ -224,9 +233,72 @@ pub(crate) fn mat_mul_rows_into<T: Numeric>(
         }
         return Ok(());
     }
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    if n <= NARROW_COLUMNS && k * n <= NARROW_VALUES {
+        narrow_rows_into(
+            a,
+            InPlace { values: b, starts },
+            c,
+            Dims { m, k, n },
+            accumulate,
+        );
+        return Ok(());
+    }
     let b = InPlace { values: b, starts };
     blocked_on(Isa::best(), T::one(), a, b, c, Dims { m, k, n }, accumulate);
     Ok(())
+}
+
+/// Products with at most this many columns take [`narrow_rows_into`]: a tile 32 columns
+/// wide would compute mostly padding (silero-vad's convolutions over 4, 2 and 1 frames).
+const NARROW_COLUMNS: usize = 8;
+
+/// Values of the stack buffer [`narrow_rows_into`] gathers B's columns into.
+const NARROW_VALUES: usize = 4096;
+
+/// [`mat_mul_rows_into`] for a narrow B (checked by the caller): its columns are gathered
+/// into a contiguous buffer, and each value of C is one dot product of a row of A and a
+/// column.
+fn narrow_rows_into<T: Numeric, S: Fn(usize, &mut [usize]) + Copy>(
+    a: &[T],
+    InPlace { values: b, starts }: InPlace<'_, T, S>,
+    c: &mut [T],
+    Dims { m, k, n }: Dims,
+    accumulate: bool,
+) {
+    let mut buffer = [T::zero(); NARROW_VALUES];
+    let columns = &mut buffer[..k * n];
+    let mut block = [0usize; KC];
+    for first in (0..k).step_by(KC) {
+        let block = &mut block[..(k - first).min(KC)];
+        starts(first, block);
+        for (p, &start) in (first..).zip(block.iter()) {
+            for (j, &v) in b[start..start + n].iter().enumerate() {
+                columns[j * k + p] = v;
+            }
+        }
+    }
+    narrow_products(a, columns, c, (m, k, n), accumulate);
+}
+
+/// `c (+)= a · columnsᵀ` for row-major `a` (`[m, k]`), `columns` (`[n, k]`) and `c`
+/// (`[m, n]`): one dot product per value of C, compiled for AVX-512 and AVX2 as well.
+#[multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
+fn narrow_products<T: Numeric>(
+    a: &[T],
+    columns: &[T],
+    c: &mut [T],
+    (m, k, n): (usize, usize, usize),
+    accumulate: bool,
+) {
+    for (a_row, c_row) in a.chunks_exact(k).zip(c.chunks_exact_mut(n)).take(m) {
+        for (cij, column) in c_row.iter_mut().zip(columns.chunks_exact(k)) {
+            let d = dot(a_row, column);
+            *cij = if accumulate { *cij + d } else { d };
+        }
+    }
 }
 
 /// [`blocked`] with the kernel compiled for `isa` (which the caller checked).
@@ -1351,6 +1423,30 @@ mod tests {
         let expected = Array2::from_shape_vec((m, k), a).unwrap().dot(&whole);
         for (x, y) in c.iter().zip(&expected) {
             assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn narrow_products_match_ndarray() {
+        // At most NARROW_COLUMNS columns: dot products of gathered columns, with depth
+        // tails past the 64- and 8-value blocks, overwriting and accumulating.
+        for n in [1, 2, 3, 5, 8] {
+            for accumulate in [false, true] {
+                let (m, k) = (11, 150);
+                let b: Vec<f32> = (0..k + n).map(|i| (i as f32 * 0.37).sin()).collect();
+                let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.11).cos()).collect();
+                let mut c: Vec<f32> = (0..m * n).map(|i| i as f32 * 0.5).collect();
+                let before = Array2::from_shape_vec((m, n), c.clone()).unwrap();
+                mat_mul_rows_into(&a, &b, row_stride(1), &mut c, (m, k, n), accumulate).unwrap();
+                let whole = Array2::from_shape_fn((k, n), |(p, j)| b[p + j]);
+                let mut expected = Array2::from_shape_vec((m, k), a).unwrap().dot(&whole);
+                if accumulate {
+                    expected += &before;
+                }
+                for (x, y) in c.iter().zip(&expected) {
+                    assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "n={n}: {x} vs {y}");
+                }
+            }
         }
     }
 

@@ -430,36 +430,65 @@ pub fn pad_into<T: Element>(
             "Pad: only constant mode can pad an empty axis".into(),
         ));
     }
+    let Some(last) = rank.checked_sub(1) else {
+        out.assign(&x);
+        return Ok(()); // a scalar: nothing to pad
+    };
+    let (len, at) = (x.shape()[last], begin[last]);
+    let outer = IxDyn(&out.shape()[..last]);
     let mut src = [0usize; MAX_RANK];
-    for (index, o) in out.indexed_iter_mut() {
+    // Row by row along the last axis: the source row found once, not per value.
+    for (index, mut row) in ndarray::indices(outer)
+        .into_iter()
+        .zip(out.lanes_mut(Axis(last)))
+    {
         let mut inside = true;
-        for axis in 0..rank {
-            let len = x.shape()[axis] as isize;
-            let i = index[axis] as isize - begin[axis];
-            let j = match mode {
-                _ if (0..len).contains(&i) => i,
-                PadMode::Constant => {
-                    inside = false;
-                    break;
-                }
-                PadMode::Edge => i.clamp(0, len - 1),
-                PadMode::Wrap => i.rem_euclid(len),
-                PadMode::Reflect if len == 1 => 0,
-                PadMode::Reflect => {
-                    let period = 2 * (len - 1);
-                    let k = i.rem_euclid(period);
-                    if k < len {
-                        k
-                    } else {
-                        period - k
-                    }
-                }
-            };
-            src[axis] = j as usize;
+        for axis in 0..last {
+            match pad_source(index[axis] as isize - begin[axis], x.shape()[axis], mode) {
+                Some(j) => src[axis] = j,
+                None => inside = false,
+            }
         }
-        *o = if inside { x[&src[..rank]] } else { value };
+        if !inside {
+            row.fill(value);
+            continue;
+        }
+        let source = x.slice_each_axis(|ax| match ax.axis.index() {
+            axis if axis < last => Slice::from(src[axis]..src[axis] + 1),
+            _ => Slice::from(..),
+        });
+        let Some(source) = source.lanes(Axis(last)).into_iter().next() else {
+            continue; // unreachable: the slice holds one lane
+        };
+        for (j, o) in row.iter_mut().enumerate() {
+            *o = pad_source(j as isize - at, len, mode).map_or(value, |i| source[i]);
+        }
     }
     Ok(())
+}
+
+/// The index along an axis of `len` values that padded position `i` (counted from the
+/// axis's first value) reads, or `None` for the constant value.
+#[inline]
+fn pad_source(i: isize, len: usize, mode: PadMode) -> Option<usize> {
+    let len = len as isize;
+    let j = match mode {
+        _ if (0..len).contains(&i) => i,
+        PadMode::Constant => return None,
+        PadMode::Edge => i.clamp(0, len - 1),
+        PadMode::Wrap => i.rem_euclid(len),
+        PadMode::Reflect if len == 1 => 0,
+        PadMode::Reflect => {
+            let period = 2 * (len - 1);
+            let k = i.rem_euclid(period);
+            if k < len {
+                k
+            } else {
+                period - k
+            }
+        }
+    };
+    Some(j as usize)
 }
 
 /// ONNX `Trilu`: keep the upper (`upper`) or lower triangle of the last two axes,
