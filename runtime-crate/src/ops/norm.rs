@@ -4,7 +4,9 @@
 //! <https://onnx.ai/onnx/operators/onnx__Softmax.html> (opset 13 changed the
 //! axis semantics; [`softmax_flattened`] keeps the older one).
 
+use super::unary::exp_f32;
 use crate::{Error, Result};
+use multiversion::multiversion;
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn};
 
 /// ONNX `BatchNormalization` in inference mode over channel axis 1:
@@ -110,10 +112,13 @@ fn resolve_axis(axis: i64, rank: usize) -> Result<usize> {
     Ok(((axis + r) % r.max(1)) as usize)
 }
 
-fn softmax_lanes(y: &mut ArrayViewMutD<'_, f32>, axis: usize) {
+/// Softmax of every lane along `axis`, compiled for AVX-512 and AVX2 as well (its
+/// exponentials vectorise: [`exp_f32`]).
+#[multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
+fn softmax_lanes<'y>(y: &mut ArrayViewMutD<'y, f32>, axis: usize) {
     for mut lane in y.lanes_mut(Axis(axis)) {
         let max = lane.fold(f32::NEG_INFINITY, |a, &v| a.max(v));
-        lane.mapv_inplace(|v| libm::expf(v - max));
+        lane.mapv_inplace(|v| exp_f32(v - max));
         let sum = lane.sum();
         lane.mapv_inplace(|v| v / sum);
     }
@@ -122,7 +127,7 @@ fn softmax_lanes(y: &mut ArrayViewMutD<'_, f32>, axis: usize) {
 fn log_softmax_lanes(y: &mut ArrayViewMutD<'_, f32>, axis: usize) {
     for mut lane in y.lanes_mut(Axis(axis)) {
         let max = lane.fold(f32::NEG_INFINITY, |a, &v| a.max(v));
-        let log_sum = libm::logf(lane.fold(0.0f32, |s, &v| s + libm::expf(v - max)));
+        let log_sum = libm::logf(lane.fold(0.0f32, |s, &v| s + exp_f32(v - max)));
         lane.mapv_inplace(|v| v - max - log_sum);
     }
 }

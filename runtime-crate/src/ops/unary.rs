@@ -11,6 +11,7 @@
 
 use super::elementwise::update;
 use crate::{Element, Result};
+use multiversion::multiversion;
 use ndarray::{ArrayViewD, ArrayViewMutD};
 
 /// A float function of one value, with its ONNX attributes.
@@ -145,6 +146,92 @@ pub(crate) fn sigmoid_f32(x: f32) -> f32 {
     let p = ALPHA.iter().fold(0.0, |acc, &a| acc * x2 + a) * x;
     let q = BETA.iter().fold(0.0, |acc, &b| acc * x2 + b);
     (p / q + 0.5).clamp(0.0, 1.0)
+}
+
+/// `eˣ` in `f32` without branches, so that a loop of it vectorises (libm's `expf` is a
+/// call per value): `2ⁿ · p(r)` with `n = round(x / ln 2)`, `r = x - n ln 2` in two parts,
+/// and Cephes' degree-6 polynomial for `eʳ` on `|r| ≤ ln 2 / 2` (within 2 ulp of libm).
+/// Overflow gives `inf`, underflow `0` below where `f32` still has normal values.
+#[inline(always)]
+pub(crate) fn exp_f32(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // Adding then subtracting 1.5 · 2²³ rounds to the nearest integer in any rounding
+    // mode that vectorises (`round` is a call on the baseline instruction set).
+    const ROUND: f32 = 12_582_912.0;
+    let c = x.clamp(-87.336_55, 88.376_26);
+    let n = (c * LOG2E + ROUND) - ROUND;
+    let r = (c - n * LN2_HI) - n * LN2_LO;
+    let p = [
+        1.987_569_1e-4,
+        1.398_199_9e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        1.666_666_5e-1,
+        0.5,
+    ]
+    .iter()
+    .fold(0.0f32, |acc, &k| acc * r + k);
+    let y = (p * r * r + r) + 1.0;
+    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    let y = y * scale;
+    // Beyond the clamp: overflow to inf, underflow to 0; NaN stays NaN.
+    if x > 88.722_84 {
+        f32::INFINITY
+    } else if x < -103.972_08 {
+        0.0
+    } else if x.is_nan() {
+        x
+    } else {
+        y
+    }
+}
+
+/// The error function in `f32` without branches (as [`exp_f32`]): an odd Taylor
+/// polynomial for `|x| < 0.5`, else `1 - erfc(|x|)` from Numerical Recipes' Chebyshev
+/// fit `erfc(z) = t · exp(-z² + P(t))`, `t = 1 / (1 + z/2)` (relative error under
+/// 1.2e-7), with the sign of `x`.
+#[inline(always)]
+pub(crate) fn erf_f32(x: f32) -> f32 {
+    let z = x.abs();
+    // 2/√π · (x - x³/3 + x⁵/10 - x⁷/42 + x⁹/216 - x¹¹/1320 + x¹³/9360), in Horner form.
+    let x2 = x * x;
+    let small = [
+        1.0 / 9360.0,
+        -1.0 / 1320.0,
+        1.0 / 216.0,
+        -1.0 / 42.0,
+        1.0 / 10.0,
+        -1.0 / 3.0,
+        1.0,
+    ]
+    .iter()
+    .fold(0.0f32, |acc, &k| acc * x2 + k)
+        * x
+        * std::f32::consts::FRAC_2_SQRT_PI;
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = [
+        0.170_872_77,
+        -0.822_152_23,
+        1.488_515_9,
+        -1.135_204,
+        0.278_868_07,
+        -0.186_288_06,
+        0.096_784_18,
+        0.374_091_96,
+        1.000_023_7,
+        -1.265_512_2,
+    ]
+    .iter()
+    .fold(0.0f32, |acc, &k| acc * t + k);
+    let large = 1.0 - t * exp_f32(-z * z + poly);
+    let large = if x < 0.0 { -large } else { large };
+    if z < 0.5 {
+        small
+    } else {
+        large
+    }
 }
 
 pub(crate) fn sigmoid(x: f64) -> f64 {
@@ -300,9 +387,9 @@ impl Unary {
     pub fn apply_f32(self, x: f32) -> f32 {
         match self {
             Unary::Tanh => tanh_f32(x),
-            Unary::Exp => libm::expf(x),
+            Unary::Exp => exp_f32(x),
             Unary::Log => libm::logf(x),
-            Unary::Erf => libm::erff(x),
+            Unary::Erf => erf_f32(x),
             Unary::Sigmoid => sigmoid_f32(x),
             Unary::Swish { alpha } => x * sigmoid_f32(alpha as f32 * x),
             _ => self.apply(f64::from(x)) as f32,
@@ -473,6 +560,13 @@ pub fn unary_inplace<T: Element>(mut x: ArrayViewMutD<'_, T>, op: Unary) {
 /// assert_eq!(v, [0.5, 1.0]);
 /// ```
 pub fn unary_flat_inplace<T: Element>(values: &mut [T], op: Unary) {
+    unary_flat_simd(values, op);
+}
+
+/// [`unary_flat_inplace`], compiled for AVX-512 and AVX2 as well.
+#[multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
+fn unary_flat_simd<T: Element>(values: &mut [T], op: Unary) {
+    let f32_op = |f: fn(f32) -> f32| move |v: T| T::from_f64(f64::from(f(v.to_f64() as f32)));
     match op {
         // Their own loops, so that the approximations inline and vectorise.
         Unary::Tanh if T::DTYPE == safetensors::Dtype::F32 => {
@@ -480,6 +574,14 @@ pub fn unary_flat_inplace<T: Element>(values: &mut [T], op: Unary) {
         }
         Unary::Sigmoid if T::DTYPE == safetensors::Dtype::F32 => {
             values.iter_mut().for_each(|v| *v = sigmoid_as_f32(*v))
+        }
+        Unary::Exp if T::DTYPE == safetensors::Dtype::F32 => {
+            let f = f32_op(exp_f32);
+            values.iter_mut().for_each(|v| *v = f(*v))
+        }
+        Unary::Erf if T::DTYPE == safetensors::Dtype::F32 => {
+            let f = f32_op(erf_f32);
+            values.iter_mut().for_each(|v| *v = f(*v))
         }
         _ => values.iter_mut().for_each(|v| *v = op.apply_to(*v)),
     }
@@ -499,7 +601,43 @@ fn sigmoid_as_f32<T: Element>(v: T) -> T {
 
 #[cfg(test)]
 mod tests {
-    use super::{sigmoid, sigmoid_f32, tanh_f32};
+    use super::{erf_f32, exp_f32, sigmoid, sigmoid_f32, tanh_f32};
+
+    #[test]
+    fn exp_f32_is_within_2e7_relative_of_f64() {
+        let mut worst = 0.0f64;
+        for i in -1_000_000..=1_000_000 {
+            let x = i as f32 * 8.7e-5;
+            let exact = f64::from(x).exp();
+            if exact < f64::from(f32::MIN_POSITIVE) {
+                continue; // below f32's normal range: checked below
+            }
+            worst = worst.max((f64::from(exp_f32(x)) - exact).abs() / exact);
+        }
+        assert!(worst < 2e-7, "worst relative error {worst:e}");
+        assert_eq!(exp_f32(0.0), 1.0);
+        assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);
+        assert_eq!(exp_f32(89.0), f32::INFINITY);
+        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+        assert!(exp_f32(-90.0) < 1.2e-38);
+        assert!(exp_f32(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn erf_f32_is_within_3e7_of_f64() {
+        let mut worst = 0.0f64;
+        for i in -200_000..=200_000 {
+            let x = i as f32 * 5e-5;
+            let exact = libm::erf(f64::from(x));
+            let err = (f64::from(erf_f32(x)) - exact).abs();
+            worst = worst.max(err / exact.abs().clamp(1e-30, 1.0));
+        }
+        assert!(worst < 3e-7, "worst relative error {worst:e}");
+        assert_eq!(erf_f32(0.0), 0.0);
+        assert_eq!(erf_f32(f32::INFINITY), 1.0);
+        assert_eq!(erf_f32(f32::NEG_INFINITY), -1.0);
+        assert!(erf_f32(f32::NAN).is_nan());
+    }
 
     #[test]
     fn sigmoid_f32_is_within_3e7_of_libm() {
