@@ -28,14 +28,15 @@ fn matches_ndarray_dot_over_shapes_and_layouts() {
         (9, 33, 300),
         (17, 2, 513),
         (64, 80, 64),
-        (13, 600, 40),  // two depth passes; 8 + 4 + 1 rows
-        (7, 3, 1100),   // three column blocks, a ragged last tile
-        (11, 257, 33),  // two equal depth passes of 129
-        (16, 144, 288), // one pass of 144: a 3×3 convolution over 16 channels
-        (100, 130, 96), // over the `threads` feature's split size: 56 + 44 rows
-        (33, 1024, 40), // split 24 + 9 rows
-        (9, 33, 1),     // a matrix times a vector: dot products
-        (144, 576, 1),  // a squeeze-excitation's 1×1 convolution of one pixel
+        (13, 600, 40),   // two depth passes; 8 + 4 + 1 rows
+        (7, 3, 1100),    // three column blocks, a ragged last tile
+        (11, 257, 33),   // two equal depth passes of 129
+        (16, 144, 288),  // one pass of 144: a 3×3 convolution over 16 channels
+        (100, 130, 96),  // 56 + 44 rows
+        (136, 130, 256), // over the `threads` feature's split size: 72 + 64 rows
+        (33, 1024, 40),  // four strips of 8 rows, then one
+        (9, 33, 1),      // a matrix times a vector: dot products
+        (144, 576, 1),   // a squeeze-excitation's 1×1 convolution of one pixel
     ] {
         for (a_cm, b_cm, c_cm) in [
             (false, false, false),

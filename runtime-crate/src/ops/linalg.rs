@@ -472,10 +472,11 @@ pub fn mat_mul_packed_into_on<T: Numeric, B: PackB<T>>(
 #[cfg(feature = "blas")]
 const BLAS_MIN_MACS: usize = 1 << 16;
 
-/// Below this many multiply-adds a product stays on one thread: waking the pool costs
-/// a few microseconds, about what 2^20 multiply-adds take on one core.
+/// Below this many multiply-adds a product stays on one thread. On the 2-vCPU VM, waking
+/// the pool per product cost more than it saved at 2^20: mobilenet_v3_small took 4.46 ms
+/// with `threads` against 2.87 on one thread; at 2^22, 2.91 ms.
 #[cfg(feature = "threads")]
-const PARALLEL_MIN_MACS: usize = 1 << 20;
+const PARALLEL_MIN_MACS: usize = 1 << 22;
 
 /// With the `threads` feature, the rows of C each thread takes (a multiple of 8, so every
 /// thread runs whole register tiles), or `None` when the product is too small to split.
