@@ -45,7 +45,8 @@ openblas:
 test: $(VENV)/.dev chromium openblas
 	cd runtime-crate && cargo fmt --check && cargo clippy --all-targets --quiet -- -D warnings && cargo test --quiet \
 	  && for f in threads blas; do cargo clippy --all-targets --features $$f --quiet -- -D warnings \
-	     && cargo test --quiet --features $$f --test linalg --test conv_layouts || exit 1; done
+	     && cargo test --quiet --features $$f --test linalg --test conv_layouts || exit 1; done \
+	  && cargo test --quiet --features threads --lib --test parallel
 	$(PY) -m pytest -q --durations=15
 
 ## make models: regenerate the committed Keras-made .onnx files (needs the [tf] extra).

@@ -288,7 +288,7 @@ def bench(
         report = BenchResult(str(source), machine(), result.weights_bytes / 1e6, batch)
         native, report.load_us = _native(executable)
         report.measurements.append(native)
-        if threads:  # large products and batches spread over rayon's pool (one thread per core)
+        if threads:  # large products, convolutions and batches shared between the cores
             threaded = _bench_executable(result.out_dir, result.crate, features=("threads",))
             report.measurements.append(_native(threaded, "onnx2rs (threads)")[0])
         report.flops = model_flops(result.graph)

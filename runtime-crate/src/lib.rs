@@ -12,7 +12,8 @@
 //! let y = ops::matmul(ops::relu(x.view()).view(), w.view()).unwrap();
 //! assert_eq!(y, array![[2.0]].into_dyn());
 //! ```
-// Only the CPU-feature dispatch of the matrix product (`ops::linalg`) uses `unsafe`.
+// Only the CPU-feature dispatch of the matrix product (`ops::linalg`) and the hand-over of
+// a job to the worker threads (`pool`) use `unsafe`.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -24,6 +25,9 @@ pub mod minifloat;
 pub mod narrow;
 pub mod npy;
 pub mod ops;
+mod parallel;
+#[cfg(feature = "threads")]
+pub mod pool;
 pub mod rss;
 mod weights;
 
@@ -32,9 +36,6 @@ pub use error::{Error, Result};
 pub use minifloat::{F4E2M1, F8E4M3FN, F8E4M3FNUZ, F8E5M2, F8E5M2FNUZ, F8E8M0};
 pub use narrow::{I2, I4, U2, U4};
 pub use ndarray;
-/// The thread pool behind the `threads` feature (re-exported for generated crates).
-#[cfg(feature = "threads")]
-pub use rayon;
 // Links the system BLAS that ndarray's `blas` feature calls.
 #[cfg(feature = "blas")]
 extern crate blas_src;

@@ -149,8 +149,9 @@ fn plain<'a>(strides: &'a [usize], pads: &'a [usize]) -> ConvParams<'a> {
     }
 }
 
-/// Padded whole, padded band by band (strided, and at unit stride), and read in place (the last large enough that,
-/// with the `threads` feature, its product's rows are shared out).
+/// Padded whole, padded band by band (strided, and at unit stride), and read in place.
+/// All are large enough that with the `threads` feature their work is shared out: bands
+/// of columns that begin and end within output rows, and rows of the read-in-place product.
 #[test]
 fn large_convolutions_match_the_direct_sum() {
     for (m, c, size, k, stride) in [
@@ -362,6 +363,9 @@ fn depthwise_convolutions_match_the_direct_sum_per_channel() {
         (4, 9, 3, 1),
         (4, 30, 3, 2),
         (4, 12, 4, 1),
+        // Over the `threads` feature's split size: blocks of channels on each path.
+        (40, 48, 3, 1),
+        (40, 48, 5, 2),
     ] {
         let pad = k / 2;
         let (x, w) = image_and_filters(c, 1, size, k);

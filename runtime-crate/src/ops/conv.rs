@@ -14,7 +14,7 @@ use super::linalg::{
 use super::pool::max_nan;
 use super::unary::{Activation, EpiloguePass};
 use super::window::{zip_strided, Window};
-use crate::{Error, Result};
+use crate::{parallel, Error, Result};
 use multiversion::multiversion;
 use ndarray::{
     ArrayD, ArrayView1, ArrayView2, ArrayView3, ArrayView4, ArrayViewD, ArrayViewMut2,
@@ -320,7 +320,12 @@ impl Shifted {
     /// Values of the padded input (or band), with one row of zeros after it: the last
     /// tap's row runs that far past the planes in the columns that are dropped.
     fn padded_len(&self) -> usize {
-        self.sizes.channels * self.phases.0 * self.phases.1 * self.hb * self.wq + self.wq
+        self.planes_len() + self.wq
+    }
+
+    /// Values of the padded input's (or band's) phase planes.
+    fn planes_len(&self) -> usize {
+        self.sizes.channels * self.phases.0 * self.phases.1 * self.hb * self.wq
     }
 
     /// The workspace: the padded input, then one chunk of `filters × rows × wq` outputs.
@@ -339,15 +344,14 @@ impl Shifted {
         (phase * self.hb + dy / wy.stride) * self.wq + dx / wx.stride
     }
 
-    /// Write where tap rows `first..first + starts.len()` start, for output row `y0`
-    /// on, into `starts` (what [`mat_mul_rows_into`] asks for).
-    fn starts(&self, first: usize, y0: usize, starts: &mut [usize]) {
+    /// Write where tap rows `first..first + starts.len()` start, for the output row that
+    /// is `offset` values into the planes, into `starts` (what [`mat_mul_rows_into`] asks
+    /// for).
+    fn starts(&self, first: usize, offset: usize, starts: &mut [usize]) {
         let [wy, wx] = &self.win;
         let taps = wy.kernel * wx.kernel;
         let (mut c, t) = (first / taps, first % taps);
         let (mut ky, mut kx) = (t / wx.kernel, t % wx.kernel);
-        // A band's planes begin at the chunk's first output row.
-        let offset = if self.banded { 0 } else { y0 * self.wq };
         if wy.stride == 1 && wx.stride == 1 {
             // One plane per channel: each tap is a fixed step from the one before.
             let (step_x, step_y, plane) = (wx.dilation, wy.dilation * self.wq, self.hb * self.wq);
@@ -382,8 +386,25 @@ impl Shifted {
     ///
     /// With `zeros_kept`, `dst` holds the padding of an earlier call of the same layout
     /// (another group of a whole-plane layout), so only the input rows are rewritten.
+    /// A large input is padded in blocks of channels, one per thread.
     fn pad(&self, x: ArrayView3<'_, f32>, y0: usize, dst: &mut [f32], zeros_kept: bool) {
-        pad_planes(self, x, y0, dst, zeros_kept && !self.banded);
+        let zeros_kept = zeros_kept && !self.banded;
+        let (planes, channels) = (self.planes_len(), self.sizes.channels);
+        if !zeros_kept {
+            dst[planes..self.padded_len()].fill(0.0);
+        }
+        let per_channel = planes / channels.max(1);
+        let block = channels.div_ceil(parallel::parts_of_values(planes, channels));
+        let blocks = dst[..planes].chunks_mut((block * per_channel).max(1));
+        parallel::each(blocks.enumerate(), |(i, dst)| {
+            let c0 = i * block;
+            let sizes = Sizes {
+                channels: dst.len() / per_channel.max(1),
+                ..self.sizes
+            };
+            let x = x.slice_axis(Axis(0), Slice::from(c0..c0 + sizes.channels));
+            pad_planes(&Shifted { sizes, ..*self }, x, y0, dst, zeros_kept);
+        });
     }
 }
 
@@ -410,7 +431,7 @@ impl Shifted {
         let plane = self.hb * wq;
         // One wide fill, not a short one per row: those become calls to `memset`.
         if !zeros_kept {
-            dst[..self.padded_len()].fill(0.0);
+            dst[..self.planes_len()].fill(0.0);
         }
         // Plane rows `lo..hi` hold input rows; the others are all padding.
         let lo = wy.pad_begin.saturating_sub(y0).min(self.hb);
@@ -439,7 +460,7 @@ impl Shifted {
             return self.pad_unit_strides(values, y0, dst, zeros_kept);
         }
         if !zeros_kept {
-            dst[..self.padded_len()].fill(0.0);
+            dst[..self.planes_len()].fill(0.0);
         }
         for (c, channel) in x.outer_iter().enumerate() {
             for r in 0..self.hb {
@@ -573,9 +594,6 @@ impl Shifted {
         zeros_kept: bool,
     ) -> Result<()> {
         let (padded, wide) = workspace.split_at_mut(self.padded_len());
-        // NOTE: with `threads`, handing each thread a block of filters (once per
-        // convolution) made resnet50-light slower on the 2-vCPU VM: waking a sleeping
-        // rayon worker there costs about as much as the half of a convolution it takes.
         for y0 in (0..self.sizes.output.0).step_by(self.rows) {
             // Padded whole once (at y0 = 0), or each chunk's own band.
             if self.banded || y0 == 0 {
@@ -587,7 +605,8 @@ impl Shifted {
     }
 
     /// Output rows `y0..y0 + rows` of [`Shifted::product`] for the filters of `w` (whose
-    /// planes `out` holds), through `wide`.
+    /// planes `out` holds), through `wide`. A large chunk is computed in bands of its
+    /// columns, one per thread, then copied out in blocks of filters, one per thread.
     fn chunk(
         &self,
         y0: usize,
@@ -604,7 +623,52 @@ impl Shifted {
         let rows = self.rows.min(oh - y0);
         let n = rows * wq;
         let wide = &mut wide[..filters * n];
-        let starts = |first, starts: &mut [usize]| self.starts(first, y0, starts);
+        // Bands of columns, each `[filters, band]`; with a fused pool, of whole windows
+        // of rows.
+        let py = self.sizes.pool.0;
+        let band = match py {
+            1 => n
+                .div_ceil(parallel::parts(filters * taps * n, n / 16))
+                .next_multiple_of(16),
+            _ => match rows / py {
+                0 => n, // less than one window: a single band, whose rows are dropped
+                windows => {
+                    let bands = parallel::parts(filters * taps * n, windows);
+                    windows.div_ceil(bands) * py * wq
+                }
+            },
+        };
+        let band_len = (filters * band).max(1);
+        // A band's planes begin at the chunk's first output row.
+        let first = if self.banded { 0 } else { y0 * wq };
+        parallel::try_each(wide.chunks_mut(band_len).enumerate(), |(i, wide)| {
+            self.compute(first + i * band, padded, w, wide)
+        })?;
+        let wide = &*wide;
+        let (ph, pw) = (oh / py, ow / self.sizes.pool.1);
+        if ph * pw == 0 {
+            return Ok(()); // no whole window: the pooled output is empty
+        }
+        let blocks = parallel::parts_of_values(filters * n, filters);
+        let per_block = (filters.div_ceil(blocks) * ph * pw).max(1);
+        parallel::each(out.chunks_mut(per_block).enumerate(), |(b, out)| {
+            let f0 = b * per_block / (ph * pw);
+            for (i, wide) in wide.chunks(band_len).enumerate() {
+                let columns = wide.len() / filters.max(1);
+                self.copy_out((y0, i * band, columns), ep, f0, out, wide);
+            }
+        });
+        Ok(())
+    }
+
+    /// The product for the columns from `offset` on (counted from where the planes' first
+    /// row starts) of the filters of `w`, into `wide` (`[filters, columns]`).
+    fn compute(&self, offset: usize, padded: &[f32], w: &[f32], wide: &mut [f32]) -> Result<()> {
+        let [wy, wx] = &self.win;
+        let taps = self.sizes.channels * wy.kernel * wx.kernel;
+        let filters = w.len() / taps.max(1);
+        let n = wide.len() / filters.max(1);
+        let starts = |first, starts: &mut [usize]| self.starts(first, offset, starts);
         if filters == 1 && self.sizes.channels == 1 && taps <= DEPTHWISE_TAPS {
             // Depthwise: one filter over one channel is a 1-D convolution of the wide
             // rows, summed directly (a product of one row would copy B into panels).
@@ -618,33 +682,47 @@ impl Shifted {
                 )));
             }
             shifted_taps_sum(padded, &offsets[..taps], &w[..taps], wide);
-        } else {
-            mat_mul_rows_into(w, padded, starts, wide, (filters, taps, n), false)?;
+            return Ok(());
         }
+        mat_mul_rows_into(w, padded, starts, wide, (filters, taps, n), false)
+    }
+
+    /// Copies one band of a chunk out of `wide` (`[filters, columns]` of all the chunk's
+    /// filters, from column `at` of the chunk that starts at output row `y0`), for the
+    /// filters from `f0` on (whose planes `out` holds), with the epilogue; pooled if a
+    /// pool is fused, when bands are whole windows of rows.
+    fn copy_out(
+        &self,
+        (y0, at, n): (usize, usize, usize),
+        ep: Epilogue<'_>,
+        f0: usize,
+        out: &mut [f32],
+        wide: &[f32],
+    ) {
+        let ((oh, ow), wq) = (self.sizes.output, self.wq);
         let (py, px) = self.sizes.pool;
+        let bias = |f: usize| ep.bias.get(f0 + f).copied().unwrap_or(0.0);
+        let wide = wide.chunks_exact(n.max(1)).skip(f0);
         if (py, px) != (1, 1) {
-            // Chunks hold whole windows of rows (`Shifted::new`); a last odd row is dropped.
-            let (ph, pw) = (oh / py, ow / px);
-            if ph * pw == 0 {
-                return Ok(()); // no whole window: the pooled output is empty
-            }
-            let planes = out.chunks_exact_mut(ph * pw).zip(wide.chunks_exact(n));
-            for (f, (plane, computed)) in planes.enumerate() {
+            // Bands hold whole windows of rows (`Shifted::new`); a last odd row is dropped.
+            let ((ph, pw), y0) = ((oh / py, ow / px), y0 + at / wq);
+            let rows = n / wq;
+            for (f, (plane, computed)) in out.chunks_exact_mut(ph * pw).zip(wide).enumerate() {
                 let rows = PoolOut {
                     dst: &mut plane[y0 / py * pw..][..rows / py * pw],
                     wide: computed,
                     widths: (pw, wq),
                     window: (py, px),
                 };
-                pool_out(rows, ep.bias.get(f).copied().unwrap_or(0.0), ep.act);
+                pool_out(rows, bias(f), ep.act);
             }
-            return Ok(());
+            return;
         }
-        let planes = out.chunks_exact_mut(oh * ow).zip(wide.chunks_exact(n));
-        for (f, (plane, computed)) in planes.enumerate() {
+        for (f, (plane, computed)) in out.chunks_exact_mut(oh * ow).zip(wide).enumerate() {
             let rows = CopyOut {
-                dst: &mut plane[y0 * ow..][..rows * ow],
+                dst: &mut plane[y0 * ow..],
                 wide: computed,
+                at,
                 widths: (ow, wq),
                 accumulate: ep.accumulate,
             };
@@ -652,10 +730,9 @@ impl Shifted {
                 rows.run(|v| v);
             } else {
                 // In the same pass as the copy: the rows are read and written once.
-                copy_out(rows, ep.bias.get(f).copied().unwrap_or(0.0), ep.act);
+                copy_out(rows, bias(f), ep.act);
             }
         }
-        Ok(())
     }
 }
 
@@ -710,11 +787,14 @@ fn shifted_taps_sum(padded: &[f32], offsets: &[usize], taps: &[f32], wide: &mut 
     }
 }
 
-/// The output rows of one filter in a [`Shifted`] chunk: `ow` of each `wq`-wide row of
-/// the product go to `dst`, added to what it holds with `accumulate`.
+/// The output values of one filter in a band of a [`Shifted`] chunk: of each `wq`-wide
+/// row of the product, `ow` values go to `dst` (the plane from the chunk's first row on),
+/// added to what it holds with `accumulate`. `wide` holds the chunk's columns from `at`
+/// on, so a band may begin and end within a row.
 struct CopyOut<'a> {
     dst: &'a mut [f32],
     wide: &'a [f32],
+    at: usize,
     widths: (usize, usize),
     accumulate: bool,
 }
@@ -723,15 +803,20 @@ impl EpiloguePass<f32> for CopyOut<'_> {
     #[inline(always)]
     fn run(self, f: impl Fn(f32) -> f32) {
         let (ow, wq) = self.widths;
-        for (dst, row) in self
-            .dst
-            .chunks_exact_mut(ow)
-            .zip(self.wide.chunks_exact(wq))
-        {
-            match self.accumulate {
-                true => dst.iter_mut().zip(row).for_each(|(d, &v)| *d = f(*d + v)),
-                false => dst.iter_mut().zip(row).for_each(|(d, &v)| *d = f(v)),
+        let (start, end) = (self.at, self.at + self.wide.len());
+        let mut q = start;
+        while q < end {
+            let (row, x) = (q / wq, q % wq);
+            let stop = (row * wq + ow).min(end);
+            if x < ow {
+                let src = &self.wide[q - start..stop - start];
+                let dst = &mut self.dst[row * ow + x..][..src.len()];
+                match self.accumulate {
+                    true => dst.iter_mut().zip(src).for_each(|(d, &v)| *d = f(*d + v)),
+                    false => dst.iter_mut().zip(src).for_each(|(d, &v)| *d = f(v)),
+                }
             }
+            q = (row + 1) * wq;
         }
     }
 }
@@ -907,14 +992,67 @@ fn conv2d(
             "a fused max pool needs a contiguous bias".into(),
         ));
     }
+    let epilogue = |g: usize| {
+        let (bias, act) = match bias_values.flatten() {
+            _ if !fused => (&[][..], Activation::Identity),
+            Some(b) => (&b[g * mg..][..mg], act),
+            None => (&[][..], act),
+        };
+        Epilogue {
+            bias,
+            act,
+            accumulate,
+        }
+    };
     for b in 0..n {
         if direct_depthwise {
-            depthwise(
-                x.index_axis(Axis(0), b),
-                weights.view(),
-                &win,
-                out.index_axis_mut(Axis(0), b),
+            // Blocks of channels, one per thread.
+            let per = m.div_ceil(parallel::parts(m * taps * pixels, m));
+            let x = x.index_axis(Axis(0), b);
+            let mut out = out.index_axis_mut(Axis(0), b);
+            let blocks = x
+                .axis_chunks_iter(Axis(0), per)
+                .zip(weights.axis_chunks_iter(Axis(0), per));
+            parallel::each(
+                blocks.zip(out.axis_chunks_iter_mut(Axis(0), per)),
+                |((x, w), out)| depthwise(x, w, &win, out),
             );
+            continue;
+        }
+        if let (Some(shifted), true) = (&shifted, group > 1) {
+            // Blocks of groups, one per thread, each with a workspace of its own.
+            let per = group.div_ceil(parallel::parts(m * taps * pixels, group));
+            let src = x.index_axis(Axis(0), b);
+            let mut dst = out.index_axis_mut(Axis(0), b);
+            let (dst, w) = match (dst.as_slice_mut(), weights.as_slice()) {
+                (Some(dst), Some(w)) => (dst, w),
+                _ => {
+                    return Err(Error::Shape(
+                        "Conv output and weights must be contiguous".into(),
+                    ))
+                }
+            };
+            let group_len = mg * pooled.0 * pooled.1;
+            let mut own = Some(&mut *workspace);
+            let blocks = dst.chunks_mut((per * group_len).max(1)).enumerate();
+            let blocks = blocks.map(|(i, dst)| (i, dst, if i == 0 { own.take() } else { None }));
+            parallel::try_each(blocks, |(i, dst, workspace)| {
+                // The caller's workspace keeps the zeros of the batch's sample before.
+                let mut groups = |workspace: &mut [f32], kept: bool| {
+                    for (j, dst) in dst.chunks_mut(group_len.max(1)).enumerate() {
+                        let g = i * per + j;
+                        let src = src.slice_axis(Axis(0), Slice::from(g * cg..(g + 1) * cg));
+                        let wg = &w[g * mg * taps..][..mg * taps];
+                        // Every group pads to the same layout: the first one's zeros stay.
+                        shifted.product(src, wg, epilogue(g), dst, workspace, kept || j > 0)?;
+                    }
+                    Ok(())
+                };
+                match workspace {
+                    Some(workspace) => groups(workspace, b > 0),
+                    None => parallel::with_scratch(needed, |w| groups(w, false)),
+                }
+            })?;
             continue;
         }
         for g in 0..group {
@@ -931,19 +1069,8 @@ fn conv2d(
                 .ok_or_else(|| Error::Shape("Conv weights must be contiguous".into()))?;
             let dims = (mg, taps, pixels);
             if let Some(shifted) = &shifted {
-                let (bias, act) = match bias_values.flatten() {
-                    _ if !fused => (&[][..], Activation::Identity),
-                    Some(b) => (&b[g * mg..][..mg], act),
-                    None => (&[][..], act),
-                };
-                let epilogue = Epilogue {
-                    bias,
-                    act,
-                    accumulate,
-                };
-                // Every group pads to the same layout: the first one's zeros stay.
-                let zeros_kept = b > 0 || g > 0;
-                shifted.product(src, wg, epilogue, dst, workspace, zeros_kept)?;
+                // Every sample pads to the same layout: the first one's zeros stay.
+                shifted.product(src, wg, epilogue(g), dst, workspace, b > 0)?;
                 continue;
             }
             if pointwise {
@@ -979,8 +1106,18 @@ fn conv2d(
     if fused {
         return Ok(());
     }
+    let bias_of = |c: usize| bias.as_ref().map_or(0.0, |b| b[c]);
+    if let (Some(values), true) = (out.as_slice_mut(), pixels > 0) {
+        // Blocks of whole planes, one per thread.
+        parallel::spans(values, pixels, |at, planes| {
+            for (i, plane) in planes.chunks_mut(pixels).enumerate() {
+                bias_then_activation(plane, bias_of((at / pixels + i) % m), act);
+            }
+        });
+        return Ok(());
+    }
     for (c, mut plane) in out.axis_iter_mut(Axis(1)).enumerate() {
-        let bv = bias.as_ref().map_or(0.0, |b| b[c]);
+        let bv = bias_of(c);
         match plane.as_slice_mut() {
             Some(values) => bias_then_activation(values, bv, act),
             None => plane.mapv_inplace(|v| act.apply_to(v + bv)),

@@ -11,7 +11,7 @@
 //! the leading pads.
 
 use super::linalg::mat_mul_rows_into;
-use crate::{Error, Result};
+use crate::{parallel, Error, Result};
 use ndarray::{ArrayViewD, ArrayViewMutD, Axis};
 
 /// Rows of the product per tile: (filter, tap) pairs.
@@ -130,38 +130,47 @@ pub fn conv_transpose_into(
         dilations,
     };
     let (cg, rows_all, hw) = (c / g, mg * kh * kw, h * wd);
-    let mut a_tile = [0.0f32; ROWS * DEPTH];
-    let mut c_tile = [0.0f32; ROWS * COLUMNS];
+    // Blocks of filters, one per thread: each scatters into its own output planes.
+    let per = mg.div_ceil(parallel::parts(rows_all * cg * hw, mg)).max(1);
     for b in 0..n {
         for gi in 0..g {
             let x_g = &xs[(b * c + gi * cg) * hw..][..cg * hw];
             let w_g = &ws[gi * cg * rows_all..][..cg * rows_all];
             let out_g = &mut os[(b * m + gi * mg) * oh * ow..][..mg * oh * ow];
-            for col0 in (0..hw).step_by(COLUMNS) {
-                let cols = (hw - col0).min(COLUMNS);
-                for r0 in (0..rows_all).step_by(ROWS) {
-                    let rows = (rows_all - r0).min(ROWS);
-                    let tile = &mut c_tile[..rows * cols];
-                    for d0 in (0..cg).step_by(DEPTH) {
-                        let depth = (cg - d0).min(DEPTH);
-                        let a = &mut a_tile[..rows * depth];
-                        // A's rows are W_g's columns: (filter, tap) over this strip of channels.
-                        for d in 0..depth {
-                            let w_row = &w_g[(d0 + d) * rows_all + r0..][..rows];
-                            for (r, &v) in w_row.iter().enumerate() {
-                                a[r * depth + d] = v;
+            let blocks = out_g.chunks_mut((per * oh * ow).max(1)).enumerate();
+            parallel::try_each(blocks, |(i, out)| {
+                let (first, rows_here) = (i * per * kh * kw, out.len() / (oh * ow) * kh * kw);
+                let mut a_tile = [0.0f32; ROWS * DEPTH];
+                let mut c_tile = [0.0f32; ROWS * COLUMNS];
+                for col0 in (0..hw).step_by(COLUMNS) {
+                    let cols = (hw - col0).min(COLUMNS);
+                    for r0 in (0..rows_here).step_by(ROWS) {
+                        let rows = (rows_here - r0).min(ROWS);
+                        let tile = &mut c_tile[..rows * cols];
+                        for d0 in (0..cg).step_by(DEPTH) {
+                            let depth = (cg - d0).min(DEPTH);
+                            let a = &mut a_tile[..rows * depth];
+                            // A's rows are W_g's columns: (filter, tap) over this strip of
+                            // channels.
+                            for d in 0..depth {
+                                let w_row = &w_g[(d0 + d) * rows_all + first + r0..][..rows];
+                                for (r, &v) in w_row.iter().enumerate() {
+                                    a[r * depth + d] = v;
+                                }
                             }
+                            let starts = move |first: usize, starts: &mut [usize]| {
+                                for (p, s) in (first..).zip(starts) {
+                                    *s = (d0 + p) * hw + col0;
+                                }
+                            };
+                            let dims = (rows, depth, cols);
+                            mat_mul_rows_into(a, x_g, starts, tile, dims, d0 > 0)?;
                         }
-                        let starts = move |first: usize, starts: &mut [usize]| {
-                            for (p, s) in (first..).zip(starts) {
-                                *s = (d0 + p) * hw + col0;
-                            }
-                        };
-                        mat_mul_rows_into(a, x_g, starts, tile, (rows, depth, cols), d0 > 0)?;
+                        geometry.scatter(tile, cols, r0, col0, out);
                     }
-                    geometry.scatter(tile, cols, r0, col0, out_g);
                 }
-            }
+                Ok(())
+            })?;
         }
     }
     Ok(())
@@ -263,6 +272,8 @@ mod tests {
             (6, 5, 7, 4, [3, 3], [2, 1], [1, 2], [1, 2], 2),
             (200, 3, 90, 3, [3, 1], [1, 3], [2, 0], [2, 1], 1),
             (4, 9, 9, 1, [4, 4], [3, 3], [3, 1], [1, 1], 4),
+            // Over the `threads` feature's split size: blocks of filters per thread.
+            (16, 24, 24, 12, [3, 3], [2, 2], [1, 1], [1, 1], 1),
         ];
         for (c, h, wd, mg, k, s, pads, d, g) in cases {
             let x = values(&[2, c, h, wd], 1);

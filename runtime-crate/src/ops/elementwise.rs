@@ -4,7 +4,7 @@
 //! operators broadcast both sides; incompatible shapes are an [`Error::Shape`],
 //! never a panic.
 
-use crate::{Element, Error, Integer, Numeric, Result};
+use crate::{parallel, Element, Error, Integer, Numeric, Result};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Dimension, IxDyn, Zip};
 
 /// The shape that numpy broadcasting gives `a` and `b`.
@@ -56,10 +56,10 @@ fn broadcast_to<'a, T>(x: &'a ArrayViewD<'_, T>, shape: &[usize]) -> Result<Arra
 ///
 /// # Errors
 /// [`Error::Shape`] if the shapes do not broadcast.
-pub fn zip_with<A: Copy, B: Copy, O: Copy + Default>(
+pub fn zip_with<A: Copy + Sync, B: Copy + Sync, O: Copy + Default + Send>(
     a: ArrayViewD<'_, A>,
     b: ArrayViewD<'_, B>,
-    f: impl Fn(A, B) -> O,
+    f: impl Fn(A, B) -> O + Sync,
 ) -> Result<ArrayD<O>> {
     let mut out = ArrayD::default(IxDyn(&broadcast_shape(a.shape(), b.shape())?));
     zip_with_into(a, b, out.view_mut(), f)?;
@@ -117,11 +117,11 @@ fn block_per_value(part: &[usize], whole: &[usize]) -> Option<usize> {
 ///
 /// # Errors
 /// [`Error::Shape`] if the shapes do not broadcast to `out`'s shape.
-pub fn zip_with_into<A: Copy, B: Copy, O>(
+pub fn zip_with_into<A: Copy + Sync, B: Copy + Sync, O: Send>(
     a: ArrayViewD<'_, A>,
     b: ArrayViewD<'_, B>,
     mut out: ArrayViewMutD<'_, O>,
-    f: impl Fn(A, B) -> O,
+    f: impl Fn(A, B) -> O + Sync,
 ) -> Result<()> {
     if let (Some(xa), Some(xb)) = (a.as_slice(), b.as_slice()) {
         // What generated code passes: contiguous operands, equal or repeating (a scalar,
@@ -137,22 +137,64 @@ pub fn zip_with_into<A: Copy, B: Copy, O>(
             (false, _, true) => (None, block_per_value(a.shape(), out.shape())),
             _ => (None, None),
         };
+        let flat = match (xa, xb) {
+            _ if a_full && b_full => Flat::Same,
+            (_, [_]) if a_full => Flat::ScalarB,
+            ([_], _) if b_full => Flat::ScalarA,
+            _ if b_repeats => Flat::RepeatsB,
+            _ if a_repeats => Flat::RepeatsA,
+            _ => match blocks {
+                (Some(block), _) => Flat::BlockB(block),
+                (_, Some(block)) => Flat::BlockA(block),
+                _ => return zip_broadcast(a, b, out, f),
+            },
+        };
         if let Some(os) = out.as_slice_mut() {
-            match (xa, xb) {
-                (_, [y]) if a_full => os.iter_mut().zip(xa).for_each(|(o, &x)| *o = f(x, *y)),
-                ([x], _) if b_full => os.iter_mut().zip(xb).for_each(|(o, &y)| *o = f(*x, y)),
-                _ if b_repeats => repeating(os, xa, xb, &f),
-                _ if a_repeats => repeating(os, xb, xa, &|y, x| f(x, y)),
-                _ => match blocks {
-                    (Some(block), _) => per_block(os, xa, xb, block, &f),
-                    (_, Some(block)) => per_block(os, xb, xa, block, &|y, x| f(x, y)),
-                    _ => return zip_broadcast(a, b, out, f),
-                },
-            }
+            let align = match flat {
+                Flat::RepeatsB => xb.len(),
+                Flat::RepeatsA => xa.len(),
+                Flat::BlockA(block) | Flat::BlockB(block) => block,
+                Flat::Same | Flat::ScalarA | Flat::ScalarB => 1,
+            };
+            let swapped = |y, x| f(x, y);
+            parallel::spans(os, align, |at, os| match flat {
+                Flat::Same => os
+                    .iter_mut()
+                    .zip(xa[at..].iter().zip(&xb[at..]))
+                    .for_each(|(o, (&x, &y))| *o = f(x, y)),
+                Flat::ScalarB => os
+                    .iter_mut()
+                    .zip(&xa[at..])
+                    .for_each(|(o, &x)| *o = f(x, xb[0])),
+                Flat::ScalarA => os
+                    .iter_mut()
+                    .zip(&xb[at..])
+                    .for_each(|(o, &y)| *o = f(xa[0], y)),
+                Flat::RepeatsB => repeating(os, &xa[at..], xb, &f),
+                Flat::RepeatsA => repeating(os, &xb[at..], xa, &swapped),
+                Flat::BlockB(block) => per_block(os, &xa[at..], &xb[at / block..], block, &f),
+                Flat::BlockA(block) => per_block(os, &xb[at..], &xa[at / block..], block, &swapped),
+            });
             return Ok(());
         }
     }
     zip_broadcast(a, b, out, f)
+}
+
+/// How two contiguous operands of [`zip_with_into`] line up with its output.
+#[derive(Clone, Copy)]
+enum Flat {
+    /// Both have the output's shape.
+    Same,
+    /// `a` has the output's shape, `b` is one value (`ScalarA`: the other way round).
+    ScalarB,
+    ScalarA,
+    /// `b` repeats along `a`, which has the output's shape (`RepeatsA`: the other way).
+    RepeatsB,
+    RepeatsA,
+    /// Each value of `b` covers one block of `a`, of this length (`BlockA`: the other way).
+    BlockB(usize),
+    BlockA(usize),
 }
 
 /// `out[i] = f(full[i], part[i % part.len()])`: `part` repeated along `full`.
@@ -225,9 +267,11 @@ pub fn binary_flat_into<T: Numeric>(a: &[T], b: &[T], out: &mut [T], op: Binary)
     }
     macro_rules! each {
         ($f:expr) => {
-            out.iter_mut()
-                .zip(a.iter().zip(b))
-                .for_each(|(o, (&x, &y))| *o = $f(x, y))
+            parallel::spans(out, 1, |at, out| {
+                out.iter_mut()
+                    .zip(a[at..].iter().zip(&b[at..]))
+                    .for_each(|(o, (&x, &y))| *o = $f(x, y))
+            })
         };
     }
     for_binary!(op, each);
@@ -244,7 +288,11 @@ pub fn binary_flat_inplace<T: Numeric>(a: &mut [T], b: &[T], op: Binary) -> Resu
     }
     macro_rules! each {
         ($f:expr) => {
-            a.iter_mut().zip(b).for_each(|(x, &y)| *x = $f(*x, y))
+            parallel::spans(a, 1, |at, a| {
+                a.iter_mut()
+                    .zip(&b[at..])
+                    .for_each(|(x, &y)| *x = $f(*x, y))
+            })
         };
     }
     for_binary!(op, each);
@@ -270,10 +318,10 @@ fn flat_lengths(lengths: &[usize]) -> Error {
 ///
 /// # Errors
 /// [`Error::Shape`] if `b` does not broadcast to `a`'s shape.
-pub fn zip_with_inplace<A: Copy, B: Copy>(
+pub fn zip_with_inplace<A: Copy + Send, B: Copy + Sync>(
     mut a: ArrayViewMutD<'_, A>,
     b: ArrayViewD<'_, B>,
-    f: impl Fn(A, B) -> A,
+    f: impl Fn(A, B) -> A + Sync,
 ) -> Result<()> {
     let fits = b.ndim() <= a.ndim();
     let repeats = fits && repeats_in(b.shape(), a.shape());
@@ -284,16 +332,29 @@ pub fn zip_with_inplace<A: Copy, B: Copy>(
     };
     if let (Some(xa), Some(xb)) = (a.as_slice_mut(), b.as_slice()) {
         if fits && !xa.is_empty() {
-            match (xb, block) {
+            let align = match (xb, block) {
+                ([_], _) => 1,
+                _ if repeats && xb.len() == xa.len() => 1,
+                _ if repeats => xb.len(),
+                (_, Some(block)) => block,
+                _ => return zip_broadcast_inplace(a, b, f),
+            };
+            let same = xb.len() == xa.len();
+            parallel::spans(xa, align, |at, xa| match (xb, block) {
                 ([y], _) => xa.iter_mut().for_each(|x| *x = f(*x, *y)),
+                _ if repeats && same => {
+                    (xa.iter_mut().zip(&xb[at..])).for_each(|(x, &y)| *x = f(*x, y))
+                }
                 _ if repeats => xa.chunks_mut(xb.len()).for_each(|xs| {
                     xs.iter_mut().zip(xb).for_each(|(x, &y)| *x = f(*x, y));
                 }),
-                (_, Some(block)) => xa.chunks_mut(block).zip(xb).for_each(|(xs, &y)| {
-                    xs.iter_mut().for_each(|x| *x = f(*x, y));
-                }),
-                _ => return zip_broadcast_inplace(a, b, f),
-            }
+                (_, Some(block)) => {
+                    (xa.chunks_mut(block).zip(&xb[at / block..])).for_each(|(xs, &y)| {
+                        xs.iter_mut().for_each(|x| *x = f(*x, y));
+                    })
+                }
+                _ => {} // unreachable: taken above
+            });
             return Ok(());
         }
     }

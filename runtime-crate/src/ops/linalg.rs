@@ -9,7 +9,7 @@
 //! (safe Rust: the kernel is compiled for the features it calls). Other layouts (a
 //! transposed operand) take simpler loops.
 
-use crate::{Error, Numeric, Result};
+use crate::{parallel, Error, Numeric, Result};
 use multiversion::multiversion;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 
@@ -157,15 +157,13 @@ pub fn mat_mul_into_on<T: Numeric>(
         let product = |a: &[T], c: &mut [T], m: usize| {
             blocked_on(isa, alpha, a, b, c, Dims { m, k, n }, accumulate);
         };
-        #[cfg(feature = "threads")]
-        if let Some(rows) = rows_per_thread(m, n, k) {
-            use rayon::prelude::*;
-            c.par_chunks_mut(rows * n)
-                .zip(a.par_chunks(rows * k))
-                .for_each(|(c, a)| product(a, c, a.len() / k));
-            return Ok(());
-        }
-        product(a, c, m);
+        // Bands of rows of C, one per thread, each a whole number of register tiles.
+        let rows = m
+            .div_ceil(parallel::parts(m * n * k, m.div_ceil(8)))
+            .next_multiple_of(8);
+        parallel::each(c.chunks_mut(rows * n).zip(a.chunks(rows * k)), |(c, a)| {
+            product(a, c, a.len() / k)
+        });
         return Ok(());
     }
     let b_rows = b.row(0).as_slice().is_some() || n == 1;
@@ -471,21 +469,6 @@ pub fn mat_mul_packed_into_on<T: Numeric, B: PackB<T>>(
 /// (below it, the call overhead outweighs any gain).
 #[cfg(feature = "blas")]
 const BLAS_MIN_MACS: usize = 1 << 16;
-
-/// Below this many multiply-adds a product stays on one thread. On the 2-vCPU VM, waking
-/// the pool per product cost more than it saved at 2^20: mobilenet_v3_small took 4.46 ms
-/// with `threads` against 2.87 on one thread; at 2^22, 2.91 ms.
-#[cfg(feature = "threads")]
-const PARALLEL_MIN_MACS: usize = 1 << 22;
-
-/// With the `threads` feature, the rows of C each thread takes (a multiple of 8, so every
-/// thread runs whole register tiles), or `None` when the product is too small to split.
-#[cfg(feature = "threads")]
-fn rows_per_thread(m: usize, n: usize, k: usize) -> Option<usize> {
-    let threads = rayon::current_num_threads();
-    let rows = m.div_ceil(threads).next_multiple_of(8);
-    (threads > 1 && m * n * k >= PARALLEL_MIN_MACS && rows < m).then_some(rows)
-}
 
 /// A stack buffer that starts on a cache line, so the kernel's vector loads from it never
 /// straddle two lines (left to the stack's placement, latency varied by half between runs).

@@ -560,7 +560,7 @@ pub fn unary_inplace<T: Element>(mut x: ArrayViewMutD<'_, T>, op: Unary) {
 /// assert_eq!(v, [0.5, 1.0]);
 /// ```
 pub fn unary_flat_inplace<T: Element>(values: &mut [T], op: Unary) {
-    unary_flat_simd(values, op);
+    crate::parallel::spans(values, 1, |_, values| unary_flat_simd(values, op));
 }
 
 /// [`unary_flat_inplace`], compiled for AVX-512 and AVX2 as well.
