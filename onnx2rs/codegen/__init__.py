@@ -47,6 +47,15 @@ class CrateFiles:
     weights_bytes: int
 
 
+def _workspace(needs: list[int | str]) -> list[str]:
+    """What the shared workspace must hold, as Rust expressions whose largest value is its
+    length: the largest fixed size, then each size the runtime computes, once each in
+    order of first use (empty when no kernel needs one)."""
+    fixed = [n for n in needs if isinstance(n, int)]
+    computed = [n for n in needs if isinstance(n, str)]
+    return ([str(max(fixed))] if fixed else []) + list(dict.fromkeys(computed))
+
+
 def _safe_file_name(path: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", Path(path).name) or "model.onnx"
 
@@ -230,7 +239,7 @@ def emit_crate(
     arena = _Arena(graph, memory)
     inputs = [_describe(graph.values[v], renderer) for v in graph.inputs]
 
-    steps, used, read_inputs, workspace = [], set(), set(), 0
+    steps, used, read_inputs, needs = [], set(), set(), []
     conditions = guards(graph)
     for node in graph.nodes:
         if node.is_loop_begin or node.is_loop_end:
@@ -243,7 +252,7 @@ def emit_crate(
             step, ctx = _lower(graph, node, renderer, arena, inplace.get(node.name))
             used.update(ctx.weights_used)
             read_inputs.update(ctx.inputs_used)
-            workspace = max(workspace, ctx.workspace_needed)
+            needs.extend(ctx.workspace_needed)
         step["guard"] = _guard(graph, conditions.get(node.name), renderer, arena)
         steps.append(step)
     for begin, end in graph.loops():
@@ -294,7 +303,7 @@ def emit_crate(
         "weights": weight_list,
         "steps": steps,
         "arenas": arenas,
-        "workspace": workspace,
+        "workspace": _workspace(needs),
         "tolerance": TOLERANCE,
         "dynamic_batch": dynamic_batch,
         "runtime_path": json.dumps(str(_shared_runtime() or "runtime")),  # a TOML basic string

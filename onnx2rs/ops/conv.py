@@ -5,96 +5,16 @@ Spec: https://onnx.ai/onnx/operators/onnx__Conv.html.
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..dtypes import F32
 from ..ir import Graph, Node
 from . import Call, Lowering, register
-from .window import Window, check_spatial_rank, resolve
-
-# Mirrors runtime-crate/src/ops/linalg.rs and conv.rs: the runtime checks
-# the workspace it is given, so a disagreement is an error at run time, never a misread.
-PACK_DEPTH, PACK_COLUMNS, PANEL_ROUND = 128, 512, 32
-SHIFTED_COLUMNS, SHIFTED_MAX, SHIFTED_PHASES = 1024, 1 << 18, 4
-
-
-def _cdiv(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-def _pointwise(kernel: list[int], strides: list[int], begin: list[int], end: list[int]) -> bool:
-    return all(k == 1 and s == 1 and b == 0 and e == 0 for k, s, b, e in zip(kernel, strides, begin, end))
-
-
-def shifted_workspace_len(
-    channels: int, filters: int, win: Window, spatial: list[int], out: list[int], pool_rows: int = 1
-) -> int | None:
-    """Floats a convolution read as shifted rows of its padded input needs (`Shifted` in
-    conv.rs): the padded phase planes (whole, or one chunk's band of rows when the whole
-    would exceed SHIFTED_MAX), one row of slack and one chunk of wide output; or None when
-    it reads its input as it lies (1x1), its strides split it into more than SHIFTED_PHASES
-    planes per channel, or even a one-row band exceeds SHIFTED_MAX.
-    `out` is the convolution's own output; with a fused max pool of `pool_rows` rows per
-    window, each chunk holds whole windows of rows."""
-    n = len(spatial)
-    # A 1-D convolution is a 2-D one of height 1 (a unit window on the first axis).
-    kernel, strides = [1] * (2 - n) + win.kernel, [1] * (2 - n) + win.strides
-    dilations = [1] * (2 - n) + win.dilations
-    begin, end = [0] * (2 - n) + win.pads[:n], [0] * (2 - n) + win.pads[n:]
-    (h, w), (oh, _) = [1] * (2 - n) + spatial, [1] * (2 - n) + out
-    if _pointwise(kernel, strides, begin, end) or oh == 0:
-        return None
-    hq = _cdiv(h + begin[0] + end[0], strides[0])
-    wq = max(_cdiv(w + begin[1] + end[1], strides[1]), 1)
-    # A tap reads the phases of its offsets: with unit dilation, the first `kernel`.
-    held = [min(s, k) if d == 1 else s for k, s, d in zip(kernel, strides, dilations)]
-    if held[0] * held[1] > SHIFTED_PHASES:
-        return None
-    planes = channels * held[0] * held[1]
-    reach = dilations[0] * (kernel[0] - 1) // strides[0]
-
-    def layout(most_rows: int, banded: bool) -> int:
-        rows = _cdiv(oh, _cdiv(oh, max(most_rows, 1))) if pool_rows == 1 else max(most_rows // pool_rows, 1) * pool_rows
-        return planes * (rows + reach if banded else hq) * wq + wq + filters * rows * wq
-
-    per_chunk = SHIFTED_COLUMNS // wq
-    whole = layout(per_chunk, False)
-    if whole <= SHIFTED_MAX:
-        return whole
-    fit = max(SHIFTED_MAX - wq - planes * reach * wq, 0) // (wq * (planes + filters))
-    band = layout(min(per_chunk, fit), True)
-    return band if fit > 0 and band <= SHIFTED_MAX else None
-
-
-def conv_workspace_len(
-    channels: int, filters: int, win: Window, spatial: list[int], out: list[int], pool_rows: int = 1
-) -> int:
-    """Floats of workspace `conv_into` needs for one group of `channels` inputs and
-    `filters` outputs (`conv_workspace_len` in conv.rs): none for a 1x1 window read as
-    it lies; the shifted layout's when it applies; else the whole unfolded input when it
-    fits one packed block, else one block of packed panels. `out` is the convolution's
-    own output, before any fused pool (see `shifted_workspace_len`)."""
-    n = len(spatial)
-    if _pointwise(win.kernel, win.strides, win.pads[:n], win.pads[n:]):
-        return 0
-    shifted = shifted_workspace_len(channels, filters, win, spatial, out, pool_rows)
-    if shifted is not None:
-        return shifted
-    taps, pixels = channels * int(np.prod(win.kernel)), int(np.prod(out))
-    if taps * pixels <= PACK_DEPTH * PACK_COLUMNS:
-        return taps * pixels
-    return min(taps, PACK_DEPTH) * min(_cdiv(pixels, PANEL_ROUND) * PANEL_ROUND, PACK_COLUMNS)
+from .window import check_spatial_rank, resolve
 
 
 def conv_output_spatial(node: Node, graph: Graph) -> list[int]:
     """A Conv node's own output size per spatial axis: before a max pool fused into it."""
     x, w = graph.value(node.inputs[0]), graph.value(node.inputs[1])
     return resolve(node, list(x.shape[2:]), list(w.shape[2:])).output(list(x.shape[2:]))
-
-
-def pool_rows(pool: list[int]) -> int:
-    """Rows per window of a fused max pool (1 for none, and for a 1-D one)."""
-    return pool[0] if len(pool) == 2 else 1
 
 
 def residual_input(node: Node) -> int | None:
@@ -112,31 +32,29 @@ def residual_input(node: Node) -> int | None:
     limits="1-D and 2-D only. In place only over a residual `Add` fused into it.",
 )
 def lower_conv(ctx: Lowering) -> Call:
-    """`ops::conv_into(x, w, bias, ConvParams { .. }, out, workspace)`; the workspace
-    holds the padded input and a chunk of output (see `shifted_workspace_len`), or the
-    unfolded input, whole or one packed block of it (at most 128 taps x 512 positions).
-    With a residual (input 3) the kernel accumulates onto `out`, which holds the residual
-    already when the Conv runs in place over it, or gets a copy of it first. With a max
-    pool fused into it (`fuse_conv_pool`), `out` is the pooled output."""
+    """`ops::conv_into(x, w, bias, ConvParams { .. }, out, workspace)`. The runtime sizes the
+    workspace (`ops::conv_shapes`): the padded input and a chunk of output, or the unfolded
+    input, whole or one packed block of it, and with a pool it cannot apply as it copies out,
+    one sample's unpooled output. With a residual (input 3) the kernel accumulates onto `out`,
+    which holds the residual already when the Conv runs in place over it, or gets a copy of
+    it first. With a max pool fused into it (`fuse_conv_pool`), `out` is the pooled output."""
     x, w = ctx.input(0), ctx.input(1)
     win = resolve(ctx.node, list(x.shape[2:]), list(w.shape[2:]))
-    group = int(ctx.attr("group", 1))
-    pool = list(ctx.node.pool or [])
-    columns = conv_workspace_len(w.shape[1], w.shape[0] // group, win, list(x.shape[2:]),
-                                 conv_output_spatial(ctx.node, ctx.graph), pool_rows(pool))
+    attrs = dict(win=win, group=int(ctx.attr("group", 1)), pool=list(ctx.node.pool or []))
+    params = ctx.render("conv_params", fallible=False, sizing=False, activation=ctx.activation(),
+                        accumulate=ctx.has_input(3), **attrs).expr
+    # The workspace depends on the shapes and the window alone, not on the epilogue.
+    sizing = ctx.render("conv_params", fallible=False, sizing=True, **attrs).expr
+    needed = f"ops::conv_shapes({ctx.shape_literal(x.shape)}, {ctx.shape_literal(w.shape)}, {sizing})"
     residual = ctx.has_input(3)
     conv = ctx.render(
         "conv",
         x=ctx.arg(0),
         w=ctx.arg(1),
         bias=ctx.opt_arg(2),
-        win=win,
-        group=group,
+        params=params,
         out=ctx.out(),
-        workspace=ctx.workspace(columns),
-        activation=ctx.activation(),
-        accumulate=residual,
-        pool=pool,
+        workspace=ctx.workspace(f"{needed}.map_or(0, |(_, len)| len)"),
     )
     if not residual or ctx.inplace:
         return conv

@@ -48,7 +48,7 @@ class Lowering:
         self._flats = flats or {}
         self.weights_used: list[str] = []
         self.inputs_used: list[str] = []
-        self.workspace_needed = 0
+        self.workspace_needed: list[int | str] = []
 
     def value(self, name: str) -> Value:
         """The IR value (or an initializer, as a Value) named `name`."""
@@ -109,9 +109,11 @@ class Lowering:
         """`Some(view)` or `None` for an optional output."""
         return f"Some({self.out(i)})" if self.has_output(i) else "None"
 
-    def workspace(self, elements: int) -> str:
-        """Scratch space of `elements` f32 for the kernel (packed GEMM panels, cell state), shared by all nodes."""
-        self.workspace_needed = max(self.workspace_needed, elements)
+    def workspace(self, elements: int | str) -> str:
+        """Scratch space for the kernel (packed GEMM panels, padded inputs, cell state), shared
+        by all nodes: `elements` f32, or a Rust expression by which the runtime says how many
+        (the runtime owns each kernel's layout, so the compiler never copies its rules)."""
+        self.workspace_needed.append(elements)
         return "&mut s.workspace"
 
     def const(self, i: int) -> np.ndarray | None:

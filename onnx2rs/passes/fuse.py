@@ -18,9 +18,9 @@
   that node's epilogue.
 - `fuse_conv_pool`: a MaxPool whose window is its stride, without padding (the 2x2 of
   most CNNs), right after a float Conv (or behind shape-only ops that leave its shape
-  as it was) becomes part of the Conv, which then writes the pooled output as it
-  copies its chunks out: the Conv's full-size output is never stored, nor read again.
-  Only where the Conv is read as shifted rows (conv.rs), which is what pools its chunks.
+  as it was) becomes part of the Conv, which then writes only the pooled output. The
+  legality rule is the pool's shape alone: how the kernel pools (as it copies chunks
+  out, or from a whole sample in its workspace) is the runtime's choice.
 
 Guarantees (all six): a fusion happens only when the intermediate has exactly
 one reader and is not a graph output; the graph's outputs keep their names; the
@@ -34,9 +34,7 @@ import numpy as np
 
 from ..dtypes import F32
 from ..ir import Graph, Node
-from ..ops.conv import pool_rows, shifted_workspace_len
 from ..ops.elementwise import UNARY, clip_bounds
-from ..ops.window import resolve
 
 
 def _sole_reader(graph: Graph, value: str, reader: Node) -> bool:
@@ -266,15 +264,11 @@ def fuse_conv_pool(graph: Graph) -> bool:
         if window is None or found is None:
             continue
         conv = found[0]
-        x, w, y = (graph.value(v) for v in (conv.inputs[0], conv.inputs[1], conv.outputs[0]))
+        y = graph.value(conv.outputs[0])
         if conv.pool is not None or conv.input(3) or int(conv.attrs.get("group", 1)) != 1:
             continue
         if y.shape != graph.value(pool.inputs[0]).shape or len(window) != len(y.shape) - 2:
             continue
-        win = resolve(conv, list(x.shape[2:]), list(w.shape[2:]))
-        if shifted_workspace_len(w.shape[1], w.shape[0], win, list(x.shape[2:]), list(y.shape[2:]),
-                                 pool_rows(list(window))) is None:
-            continue  # the kernel pools only what it reads as shifted rows
         # The shape ops between keep the shape as it was: the pooled output is the Conv's.
         between = graph.producer(pool.inputs[0])
         while between is not conv and between is not None:

@@ -310,7 +310,8 @@ fn uneven_padding_writes_every_slot_of_the_workspace() {
 /// A max pool fused into the convolution (window = stride) gives the pool of the
 /// convolution's activated output, with a trailing row or column the window does not
 /// fill dropped: padded whole, band by band (each band whole windows of rows), strided,
-/// and where no window fits at all.
+/// and where no window fits at all; and pooled after the product, for a 1×1 window read
+/// in place and a stride too large for shifted rows.
 #[test]
 fn fused_max_pools_match_pooling_the_direct_sum() {
     // (filters, channels, size, kernel, stride, pool)
@@ -320,7 +321,9 @@ fn fused_max_pools_match_pooling_the_direct_sum() {
         (16, 3, 150, 7, 2, [2, 2]),
         (16, 8, 121, 5, 1, [2, 2]),
         (4, 2, 9, 3, 2, [1, 3]),
-        (4, 2, 3, 3, 1, [4, 4]), // no whole window: an empty output
+        (4, 2, 3, 3, 1, [4, 4]),  // no whole window: an empty output
+        (8, 4, 21, 1, 1, [2, 2]), // read in place, then pooled
+        (6, 3, 31, 3, 3, [2, 3]), // unfolded (nine phase planes), then pooled
     ] {
         let (x, w) = image_and_filters(m, c, size, k);
         let bias = ArrayD::from_shape_fn(IxDyn(&[m]), |i| i[0] as f32 * 0.1 - 0.4);

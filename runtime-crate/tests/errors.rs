@@ -78,14 +78,14 @@ fn conv_and_pool_reject_bad_geometry() {
         g
     )
     .is_err());
-    // a fused max pool: where the kernel cannot pool as it copies out, or of the wrong rank
+    // a fused max pool of the wrong rank or size, or one that would accumulate
     let x = zeros(&[1, 2, 6, 6]);
-    let (w1, w3) = (zeros(&[2, 2, 1, 1]), zeros(&[2, 2, 3, 3]));
+    let w3 = zeros(&[2, 2, 3, 3]);
     for (w, pool, accumulate) in [
-        (&w1, &[2, 2][..], false), // a 1x1 window at unit stride reads its input as it lies
         (&w3, &[2][..], false),
         (&w3, &[2, 0][..], false),
         (&w3, &[2, 2][..], true),
+        (&zeros(&[2, 2, 1, 1]), &[2, 2][..], true), // pooled after the product, too
     ] {
         let q = ConvParams {
             pool,

@@ -109,8 +109,9 @@ def test_residual_adds_fuse_into_the_conv_before_it() -> None:
 def test_max_pools_that_tile_a_conv_output_fuse_into_the_conv() -> None:
     """Conv -> Relu -> MaxPool with window = stride and no padding: the Conv writes the
     pooled output (2x2 over odd sizes, 3x2, a band-by-band input, 1-D behind tf2onnx's
-    Squeeze/Unsqueeze). Overlapping or padded pools, a 1x1 Conv read in place, a pool
-    with Indices and a Conv read twice keep their MaxPool."""
+    Squeeze/Unsqueeze; a 1x1 Conv read in place and a stride too large for shifted rows,
+    which the runtime pools after the product). Overlapping or padded pools, a pool with
+    Indices and a Conv read twice keep their MaxPool."""
     rng = np.random.default_rng(7)
     f = lambda *s: (0.5 * rng.standard_normal(s)).astype(np.float32)  # noqa: E731
     nodes = [
@@ -138,14 +139,22 @@ def test_max_pools_that_tile_a_conv_output_fuse_into_the_conv() -> None:
         # A true 1-D Conv (rank 3) and pool.
         helper.make_node("Conv", ["seq1", "w7"], ["c7"], name="rank3", pads=[1, 1]),
         helper.make_node("MaxPool", ["c7"], ["y7"], name="pool_rank3", kernel_shape=[3], strides=[3]),
+        # Pooled after the product: read in place, and unfolded (nine phase planes).
+        helper.make_node("Conv", ["x", "w8", "b8"], ["c8"], name="pointwise_pooled"),
+        helper.make_node("Relu", ["c8"], ["r8"], name="relu8"),
+        helper.make_node("MaxPool", ["r8"], ["y8"], name="pool_pointwise", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Conv", ["x", "w9"], ["c9"], name="stride3", strides=[3, 3]),
+        helper.make_node("MaxPool", ["c9"], ["y9"], name="pool_stride3", kernel_shape=[2, 2], strides=[2, 2]),
     ]
     weights = {"w1": f(6, 3, 3, 3), "b1": f(6), "w2": f(4, 6, 3, 3), "w3": f(5, 3, 3, 3), "w4": f(4, 3, 1, 1),
-               "w5": f(8, 4, 5, 5), "b5": f(8), "w6": f(8, 5, 1, 3), "w7": f(3, 5, 3), "axis2": np.array([2], np.int64)}
+               "w5": f(8, 4, 5, 5), "b5": f(8), "w6": f(8, 5, 1, 3), "w7": f(3, 5, 3), "axis2": np.array([2], np.int64),
+               "w8": f(4, 3, 1, 1), "b8": f(4), "w9": f(5, 3, 3, 3)}
     feeds = {"x": f(1, 3, 11, 13), "big": f(1, 4, 150, 141), "seq": f(1, 5, 1, 33), "seq1": f(1, 5, 31)}
-    outputs = ["y1", "p3", "p3b", "p4", "i4", "y5", "y6", "y7"]
+    outputs = ["y1", "p3", "p3b", "p4", "i4", "y5", "y6", "y7", "y8", "y9"]
     model = make_model(nodes, feeds, outputs, weights)
     source = assert_matches_onnxruntime(model, feeds, tolerance=1e-5)
-    assert source.count("pool: &[2, 2]") == 2 and source.count("pool: &[3, 2]") == 1
+    source = source[: source.index("fn workspace_len()")]  # the calls, not the sizes asked for
+    assert source.count("pool: &[2, 2]") == 4 and source.count("pool: &[3, 2]") == 1
     assert source.count("pool: &[1, 2]") == 1 and source.count("pool: &[3]") == 1
     assert source.count("ops::max_pool") == 3, "the overlapping one, the second reader's and the one with Indices"
 

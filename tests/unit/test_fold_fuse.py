@@ -191,9 +191,11 @@ def test_gemm_weights_read_transposed_are_transposed_once_at_build_time() -> Non
     assert not pretranspose_gemm_weights(g)  # nothing left to transpose
 
 
-def test_conv_pool_takes_only_pools_that_tile_a_shifted_row_conv() -> None:
+def test_conv_pool_takes_only_pools_that_tile_the_conv_output() -> None:
     """The numbers are checked against ONNX Runtime in tests/ops/test_fusions.py; here, which
-    MaxPools the Conv absorbs: the pooled value becomes its output, its own output is gone."""
+    MaxPools the Conv absorbs: the pooled value becomes its output, its own output is gone.
+    The rule looks at the pool alone: a 1x1 Conv read in place takes it too (the runtime
+    pools after the product)."""
 
     def graph(pool_attrs: dict, kernel: int = 3, group: int = 1, pool_outputs: tuple[str, ...] = ("y",),
               outputs: tuple[str, ...] = ("y",)) -> Graph:
@@ -204,16 +206,16 @@ def test_conv_pool_takes_only_pools_that_tile_a_shifted_row_conv() -> None:
         w = f32(2, 2 // group, kernel, kernel)
         return Graph("g", nodes, values, {"w": w}, ["x"], list(outputs), opset=17)
 
-    g = graph({"strides": [2, 2]})
-    assert fuse_conv_pool(g)
-    assert [(n.op_type, n.outputs, n.pool) for n in g.nodes] == [("Conv", ["y"], (2, 2))]
-    assert "c" not in g.values
+    for kernel in (3, 1):
+        g = graph({"strides": [2, 2]}, kernel=kernel)
+        assert fuse_conv_pool(g)
+        assert [(n.op_type, n.outputs, n.pool) for n in g.nodes] == [("Conv", ["y"], (2, 2))]
+        assert "c" not in g.values
     refused = {
         "overlapping": graph({"strides": [1, 1]}),
         "padded": graph({"strides": [2, 2], "pads": [1, 1, 0, 0]}),
         "ceil mode": graph({"strides": [2, 2], "ceil_mode": 1}),
         "with Indices": graph({"strides": [2, 2]}, pool_outputs=("y", "i")),
-        "a 1x1 Conv, read in place": graph({"strides": [2, 2]}, kernel=1),
         "grouped": graph({"strides": [2, 2]}, group=2),
         "the Conv's output also returned": graph({"strides": [2, 2]}, outputs=("y", "c")),
     }

@@ -39,9 +39,10 @@ pub struct ConvParams<'a> {
     pub accumulate: bool,
     /// A `MaxPool` fused after the activation, as `fuse_conv_pool` makes it: its window,
     /// which is also its stride, per spatial axis, without padding (empty for none).
-    /// `out` then holds the pooled output, `floor(conv output / window)` per axis, and
-    /// the convolution's own output never exists whole. It needs the shifted-rows layout
-    /// (a window larger than 1×1 at unit stride, or any strided one) and no `accumulate`.
+    /// `out` then holds the pooled output, `floor(conv output / window)` per axis. Where
+    /// the convolution is read as shifted rows its own output never exists whole; other
+    /// layouts write one sample's whole output into the workspace, then pool it
+    /// ([`conv_shapes`] counts it). A fused pool cannot `accumulate`.
     pub pool: &'a [usize],
 }
 
@@ -106,8 +107,8 @@ pub fn conv_shapes(x: &[usize], w: &[usize], p: ConvParams<'_>) -> Result<(Vec<u
         [_, _, ow] => *ow /= px,
         _ => {}
     }
-    check_pool(sizes, &plane, p.accumulate)?;
-    Ok((shape, conv_workspace_len(sizes, &plane)))
+    check_pool(sizes, p.accumulate)?;
+    Ok((shape, conv_workspace_len(sizes, &plane, p.group)))
 }
 
 /// The fused max pool's window as (rows, columns): (1, 1) for none, (1, k) in 1-D.
@@ -122,17 +123,12 @@ fn pool_window(p: ConvParams<'_>, spatial: usize) -> Result<(usize, usize)> {
     }
 }
 
-/// Refuse a fused max pool where the convolution does not take the shifted-rows layout
-/// (only it pools its chunks as it copies them out), or where it would also accumulate.
-fn check_pool(sizes: Sizes, win: &[Window; 2], accumulate: bool) -> Result<()> {
-    if sizes.pool == (1, 1) {
-        return Ok(());
-    }
-    if accumulate || Shifted::new(sizes, win).is_none() {
+/// Refuse a fused max pool that would also accumulate: `out` holds the pooled output, so
+/// there is no unpooled residual to add.
+fn check_pool(sizes: Sizes, accumulate: bool) -> Result<()> {
+    if sizes.pool != (1, 1) && accumulate {
         return Err(Error::Shape(
-            "a fused max pool needs a convolution read as shifted rows (not 1x1 at unit \
-             stride, not too wide for its workspace) that does not accumulate"
-                .into(),
+            "a fused max pool cannot accumulate onto its output".into(),
         ));
     }
     Ok(())
@@ -200,10 +196,25 @@ struct Sizes {
     pool: (usize, usize),
 }
 
-/// The workspace a convolution needs: none for a 1×1 window that reads its input as it
+/// The workspace a convolution of `group` groups needs: its layout's ([`layout_workspace_len`]),
+/// and, for a fused max pool that the layout cannot apply as it copies out (anything not
+/// read as [`Shifted`] rows), one sample's whole unpooled output after it.
+fn conv_workspace_len(sizes: Sizes, win: &[Window; 2], group: usize) -> usize {
+    if sizes.pool == (1, 1) || Shifted::new(sizes, win).is_some() {
+        return layout_workspace_len(sizes, win);
+    }
+    let unpooled = Sizes {
+        pool: (1, 1),
+        ..sizes
+    };
+    let (oh, ow) = sizes.output;
+    layout_workspace_len(unpooled, win) + group * sizes.filters * oh * ow
+}
+
+/// The workspace of one group's layout: none for a 1×1 window that reads its input as it
 /// lies; the padded input and a chunk of wide output when it is read as [`Shifted`] rows;
 /// else the whole unfolded matrix when it is small, one packed block otherwise.
-fn conv_workspace_len(sizes: Sizes, win: &[Window; 2]) -> usize {
+fn layout_workspace_len(sizes: Sizes, win: &[Window; 2]) -> usize {
     let [wy, wx] = win;
     let taps = sizes.channels * wy.kernel * wx.kernel;
     let pixels = sizes.output.0 * sizes.output.1;
@@ -959,8 +970,8 @@ fn conv2d(
         output: (oh, ow),
         pool,
     };
-    check_pool(sizes, &win, accumulate)?;
-    let needed = conv_workspace_len(sizes, &win);
+    check_pool(sizes, accumulate)?;
+    let needed = conv_workspace_len(sizes, &win, group);
     let shifted = Shifted::new(sizes, &win);
     let whole = taps * pixels <= PACKED_BLOCK;
     if workspace.len() < needed {
@@ -988,9 +999,13 @@ fn conv2d(
     let bias_values = bias.as_ref().map(|b| b.as_slice());
     let fused = shifted.is_some() && !direct_depthwise && !matches!(bias_values, Some(None));
     if pool != (1, 1) && !fused {
-        return Err(Error::Shape(
-            "a fused max pool needs a contiguous bias".into(),
-        ));
+        // Only shifted rows pool as they are copied out: the rest pool afterwards.
+        let unpooled = Sizes {
+            pool: (1, 1),
+            ..sizes
+        };
+        let ws = workspace.split_at_mut(layout_workspace_len(unpooled, &win));
+        return conv_then_pool(x, w, bias, win, p, pool, out, ws);
     }
     let epilogue = |g: usize| {
         let (bias, act) = match bias_values.flatten() {
@@ -1121,6 +1136,49 @@ fn conv2d(
         match plane.as_slice_mut() {
             Some(values) => bias_then_activation(values, bv, act),
             None => plane.mapv_inplace(|v| act.apply_to(v + bv)),
+        }
+    }
+    Ok(())
+}
+
+/// [`conv2d`] with a max pool of window (and stride) `pool` after it, for layouts that do
+/// not pool as they copy out: each sample's whole output goes to `whole` (the rest of the
+/// workspace, after the layout's own `workspace`), and its windows' maxima to `out`.
+#[allow(clippy::too_many_arguments)]
+fn conv_then_pool(
+    x: ArrayView4<'_, f32>,
+    w: ArrayView4<'_, f32>,
+    bias: Option<ArrayViewD<'_, f32>>,
+    win: [Window; 2],
+    p: ConvParams<'_>,
+    (py, px): (usize, usize),
+    mut out: ArrayViewMut4<'_, f32>,
+    (workspace, whole): (&mut [f32], &mut [f32]),
+) -> Result<()> {
+    let (full_oh, full_ow) = (
+        win[0].output_len(x.dim().2, false)?,
+        win[1].output_len(x.dim().3, false)?,
+    );
+    let m = w.dim().0;
+    let len = m * full_oh * full_ow;
+    if whole.len() < len {
+        return Err(Error::Shape(format!(
+            "Conv workspace lacks room for the {len} values it pools"
+        )));
+    }
+    let whole = &mut whole[..len];
+    for (x, mut out) in x.axis_chunks_iter(Axis(0), 1).zip(out.outer_iter_mut()) {
+        let unpooled = ArrayViewMut4::from_shape((1, m, full_oh, full_ow), &mut *whole)?;
+        conv2d(x, w, bias.clone(), win, (p, (1, 1)), unpooled, workspace)?;
+        // A last partial window is dropped, as the fused pool's floor says.
+        let planes = whole.chunks_exact(full_oh * full_ow);
+        for (plane, mut pooled) in planes.zip(out.outer_iter_mut()) {
+            for ((y, x), v) in pooled.indexed_iter_mut() {
+                let rows = plane[y * py * full_ow..].chunks(full_ow).take(py);
+                *v = rows
+                    .flat_map(|row| &row[x * px..x * px + px])
+                    .fold(f32::NEG_INFINITY, |acc, &v| max_nan(acc, v));
+            }
         }
     }
     Ok(())

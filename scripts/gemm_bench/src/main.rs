@@ -44,6 +44,13 @@ fn main() {
         (16, 147, 12544), // 7x7 stem
         (32, 288, 784),   // 3x3 conv, stage 2
         (128, 1152, 49),  // 3x3 conv, stage 4
+        (128, 768, 768),  // bert-base: attention projections
+        (128, 768, 3072), // bert-base: FFN up
+        (128, 3072, 768), // bert-base: FFN down
+        (64, 576, 3136),  // resnet18: 3x3 conv, stage 1
+        (128, 1152, 784), // resnet18: 3x3 conv, stage 2
+        (256, 2304, 196), // resnet18: 3x3 conv, stage 3
+        (512, 4608, 49),  // resnet18: 3x3 conv, stage 4
     ];
     let only: Option<usize> = std::env::var("FROM").ok().and_then(|v| v.parse().ok());
     let shapes = &shapes[only.unwrap_or(0)..];
