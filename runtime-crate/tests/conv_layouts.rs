@@ -410,3 +410,110 @@ fn depthwise_convolutions_match_the_direct_sum_per_channel() {
         );
     }
 }
+
+/// The convolution's definition in f64 for one sample of `[c, h, w]` and `[m, c, kh, kw]`
+/// weights, with any strides, `[top, left, bottom, right]` pads and dilations, plus `bias`.
+fn definition(
+    x: &ArrayD<f32>,
+    w: &ArrayD<f32>,
+    bias: &[f32],
+    strides: [usize; 2],
+    pads: [usize; 4],
+    dilations: [usize; 2],
+) -> ArrayD<f32> {
+    let (c, h, wd) = (x.shape()[1], x.shape()[2], x.shape()[3]);
+    let (m, kh, kw) = (w.shape()[0], w.shape()[2], w.shape()[3]);
+    let out_len = |len: usize, k: usize, a: usize| {
+        (len + pads[a] + pads[a + 2] - dilations[a] * (k - 1) - 1) / strides[a] + 1
+    };
+    let (oh, ow) = (out_len(h, kh, 0), out_len(wd, kw, 1));
+    ArrayD::from_shape_fn(IxDyn(&[1, m, oh, ow]), |i| {
+        let (f, y, xo) = (i[1], i[2], i[3]);
+        let mut sum = f64::from(bias[f]);
+        for ci in 0..c {
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    let iy = (y * strides[0] + ky * dilations[0]).checked_sub(pads[0]);
+                    let ix = (xo * strides[1] + kx * dilations[1]).checked_sub(pads[1]);
+                    if let (Some(iy), Some(ix)) = (iy.filter(|&v| v < h), ix.filter(|&v| v < wd)) {
+                        sum += f64::from(w[[f, ci, ky, kx]]) * f64::from(x[[0, ci, iy, ix]]);
+                    }
+                }
+            }
+        }
+        sum as f32
+    })
+}
+
+/// Dense convolutions of every layout the runtime picks (tiles cut at every width, partial
+/// filter blocks, column strides 1 and 2, dilations, uneven pads, an input taller than one
+/// block, a deep 256-channel input, a 3-channel stem, a 1-D row): each is its definition's
+/// sum with a bias and a ReLU, and with a residual added before the ReLU; a workspace full
+/// of NaN changes nothing.
+#[test]
+fn dense_convolutions_match_the_definition() {
+    // (filters, channels, height, width, kernel, strides, pads, dilations)
+    type Case = (
+        usize,
+        usize,
+        usize,
+        usize,
+        [usize; 2],
+        [usize; 2],
+        [usize; 4],
+        [usize; 2],
+    );
+    let cases: [Case; 7] = [
+        (48, 8, 23, 37, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1]),
+        (32, 16, 17, 29, [3, 3], [2, 2], [1, 0, 0, 1], [1, 1]),
+        (16, 6, 21, 19, [3, 5], [1, 2], [2, 3, 1, 0], [2, 1]),
+        (24, 16, 190, 60, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1]),
+        (70, 256, 7, 9, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1]),
+        (20, 3, 45, 41, [7, 7], [2, 2], [3, 3, 3, 3], [1, 1]),
+        (16, 4, 1, 50, [1, 3], [1, 1], [0, 1, 0, 1], [1, 1]),
+    ];
+    for (m, c, h, wd, kernel, strides, pads, dilations) in cases {
+        let x = ArrayD::from_shape_fn(IxDyn(&[1, c, h, wd]), |i| {
+            ((i[1] * 13 + i[2] * 7 + i[3] * 3) % 19) as f32 * 0.125 - 1.0
+        });
+        let w = ArrayD::from_shape_fn(IxDyn(&[m, c, kernel[0], kernel[1]]), |i| {
+            ((i[0] * 5 + i[1] * 3 + i[2] * 2 + i[3]) % 11) as f32 * 0.0625 - 0.3
+        });
+        let bias: Vec<f32> = (0..m).map(|f| f as f32 * 0.05 - 0.5).collect();
+        let b = ArrayD::from_shape_vec(IxDyn(&[m]), bias.clone()).unwrap();
+        let conv = definition(&x, &w, &bias, strides, pads, dilations);
+        let p = ConvParams {
+            strides: &strides,
+            pads: &pads,
+            dilations: &dilations,
+            group: 1,
+            activation: Unary::Relu,
+            ..Default::default()
+        };
+        let what =
+            format!("{m}x{c}x{h}x{wd} {kernel:?}/{strides:?} pads {pads:?} dil {dilations:?}");
+        assert_close(
+            &run(x.view(), &w, Some(&b), p),
+            &conv.mapv(|v| v.max(0.0)),
+            &what,
+        );
+        let residual = conv.mapv(|v| 0.5 - v * 0.25);
+        let p = ConvParams {
+            accumulate: true,
+            ..p
+        };
+        let (_, len) = conv_shapes(x.shape(), w.shape(), p).unwrap();
+        let mut got = residual.clone();
+        conv_into(
+            x.view(),
+            w.view(),
+            Some(b.view()),
+            p,
+            got.view_mut(),
+            &mut vec![f32::NAN; len],
+        )
+        .unwrap();
+        let expected = (&conv + &residual).mapv(|v| v.max(0.0));
+        assert_close(&got, &expected, &format!("{what}, accumulating"));
+    }
+}
