@@ -366,6 +366,12 @@ fn depthwise_convolutions_match_the_direct_sum_per_channel() {
         (4, 9, 3, 1),
         (4, 30, 3, 2),
         (4, 12, 4, 1),
+        // Blocks of 16 channels, the last one partial.
+        (20, 7, 5, 1),
+        (33, 9, 5, 2),
+        (16, 11, 3, 2),
+        // A plane too large to interleave.
+        (24, 70, 3, 1),
         // Over the `threads` feature's split size: blocks of channels on each path.
         (40, 48, 3, 1),
         (40, 48, 5, 2),
@@ -409,6 +415,29 @@ fn depthwise_convolutions_match_the_direct_sum_per_channel() {
             &format!("depthwise {c}x{size}x{size} {k}x{k}/{stride}"),
         );
     }
+}
+
+/// `residual` with the convolution of `x` by `w` and `b` added (`p` accumulates), computed
+/// in a workspace full of NaN.
+fn added_to(
+    residual: &ArrayD<f32>,
+    x: &ArrayD<f32>,
+    w: &ArrayD<f32>,
+    b: &ArrayD<f32>,
+    p: ConvParams<'_>,
+) -> ArrayD<f32> {
+    let (_, len) = conv_shapes(x.shape(), w.shape(), p).unwrap();
+    let mut got = residual.clone();
+    conv_into(
+        x.view(),
+        w.view(),
+        Some(b.view()),
+        p,
+        got.view_mut(),
+        &mut vec![f32::NAN; len],
+    )
+    .unwrap();
+    got
 }
 
 /// The convolution's definition in f64 for one sample of `[c, h, w]` and `[m, c, kh, kw]`
@@ -502,18 +531,78 @@ fn dense_convolutions_match_the_definition() {
             accumulate: true,
             ..p
         };
-        let (_, len) = conv_shapes(x.shape(), w.shape(), p).unwrap();
-        let mut got = residual.clone();
-        conv_into(
-            x.view(),
-            w.view(),
-            Some(b.view()),
-            p,
-            got.view_mut(),
-            &mut vec![f32::NAN; len],
-        )
-        .unwrap();
+        let got = added_to(&residual, &x, &w, &b, p);
         let expected = (&conv + &residual).mapv(|v| v.max(0.0));
         assert_close(&got, &expected, &format!("{what}, accumulating"));
+    }
+}
+
+/// Depthwise convolutions with dilations, uneven pads and a residual, over planes small
+/// enough to interleave 16 channels at a time (`conv/interleaved.rs`, rows of up to 16
+/// outputs) and ones that are not:
+/// each channel is its definition's sum over that channel alone; a workspace full of NaN
+/// changes nothing.
+#[test]
+fn depthwise_convolutions_with_residuals_match_the_definition() {
+    // (channels, height, width, kernel, strides, pads, dilations)
+    type Case = (
+        usize,
+        usize,
+        usize,
+        [usize; 2],
+        [usize; 2],
+        [usize; 4],
+        [usize; 2],
+    );
+    let cases: [Case; 7] = [
+        (24, 6, 40, [3, 5], [1, 1], [1, 2, 1, 2], [1, 1]),
+        (19, 7, 9, [5, 5], [1, 1], [2, 1, 2, 3], [1, 1]),
+        // Over the `threads` feature's split size: blocks of channels on each thread.
+        (96, 12, 14, [5, 5], [1, 1], [2, 2, 2, 2], [1, 1]),
+        (8, 13, 10, [3, 3], [2, 1], [1, 1, 0, 1], [2, 2]),
+        (40, 1, 30, [1, 5], [1, 2], [0, 2, 0, 2], [1, 1]),
+        (16, 28, 28, [3, 3], [2, 2], [0, 0, 1, 1], [1, 1]),
+        (9, 80, 70, [3, 3], [1, 1], [1, 1, 1, 1], [1, 1]),
+    ];
+    for (c, h, wd, kernel, strides, pads, dilations) in cases {
+        let x = ArrayD::from_shape_fn(IxDyn(&[1, c, h, wd]), |i| {
+            ((i[1] * 13 + i[2] * 7 + i[3] * 3) % 19) as f32 * 0.125 - 1.0
+        });
+        let w = ArrayD::from_shape_fn(IxDyn(&[c, 1, kernel[0], kernel[1]]), |i| {
+            ((i[0] * 5 + i[2] * 2 + i[3]) % 11) as f32 * 0.0625 - 0.3
+        });
+        let bias: Vec<f32> = (0..c).map(|f| f as f32 * 0.05 - 0.5).collect();
+        let b = ArrayD::from_shape_vec(IxDyn(&[c]), bias.clone()).unwrap();
+        let channels: Vec<_> = (0..c)
+            .map(|ch| {
+                let xc = x
+                    .slice(ndarray::s![.., ch..=ch, .., ..])
+                    .to_owned()
+                    .into_dyn();
+                let wc = w
+                    .slice(ndarray::s![ch..=ch, .., .., ..])
+                    .to_owned()
+                    .into_dyn();
+                definition(&xc, &wc, &bias[ch..=ch], strides, pads, dilations)
+            })
+            .collect();
+        let views: Vec<_> = channels.iter().map(|a| a.view()).collect();
+        let conv = ndarray::concatenate(ndarray::Axis(1), &views).unwrap();
+        let residual = conv.mapv(|v| 0.5 - v * 0.25);
+        let p = ConvParams {
+            strides: &strides,
+            pads: &pads,
+            dilations: &dilations,
+            group: c,
+            activation: Unary::Relu,
+            accumulate: true,
+            ..Default::default()
+        };
+        let got = added_to(&residual, &x, &w, &b, p);
+        let expected = (&conv + &residual).mapv(|v| v.max(0.0));
+        let what = format!(
+            "depthwise {c}x{h}x{wd} {kernel:?}/{strides:?} pads {pads:?} dil {dilations:?}"
+        );
+        assert_close(&got, &expected, &what);
     }
 }

@@ -1,8 +1,9 @@
 //! ONNX `Conv` for 1-D and 2-D inputs: one matrix product per group with the unfolded
 //! input (the im2col matrix) as its right-hand operand. A small one is built whole in the
 //! workspace; a large one is unfolded block by block straight into the product's packed
-//! panels, so it never exists whole. Depthwise convolutions of unit stride sum the taps over
-//! shifted rows of their padded plane; strided ones run row by row.
+//! panels, so it never exists whole. Depthwise convolutions with short output rows sum 16
+//! channels at a time, interleaved (`conv/interleaved.rs`); others of unit stride sum the
+//! taps over shifted rows of their padded plane, strided ones row by row.
 //!
 //! Spec: <https://onnx.ai/onnx/operators/onnx__Conv.html>. `auto_pad` is resolved
 //! into explicit `pads` at compile time, so only explicit pads reach this code.
@@ -15,11 +16,14 @@ use super::pool::max_nan;
 use super::unary::{Activation, EpiloguePass};
 use super::window::{zip_strided, Window};
 use crate::{parallel, Error, Result};
+use interleaved::Interleaved;
 use multiversion::multiversion;
 use ndarray::{
     ArrayD, ArrayView1, ArrayView2, ArrayView3, ArrayView4, ArrayViewD, ArrayViewMut2,
     ArrayViewMut3, ArrayViewMut4, ArrayViewMutD, Axis, Ix4, IxDyn, Slice,
 };
+
+mod interleaved;
 
 /// Convolution attributes, one entry per spatial axis.
 #[derive(Debug, Clone, Copy, Default)]
@@ -200,6 +204,9 @@ struct Sizes {
 /// and, for a fused max pool that the layout cannot apply as it copies out (anything not
 /// read as [`Shifted`] rows), one sample's whole unpooled output after it.
 fn conv_workspace_len(sizes: Sizes, win: &[Window; 2], group: usize) -> usize {
+    if let Some(blocks) = Interleaved::new(sizes, win, group) {
+        return blocks.len();
+    }
     if sizes.pool == (1, 1) || Shifted::new(sizes, win).is_some() {
         return layout_workspace_len(sizes, win);
     }
@@ -998,6 +1005,20 @@ fn conv2d(
     // Shifted products apply the bias and activation as they copy their output out.
     let bias_values = bias.as_ref().map(|b| b.as_slice());
     let fused = shifted.is_some() && !direct_depthwise && !matches!(bias_values, Some(None));
+    let interleaved = Interleaved::new(sizes, &win, group).filter(|_| x.is_standard_layout());
+    if let (Some(blocks), Some(w), Some(bias)) = (
+        interleaved,
+        weights.as_slice(),
+        bias_values.unwrap_or(Some(&[])),
+    ) {
+        for (x, mut out) in x.outer_iter().zip(out.outer_iter_mut()) {
+            let out = out
+                .as_slice_mut()
+                .ok_or_else(|| Error::Shape("Conv output must be contiguous".into()))?;
+            blocks.run(x, w, bias, act, accumulate, out, workspace)?;
+        }
+        return Ok(());
+    }
     if pool != (1, 1) && !fused {
         // Only shifted rows pool as they are copied out: the rest pool afterwards.
         let unpooled = Sizes {
