@@ -56,6 +56,14 @@ impl Reduce {
         }
     }
 
+    /// Two partial results of one window joined.
+    fn merge(self, acc: f32, partial: f32) -> f32 {
+        match self {
+            Reduce::Max => max_nan(acc, partial),
+            Reduce::Mean { .. } | Reduce::Lp { .. } => acc + partial,
+        }
+    }
+
     /// The result from the accumulator, the taps read, and the taps inside the padded input.
     fn finish(self, acc: f32, count: usize, padded: impl FnOnce() -> usize) -> f32 {
         match self {
@@ -377,22 +385,100 @@ fn pool_planes(
     dst: &mut [f32],
     (oh, ow): (usize, usize),
 ) {
+    let columns = Columns::new(&win[1], w, ow);
     // One copy of the plane loop per reduction, so the inner loops hold no `match`.
     for (i, dst) in dst.chunks_exact_mut((oh * ow).max(1)).enumerate() {
         let src = &src[i * h * w..][..h * w];
         match op {
-            Reduce::Max => pool_plane(src, (h, w), win, Reduce::Max, dst, ow),
-            mean @ Reduce::Mean { .. } => pool_plane(src, (h, w), win, mean, dst, ow),
-            lp @ Reduce::Lp { .. } => pool_plane(src, (h, w), win, lp, dst, ow),
+            Reduce::Max => pool_plane(src, (h, w), win, Reduce::Max, dst, &columns),
+            mean @ Reduce::Mean { .. } => pool_plane(src, (h, w), win, mean, dst, &columns),
+            lp @ Reduce::Lp { .. } => pool_plane(src, (h, w), win, lp, dst, &columns),
         }
     }
 }
 
-/// Pool one `[h, w]` plane into `out` (`ow` values per row). Tap by tap: each tap
-/// of the window combines a strided run of an input row into the output row, over
-/// exactly the windows where that tap reads the input (padding is never visited).
-/// Side-by-side windows 2 or 3 wide (a 2×2 pool with stride 2) read each window's
-/// adjacent values at once instead, where the whole window is inside the input.
+/// The output columns of a row and which of them each tap reads: the same for every row
+/// and plane, so found once per call rather than once per row (each costs two divisions).
+struct Columns {
+    out_len: usize,
+    /// The windows read whole as vectors, and how (none if too few to fill a block).
+    dense: std::ops::Range<usize>,
+    kind: Option<Dense>,
+    /// For the first [`Columns::TAPS`] taps, the windows whose tap reads the input.
+    windows: [std::ops::Range<usize>; Columns::TAPS],
+    win: Window,
+    input: usize,
+}
+
+impl Columns {
+    const TAPS: usize = 16;
+
+    fn new(win: &Window, input: usize, out_len: usize) -> Columns {
+        let interior = win.interior(input, out_len);
+        let kind = Dense::of(win).filter(|_| interior.len() >= 16);
+        let windows = std::array::from_fn(|k| match k < win.kernel {
+            true => win.windows(k, input, out_len),
+            false => 0..0,
+        });
+        Columns {
+            out_len,
+            dense: if kind.is_some() { interior } else { 0..0 },
+            kind,
+            windows,
+            win: *win,
+            input,
+        }
+    }
+
+    fn windows(&self, k: usize) -> std::ops::Range<usize> {
+        match self.windows.get(k) {
+            Some(cols) => cols.clone(),
+            None => self.win.windows(k, self.input, self.out_len),
+        }
+    }
+
+    /// `out[i] = op(out[i], window i of row)` for the output columns `span` (`out` holds
+    /// exactly those); padding is never read.
+    #[inline(always)]
+    fn reduce(&self, row: &[f32], span: std::ops::Range<usize>, op: Reduce, out: &mut [f32]) {
+        let wx = &self.win;
+        let dense = self.dense.start.max(span.start)..self.dense.end.min(span.end);
+        let dense = if dense.is_empty() {
+            span.start..span.start
+        } else {
+            dense
+        };
+        for kx in 0..wx.kernel {
+            let cols = self.windows(kx);
+            let cols = cols.start.max(span.start)..cols.end.min(span.end);
+            // The windows before and after the dense ones (all of `cols` without them).
+            let parts = [
+                cols.start..cols.end.min(dense.start),
+                cols.start.max(dense.end)..cols.end,
+            ];
+            for cols in parts.into_iter().filter(|part| !part.is_empty()) {
+                let ix0 = cols.start * wx.stride + kx * wx.dilation - wx.pad_begin;
+                let cols = cols.start - span.start..cols.end - span.start;
+                zip_strided(&mut out[cols], &row[ix0..], wx.stride, |y, v| {
+                    *y = op.add(*y, v)
+                });
+            }
+        }
+        if let (Some(kind), false) = (self.kind, dense.is_empty()) {
+            let src = &row[dense.start * wx.stride - wx.pad_begin..];
+            kind.combine(
+                &mut out[dense.start - span.start..dense.end - span.start],
+                src,
+                op,
+            );
+        }
+    }
+}
+
+/// Pool one `[h, w]` plane into `out`. Input row by input row: each row's windows are
+/// reduced once, across ([`Columns::reduce`]), into a row on the stack, which then joins
+/// every output row whose windows read that input row. So a 5×5 window with stride 1
+/// reads each row across once, not five times.
 #[inline(always)]
 fn pool_plane(
     x: &[f32],
@@ -400,72 +486,117 @@ fn pool_plane(
     win: &[Window; 2],
     op: Reduce,
     out: &mut [f32],
-    ow: usize,
+    columns: &Columns,
 ) {
+    /// Output columns per pass: a row of partial results on the stack.
+    const SPAN: usize = 512;
     let [wy, wx] = win;
-    let side_by_side = wx.stride == wx.kernel && wx.dilation == 1 && matches!(wx.kernel, 2 | 3);
-    let dense = match side_by_side {
-        true => wx.interior(w, ow),
-        false => 0..0,
-    };
-    for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
-        out_row.fill(op.start());
-        let rows = wy.taps(oy, h);
-        for ky in rows.clone() {
-            let iy = oy * wy.stride + ky * wy.dilation - wy.pad_begin;
-            let row = &x[iy * w..][..w];
-            // Every window dense (no padding on this axis): no tap-by-tap edges.
-            let edges = if dense == (0..ow) { 0 } else { wx.kernel };
-            for kx in 0..edges {
-                let cols = wx.windows(kx, w, ow);
-                // The windows before and after the dense ones (all of `cols` without them).
-                let parts = [
-                    cols.start..cols.end.min(dense.start),
-                    cols.start.max(dense.end)..cols.end,
-                ];
-                for cols in parts.into_iter().filter(|part| !part.is_empty()) {
-                    let ix0 = cols.start * wx.stride + kx * wx.dilation - wx.pad_begin;
-                    zip_strided(&mut out_row[cols], &row[ix0..], wx.stride, |y, v| {
-                        *y = op.add(*y, v)
-                    });
-                }
+    let ow = columns.out_len;
+    let oh = out.len() / ow.max(1);
+    out.fill(op.start());
+    let mut across = [0.0f32; SPAN];
+    for start in (0..ow).step_by(SPAN) {
+        let span = start..(start + SPAN).min(ow);
+        let across = &mut across[..span.len()];
+        for iy in 0..h {
+            // The output rows whose window reads input row `iy`, by tap.
+            let at = iy + wy.pad_begin;
+            let readers = (0..wy.kernel).filter_map(|ky| {
+                let from = at.checked_sub(ky * wy.dilation)?;
+                (from % wy.stride == 0 && from / wy.stride < oh).then_some(from / wy.stride)
+            });
+            if readers.clone().next().is_none() {
+                continue;
             }
-            if !dense.is_empty() {
-                let (out, src) = (
-                    &mut out_row[dense.clone()],
-                    &row[dense.start * wx.stride - wx.pad_begin..],
-                );
-                match wx.kernel {
-                    2 => side_by_side_windows::<2>(out, src, op),
-                    _ => side_by_side_windows::<3>(out, src, op),
+            across.fill(op.start());
+            columns.reduce(&x[iy * w..][..w], span.clone(), op, across);
+            for oy in readers {
+                let out_row = &mut out[oy * ow..][span.clone()];
+                for (y, &v) in out_row.iter_mut().zip(across.iter()) {
+                    *y = op.merge(*y, v);
                 }
             }
         }
-        if !matches!(op, Reduce::Max) {
+    }
+    if !matches!(op, Reduce::Max) {
+        for (oy, out_row) in out.chunks_exact_mut(ow.max(1)).enumerate() {
+            let rows = wy.taps(oy, h).len();
             for (ox, y) in out_row.iter_mut().enumerate() {
-                let count = rows.len() * wx.taps(ox, w).len();
+                let count = rows * wx.taps(ox, w).len();
                 *y = op.finish(*y, count, || wy.padded_taps(oy, h) * wx.padded_taps(ox, w));
             }
         }
     }
 }
 
-/// `out[i] = op(out[i], src[i·K..i·K + K])`: windows `K` wide side by side.
-#[inline(always)]
-fn side_by_side_windows<const K: usize>(out: &mut [f32], src: &[f32], op: Reduce) {
-    // Blocks of 16 windows of fixed size, so the loads de-interleave in vector registers.
-    let mut blocks = out.chunks_exact_mut(16).zip(src.chunks_exact(16 * K));
-    for (ys, windows) in &mut blocks {
-        for (l, y) in ys.iter_mut().enumerate() {
-            *y = windows[l * K..][..K]
-                .iter()
-                .fold(*y, |acc, &v| op.add(acc, v));
+/// The window widths and strides (without dilation) whose windows are read whole, as
+/// vectors: 3×3 stride 2 (ResNet's stem), 5×5 stride 1 (YOLO's SPPF), 2×2 stride 2, ...
+#[derive(Clone, Copy)]
+enum Dense {
+    Stride1Width2,
+    Stride1Width3,
+    Stride1Width5,
+    Stride2Width2,
+    Stride2Width3,
+    Stride3Width3,
+}
+
+impl Dense {
+    fn of(w: &Window) -> Option<Dense> {
+        match (w.dilation, w.stride, w.kernel) {
+            (1, 1, 2) => Some(Dense::Stride1Width2),
+            (1, 1, 3) => Some(Dense::Stride1Width3),
+            (1, 1, 5) => Some(Dense::Stride1Width5),
+            (1, 2, 2) => Some(Dense::Stride2Width2),
+            (1, 2, 3) => Some(Dense::Stride2Width3),
+            (1, 3, 3) => Some(Dense::Stride3Width3),
+            _ => None,
         }
     }
-    let done = out.len() / 16 * 16;
-    let rest = out[done..].iter_mut().zip(src[done * K..].chunks_exact(K));
-    for (y, window) in rest {
-        *y = window.iter().fold(*y, |acc, &v| op.add(acc, v));
+
+    /// `out[i] = op(out[i], src[i·stride..i·stride + width])`, every window inside `src`.
+    #[inline(always)]
+    fn combine(self, out: &mut [f32], src: &[f32], op: Reduce) {
+        match self {
+            Dense::Stride1Width2 => windows_in_row::<1, 2>(out, src, op),
+            Dense::Stride1Width3 => windows_in_row::<1, 3>(out, src, op),
+            Dense::Stride1Width5 => windows_in_row::<1, 5>(out, src, op),
+            Dense::Stride2Width2 => windows_in_row::<2, 2>(out, src, op),
+            Dense::Stride2Width3 => windows_in_row::<2, 3>(out, src, op),
+            Dense::Stride3Width3 => windows_in_row::<3, 3>(out, src, op),
+        }
+    }
+}
+
+/// Windows `K` wide every `S` values along a row: `out[i] = op(out[i], src[i·S..i·S + K])`.
+#[inline(always)]
+fn windows_in_row<const S: usize, const K: usize>(out: &mut [f32], src: &[f32], op: Reduce) {
+    // Blocks of 16 windows of fixed span, so the loads stay in vector registers.
+    let span = 15 * S + K;
+    let blocks = out.len() / 16;
+    for (b, ys) in out.chunks_exact_mut(16).enumerate() {
+        windows_in_block::<S, K>(ys.try_into().unwrap(), &src[b * 16 * S..][..span], op);
+    }
+    // The last few windows through a block padded with the reduction's identity.
+    let rest = &mut out[blocks * 16..];
+    if !rest.is_empty() {
+        let start = blocks * 16 * S;
+        let used = (rest.len() - 1) * S + K;
+        let mut block = [op.start(); 16 * 3 + 5];
+        block[..used].copy_from_slice(&src[start..start + used]);
+        let mut ys = [op.start(); 16];
+        ys[..rest.len()].copy_from_slice(rest);
+        windows_in_block::<S, K>(&mut ys, &block[..span], op);
+        rest.copy_from_slice(&ys[..rest.len()]);
+    }
+}
+
+#[inline(always)]
+fn windows_in_block<const S: usize, const K: usize>(ys: &mut [f32; 16], src: &[f32], op: Reduce) {
+    for k in 0..K {
+        for (l, y) in ys.iter_mut().enumerate() {
+            *y = op.add(*y, src[l * S + k]);
+        }
     }
 }
 

@@ -305,12 +305,44 @@ const PLANE_MAX_COLUMNS: usize = 2048;
 /// Taps per axis the plane fast path takes (cubic needs 4).
 const PLANE_MAX_TAPS: usize = 4;
 
-/// One output column's taps in the fast path: input columns (clamped) and weights.
-#[derive(Clone, Copy, Default)]
-struct ColumnTaps {
+/// One output row's or column's taps in the fast path: input positions (clamped) and
+/// weights.
+#[derive(Clone, Copy, Default, PartialEq)]
+struct AxisTaps {
     at: [u32; PLANE_MAX_TAPS],
     weights: [f32; PLANE_MAX_TAPS],
     count: u32,
+}
+
+impl AxisTaps {
+    /// The taps of output index `i` along an axis of `(len_in, len_out)`, or `None` if it
+    /// needs more than [`PLANE_MAX_TAPS`].
+    fn new(
+        p: &ResizeParams<'_>,
+        i: usize,
+        (len_in, len_out): (usize, usize),
+        scale: f32,
+    ) -> Result<Option<AxisTaps>> {
+        let mut taps = Taps {
+            start: 0,
+            count: 1,
+            weights: [0.0; RESIZE_MAX_TAPS],
+        };
+        let src = source_coordinate(p, i, len_in, len_out, scale, (0.0, 1.0));
+        resize_taps(p, src, len_in, scale, &mut taps)?;
+        if taps.count > PLANE_MAX_TAPS {
+            return Ok(None);
+        }
+        let mut axis = AxisTaps {
+            count: taps.count as u32,
+            ..AxisTaps::default()
+        };
+        for k in 0..taps.count {
+            axis.at[k] = (taps.start + k as isize).clamp(0, len_in as isize - 1) as u32;
+            axis.weights[k] = taps.weights[k];
+        }
+        Ok(Some(axis))
+    }
 }
 
 /// [`resize_into`] when only the last two axes change, both operands are contiguous and
@@ -343,27 +375,27 @@ fn resize_planes(
         return Ok(false);
     }
     let (ih, iw) = (x.shape()[rank - 2], x.shape()[rank - 1]);
-    let full = (0.0, 1.0);
-    let mut taps = Taps {
-        start: 0,
-        count: 1,
-        weights: [0.0; RESIZE_MAX_TAPS],
-    };
-    let mut columns = [ColumnTaps::default(); PLANE_MAX_COLUMNS];
+    let mut columns = [AxisTaps::default(); PLANE_MAX_COLUMNS];
     for (j, column) in columns[..ow].iter_mut().enumerate() {
-        let src = source_coordinate(p, j, iw, ow, scales[rank - 1], full);
-        resize_taps(p, src, iw, scales[rank - 1], &mut taps)?;
-        if taps.count > PLANE_MAX_TAPS {
-            return Ok(false);
+        match AxisTaps::new(p, j, (iw, ow), scales[rank - 1])? {
+            Some(taps) => *column = taps,
+            None => return Ok(false),
         }
-        column.count = taps.count as u32;
-        for k in 0..taps.count {
-            column.at[k] = (taps.start + k as isize).clamp(0, iw as isize - 1) as u32;
-            column.weights[k] = taps.weights[k];
+    }
+    // The rows' taps, found once per call too (those past the array, once per plane).
+    let mut rows = [AxisTaps::default(); PLANE_MAX_COLUMNS];
+    for (i, row) in rows[..oh.min(PLANE_MAX_COLUMNS)].iter_mut().enumerate() {
+        match AxisTaps::new(p, i, (ih, oh), scales[rank - 2])? {
+            Some(taps) => *row = taps,
+            None => return Ok(false),
         }
     }
     let nearest = columns[..ow].iter().all(|c| c.count == 1);
-    let (columns, plane_in, plane_out) = (&columns, ih * iw, oh * ow);
+    // Nearest upsampling by a whole factor: each input column repeated `factor` times.
+    let repeat = (nearest && ow % iw == 0)
+        .then_some(ow / iw)
+        .filter(|&factor| (0..ow).all(|j| columns[j].at[0] as usize == j / factor));
+    let (axes, plane_in, plane_out) = ((&rows, &columns), ih * iw, oh * ow);
     // Blocks of planes, one per thread.
     let planes = os.len() / plane_out.max(1);
     let per = planes
@@ -373,16 +405,7 @@ fn resize_planes(
         .chunks(per * plane_in)
         .zip(os.chunks_mut((per * plane_out).max(1)));
     parallel::try_each(blocks, |(xs, os)| {
-        let mut taps = taps;
-        resize_block(
-            xs,
-            os,
-            (ih, iw, oh, ow),
-            (nearest, columns),
-            scales,
-            p,
-            &mut taps,
-        )
+        resize_block(xs, os, (ih, iw, oh, ow), (nearest, repeat), axes, scales, p)
     })?;
     Ok(true)
 }
@@ -392,29 +415,40 @@ fn resize_block(
     xs: &[f32],
     os: &mut [f32],
     (ih, iw, oh, ow): (usize, usize, usize, usize),
-    (nearest, columns): (bool, &[ColumnTaps; PLANE_MAX_COLUMNS]),
+    (nearest, repeat): (bool, Option<usize>),
+    (rows, columns): (
+        &[AxisTaps; PLANE_MAX_COLUMNS],
+        &[AxisTaps; PLANE_MAX_COLUMNS],
+    ),
     scales: &[f32],
     p: &ResizeParams<'_>,
-    taps: &mut Taps,
 ) -> Result<()> {
-    let (rank, full) = (scales.len(), (0.0, 1.0));
+    let rank = scales.len();
     for (plane, dst) in xs.chunks_exact(ih * iw).zip(os.chunks_exact_mut(oh * ow)) {
-        let mut above: Option<(isize, usize, [f32; RESIZE_MAX_TAPS])> = None;
         for i in 0..oh {
-            let src = source_coordinate(p, i, ih, oh, scales[rank - 2], full);
-            resize_taps(p, src, ih, scales[rank - 2], taps)?;
-            let key = (taps.start, taps.count, taps.weights);
+            let taps = match rows.get(i) {
+                Some(taps) => *taps,
+                None => AxisTaps::new(p, i, (ih, oh), scales[rank - 2])?
+                    .ok_or_else(|| Error::Shape("Resize row taps".into()))?,
+            };
             let (done, row) = dst.split_at_mut(i * ow);
             let row = &mut row[..ow];
-            if above == Some(key) {
+            // A row with the same taps as the row above it (nearest upsampling) copies it.
+            if i > 0 && rows.get(i - 1).is_some_and(|above| *above == taps) {
                 row.copy_from_slice(&done[(i - 1) * ow..]);
                 continue;
             }
-            above = Some(key);
-            let input_row = |k: usize| {
-                let r = (taps.start + k as isize).clamp(0, ih as isize - 1) as usize;
-                &plane[r * iw..][..iw]
-            };
+            let input_row = |k: usize| &plane[taps.at[k] as usize * iw..][..iw];
+            if let (Some(factor), 1) = (repeat, taps.count) {
+                match factor {
+                    2 => repeat_each::<2>(row, input_row(0)),
+                    _ => row
+                        .chunks_exact_mut(factor)
+                        .zip(input_row(0))
+                        .for_each(|(o, &v)| o.fill(v)),
+                }
+                continue;
+            }
             if nearest && taps.count == 1 {
                 let from = input_row(0);
                 for (o, c) in row.iter_mut().zip(&columns[..ow]) {
@@ -424,7 +458,7 @@ fn resize_block(
             }
             for (o, c) in row.iter_mut().zip(&columns[..ow]) {
                 let mut value = 0.0f32;
-                for r in 0..taps.count {
+                for r in 0..taps.count as usize {
                     let from = input_row(r);
                     for k in 0..c.count as usize {
                         let w = c.weights[k] * taps.weights[r];
@@ -438,6 +472,14 @@ fn resize_block(
         }
     }
     Ok(())
+}
+
+/// `row[i·K + k] = from[i]`: each value of `from` repeated `K` times.
+#[inline(always)]
+fn repeat_each<const K: usize>(row: &mut [f32], from: &[f32]) {
+    for (o, &v) in row.chunks_exact_mut(K).zip(from) {
+        o.copy_from_slice(&[v; K]);
+    }
 }
 
 #[cfg(test)]
