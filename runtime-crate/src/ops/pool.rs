@@ -542,6 +542,10 @@ enum Dense {
 }
 
 impl Dense {
+    /// The input values a block of 16 windows reads, at most: `15·S + K` for the widest
+    /// kind (stride 3, or width 5). A new kind wider than these must raise it.
+    const MAX_BLOCK_SPAN: usize = 15 * 3 + 5;
+
     fn of(w: &Window) -> Option<Dense> {
         match (w.dilation, w.stride, w.kernel) {
             (1, 1, 2) => Some(Dense::Stride1Width2),
@@ -582,7 +586,7 @@ fn windows_in_row<const S: usize, const K: usize>(out: &mut [f32], src: &[f32], 
     if !rest.is_empty() {
         let start = blocks * 16 * S;
         let used = (rest.len() - 1) * S + K;
-        let mut block = [op.start(); 16 * 3 + 5];
+        let mut block = [op.start(); Dense::MAX_BLOCK_SPAN];
         block[..used].copy_from_slice(&src[start..start + used]);
         let mut ys = [op.start(); 16];
         ys[..rest.len()].copy_from_slice(rest);
