@@ -244,6 +244,7 @@ moves!(
     transpose_avx512,
     "avx512f"
 );
+moves!(interleave_avx2, deinterleave_avx2, transpose_avx2, "avx2");
 moves!(
     interleave_portable,
     deinterleave_portable,
@@ -293,7 +294,54 @@ fn transpose_avx512(tile: &mut Tile) {
     *tile = bytemuck::cast(w);
 }
 
-/// [`interleave_avx512`] where the CPU has it.
+/// Transposes a tile in place in AVX shuffles: the tile's four 8 × 8 quarters are each
+/// transposed ([`transpose8_avx2`]), and the two off the diagonal change places.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn transpose_avx2(tile: &mut Tile) {
+    use std::arch::x86_64::__m256;
+    // Row r of the tile is rows[r][0] (lanes 0..8) and rows[r][1] (lanes 8..16).
+    let rows: [[__m256; 2]; LANES] = bytemuck::cast(*tile);
+    let quarter =
+        |r0: usize, half: usize| transpose8_avx2(std::array::from_fn(|r| rows[r0 + r][half]));
+    let (top_left, top_right) = (quarter(0, 0), quarter(0, 1));
+    let (bottom_left, bottom_right) = (quarter(8, 0), quarter(8, 1));
+    let out: [[__m256; 2]; LANES] = std::array::from_fn(|r| match r < 8 {
+        true => [top_left[r], bottom_left[r]],
+        false => [top_right[r - 8], bottom_right[r - 8]],
+    });
+    *tile = bytemuck::cast(out);
+}
+
+/// An 8 × 8 block transposed: rows interleaved by 32 bits, then 64, then 128-bit halves
+/// exchanged.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn transpose8_avx2(r: [std::arch::x86_64::__m256; 8]) -> [std::arch::x86_64::__m256; 8] {
+    use std::arch::x86_64::{
+        _mm256_permute2f128_ps, _mm256_shuffle_ps, _mm256_unpackhi_ps, _mm256_unpacklo_ps,
+    };
+    let mut t = r;
+    for i in 0..4 {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    let mut u = t;
+    for b in [0, 4] {
+        u[b] = _mm256_shuffle_ps::<0x44>(t[b], t[b + 2]);
+        u[b + 1] = _mm256_shuffle_ps::<0xEE>(t[b], t[b + 2]);
+        u[b + 2] = _mm256_shuffle_ps::<0x44>(t[b + 1], t[b + 3]);
+        u[b + 3] = _mm256_shuffle_ps::<0xEE>(t[b + 1], t[b + 3]);
+    }
+    std::array::from_fn(|i| match i < 4 {
+        true => _mm256_permute2f128_ps::<0x20>(u[i], u[i + 4]),
+        false => _mm256_permute2f128_ps::<0x31>(u[i - 4], u[i]),
+    })
+}
+
+/// [`interleave_avx512`] or [`interleave_avx2`], where the CPU has it.
 #[allow(unsafe_code)]
 fn interleave(
     x: &[f32],
@@ -306,17 +354,23 @@ fn interleave(
         // SAFETY: `Isa::best` checked that the CPU has AVX-512F.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { interleave_avx512(x, lanes, plane, padded, at) },
+        // SAFETY: `Isa::best` checked that the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { interleave_avx2(x, lanes, plane, padded, at) },
         _ => interleave_portable(x, lanes, plane, padded, at),
     }
 }
 
-/// [`deinterleave_avx512`] where the CPU has it.
+/// [`deinterleave_avx512`] or [`deinterleave_avx2`], where the CPU has it.
 #[allow(unsafe_code)]
 fn deinterleave(sums: &[Lanes], out: &mut [f32], lanes: usize, accumulate: bool) {
     match Isa::best() {
         // SAFETY: `Isa::best` checked that the CPU has AVX-512F.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { deinterleave_avx512(sums, out, lanes, accumulate) },
+        // SAFETY: `Isa::best` checked that the CPU has AVX2.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { deinterleave_avx2(sums, out, lanes, accumulate) },
         _ => deinterleave_portable(sums, out, lanes, accumulate),
     }
 }
@@ -499,8 +553,34 @@ fn sum_taps_portable(
 mod tests {
     use super::*;
 
-    /// The AVX2 and portable sums and moves give what the AVX-512 ones give (or each
-    /// other, on a CPU without it), over a strided, dilated window and partial runs.
+    /// Every vector transpose this CPU can run turns a tile of distinct values into what
+    /// the portable one gives.
+    #[test]
+    #[allow(unsafe_code)]
+    fn every_transpose_matches_the_portable_one() {
+        let tile: Tile = std::array::from_fn(|r| std::array::from_fn(|c| (r * LANES + c) as f32));
+        let mut expected = tile;
+        transpose_portable(&mut expected);
+        assert_eq!(expected[3][5], tile[5][3]);
+        #[cfg(target_arch = "x86_64")]
+        for isa in [Isa::Avx512, Isa::Avx2]
+            .into_iter()
+            .filter(|i| i.is_available())
+        {
+            let mut got = tile;
+            // SAFETY: the CPU has `isa`, checked just above.
+            unsafe {
+                match isa {
+                    Isa::Avx512 => transpose_avx512(&mut got),
+                    _ => transpose_avx2(&mut got),
+                }
+            }
+            assert_eq!(got, expected, "{isa:?}");
+        }
+    }
+
+    /// The AVX-512 and AVX2 sums and moves (those this CPU has) give what the portable ones
+    /// give, over a strided, dilated window and partial runs.
     #[test]
     #[allow(unsafe_code)]
     fn every_instruction_set_sums_and_moves_alike() {
@@ -564,7 +644,11 @@ mod tests {
                         interleave_avx512(&x, 11, (9, 6), &mut got_moved, (2, 1, 7));
                         deinterleave_avx512(&interior(&got_moved), &mut got_back, 11, false);
                     }
-                    _ => sum_taps_avx2(&padded, &weights, start, &mut got, &at),
+                    _ => {
+                        sum_taps_avx2(&padded, &weights, start, &mut got, &at);
+                        interleave_avx2(&x, 11, (9, 6), &mut got_moved, (2, 1, 7));
+                        deinterleave_avx2(&interior(&got_moved), &mut got_back, 11, false);
+                    }
                 }
             }
             for (g, e) in got.iter().flatten().zip(expected.iter().flatten()) {
@@ -573,12 +657,9 @@ mod tests {
                     "{isa:?}: {g} against {e}"
                 );
             }
-            if isa == Isa::Avx512 {
-                let bits =
-                    |v: &[Lanes]| v.iter().flatten().map(|f| f.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&got_moved), bits(&moved), "interleaved");
-                assert_eq!(got_back, back, "written back");
-            }
+            let bits = |v: &[Lanes]| v.iter().flatten().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got_moved), bits(&moved), "{isa:?}: interleaved");
+            assert_eq!(got_back, back, "{isa:?}: written back");
         }
         // The portable moves put channel 3's pixel (4, 5) at padded row 6, column 6, and
         // write every channel back where it came from.
