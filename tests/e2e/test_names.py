@@ -27,7 +27,9 @@ from onnx2rs.verify import run_cli
 
 from ..helpers import IR_VERSION, scratch_dir
 
-pytestmark = [pytest.mark.cargo, pytest.mark.usefixtures("vendored_runtime")]
+# The runtime is this checkout's, shared with the rest of the suite: names are the subject here,
+# and the vendored layout has its own tests (tests/test_wheel.py, tests/e2e/test_models.py).
+pytestmark = pytest.mark.cargo
 
 # Names a user's model plausibly has that mean something to Rust or to our code.
 PLAIN = ["input", "args", "std", "core", "Error", "Result", "Ok", "Some", "None", "Vec", "String", "model",
@@ -116,7 +118,7 @@ def test_model_names_never_collide_with_generated_code(tmp_path: Path) -> None:
         toolchain.cargo(["clippy", "--all-targets", "--quiet", "--", "-D", "warnings"], crate)
         output = toolchain.cargo(["test", "--release", "--quiet"], crate)
         assert "test result: ok" in output and "FAILED" not in output
-        binary = toolchain.build_binary(crate, result.crate, profile="dev")
+        binary = toolchain.build_binary(crate, result.crate)  # built by `cargo test --release` above
         ours = run_cli(binary, [feeds[n] for n in result.graph.inputs], len(expected), workdir)
         for a, b in zip(ours, expected, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
