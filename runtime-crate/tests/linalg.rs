@@ -37,6 +37,10 @@ fn matches_ndarray_dot_over_shapes_and_layouts() {
         (33, 1024, 40),  // four strips of 8 rows, then one
         (9, 33, 1),      // a matrix times a vector: dot products
         (144, 576, 1),   // a squeeze-excitation's 1×1 convolution of one pixel
+        // With `threads`, B wider than A is split into bands of C's columns (ops/linalg/bands.rs):
+        (1, 300, 1000), // one row, two bands
+        (8, 300, 1100), // ragged bands
+        (200, 8, 800),  // each band in pieces of 320 columns, ragged
     ] {
         for (a_cm, b_cm, c_cm) in [
             (false, false, false),

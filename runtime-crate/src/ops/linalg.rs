@@ -9,9 +9,11 @@
 //! (safe Rust: the kernel is compiled for the features it calls). Other layouts (a
 //! transposed operand) take simpler loops.
 
-use crate::{parallel, Error, Numeric, Result};
+use crate::{Error, Numeric, Result};
 use multiversion::multiversion;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
+
+mod bands;
 
 /// Depth per pass: an `R × KC` strip of A and `KC × NR` values of B stay in L1.
 const KC: usize = 128;
@@ -150,20 +152,7 @@ pub fn mat_mul_into_on<T: Numeric>(
             narrow_rows_into(a, b, c, Dims { m, k, n }, accumulate);
             return Ok(());
         }
-        let b = InPlace {
-            values: b,
-            starts: row_stride(n),
-        };
-        let product = |a: &[T], c: &mut [T], m: usize| {
-            blocked_on(isa, alpha, a, b, c, Dims { m, k, n }, accumulate);
-        };
-        // Bands of rows of C, one per thread, each a whole number of register tiles.
-        let rows = m
-            .div_ceil(parallel::parts(m * n * k, m.div_ceil(8)))
-            .next_multiple_of(8);
-        parallel::each(c.chunks_mut(rows * n).zip(a.chunks(rows * k)), |(c, a)| {
-            product(a, c, a.len() / k)
-        });
+        bands::product(isa, alpha, (a, b, c), Dims { m, k, n }, accumulate);
         return Ok(());
     }
     let b_rows = b.row(0).as_slice().is_some() || n == 1;
