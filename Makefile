@@ -47,7 +47,9 @@ test: $(VENV)/.dev chromium openblas
 	  && for f in threads blas; do cargo clippy --all-targets --features $$f --quiet -- -D warnings \
 	     && cargo test --quiet --features $$f --test linalg --test conv_layouts || exit 1; done \
 	  && cargo test --quiet --features threads --lib --test parallel
-	$(PY) -m pytest -q --durations=15
+	# Two workers, a test file each: while one waits on cargo (which builds one crate at a
+	# time in the shared target dir), the other converts, simplifies and runs ONNX Runtime.
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=25
 
 ## make models: regenerate the committed Keras-made .onnx files (needs the [tf] extra).
 models: $(VENV)/.dev
