@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import ToolchainError
@@ -34,10 +36,39 @@ def rustfmt(files: list[Path]) -> None:
         raise ToolchainError(f"rustfmt rejected the generated code:\n{result.stderr.strip()}")
 
 
+@contextlib.contextmanager
+def _target_lock(target: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the shared target dir `target` (Unix; elsewhere nothing is held).
+
+    Cargo locks the dir itself, but only while it builds: a crate's binary lands at one path
+    per name (`target/release/NAME`), so two builds of same-named crates at once (two
+    `onnx2rs verify` runs, the test suite's workers) could each run the other's binary. Every
+    cargo call from here holds this lock, and `build_binary` holds it until the binary is
+    linked where no later build reaches it."""
+    try:
+        import fcntl
+    except ImportError:  # not Unix
+        yield
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    with open(target / ".onnx2rs.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def cargo(args: list[str], crate_dir: Path, target_dir: Path | None = None) -> str:
     """Run `cargo ARGS` in `crate_dir`; returns stdout, raises ToolchainError with stderr."""
+    target = target_dir or default_target_dir()
+    with _target_lock(target):
+        return _cargo(args, crate_dir, target)
+
+
+def _cargo(args: list[str], crate_dir: Path, target: Path) -> str:
     env = dict(os.environ)
-    env["CARGO_TARGET_DIR"] = str(target_dir or default_target_dir())
+    env["CARGO_TARGET_DIR"] = str(target)
     result = subprocess.run(
         [_tool("cargo"), *args], cwd=crate_dir, capture_output=True, text=True, env=env
     )
@@ -50,14 +81,26 @@ def cargo(args: list[str], crate_dir: Path, target_dir: Path | None = None) -> s
 def build_binary(crate_dir: Path, crate: str, target_dir: Path | None = None, profile: str = "release",
                  features: tuple[str, ...] = (), static: bool = False) -> Path:
     """Build the crate's CLI (`release` or `dev` profile, with Cargo `features`) and return the
-    binary's path (the same path whatever the options: the last build wins). `static` links the
-    C runtime in (`-C target-feature=+crt-static`, Linux): a binary that needs no shared library."""
+    binary's path: `crate_dir/target/bin/`, one file per set of options, which no other build
+    replaces. `static` links the C runtime in (`-C target-feature=+crt-static`, Linux): a
+    binary that needs no shared library."""
     target = target_dir or default_target_dir()
     extra = ["--features", ",".join(features)] if features else []
-    if static:
-        # Given to the binary's own rustc only: proc-macros and build scripts stay dynamic, as they must.
-        cargo(["rustc", "--quiet", "--profile", profile, "--bin", crate, *extra, "--",
-               "-C", "target-feature=+crt-static"], crate_dir, target)
-    else:
-        cargo(["build", "--quiet", "--profile", profile, "--bin", crate, *extra], crate_dir, target)
-    return target / ("debug" if profile == "dev" else profile) / crate
+    options = "-".join([profile, *features, *(["static"] if static else [])])
+    private = crate_dir / "target" / "bin" / options / crate
+    with _target_lock(target):
+        if static:
+            # Given to the binary's own rustc only: proc-macros and build scripts stay dynamic, as they must.
+            _cargo(["rustc", "--quiet", "--profile", profile, "--bin", crate, *extra, "--",
+                    "-C", "target-feature=+crt-static"], crate_dir, target)
+        else:
+            _cargo(["build", "--quiet", "--profile", profile, "--bin", crate, *extra], crate_dir, target)
+        built = target / ("debug" if profile == "dev" else profile) / crate
+        private.parent.mkdir(parents=True, exist_ok=True)
+        private.unlink(missing_ok=True)
+        try:
+            # Cargo replaces its binary by a new file, so a hard link keeps this build's.
+            os.link(built, private)
+        except OSError:  # another file system
+            shutil.copy2(built, private)
+    return private
