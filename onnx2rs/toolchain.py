@@ -44,7 +44,7 @@ def _target_lock(target: Path) -> Iterator[None]:
     per name (`target/release/NAME`), so two builds of same-named crates at once (two
     `onnx2rs verify` runs, the test suite's workers) could each run the other's binary. Every
     cargo call from here holds this lock, and `build_binary` holds it until the binary is
-    linked where no later build reaches it."""
+    copied where no later build reaches it."""
     try:
         import fcntl
     except ImportError:  # not Unix
@@ -59,10 +59,34 @@ def _target_lock(target: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def _claim(crate_dir: Path, target: Path) -> None:
+    """Make Cargo rebuild `crate_dir` if another folder's crate was the last one built in
+    `target` under its name. Cargo keys a crate's artifacts and fingerprint by its name and
+    version, not its folder, and takes a crate whose sources are older than the last build
+    as fresh: a crate generated while a same-named one was building would get that one's
+    binary. So its sources are touched. Called with the target lock held."""
+    manifest = crate_dir / "Cargo.toml"
+    if not manifest.is_file():
+        return
+    import tomllib
+
+    name = tomllib.loads(manifest.read_text()).get("package", {}).get("name", "")
+    marker = target / ".onnx2rs-crates" / name
+    here = str(crate_dir.resolve())
+    if marker.is_file() and marker.read_text() == here:
+        return
+    for source in crate_dir.rglob("*.rs"):
+        if "target" not in source.relative_to(crate_dir).parts:
+            source.touch()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(here)
+
+
 def cargo(args: list[str], crate_dir: Path, target_dir: Path | None = None) -> str:
     """Run `cargo ARGS` in `crate_dir`; returns stdout, raises ToolchainError with stderr."""
     target = target_dir or default_target_dir()
     with _target_lock(target):
+        _claim(crate_dir, target)
         return _cargo(args, crate_dir, target)
 
 
@@ -89,6 +113,7 @@ def build_binary(crate_dir: Path, crate: str, target_dir: Path | None = None, pr
     options = "-".join([profile, *features, *(["static"] if static else [])])
     private = crate_dir / "target" / "bin" / options / crate
     with _target_lock(target):
+        _claim(crate_dir, target)
         if static:
             # Given to the binary's own rustc only: proc-macros and build scripts stay dynamic, as they must.
             _cargo(["rustc", "--quiet", "--profile", profile, "--bin", crate, *extra, "--",
@@ -97,10 +122,7 @@ def build_binary(crate_dir: Path, crate: str, target_dir: Path | None = None, pr
             _cargo(["build", "--quiet", "--profile", profile, "--bin", crate, *extra], crate_dir, target)
         built = target / ("debug" if profile == "dev" else profile) / crate
         private.parent.mkdir(parents=True, exist_ok=True)
-        private.unlink(missing_ok=True)
-        try:
-            # Cargo replaces its binary by a new file, so a hard link keeps this build's.
-            os.link(built, private)
-        except OSError:  # another file system
-            shutil.copy2(built, private)
+        # A copy, not a hard link: Cargo names a crate's artifacts by its name and version,
+        # not its folder, so the next same-named crate's build rewrites this very file.
+        shutil.copy2(built, private)
     return private
