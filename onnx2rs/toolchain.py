@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -68,9 +69,9 @@ def _claim(crate_dir: Path, target: Path) -> None:
     manifest = crate_dir / "Cargo.toml"
     if not manifest.is_file():
         return
-    import tomllib
-
-    name = tomllib.loads(manifest.read_text()).get("package", {}).get("name", "")
+    # The generated manifest's first `name =` is the package's (tomllib needs Python 3.11).
+    found = re.search(r'^name\s*=\s*"([^"]*)"', manifest.read_text(), re.M)
+    name = found.group(1) if found else ""
     marker = target / ".onnx2rs-crates" / name
     here = str(crate_dir.resolve())
     if marker.is_file() and marker.read_text() == here:
