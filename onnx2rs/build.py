@@ -16,14 +16,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import onnx
 
-from . import batching, codegen, load, passes, preflight, reference, toolchain
+from . import batching, codegen, limits, load, outputs, progress, passes, preflight, reference, toolchain
 from .errors import Onnx2rsError, UnsupportedError
 from .invariants import check_graph
 from .ir import Graph
@@ -68,10 +67,12 @@ def lower_model(
     source: str | Path | onnx.ModelProto, options: CompileOptions
 ) -> tuple[onnx.ModelProto, Graph, list[passes.PassReport]]:
     """Load a model and run the pipeline; raises before anything is written."""
-    model, graph = load.load(source, options.input_shapes, options.trust_code)
-    check_graph(graph)
-    reports = passes.run_passes(graph, passes.PIPELINE, check=check_graph)
-    preflight.check_supported(graph)
+    with progress.step("loading and simplifying the model"):
+        model, graph = load.load(source, options.input_shapes, options.trust_code)
+    with progress.step("running the passes"):
+        check_graph(graph)
+        reports = passes.run_passes(graph, passes.PIPELINE, check=check_graph)
+        preflight.check_supported(graph)
     return model, graph, reports
 
 
@@ -85,39 +86,47 @@ def compile_model(
     """
     options = options or CompileOptions()
     out_dir = Path(out_dir).absolute()
-    if out_dir.exists() and not options.force:
-        raise Onnx2rsError(f"{out_dir} already exists: pass --force to replace it")
+    outputs.check_folder(out_dir, options.force)
     crate = _crate(source, options)
     model, graph, reports = lower_model(source, options)
     if options.python:
         _check_python_dtypes(graph)
-    live, inplace, memory = passes.analyse(graph)
-    dynamic_batch = options.dynamic_batch and _batch_is_separable(source, model, graph, options)
+    with progress.step("planning memory"):
+        live, inplace, memory = passes.analyse(graph)
+    io_bytes = sum(graph.value(n).nbytes for n in [*graph.inputs, *graph.outputs])
+    limits.check_fits(f"the compiled model's buffers (arena {limits.human(memory.arena_bytes)}, "
+                      f"inputs and outputs {limits.human(io_bytes)})", memory.arena_bytes + io_bytes)
+    with progress.step("checking whether the batch can vary"):
+        dynamic_batch = options.dynamic_batch and _batch_is_separable(source, model, graph, options)
 
     if options.reference is not None:
         feeds, expected = options.reference
     else:
-        feeds = reference.sample_inputs(graph, options.seed)
-        expected = reference.run_onnxruntime(model, feeds)
+        with progress.step("computing reference outputs with ONNX Runtime"):
+            feeds = reference.sample_inputs(graph, options.seed)
+            expected = reference.run_onnxruntime(model, feeds)
     inputs = [feeds[name] for name in graph.inputs]
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        files = codegen.emit_crate(
-            graph, staging, crate, str(source) if not isinstance(source, onnx.ModelProto) else "model.onnx",
-            (inputs, expected),
-            (live, inplace, memory),
-            python=options.python,
-            dynamic_batch=dynamic_batch,
-        )
-        toolchain.rustfmt(files.rust_sources)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with progress.step("writing the crate"):
+        staging = outputs.staging_folder(out_dir)
+        try:
+            files = codegen.emit_crate(
+                graph, staging, crate, str(source) if not isinstance(source, onnx.ModelProto) else "model.onnx",
+                (inputs, expected),
+                (live, inplace, memory),
+                python=options.python,
+                dynamic_batch=dynamic_batch,
+            )
+            toolchain.rustfmt(files.rust_sources)
+            outputs.publish_folder(staging, out_dir, options.force)
+        except OSError as e:
+            shutil.rmtree(staging, ignore_errors=True)
+            if e.errno not in outputs.ENVIRONMENT_ERRNOS:
+                raise
+            raise outputs.environment_error(e, "writing the crate") from None
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     return CompileResult(out_dir, crate, model, graph, reports, files.weights_bytes, dynamic_batch)
 
 

@@ -2,38 +2,79 @@
 
 from __future__ import annotations
 
-import logging
+import errno
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from . import __version__, outputs, ui
 from .build import CompileOptions, compile_model
 from .errors import Onnx2rsError
 
+class _Command(typer.core.TyperCommand):
+    """A command whose usage line reads `onnx2rs build [OPTIONS] MODEL` (typer writes `{MODEL}`)."""
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                pieces.append(param.metavar or (param.name or "ARG").upper())
+        return pieces
+
+
+def _examples(*lines: str) -> str:
+    """An epilog of example command lines, kept as written (`\b` stops click rewrapping them)."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
+
+
 app = typer.Typer(
-    help="Compile ONNX models into fast, dependency-free Rust crates.",
+    help="Compile ONNX models into fast, dependency-free Rust crates.\n\n"
+    "Run `onnx2rs COMMAND --help` for a command's options and examples.",
+    epilog=_examples("onnx2rs build model.onnx -o model_rs",
+                     "onnx2rs verify model.onnx --input-shape input=1,3,224,224"),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # help texts and user text are never read as markup
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
-console = Console()
-err = Console(stderr=True)
 
 ShapeOpt = Annotated[
     list[str] | None,
-    typer.Option("--input-shape", help="Fix an input's shape: NAME=D0,D1,... (repeatable)."),
+    typer.Option("--input-shape", metavar="NAME=D0,D1,...",
+                 help="Fix the shape of input NAME (repeat for each input). Needed for dims the model leaves "
+                      "open, except a leading batch dim, which becomes 1 (see `build --help`)."),
 ]
-
-
 TrustOpt = Annotated[bool, typer.Option(
-    "--trust-code", help="Let a Keras file run the Python code of its Lambda and custom layers "
+    "--trust-code", metavar="", help="Let a Keras file run the Python code of its Lambda and custom layers "
     "(Keras's safe_mode=False). Only for files you trust.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", metavar="", help="Print only results and errors.")]
+VerboseOpt = Annotated[bool, typer.Option(
+    "--verbose", "-v", metavar="", help="Also print the compiler's notes and the frameworks' own logs.")]
+ModelArg = Annotated[Path, typer.Argument(
+    metavar="MODEL", show_default=False,
+    help="The model: .onnx, .keras, .h5, a SavedModel folder, .tflite or .pt2.")]
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        ui.say(f"onnx2rs {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _global(
+    version: Annotated[bool, typer.Option("--version", metavar="", callback=_show_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    ui.configure(quiet=False, verbose=False)
 
 
 def parse_shapes(specs: list[str] | None) -> dict[str, list[int]]:
@@ -51,23 +92,40 @@ def parse_shapes(specs: list[str] | None) -> dict[str, list[int]]:
 
 
 def _fail(e: Onnx2rsError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {e}", highlight=False, markup=True, soft_wrap=True)
+    ui.error(str(e))
     return typer.Exit(e.exit_code)
 
 
-@app.command()
+ForceOpt = Annotated[bool, typer.Option("--force", metavar="", help="Replace OUT if it exists.")]
+
+
+@app.command(cls=_Command, epilog=_examples(
+    "onnx2rs build model.onnx -o model_rs",
+    "onnx2rs build detector.onnx --input-shape images=1,3,640,640 -o det --python",
+    "pip install ./det   # with --python: then `import det`"))
 def build(
-    model: Annotated[Path, typer.Argument(
-        help="The model: .onnx, .keras, .h5, a SavedModel folder, .tflite or .pt2.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the crate to.")] = Path("out"),
-    name: Annotated[str | None, typer.Option(help="Crate name (default: the model's file name).")] = None,
+    model: ModelArg,
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Folder to write the crate to.")]
+    = Path("out"),
+    name: Annotated[str | None, typer.Option(metavar="NAME", help="Crate name (default: the model's file name, "
+                                                                    "made a valid identifier).")] = None,
     input_shape: ShapeOpt = None,
-    force: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
+    force: ForceOpt = False,
     python: Annotated[bool, typer.Option(
-        "--python", help="Add PyO3 bindings: `pip install OUT` then gives `import NAME`.")] = False,
+        "--python", metavar="", help="Add PyO3 bindings and a pyproject.toml: `pip install OUT` (which needs "
+        "maturin, fetched by pip from PyPI) then gives `import NAME`.")] = False,
     trust_code: TrustOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
-    """Compile MODEL into a Rust crate at OUT."""
+    """Compile MODEL into a Rust crate at OUT.
+
+    The batch: when the model's leading dim is symbolic (a name or ?) and no --input-shape fixes
+    it, the crate is compiled at batch 1 and accepts any batch at run time, running sample by
+    sample, if onnx2rs proves that no op mixes samples (it compiles the model at batch 2 and 3 and
+    compares the graphs). Otherwise the batch is fixed at 1; -v says why.
+    """
+    ui.configure(quiet, verbose)
     try:
         options = CompileOptions(name=name, input_shapes=parse_shapes(input_shape), force=force, python=python,
                                  trust_code=trust_code)
@@ -75,46 +133,53 @@ def build(
     except Onnx2rsError as e:
         raise _fail(e) from None
     removed = sum(r.removed for r in result.reports)
-    console.print(
-        f"wrote crate [bold]{result.crate}[/] to {result.out_dir} "
-        f"({len(result.graph.nodes)} nodes, {removed} removed by passes, "
-        f"weights {result.weights_bytes / 1e6:.2f} MB)"
-    )
+    ui.say(Text.assemble("wrote crate ", (result.crate, "bold"), f" to {result.out_dir} "
+                         f"({len(result.graph.nodes)} nodes, {removed} removed by passes, "
+                         f"weights {result.weights_bytes / 1e6:.2f} MB)"))
 
 
-@app.command()
+@app.command(cls=_Command, epilog=_examples("onnx2rs convert model.keras -o model.onnx"))
 def convert(
-    model: Annotated[Path, typer.Argument(help="A .keras, .h5, SavedModel folder, .tflite or .pt2 model.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The .onnx file to write.")],
-    force: Annotated[bool, typer.Option(help="Replace OUT if it exists.")] = False,
+    model: Annotated[Path, typer.Argument(metavar="MODEL", show_default=False,
+                                          help="A .keras, .h5, SavedModel folder, .tflite or .pt2 model.")],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE", help="The .onnx file to write.")],
+    force: ForceOpt = False,
     trust_code: TrustOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Write the ONNX model onnx2rs compiles from MODEL (before simplification)."""
+    from . import progress
     from .load import read_model
 
+    ui.configure(quiet, verbose)
     try:
-        if out.exists() and not force:
-            raise Onnx2rsError(f"{out} already exists: pass --force to replace it")
-        proto = read_model(model, trust_code)
-        staging = out.with_name(f".{out.name}.partial")
-        staging.write_bytes(proto.SerializeToString())
-        staging.replace(out)
+        outputs.check_file(out, force, "--out")
+        with progress.step(f"converting {model.name}"):
+            proto = read_model(model, trust_code)
+        outputs.write_file(out, proto.SerializeToString(), "--out")
     except Onnx2rsError as e:
         raise _fail(e) from None
-    console.print(f"wrote {out} ({len(proto.graph.node)} nodes, opset {proto.opset_import[0].version})")
+    ui.say(f"wrote {out} ({len(proto.graph.node)} nodes, opset {proto.opset_import[0].version})")
 
 
-@app.command()
+@app.command(cls=_Command, epilog=_examples("onnx2rs verify model.onnx --input-shape x=1,3,224,224 --show 5"))
 def verify(
-    model: Annotated[Path, typer.Argument(help="The .onnx model to check.")],
+    model: ModelArg,
     input_shape: ShapeOpt = None,
-    atol: Annotated[float, typer.Option(help="Absolute and relative tolerance.")] = 1e-4,
-    show: Annotated[int, typer.Option(help="How many output values to print side by side.")] = 0,
+    atol: Annotated[float, typer.Option(metavar="TOL", help="Absolute and relative tolerance.")] = 1e-4,
+    show: Annotated[int, typer.Option(metavar="N", help="How many output values to print side by side.")] = 0,
     trust_code: TrustOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
-    """Build MODEL, run it on random inputs and compare with ONNX Runtime."""
+    """Build MODEL, run it on random inputs and compare with ONNX Runtime.
+
+    Exit code 0 if every output is within the tolerance, 1 if not, 2 on an error.
+    """
     from .verify import verify as run_verify
 
+    ui.configure(quiet, verbose)
     try:
         options = CompileOptions(input_shapes=parse_shapes(input_shape), trust_code=trust_code)
         result = run_verify(model, options, atol=atol)
@@ -128,41 +193,49 @@ def verify(
             table.add_column(result.reference, justify="right")
             for i, (a, b) in enumerate(zip(ours.reshape(-1)[:show], theirs.reshape(-1)[:show], strict=True)):
                 table.add_row(str(i), f"{a:.6g}", f"{b:.6g}")
-            console.print(table)
+            ui.out.print(table)
     table = Table(title=f"onnx2rs vs {result.reference}", title_justify="left")
     for col in ("output", "shape", "max abs error", "max rel error", f"within {atol:g}"):
         table.add_column(col)
     for m, ours in zip(result.mismatches, result.ours, strict=True):
-        table.add_row(
-            m.name, str(list(ours.shape)), f"{m.max_abs:.3g}", f"{m.max_rel:.3g}",
-            "[green]yes[/]" if m.ok else "[red]NO[/]",
-        )
-    console.print(table)
+        table.add_row(m.name, str(list(ours.shape)), f"{m.max_abs:.3g}", f"{m.max_rel:.3g}",
+                      Text("yes", "green") if m.ok else Text("NO", "red"))
+    ui.out.print(table)
     if not result.ok:
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=_Command, epilog=_examples("onnx2rs bench model.onnx --json bench.json",
+                                           "onnx2rs bench det.onnx --input-shape x=1,3,640,640 --runs 20"))
 def bench(
-    model: Annotated[Path, typer.Argument(help="The model to compile and measure.")],
-    keras: Annotated[Path | None, typer.Option(help="The Keras source model, to time TensorFlow too.")] = None,
+    model: ModelArg,
+    keras: Annotated[Path | None, typer.Option(metavar="FILE",
+                                               help="The Keras source model, to time TensorFlow too.")] = None,
     input_shape: ShapeOpt = None,
-    runs: Annotated[int, typer.Option(help="Timed calls per engine (after a warm-up).")] = 200,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON.")] = None,
-    png: Annotated[Path | None, typer.Option(help="Write a bar chart of median latencies.")] = None,
+    runs: Annotated[int, typer.Option(metavar="N", help="Timed calls per engine (after a warm-up).")] = 200,
+    json_out: Annotated[Path | None, typer.Option("--json", metavar="FILE",
+                                                  help="Write the results as JSON.")] = None,
+    png: Annotated[Path | None, typer.Option(metavar="FILE", help="Write a bar chart of median latencies.")] = None,
     threads: Annotated[bool, typer.Option(help="Also time the crate built with its `threads` feature.")] = True,
-    python: Annotated[bool, typer.Option(help="Also time the crate's Python module (built with pip in a "
-                                                "fresh venv; needs network access to PyPI for maturin).")] = False,
-    rounds: Annotated[int, typer.Option(help="Then time the crate and ONNX Runtime (1 thread) in turn this many "
-                                             "times, and report the median of the per-round ratios.")] = 0,
-    interleaved: Annotated[bool, typer.Option(help="Also time the Python module and ONNX Runtime (1 thread) call "
-                                                   "after call in one process (implies --python).")] = False,
+    python: Annotated[bool, typer.Option(metavar="", help="Also time the crate's Python module (built with pip "
+                                         "in a fresh venv; needs network access to PyPI for maturin).")] = False,
+    rounds: Annotated[int, typer.Option(metavar="N", help="Then time the crate and ONNX Runtime (1 thread) in "
+                                        "turn this many times, and report the median of the per-round ratios.")] = 0,
+    interleaved: Annotated[bool, typer.Option(metavar="", help="Also time the Python module and ONNX Runtime "
+                                              "(1 thread) call after call in one process (implies --python).")]
+    = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Measure MODEL's crate against ONNX Runtime (and TensorFlow): latency and peak memory."""
     from .bench import bench as run_bench
     from .bench import write_chart
 
+    ui.configure(quiet, verbose)
     try:
+        for path, flag in ((json_out, "--json"), (png, "--png")):
+            if path is not None:
+                outputs.check_file(path, True, flag)
         report = run_bench(model, CompileOptions(input_shapes=parse_shapes(input_shape)), keras=keras, runs=runs,
                            threads=threads, python_module=python, rounds=rounds,
                            interleaved=interleaved)
@@ -179,37 +252,46 @@ def bench(
                       f"{ratio:.2f}x" if ratio is not None else "", f"{rate:.1f}" if rate else "",
                       f"{m.batch32_median_us:.0f}" if m.batch32_median_us else "",
                       f"{ratio32:.2f}x" if ratio32 else "", f"{m.peak_rss_mb:.1f}")
-    console.print(table)
-    console.print(f"load: {report.load_us:.0f} µs; weights: {report.weights_mb:.2f} MB; matrix work {report.flops / 1e6:.2f} MFLOP per call; "
-                  f"single-core GEMM peak here (numpy's BLAS, 1 thread): {report.gemm_peak_gflops:.0f} GFLOP/s")
+    ui.out.print(table)
+    ui.say(f"load: {report.load_us:.0f} µs; weights: {report.weights_mb:.2f} MB; matrix work "
+           f"{report.flops / 1e6:.2f} MFLOP per call; single-core GEMM peak here (numpy's BLAS, 1 thread): "
+           f"{report.gemm_peak_gflops:.0f} GFLOP/s")
     if report.rounds:
         ratios = ", ".join(f"{a / b:.2f}" for a, b in report.rounds)
-        console.print(f"alternated with ONNX Runtime (1 thread), {len(report.rounds)} rounds: median ratio "
-                      f"{report.alternated_ratio:.2f}x (rounds: {ratios})")
+        ui.say(f"alternated with ONNX Runtime (1 thread), {len(report.rounds)} rounds: median ratio "
+               f"{report.alternated_ratio:.2f}x (rounds: {ratios})")
     if report.interleaved:
         module_us, ort_us, ratio = report.interleaved
-        console.print(f"interleaved in one process, call after call: Python module {module_us:.1f} µs, "
-                      f"ONNX Runtime (1 thread) {ort_us:.1f} µs; median ratio {ratio:.2f}x")
+        ui.say(f"interleaved in one process, call after call: Python module {module_us:.1f} µs, "
+               f"ONNX Runtime (1 thread) {ort_us:.1f} µs; median ratio {ratio:.2f}x")
     if report.one_call_rss_mb:
         one = ", ".join(f"{engine} {mb:.2f} MB" for engine, mb in report.one_call_rss_mb.items())
-        console.print(f"peak RSS of one call in a fresh process: {one}")
+        ui.say(f"peak RSS of one call in a fresh process: {one}")
     for engine, why in report.skipped.items():
-        console.print(f"not timed: {engine} could not run this model ({why})", markup=False)
+        ui.say(f"not timed: {engine} could not run this model ({why})")
     for engine, measured, budget in report.rss_budgets():
-        verdict = "[green]within[/]" if measured <= budget else "[red]over[/]"
-        console.print(f"  {engine}: {measured:.2f} MB, {verdict} its budget of {budget:.2f} MB")
-    if json_out:
-        json_out.write_text(report.to_json())
-    if png and not write_chart(report, png):
-        err.print("no chart: matplotlib is not installed (pip install matplotlib)")
+        verdict = Text("within", "green") if measured <= budget else Text("over", "red")
+        ui.say(Text.assemble(f"  {engine}: {measured:.2f} MB, ", verdict, f" its budget of {budget:.2f} MB"))
+    try:
+        if json_out:
+            outputs.write_file(json_out, report.to_json(), "--json")
+        if png and not write_chart(report, png):
+            ui.note("no chart: matplotlib is not installed (pip install matplotlib)")
+    except Onnx2rsError as e:
+        raise _fail(e) from None
 
 
-@app.command()
+@app.command(cls=_Command, epilog=_examples("onnx2rs analyze model.onnx",
+                                           "onnx2rs analyze model.onnx --json > plan.json",
+                                           "onnx2rs analyze model.onnx --html report.html"))
 def analyze(
-    model: Annotated[Path, typer.Argument(help="The .onnx model to analyse.")],
+    model: ModelArg,
     input_shape: ShapeOpt = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
-    html_out: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", metavar="", help="Print JSON instead of tables.")] = False,
+    html_out: Annotated[Path | None, typer.Option("--html", metavar="FILE",
+                                                  help="Write a self-contained HTML report.")] = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Show the schedule, liveness, in-place decisions and the memory plan of MODEL."""
     import json
@@ -217,12 +299,15 @@ def analyze(
     from .analyze import analyze as run_analyze
     from .report_html import render_html
 
+    ui.configure(quiet, verbose)
     try:
+        if html_out is not None:
+            outputs.check_file(html_out, True, "--html")
         a = run_analyze(model, CompileOptions(input_shapes=parse_shapes(input_shape)))
+        if html_out is not None:
+            outputs.write_file(html_out, render_html(a), "--html")
     except Onnx2rsError as e:
         raise _fail(e) from None
-    if html_out is not None:
-        html_out.write_text(render_html(a))
     if json_out:
         print(json.dumps(a.to_json(), indent=2))
         return
@@ -234,33 +319,69 @@ def analyze(
                          no_wrap=col == "node", max_width=22 if col == "node" else None)
     for s in a.steps:
         table.add_row(str(s.step), s.node, s.op, "x".join(map(str, s.shape)), str(s.bytes), str(s.last_use),
-                      ("[green]yes[/]: " if s.inplace else "no: ") + s.reason, str(s.offset))
-    console.print(table)
+                      Text.assemble(("yes", "green") if s.inplace else "no", ": " + s.reason), str(s.offset))
+    ui.out.print(table)
     removed = ", ".join(f"{p['pass']} removed {p['removed']}" for p in a.passes)
-    console.print(f"passes: {removed}")
-    console.print(
-        f"intermediates: naive {a.naive_bytes:,} B, planned arena {a.arena_bytes:,} B "
-        f"([bold]{a.ratio:.1%}[/] of naive); weights {a.weights_bytes:,} B"
-    )
+    ui.say(f"passes: {removed}")
+    ui.say(f"intermediates: naive {a.naive_bytes:,} B, planned arena {a.arena_bytes:,} B "
+           f"({a.ratio:.1%} of naive); weights {a.weights_bytes:,} B")
     if html_out is not None:
-        console.print(f"wrote {html_out}")
+        ui.say(f"wrote {html_out}")
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    """SIGTERM and SIGHUP end the run as Ctrl-C does: through the same cleanup (staging
+    folders, temporary folders), then the conventional exit code."""
+    raise SystemExit(128 + signum)
+
+
+def _usage_error(e: BaseException) -> bool:
+    """Whether `e` is one of typer's usage errors (a bad flag, a missing argument): typer
+    0.20+ raises them from its own copy of click, earlier versions from click itself."""
+    return callable(getattr(e, "format_message", None)) and isinstance(getattr(e, "exit_code", None), int)
 
 
 def main() -> None:
-    """Console-script entry point. A failure onnx2rs did not foresee is still one line
-    (exit code 1) unless ONNX2RS_TRACEBACK=1 asks for the traceback."""
-    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
+    """Console-script entry point. Every failure is one `error:` line: exit code 2 for a mistake
+    in the input, the flags or the environment (a full disk), 1 for one onnx2rs did not
+    foresee, with its traceback only if ONNX2RS_TRACEBACK=1 asks."""
     np.set_printoptions(precision=6)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _exit_on_signal)
     try:
-        app()  # exits through SystemExit, which passes untouched
+        code = app(standalone_mode=False, prog_name="onnx2rs")
+    except (typer.Abort, KeyboardInterrupt):
+        ui.error("interrupted")
+        sys.exit(130)
+    except OSError as e:
+        if e.errno == errno.EPIPE:  # `onnx2rs analyze model.onnx | head`
+            sys.exit(0)
+        if os.environ.get("ONNX2RS_TRACEBACK") or e.errno not in outputs.ENVIRONMENT_ERRNOS:
+            _internal(e)
+        ui.error(str(outputs.environment_error(e, "onnx2rs")))
+        sys.exit(2)
     except Exception as e:  # noqa: BLE001 - the last line of defence against tracebacks
-        if os.environ.get("ONNX2RS_TRACEBACK"):
-            raise
-        err.print(f"[bold red]error:[/] internal error, please report it: {type(e).__name__}: {e} "
-                  "(ONNX2RS_TRACEBACK=1 shows where)", highlight=False, soft_wrap=True)
-        sys.exit(1)
+        if not _usage_error(e):
+            _internal(e)
+        if type(e).__name__ == "NoArgsIsHelpError":  # `onnx2rs` alone: the help, as --help gives it
+            ui.out.print(e.ctx.get_help())  # type: ignore[attr-defined]
+            sys.exit(0)
+        ui.error(f"{e.format_message()} (see onnx2rs {_command_of(e)}--help)")  # type: ignore[attr-defined]
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _command_of(e: BaseException) -> str:
+    ctx = getattr(e, "ctx", None)
+    return f"{ctx.info_name} " if ctx is not None and ctx.parent is not None else ""
+
+
+def _internal(e: Exception) -> None:
+    if os.environ.get("ONNX2RS_TRACEBACK"):
+        raise e
+    ui.error(f"internal error, please report it: {type(e).__name__}: {e} (ONNX2RS_TRACEBACK=1 shows where)")
+    sys.exit(1)
 
 
 if __name__ == "__main__":
     main()
-    sys.exit(0)

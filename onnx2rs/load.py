@@ -17,7 +17,7 @@ import onnx.version_converter
 from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 
-from . import dtypes, frontends
+from . import dtypes, frontends, limits
 from .branches import flatten_runtime_ifs, inline_constant_ifs, sort_subgraphs, taking
 from .errors import ModelError, UnsupportedError
 from .ir import IR_DOMAIN, LOOP_BEGIN, LOOP_END, Graph, Node, Value
@@ -104,6 +104,17 @@ def _external_data_inside(model: onnx.ModelProto, folder: Path) -> None:
         if Path(location).is_absolute() or ".." in Path(location).parts or not target.is_relative_to(root):
             raise ModelError(f"tensor {tensor.name!r}: external data {location!r} lies outside the "
                              f"model's folder {str(folder)!r}; refusing to read it")
+        if not target.is_file():
+            what = "is missing" if not target.exists() else "is not a file"
+            raise ModelError(f"tensor {tensor.name!r}: its external data file {location!r} {what} (looked in "
+                             f"{str(folder)!r}); copy it next to the model")
+
+
+def _has_external_data(model: onnx.ModelProto) -> bool:
+    """Whether any tensor (initializers, Constant attributes, subgraphs) lives in another file."""
+    from onnx.external_data_helper import _get_all_tensors
+
+    return any(t.data_location == onnx.TensorProto.EXTERNAL for t in _get_all_tensors(model))
 
 
 def _read_file(path: Path, trust_code: bool = False) -> onnx.ModelProto:
@@ -117,7 +128,7 @@ def _read_file(path: Path, trust_code: bool = False) -> onnx.ModelProto:
         raise ModelError(f"{path}: not a file")
     try:
         model = onnx.load(str(path), load_external_data=False)
-        if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
+        if _has_external_data(model):
             _external_data_inside(model, path.parent)
             onnx.load_external_data_for_model(model, str(path.parent))
     except (DecodeError, RuntimeError, ValueError, OSError) as e:
@@ -171,8 +182,13 @@ def fixed_input_shapes(
 def _checked_override(inp: onnx.ValueInfoProto, dims: list[int]) -> list[int]:
     """`--input-shape` for `inp`, checked against the rank and the fixed dims the model declares."""
     flag = f"--input-shape {inp.name}={','.join(map(str, dims))}"
-    if any(d < 0 for d in dims):
-        raise ModelError(f"{flag}: a dim cannot be negative")
+    if any(d < 1 for d in dims):
+        raise ModelError(f"{flag}: every dim must be at least 1")
+    try:
+        itemsize = onnx.helper.tensor_dtype_to_np_dtype(inp.type.tensor_type.elem_type).itemsize
+    except (KeyError, TypeError, ValueError):
+        itemsize = 1  # an unknown type is refused later, with the others
+    limits.check_fits(f"{flag}: the input alone", limits.tensor_bytes(dims, itemsize))
     t = inp.type.tensor_type
     if not t.HasField("shape"):
         return dims
