@@ -24,13 +24,14 @@ import subprocess
 import sys
 import tempfile
 import venv
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import onnx
 
-from . import frontends, toolchain
+from . import frontends, progress, toolchain
 from .bench_worker import kib_to_mb
 from .build import CompileOptions, CompileResult, compile_model
 from .errors import ToolchainError
@@ -38,7 +39,8 @@ from .ir import Graph
 from .ops.conv import conv_output_spatial
 from .reference import ort_compatible
 
-RUNS = 200
+# Seconds of timing per engine, after its warm-up, unless a number of runs is given.
+SECONDS = 3.0
 # The engines of `BenchResult.one_call_rss_mb`.
 CLI, CLI_STATIC = "onnx2rs CLI", "onnx2rs CLI (static)"
 MODULE, ORT_1, NUMPY = "onnx2rs Python module", "onnxruntime (1 thread)", "python -c 'import numpy'"
@@ -66,6 +68,10 @@ class BenchResult:
     machine: str
     weights_mb: float
     batch: int
+    # The planned arena and the inputs and outputs at the compiled shapes: with the weights,
+    # what one call of the crate needs.
+    arena_mb: float = 0.0
+    io_mb: float = 0.0
     measurements: list[Measurement] = field(default_factory=list)
     # Multiply-adds x 2 of the model's Conv, ConvTranspose, Gemm and MatMul nodes, per call.
     flops: int = 0
@@ -85,15 +91,25 @@ class BenchResult:
     # Engines that could not run this model (a comparison, not ours to fail): engine -> why.
     skipped: dict[str, str] = field(default_factory=dict)
 
+    # What a process holds beside the model's own memory (code, stack, the C library).
+    RSS_OVERHEAD_MB = 4.0
+
+    def rss_budget_parts(self) -> dict[str, float]:
+        """The CLI's peak RSS budget, part by part (MB)."""
+        return {"weights": self.weights_mb, "arena": self.arena_mb, "inputs and outputs": self.io_mb,
+                "overhead": self.RSS_OVERHEAD_MB}
+
     def rss_budgets(self) -> list[tuple[str, float, float]]:
         """The memory targets of docs/performance.md, as (what, measured MB, budget MB): the CLI
-        within weights + 4 MB, a Python process using the module within numpy's + weights + 4 MB."""
+        within weights + planned arena + inputs and outputs + 4 MB; a Python process using the
+        module within the same plus numpy's own."""
         one, budgets = self.one_call_rss_mb, []
+        budget = sum(self.rss_budget_parts().values())
         for engine in (CLI, CLI_STATIC):
             if engine in one:
-                budgets.append((engine, one[engine], self.weights_mb + 4))
+                budgets.append((engine, one[engine], budget))
         if MODULE in one and NUMPY in one:
-            budgets.append((MODULE, one[MODULE], one[NUMPY] + self.weights_mb + 4))
+            budgets.append((MODULE, one[MODULE], one[NUMPY] + budget))
         return budgets
 
     @property
@@ -186,10 +202,11 @@ def _bench_executable(crate_dir: Path, crate: str, features: tuple[str, ...] = (
     raise ToolchainError(f"cargo did not report the latency bench of {crate}")
 
 
-def _native(executable: Path, engine: str = "onnx2rs (native)") -> tuple[Measurement, float]:
+def _native(executable: Path, engine: str = "onnx2rs (native)",
+            worker: Callable[..., dict] | None = None) -> tuple[Measurement, float]:
     """The crate's own benchmark, started through the worker so that its peak RSS is read;
     also the time the crate takes to load its model."""
-    out = _worker(["native", str(executable)])
+    out = (worker or _worker)(["native", str(executable)])
     return Measurement(engine, out["median_us"], out["p90_us"], out["peak_rss_mb"], out["runs"],
                        out.get("median_us_batch32"), out.get("p90_us_batch32")), out["load_us"]
 
@@ -254,8 +271,9 @@ def _worker(args: list[str], env: dict[str, str] | None = None, python: Path | N
 
 
 def bench(
-    source: str | Path, options: CompileOptions | None = None, keras: Path | None = None, runs: int = RUNS,
+    source: str | Path, options: CompileOptions | None = None, keras: Path | None = None, runs: int | None = None,
     threads: bool = True, python_module: bool = False, rounds: int = 0, interleaved: bool = False,
+    seconds: float = SECONDS, batch32: bool | None = None,
 ) -> BenchResult:
     """Compile `source`, then measure the crate (and, with `threads`, the crate built with its
     `threads` feature; with `python_module`, its Python module in a fresh venv), ONNX Runtime
@@ -264,11 +282,17 @@ def bench(
     ONNX Runtime on 1 thread. `interleaved` (which implies `python_module`) also times the module
     and ONNX Runtime call after call in one process, with ONNX Runtime installed beside it.
     Last, the peak RSS of one call in a fresh process, for the CLI (dynamic and static), the
-    module and ONNX Runtime (`BenchResult.one_call_rss_mb`)."""
+    module and ONNX Runtime (`BenchResult.one_call_rss_mb`).
+
+    Each engine is timed for `seconds` after a warm-up, or for exactly `runs` calls if given.
+    Batch 32 is timed too where the crate accepts any batch and `batch32` asks for it; by
+    default (None) only when no `--input-shape` fixed the model's shapes."""
     options = options or CompileOptions()
     python_module = python_module or interleaved
     if python_module:
         options = CompileOptions(**{**options.__dict__, "python": True})
+    if batch32 is None:
+        batch32 = not options.input_shapes
     with tempfile.TemporaryDirectory(prefix="onnx2rs-bench-") as tmp:
         work = Path(tmp)
         # A TensorFlow model keeps its symbolic batch here, so that batch 32 can be timed too.
@@ -276,67 +300,91 @@ def bench(
         name = Path(source).stem if isinstance(source, (str, Path)) else None
         result = compile_model(converted if converted is not None else source, work / "crate",
                                CompileOptions(**{**options.__dict__, "force": True, "name": options.name or name}))
+        time32 = batch32 and result.dynamic_batch
+        timing = {"ONNX2RS_BENCH_SECONDS": str(seconds), **({"ONNX2RS_BENCH_RUNS": str(runs)} if runs else {}),
+                  **({"ONNX2RS_BENCH_BATCH32": "1"} if time32 else {})}
+        worker = lambda args, **kw: _worker(args, env={**timing, **kw.pop("env", {})}, **kw)  # noqa: E731
+        count = str(runs or 0)
         executable = _bench_executable(result.out_dir, result.crate)
         inputs = [np.load(p) for p in _reference_inputs(result)]
         feeds = dict(zip(result.graph.inputs, inputs, strict=True))
         np.savez(work / "feeds.npz", **feeds)
-        if result.dynamic_batch:  # the crate takes any batch: time batch 32 as well
+        if time32:
             np.savez(work / "feeds32.npz", **{k: np.concatenate([v] * 32) for k, v in feeds.items()})
         model_path = work / "model.onnx"
         onnx.save(ort_compatible(result.model), model_path)
         batch = int(inputs[0].shape[0]) if inputs and inputs[0].ndim else 1
-        report = BenchResult(str(source), machine(), result.weights_bytes / 1e6, batch)
-        native, report.load_us = _native(executable)
+        report = BenchResult(str(source), machine(), result.weights_bytes / 1e6, batch,
+                             arena_mb=result.arena_bytes / 1e6, io_mb=_io_bytes(result) / 1e6)
+        with progress.step("timing onnx2rs"):
+            native, report.load_us = _native(executable, worker=worker)
         report.measurements.append(native)
         if threads:  # large products, convolutions and batches shared between the cores
             threaded = _bench_executable(result.out_dir, result.crate, features=("threads",))
-            report.measurements.append(_native(threaded, "onnx2rs (threads)")[0])
+            with progress.step("timing onnx2rs (threads)"):
+                report.measurements.append(_native(threaded, "onnx2rs (threads)", worker=worker)[0])
         report.flops = model_flops(result.graph)
-        ort = lambda threads: _worker(["onnxruntime", str(model_path), str(work / "feeds.npz"),  # noqa: E731
-                                       str(threads), str(runs)])
+        ort = lambda threads, feeds="feeds.npz": worker(  # noqa: E731
+            ["onnxruntime", str(model_path), str(work / feeds), str(threads), count])
         for threads, label in ((1, "onnxruntime (1 thread)"), (0, "onnxruntime (default threads)")):
-            out = ort(threads)
-            measured = Measurement(label, out["median_us"], out["p90_us"], out["peak_rss_mb"], out["runs"])
-            if result.dynamic_batch:
-                out32 = _worker(["onnxruntime", str(model_path), str(work / "feeds32.npz"), str(threads), str(runs)])
-                measured.batch32_median_us, measured.batch32_p90_us = out32["median_us"], out32["p90_us"]
+            with progress.step(f"timing {label}"):
+                out = ort(threads)
+                measured = Measurement(label, out["median_us"], out["p90_us"], out["peak_rss_mb"], out["runs"])
+                if time32:
+                    out32 = ort(threads, "feeds32.npz")
+                    measured.batch32_median_us, measured.batch32_p90_us = out32["median_us"], out32["p90_us"]
             report.measurements.append(measured)
         if importlib.util.find_spec("tract") is not None:  # the other Rust engine, when installed
-            for feeds, batch32 in (("feeds.npz", False), ("feeds32.npz", True)):
-                if batch32 and not result.dynamic_batch:
-                    continue
-                try:
-                    out = _worker(["tract", str(model_path), str(work / feeds), str(runs)])
-                except ToolchainError as e:  # tract refuses some models (silero-vad's If)
-                    report.skipped["tract"] = str(e).splitlines()[0][:200]
-                    break
-                if not batch32:
-                    tract_row = Measurement("tract", out["median_us"], out["p90_us"], out["peak_rss_mb"], out["runs"])
-                    report.measurements.append(tract_row)
-                else:
-                    tract_row.batch32_median_us, tract_row.batch32_p90_us = out["median_us"], out["p90_us"]
+            with progress.step("timing tract"):
+                _time_tract(report, worker, model_path, work, count, time32)
         python = None
         if python_module:
-            python = install_python_module(result.out_dir, work / "venv",
-                                           ("onnxruntime",) if interleaved else ())
-            out = _worker(["python_module", result.crate, str(work / "feeds.npz"), str(runs)], python=python)
+            with progress.step("building and installing the Python module"):
+                python = install_python_module(result.out_dir, work / "venv",
+                                               ("onnxruntime",) if interleaved else ())
+            with progress.step("timing the Python module"):
+                out = worker(["python_module", result.crate, str(work / "feeds.npz"), count], python=python)
             report.measurements.append(Measurement("onnx2rs (Python module)", out["median_us"], out["p90_us"],
                                                    out["peak_rss_mb"], out["runs"]))
         if interleaved:
-            out = _worker(["interleaved", result.crate, str(model_path), str(work / "feeds.npz"), str(runs)],
-                          python=python)
+            with progress.step("timing the Python module and ONNX Runtime call after call"):
+                out = worker(["interleaved", result.crate, str(model_path), str(work / "feeds.npz"), count],
+                             python=python)
             report.interleaved = (out["module_median_us"], out["ort_median_us"], out["ratio"])
         if keras is not None:
-            out = _worker(["keras", str(keras), str(work / "feeds.npz"), str(runs)])
+            with progress.step("timing TensorFlow"):
+                out = worker(["keras", str(keras), str(work / "feeds.npz"), count])
             for mode, numbers in out.items():
                 report.measurements.append(Measurement(f"tensorflow ({mode})", numbers["median_us"],
                                                        numbers["p90_us"], numbers["peak_rss_mb"], numbers["runs"]))
-        for _ in range(rounds):
-            report.rounds.append((_native(executable)[0].median_us, ort(1)["median_us"]))
+        for i in range(rounds):
+            with progress.step(f"alternated round {i + 1} of {rounds}"):
+                report.rounds.append((_native(executable, worker=worker)[0].median_us, ort(1)["median_us"]))
         single = {v: "1" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-        report.gemm_peak_gflops = _worker(["gemm_peak"], env=single)["gflops"]
-        report.one_call_rss_mb = _one_call_rss(result, work, model_path, python)
+        with progress.step("measuring peak memory of one call"):
+            report.gemm_peak_gflops = _worker(["gemm_peak"], env=single)["gflops"]
+            report.one_call_rss_mb = _one_call_rss(result, work, model_path, python)
         return report
+
+
+def _time_tract(report: BenchResult, worker: Callable[..., dict], model_path: Path, work: Path, count: str,
+                time32: bool) -> None:
+    """tract's row of `report` (batch 32 too with `time32`), or why it could not run the model."""
+    try:
+        out = worker(["tract", str(model_path), str(work / "feeds.npz"), count])
+        row = Measurement("tract", out["median_us"], out["p90_us"], out["peak_rss_mb"], out["runs"])
+        if time32:
+            out = worker(["tract", str(model_path), str(work / "feeds32.npz"), count])
+            row.batch32_median_us, row.batch32_p90_us = out["median_us"], out["p90_us"]
+    except ToolchainError as e:  # tract refuses some models (silero-vad's If)
+        report.skipped["tract"] = str(e).splitlines()[0][:200]
+        return
+    report.measurements.append(row)
+
+
+def _io_bytes(result: CompileResult) -> int:
+    """The bytes of the model's inputs and outputs at the compiled shapes."""
+    return sum(result.graph.value(n).nbytes for n in [*result.graph.inputs, *result.graph.outputs])
 
 
 def write_chart(report: BenchResult, path: Path) -> bool:

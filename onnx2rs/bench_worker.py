@@ -17,26 +17,39 @@ import time
 from collections.abc import Callable
 
 WARMUP_S = 0.3
-BUDGET_S = 20.0
 MIN_RUNS = 5
+MAX_RUNS = 100_000
+
+
+def budget_s() -> float:
+    """Seconds of timing per engine when no number of runs is given (`onnx2rs bench`'s
+    `--seconds`, passed down as ONNX2RS_BENCH_SECONDS)."""
+    return float(os.environ.get("ONNX2RS_BENCH_SECONDS", "3"))
+
+
+def more(done: int, runs: int, start: float, budget: float) -> bool:
+    """Whether to time another call: `runs` of them if given, else until `budget` seconds
+    from `start` have passed (at least MIN_RUNS, at most MAX_RUNS)."""
+    if runs:
+        return done < runs
+    return done < MIN_RUNS or (done < MAX_RUNS and time.perf_counter() - start < budget)
 
 
 def timed(call: Callable[[], object], runs: int) -> dict:
-    """Warm up for WARMUP_S, then time `runs` calls, or as many as fit in BUDGET_S (at least
-    MIN_RUNS) when calls are slow, as the crate's own bench does."""
+    """Warm up for WARMUP_S, then time `runs` calls; with `runs` 0, as many as fit in
+    `budget_s()` (at least MIN_RUNS), as the crate's own bench does."""
     start, calls = time.perf_counter(), 0
     while time.perf_counter() - start < WARMUP_S or not calls:
         call()
         calls += 1
-    per_call = (time.perf_counter() - start) / calls
-    runs = max(MIN_RUNS, min(runs, int(BUDGET_S / per_call)))
-    times = []
-    for _ in range(runs):
+    times: list[float] = []
+    start = time.perf_counter()
+    while more(len(times), runs, start, budget_s()):
         t = time.perf_counter()
         call()
         times.append((time.perf_counter() - t) * 1e6)
     times.sort()
-    return {"median_us": times[len(times) // 2], "p90_us": times[len(times) * 9 // 10], "runs": runs}
+    return {"median_us": times[len(times) // 2], "p90_us": times[len(times) * 9 // 10], "runs": len(times)}
 
 
 def kib_to_mb(kib: float) -> float:
@@ -157,8 +170,10 @@ def interleaved(module: str, model: str, feeds: str, runs: int) -> dict:
     while time.perf_counter() - start < 2 * WARMUP_S:
         for call in calls:
             call()
-    pairs = []
-    for i in range(runs):
+    pairs: list[list[float]] = []
+    start = time.perf_counter()
+    while more(len(pairs), runs, start, 2 * budget_s()):
+        i = len(pairs)
         spent = [0.0, 0.0]
         for engine in ((0, 1) if i % 2 == 0 else (1, 0)):
             t = time.perf_counter()
@@ -167,7 +182,7 @@ def interleaved(module: str, model: str, feeds: str, runs: int) -> dict:
         pairs.append(spent)
     median = lambda values: sorted(values)[len(values) // 2]  # noqa: E731
     return {"module_median_us": median([a for a, _ in pairs]), "ort_median_us": median([b for _, b in pairs]),
-            "ratio": median([a / b for a, b in pairs]), "runs": runs}
+            "ratio": median([a / b for a, b in pairs]), "runs": len(pairs)}
 
 
 def keras(path: str, feeds: str, runs: int) -> dict:
@@ -181,7 +196,7 @@ def keras(path: str, feeds: str, runs: int) -> dict:
     x = arrays[0] if len(arrays) == 1 else arrays
     fast = tf.function(model)
     results = {
-        "predict": timed(lambda: model.predict(x, verbose=0), max(runs // 10, 20)),
+        "predict": timed(lambda: model.predict(x, verbose=0), max(runs // 10, 20) if runs else 0),
         "__call__": timed(lambda: model(x, training=False), runs),
         "tf.function": timed(lambda: fast(x), runs),
     }

@@ -61,6 +61,8 @@ class CompileResult:
     weights_bytes: int
     # The generated API accepts any batch size (see batching.py).
     dynamic_batch: bool = False
+    # The planned arena of intermediates (all element types), in bytes.
+    arena_bytes: int = 0
 
 
 def lower_model(
@@ -127,7 +129,8 @@ def compile_model(
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    return CompileResult(out_dir, crate, model, graph, reports, files.weights_bytes, dynamic_batch)
+    return CompileResult(out_dir, crate, model, graph, reports, files.weights_bytes, dynamic_batch,
+                         memory.arena_bytes)
 
 
 def _crate(source: str | Path | onnx.ModelProto, options: CompileOptions) -> str:

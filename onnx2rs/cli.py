@@ -195,7 +195,7 @@ def verify(
                 table.add_row(str(i), f"{a:.6g}", f"{b:.6g}")
             ui.out.print(table)
     table = Table(title=f"onnx2rs vs {result.reference}", title_justify="left")
-    for col in ("output", "shape", "max abs error", "max rel error", f"within {atol:g}"):
+    for col in ("output", "shape", "max abs error", "max error / max |ref|", f"within {atol:g}"):
         table.add_column(col)
     for m, ours in zip(result.mismatches, result.ours, strict=True):
         table.add_row(m.name, str(list(ours.shape)), f"{m.max_abs:.3g}", f"{m.max_rel:.3g}",
@@ -212,7 +212,13 @@ def bench(
     keras: Annotated[Path | None, typer.Option(metavar="FILE",
                                                help="The Keras source model, to time TensorFlow too.")] = None,
     input_shape: ShapeOpt = None,
-    runs: Annotated[int, typer.Option(metavar="N", help="Timed calls per engine (after a warm-up).")] = 200,
+    runs: Annotated[int | None, typer.Option(metavar="N", min=1, help="Time exactly N calls per engine (after a "
+                                            "warm-up) instead of --seconds of them.")] = None,
+    seconds: Annotated[float, typer.Option(metavar="S", min=0.1, help="Seconds of timing per engine, after a "
+                                           "warm-up of 0.3 s (at least 5 calls).")] = 3.0,
+    batch32: Annotated[bool | None, typer.Option(
+        "--batch32/--no-batch32", help="Also time batch 32, where the crate accepts any batch. Default: only "
+        "when no --input-shape fixed the shapes.", show_default=False)] = None,
     json_out: Annotated[Path | None, typer.Option("--json", metavar="FILE",
                                                   help="Write the results as JSON.")] = None,
     png: Annotated[Path | None, typer.Option(metavar="FILE", help="Write a bar chart of median latencies.")] = None,
@@ -238,7 +244,7 @@ def bench(
                 outputs.check_file(path, True, flag)
         report = run_bench(model, CompileOptions(input_shapes=parse_shapes(input_shape)), keras=keras, runs=runs,
                            threads=threads, python_module=python, rounds=rounds,
-                           interleaved=interleaved)
+                           interleaved=interleaved, seconds=seconds, batch32=batch32)
     except Onnx2rsError as e:
         raise _fail(e) from None
     table = Table(title=f"{model.name}, batch {report.batch}, on {report.machine}", title_justify="left")
@@ -269,9 +275,12 @@ def bench(
         ui.say(f"peak RSS of one call in a fresh process: {one}")
     for engine, why in report.skipped.items():
         ui.say(f"not timed: {engine} could not run this model ({why})")
+    parts = " + ".join(f"{what} {mb:.2f}" for what, mb in report.rss_budget_parts().items())
     for engine, measured, budget in report.rss_budgets():
         verdict = Text("within", "green") if measured <= budget else Text("over", "red")
-        ui.say(Text.assemble(f"  {engine}: {measured:.2f} MB, ", verdict, f" its budget of {budget:.2f} MB"))
+        extra = " + numpy's own" if engine == "onnx2rs Python module" else ""
+        ui.say(Text.assemble(f"  {engine}: {measured:.2f} MB, ", verdict,
+                             f" its budget of {budget:.2f} MB ({parts}{extra})"))
     try:
         if json_out:
             outputs.write_file(json_out, report.to_json(), "--json")

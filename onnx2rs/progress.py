@@ -37,6 +37,11 @@ def set_listener(listener: Listener | None) -> None:
     _listener = listener
 
 
+def listening() -> bool:
+    """Whether anyone is shown progress (worth the cost of counting it)."""
+    return _listener is not None
+
+
 @contextlib.contextmanager
 def step(label: str) -> Iterator[None]:
     """Report `label` as begun, then as ended (or failed) with its elapsed time."""

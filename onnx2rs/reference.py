@@ -158,6 +158,8 @@ class Mismatch:
 
     name: str
     max_abs: float
+    # The worst error over the reference's scale (its largest magnitude), not element by
+    # element: a reference with zeros would make that infinite for any rounding.
     max_rel: float
     ok: bool
 
@@ -165,15 +167,17 @@ class Mismatch:
 def compare(
     name: str, ours: np.ndarray, reference: np.ndarray, atol: float = 1e-4, rtol: float = 1e-4
 ) -> Mismatch:
-    """Worst absolute and relative error; `ok` if every element is within atol + rtol*|ref|."""
+    """Worst absolute error, and the same over the reference's largest magnitude; `ok` if
+    every element is within atol + rtol*|ref|."""
     if ours.shape != reference.shape or ours.dtype != reference.dtype:
         return Mismatch(name, float("inf"), float("inf"), False)
     a, b = ours.astype(np.float64), reference.astype(np.float64)
     both_nan = np.isnan(a) & np.isnan(b)
-    diff = np.where(both_nan, 0.0, np.abs(a - b))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(diff == 0, 0.0, diff / np.abs(b))
-    ok = bool(np.all((diff <= atol + rtol * np.abs(b)) | both_nan | (a == b)))
-    max_abs = float(diff.max()) if diff.size else 0.0
-    max_rel = float(rel.max()) if rel.size else 0.0
+    same = both_nan | (a == b)  # equal infinities too
+    diff = np.where(same, 0.0, np.abs(a - b))
+    ok = bool(np.all((diff <= atol + rtol * np.abs(b)) | same))
+    max_abs = float(diff.max()) if diff.size else 0.0  # NaN where only one side is NaN
+    finite = np.abs(b[np.isfinite(b)])
+    scale = float(finite.max()) if finite.size else 0.0
+    max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
     return Mismatch(name, max_abs, max_rel, ok)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -10,6 +11,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+from . import progress
 from .errors import ToolchainError
 
 
@@ -103,6 +105,36 @@ def _cargo(args: list[str], crate_dir: Path, target: Path) -> str:
     return result.stdout
 
 
+def _build(args: list[str], crate_dir: Path, target: Path) -> None:
+    """`cargo build`/`cargo rustc` with ARGS, reporting crates compiled out of the total to
+    progress.py while it runs (cargo's JSON messages, one artifact per crate; the total from
+    `cargo tree`). Without a progress listener, just `_cargo`."""
+    if not progress.listening():
+        _cargo(args, crate_dir, target)
+        return
+    features = args[args.index("--features") + 1] if "--features" in args else ""
+    tree = _cargo(["tree", "--quiet", "-e", "normal,build", "--prefix", "none", "--format", "{p}",
+                   *(["--features", features] if features else [])], crate_dir, target)
+    # One artifact per package, and one more for the crate's binary beside its library.
+    total = len({line.removesuffix(" (*)") for line in tree.splitlines() if line.strip()}) + 1
+    env = dict(os.environ, CARGO_TARGET_DIR=str(target))
+    cut = args.index("--") if "--" in args else len(args)
+    command = [_tool("cargo"), *args[:cut], "--message-format=json-render-diagnostics", *args[cut:]]
+    with subprocess.Popen(command, cwd=crate_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=env) as proc:
+        done = 0
+        assert proc.stdout is not None and proc.stderr is not None
+        for line in proc.stdout:
+            message = json.loads(line) if line.startswith("{") else {}
+            if message.get("reason") == "compiler-artifact" and "custom-build" not in message["target"]["kind"]:
+                done += 1
+                progress.update(done, max(total, done))
+        stderr = proc.stderr.read()
+    if proc.returncode != 0:
+        tail = "\n".join(stderr.strip().splitlines()[-30:])
+        raise ToolchainError(f"cargo {' '.join(args)} failed in {crate_dir}:\n{tail}")
+
+
 def build_binary(crate_dir: Path, crate: str, target_dir: Path | None = None, profile: str = "release",
                  features: tuple[str, ...] = (), static: bool = False) -> Path:
     """Build the crate's CLI (`release` or `dev` profile, with Cargo `features`) and return the
@@ -115,12 +147,13 @@ def build_binary(crate_dir: Path, crate: str, target_dir: Path | None = None, pr
     private = crate_dir / "target" / "bin" / options / crate
     with _target_lock(target):
         _claim(crate_dir, target)
-        if static:
-            # Given to the binary's own rustc only: proc-macros and build scripts stay dynamic, as they must.
-            _cargo(["rustc", "--quiet", "--profile", profile, "--bin", crate, *extra, "--",
-                    "-C", "target-feature=+crt-static"], crate_dir, target)
-        else:
-            _cargo(["build", "--quiet", "--profile", profile, "--bin", crate, *extra], crate_dir, target)
+        with progress.step(f"compiling the crate with cargo ({options})"):
+            if static:
+                # Given to the binary's own rustc only: proc-macros and build scripts stay dynamic, as they must.
+                _build(["rustc", "--quiet", "--profile", profile, "--bin", crate, *extra, "--",
+                        "-C", "target-feature=+crt-static"], crate_dir, target)
+            else:
+                _build(["build", "--quiet", "--profile", profile, "--bin", crate, *extra], crate_dir, target)
         built = target / ("debug" if profile == "dev" else profile) / crate
         private.parent.mkdir(parents=True, exist_ok=True)
         # A copy, not a hard link: Cargo names a crate's artifacts by its name and version,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import warnings
 
 from rich.console import Console
@@ -64,20 +65,27 @@ def configure(quiet: bool, verbose: bool) -> None:
 class Progress:
     """Shows progress.Events on stderr: see the module docstring."""
 
+    # In a pipe, a count inside a long step is printed at most this often (seconds).
+    QUIET_PERIOD = 10.0
+
     def __init__(self) -> None:
         self.live = err.is_terminal
         self.status: Status | None = None
-        self.started: dict[str, float] = {}
+        self.last_line = time.monotonic()
 
     def __call__(self, event: progress.Event) -> None:
         if event.depth > 0 and event.done is None:
             return  # a step inside another is shown as part of it
         if event.done is not None:
+            count = f"{event.label}: {event.done}/{event.total}" if event.total else f"{event.label}: {event.done}"
             if self.status is not None:
-                count = f" ({event.done}/{event.total})" if event.total else f" ({event.done})"
-                self.status.update(Text(event.label + count))
+                self.status.update(Text(count))
+            elif not self.live and time.monotonic() - self.last_line > self.QUIET_PERIOD:
+                err.print(count, soft_wrap=True)
+                self.last_line = time.monotonic()
             return
         if event.elapsed is None:
+            self.last_line = time.monotonic()
             if self.live:
                 self.status = err.status(Text(event.label), spinner="dots")
                 self.status.start()

@@ -62,7 +62,7 @@ def main() -> int:
             print(f"benchmarking {w.name}", file=sys.stderr)
             path = w.make(Path(tmp))
             result = bench(path, CompileOptions(input_shapes=w.input_shapes, name=w.name), runs=args.runs,
-                           rounds=args.rounds)
+                           rounds=args.rounds, batch32=True)
             row, ratio = _row(w.name, result)
             rows.append(row)
             ratios.append(ratio)

@@ -51,7 +51,10 @@ def test_bench_reports_every_engine(tmp_path: Path) -> None:
     assert {"onnx2rs CLI", "onnxruntime (1 thread)", "python -c 'import numpy'"} <= set(one), one
     assert ("onnx2rs CLI (static)" in one) == (sys.platform == "linux"), one
     assert all(mb > 0 for mb in one.values()), one
-    assert [(e, b) for e, _, b in report.rss_budgets()][0] == ("onnx2rs CLI", report.weights_mb + 4)
+    # The budget is the crate's own memory: weights, the planned arena, inputs and outputs, 4 MB.
+    assert report.arena_mb > 0 and report.io_mb > 0
+    budget = report.weights_mb + report.arena_mb + report.io_mb + 4
+    assert [(e, b) for e, _, b in report.rss_budgets()][0] == ("onnx2rs CLI", budget)
     assert report.flops > 0 and report.gemm_peak_gflops > 0 and report.gflops("onnx2rs (native)") > 0
     assert report.load_us > 0
     if keras:  # converted with a symbolic batch: batch 32 is timed for the crate and ONNX Runtime
@@ -99,8 +102,36 @@ def test_bench_interleaves_the_python_module_with_onnxruntime() -> None:
     one = report.one_call_rss_mb
     module, numpy = one["onnx2rs Python module"], one["python -c 'import numpy'"]
     assert module > numpy > 0
-    assert ("onnx2rs Python module", module, numpy + report.weights_mb + 4) in report.rss_budgets()
+    own = report.weights_mb + report.arena_mb + report.io_mb + 4
+    assert ("onnx2rs Python module", module, numpy + own) in report.rss_budgets()
     assert report.interleaved is not None
     module_us, ort_us, ratio = report.interleaved
     assert module_us > 0 and ort_us > 0 and ratio > 0
     assert json.loads(report.to_json())["interleaved_ratio_vs_onnxruntime_1_thread"] == ratio
+
+
+def test_bench_times_for_a_budget_and_no_batch_it_was_not_asked_for(tmp_path: Path) -> None:
+    """Without --runs each engine is timed for --seconds (so a large model finishes in minutes),
+    and a batch the user fixed with --input-shape is the only one timed; the CLI refuses a
+    --json path whose folder is missing before it times anything (tests/test_cli_edges.py)."""
+    from onnx import helper
+
+    from onnx2rs.build import CompileOptions
+
+    from .helpers import make_model
+
+    x = np.zeros((1, 16), np.float32)
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], {"x": x}, ["y"])
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
+    model.graph.output[0].type.tensor_type.shape.dim[0].dim_param = "batch"
+    path = tmp_path / "relu.onnx"
+    path.write_bytes(model.SerializeToString())
+    fixed = bench(path, CompileOptions(input_shapes={"x": [1, 16]}), threads=False, seconds=0.2)
+    ours, ort = fixed.measurements[0], fixed.measurements[1]
+    assert ours.engine == "onnx2rs (native)" and ort.engine == "onnxruntime (1 thread)"
+    # A call takes microseconds: 0.2 s of timing is far more than the 5-call minimum.
+    assert ours.runs > 50 and ort.runs > 50, (ours, ort)
+    assert all(m.batch32_median_us is None for m in fixed.measurements), fixed.measurements
+    open_batch = bench(path, threads=False, runs=7, batch32=True)
+    assert [m.runs for m in open_batch.measurements[:2]] == [7, 7]
+    assert open_batch.ratio_batch32("onnx2rs (native)") > 0
