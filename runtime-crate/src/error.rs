@@ -16,8 +16,10 @@ pub enum Error {
     Index(String),
     /// The weights file is malformed or does not match what the model expects.
     Weights(String),
-    /// Reading or writing a file failed.
+    /// Reading or writing a file failed (it is missing, unreadable, a folder, the disk is full).
     Io(String),
+    /// A file was read but is not what it claims to be: a malformed `.npy` file.
+    Format(String),
 }
 
 impl fmt::Display for Error {
@@ -28,6 +30,7 @@ impl fmt::Display for Error {
             Error::Index(m) => write!(f, "index out of range: {m}"),
             Error::Weights(m) => write!(f, "bad weights: {m}"),
             Error::Io(m) => write!(f, "i/o error: {m}"),
+            Error::Format(m) => write!(f, "malformed file: {m}"),
         }
     }
 }
@@ -44,13 +47,26 @@ impl Error {
     /// ```
     #[must_use]
     pub fn in_node(self, node: &str) -> Self {
-        let tag = |m: String| format!("node {node:?}: {m}");
+        self.context(format_args!("node {node:?}"))
+    }
+
+    /// The same error, of the same kind, with `what` (a file, an input) in front.
+    ///
+    /// ```
+    /// use onnx2rs_runtime::Error;
+    /// let e = Error::Io("is a folder".into()).context("x.npy");
+    /// assert_eq!(e.to_string(), "i/o error: x.npy: is a folder");
+    /// ```
+    #[must_use]
+    pub fn context(self, what: impl fmt::Display) -> Self {
+        let tag = |m: String| format!("{what}: {m}");
         match self {
             Error::Input(m) => Error::Input(tag(m)),
             Error::Shape(m) => Error::Shape(tag(m)),
             Error::Index(m) => Error::Index(tag(m)),
             Error::Weights(m) => Error::Weights(tag(m)),
             Error::Io(m) => Error::Io(tag(m)),
+            Error::Format(m) => Error::Format(tag(m)),
         }
     }
 }

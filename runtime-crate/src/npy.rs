@@ -37,13 +37,20 @@ const CHUNK: usize = 1 << 16;
 /// ```
 ///
 /// # Errors
-/// [`Error::Io`] if the file cannot be read, is not an `.npy` file, holds another dtype,
-/// or has more or fewer values than its shape says.
+/// [`Error::Io`] if the file cannot be read (or is a folder); [`Error::Format`] if it is not
+/// an `.npy` file or has more or fewer values than its shape says; [`Error::Input`] if it
+/// holds values of another dtype.
 pub fn read_npy<T: Element>(path: &Path) -> Result<ArrayD<T>> {
     let fail = |e: std::io::Error| Error::Io(format!("{}: {e}", path.display()));
     let file = File::open(path).map_err(fail)?;
-    let size = file.metadata().map_err(fail)?.len();
-    decode(BufReader::new(file), size).map_err(|e| Error::Io(format!("{}: {e}", path.display())))
+    let metadata = file.metadata().map_err(fail)?;
+    if metadata.is_dir() {
+        return Err(Error::Io(format!(
+            "{}: is a folder, not an .npy file",
+            path.display()
+        )));
+    }
+    decode(BufReader::new(file), metadata.len()).map_err(|e| e.context(path.display()))
 }
 
 /// [`read_npy`] from the bytes of an `.npy` file in memory.
@@ -60,15 +67,15 @@ pub fn read_npy<T: Element>(path: &Path) -> Result<ArrayD<T>> {
 /// ```
 ///
 /// # Errors
-/// [`Error::Io`] as [`read_npy`].
+/// [`Error::Format`] and [`Error::Input`] as [`read_npy`].
 pub fn npy_from_bytes<T: Element>(bytes: &[u8]) -> Result<ArrayD<T>> {
-    decode(bytes, bytes.len() as u64).map_err(Error::Io)
+    decode(bytes, bytes.len() as u64)
 }
 
 /// The array in `reader`, an `.npy` file of `size` bytes.
-fn decode<T: Element>(mut reader: impl Read, size: u64) -> std::result::Result<ArrayD<T>, String> {
-    let (header, header_bytes) = read_header(&mut reader)?;
-    let (descr, fortran, shape) = parse_header(&header)?;
+fn decode<T: Element>(mut reader: impl Read, size: u64) -> Result<ArrayD<T>> {
+    let (header, header_bytes) = read_header(&mut reader).map_err(Error::Format)?;
+    let (descr, fortran, shape) = parse_header(&header).map_err(Error::Format)?;
     let want = descr_of::<T::Bits>();
     let big_endian = match (descr.split_at_checked(1), want.split_at(1)) {
         (Some((order, kind)), (_, wanted))
@@ -77,28 +84,32 @@ fn decode<T: Element>(mut reader: impl Read, size: u64) -> std::result::Result<A
             false
         }
         (Some((">", kind)), (_, wanted)) if kind == wanted => true,
-        _ => return Err(format!("holds {descr:?} values, not {want:?}")),
+        _ => {
+            return Err(Error::Input(format!(
+                "holds {descr:?} values, not {want:?}"
+            )))
+        }
     };
     let width = std::mem::size_of::<T::Bits>();
     let count = shape
         .iter()
         .try_fold(1usize, |n, &d| n.checked_mul(d))
         .filter(|n| n.checked_mul(width).is_some())
-        .ok_or_else(|| format!("shape {shape:?} is too large"))?;
+        .ok_or_else(|| Error::Format(format!("shape {shape:?} is too large")))?;
     // Checked against the file's size before anything is allocated for the values.
     if size.checked_sub(header_bytes as u64) != Some((count * width) as u64) {
-        return Err(format!(
+        return Err(Error::Format(format!(
             "{} bytes of values where shape {shape:?} needs {}",
             size.saturating_sub(header_bytes as u64),
             count * width
-        ));
+        )));
     }
     let mut values = Vec::with_capacity(count);
     let mut chunk = vec![0u8; CHUNK.min(count * width).max(width)];
     while values.len() < count {
         let take = ((count - values.len()) * width).min(chunk.len() / width * width);
         let bytes = &mut chunk[..take];
-        reader.read_exact(bytes).map_err(|e| e.to_string())?;
+        reader.read_exact(bytes)?;
         values.extend(bytes.chunks_exact_mut(width).map(|b| {
             if big_endian {
                 b.reverse();
@@ -111,7 +122,7 @@ fn decode<T: Element>(mut reader: impl Read, size: u64) -> std::result::Result<A
         true => ArrayD::from_shape_vec(IxDyn(&shape).f(), values)
             .map(|a| a.as_standard_layout().into_owned()),
     };
-    array.map_err(|e| e.to_string())
+    array.map_err(|e| Error::Format(e.to_string()))
 }
 
 /// Write `array` to an `.npy` file (version 1.0, C order; the narrow types as in

@@ -61,3 +61,43 @@ def test_crate_is_movable(tmp_path: Path) -> None:
     for path in moved.rglob("*.toml"):
         assert str(Path(toolchain.__file__).parents[1]) not in path.read_text()
     toolchain.cargo(["build", "--release", "--quiet"], moved)
+
+
+def test_generated_cli_help_options_and_error_kinds(tmp_path: Path) -> None:
+    """The crate's CLI: -h/--help lists each input's name, dtype and shape (exit 0); options
+    stand anywhere; each failure is one `error:` line of the right kind, exit 2."""
+    import subprocess
+
+    import numpy as np
+
+    result = compile_model(MODELS[1], tmp_path / "crate")
+    binary = toolchain.build_binary(result.out_dir, result.crate)
+    (name,) = result.graph.inputs
+    value = result.graph.value(name)
+    run = lambda *args: subprocess.run([str(binary), *map(str, args)], capture_output=True, text=True,  # noqa: E731
+                                       cwd=tmp_path)
+    for flag in ("-h", "--help"):
+        shown = run(flag)
+        assert shown.returncode == 0, shown.stderr
+        assert f"{name}  {value.dtype.numpy.name} [{', '.join(map(str, value.shape))}]" in shown.stdout
+        assert shown.stdout.startswith(f"usage: {result.crate} ")
+    good = tmp_path / "x.npy"
+    np.save(good, np.zeros(value.shape, value.dtype.numpy))
+    done = run(good, "--peak-rss", tmp_path / "y.npy")  # the option after the files
+    assert done.returncode == 0 and done.stderr.startswith("peak RSS: "), done.stderr
+    assert (tmp_path / "y.npy").is_file() and not (tmp_path / "--peak-rss").exists()
+
+    def error(*args: object) -> str:
+        failed = run(*args)
+        lines = failed.stderr.splitlines()
+        assert failed.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), failed.stderr
+        return lines[0]
+
+    assert "unknown option \"--bogus\"" in error("--bogus", good, tmp_path / "y.npy")
+    wide = tmp_path / "wide.npy"
+    np.save(wide, np.zeros(value.shape, np.float64))
+    assert error(wide, tmp_path / "y.npy").startswith(f"error: bad input: input {name!r}".replace("'", '"'))
+    assert "is a folder" in error(tmp_path, tmp_path / "y.npy")
+    (tmp_path / "junk.npy").write_text("not numpy")
+    assert error(tmp_path / "junk.npy", tmp_path / "y.npy").startswith("error: malformed file: ")
+    assert "expected 1 input and 1 output file(s), got 1" in error(good)

@@ -92,8 +92,11 @@ def test_malformed_or_mismatched_files_are_errors(tmp_path: Path) -> None:
         path.write_bytes(content)
         lines.append(f"f32 {path} {tmp_path / 'out.npy'}")
     lines.append(f"i32 {good} {tmp_path / 'out.npy'}")  # a float32 file read as int32
+    lines.append(f"f32 {tmp_path} {tmp_path / 'out.npy'}")  # a folder
     answers = _copy(lines)
-    assert len(answers) == len(lines)
-    for (name, _), answer in zip([*files.items(), ("wrong dtype", b"")], answers, strict=True):
-        assert answer.startswith("i/o error:"), (name, answer)
+    kinds = {**{name: "malformed file:" for name in files}, "wrong dtype": "bad input:", "a folder": "i/o error:"}
+    assert len(answers) == len(kinds)
+    for (name, kind), answer in zip(kinds.items(), answers, strict=True):
+        assert answer.startswith(kind), (name, answer)
     assert "is too large" in answers[list(files).index("huge shape")]
+    assert "is a folder" in answers[-1]
