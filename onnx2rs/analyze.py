@@ -22,6 +22,10 @@ class Step:
     step: int
     node: str
     op: str
+    # The model's ops this node computes ("Conv+BatchNormalization+Relu+MaxPool"), and the
+    # passes that merged them into it.
+    fused: str
+    fused_by: list[str]
     output: str
     shape: list[int]
     dtype: str
@@ -67,7 +71,9 @@ def analyze(source: str | Path | onnx.ModelProto, options: CompileOptions | None
         decision = inplace[node.name]
         sources = sorted({step_of[v] for v in node.inputs if v in step_of})
         steps.append(
-            Step(i, node.name, node.op_type, out.name, list(out.shape), out.dtype.rust, out.nbytes,
+            Step(i, node.name, node.op_type, "+".join(op for op, _ in node.ops_computed()),
+                 list(dict.fromkeys(by for _, by in node.ops_computed() if by)),
+                 out.name, list(out.shape), out.dtype.rust, out.nbytes,
                  live[out.name].end, decision.inplace, decision.reason, memory.offset_of(out.name),
                  out.dtype.rust, sources)
         )

@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
@@ -17,6 +17,9 @@ from rich.text import Text
 from . import __version__, outputs, ui
 from .build import CompileOptions, compile_model
 from .errors import Onnx2rsError
+
+if TYPE_CHECKING:
+    from .analyze import Analysis
 
 class _Command(typer.core.TyperCommand):
     """A command whose usage line reads `onnx2rs build [OPTIONS] MODEL` (typer writes `{MODEL}`)."""
@@ -320,22 +323,44 @@ def analyze(
     if json_out:
         print(json.dumps(a.to_json(), indent=2))
         return
-    table = Table(title=f"schedule of {a.model}", title_justify="left")
-    for col in ("step", "node", "op", "output shape", "bytes", "last use", "in place", "offset"):
-        numeric = col in ("step", "bytes", "last use", "offset")
-        table.add_column(col, justify="right" if numeric else "left",
-                         overflow="ellipsis" if col == "node" else "fold",
-                         no_wrap=col == "node", max_width=22 if col == "node" else None)
-    for s in a.steps:
-        table.add_row(str(s.step), s.node, s.op, "x".join(map(str, s.shape)), str(s.bytes), str(s.last_use),
-                      Text.assemble(("yes", "green") if s.inplace else "no", ": " + s.reason), str(s.offset))
-    ui.out.print(table)
+    if ui.out.width >= WIDE:
+        ui.out.print(_schedule_table(a))
+    else:
+        _print_schedule(a)
     removed = ", ".join(f"{p['pass']} removed {p['removed']}" for p in a.passes)
     ui.say(f"passes: {removed}")
     ui.say(f"intermediates: naive {a.naive_bytes:,} B, planned arena {a.arena_bytes:,} B "
            f"({a.ratio:.1%} of naive); weights {a.weights_bytes:,} B")
     if html_out is not None:
         ui.say(f"wrote {html_out}")
+
+
+# From this many columns `analyze` prints its schedule as a table; narrower (a pipe is 80),
+# as a few lines per step, which never wrap a word letter by letter.
+WIDE = 140
+
+
+def _schedule_table(a: Analysis) -> Table:
+    table = Table(title=f"schedule of {a.model}", title_justify="left")
+    for col in ("step", "node", "computes", "output shape", "bytes", "last use", "in place", "offset"):
+        numeric = col in ("step", "bytes", "last use", "offset")
+        table.add_column(col, justify="right" if numeric else "left", no_wrap=col != "in place",
+                         overflow="ellipsis", max_width=24 if col == "node" else None)
+    for s in a.steps:
+        table.add_row(str(s.step), s.node, s.fused, "x".join(map(str, s.shape)), f"{s.bytes:,}", str(s.last_use),
+                      Text.assemble(("yes", "green") if s.inplace else "no", ": " + s.reason), f"{s.offset:,}")
+    return table
+
+
+def _print_schedule(a: Analysis) -> None:
+    ui.say(f"schedule of {a.model} ({len(a.steps)} steps)")
+    for s in a.steps:
+        ui.say(Text.assemble(f"{s.step:>4}  ", (s.fused, "bold"), f"  {s.node}"))
+        if s.fused_by:
+            ui.say(f"      fused by {', '.join(s.fused_by)}")
+        ui.say(f"      output {'x'.join(map(str, s.shape))} {s.dtype}, {s.bytes:,} B at offset {s.offset:,}, "
+               f"last read at step {s.last_use}")
+        ui.say(Text.assemble("      in place: ", ("yes", "green") if s.inplace else "no", f" ({s.reason})"))
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:

@@ -57,6 +57,17 @@ class Node:
     # Set by `fuse_conv_pool` on Conv: the window (which is also the stride) per spatial
     # axis of a MaxPool absorbed after the activation; the output is then the pooled one.
     pool: tuple[int, ...] | None = None
+    # The model's ops this node computes, in order, each with the pass that merged it in ("" for
+    # the node's own op); empty for a node no pass merged anything into. For `analyze`.
+    origin: list[tuple[str, str]] = field(default_factory=list)
+
+    def ops_computed(self) -> list[tuple[str, str]]:
+        """`origin`, or this node's own op when nothing was merged into it."""
+        return self.origin or [(self.op_type, "")]
+
+    def absorb(self, other: Node, by: str) -> None:
+        """Record that this node now also computes `other` (and all it stood for), merged by pass `by`."""
+        self.origin = self.ops_computed() + [(op, merged or by) for op, merged in other.ops_computed()]
 
     def input(self, i: int) -> str | None:
         """Input `i`, or None if it is absent or omitted."""

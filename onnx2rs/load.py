@@ -204,8 +204,9 @@ def _checked_override(inp: onnx.ValueInfoProto, dims: list[int]) -> list[int]:
 def simplify(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> onnx.ModelProto:
     """Fold constants and fix shapes with onnxsim; fall back to the unsimplified model."""
     try:
+        # BatchNormalization is folded by passes/fuse.py, which records it (`analyze` shows it).
         simplified, _ = _onnxsim_simplify()(
-            ort_compatible(model), overwrite_input_shapes=shapes, check_n=0
+            ort_compatible(model), overwrite_input_shapes=shapes, check_n=0, skip_fuse_bn=True
         )
         return simplified
     except Exception as e:  # noqa: BLE001 - onnxsim raises anything; simplification is optional

@@ -87,3 +87,29 @@ def test_analyze_table_json_and_html(tmp_path: Path) -> None:
     assert page.count('class="tensor"') == data["nodes"] and "<svg" in page
     r = onnx2rs("analyze", str(ROOT / "examples" / "charcnn.onnx"))
     assert r.returncode == 0 and "planned arena" in r.stdout
+
+
+def test_analyze_names_each_fused_op_and_its_pass_at_80_columns(tmp_path: Path) -> None:
+    """Conv+BatchNormalization+Relu+MaxPool become one node: `analyze` says so, and which
+    passes did it, in a pipe (80 columns, no word broken) and in JSON."""
+    import json
+
+    rng = np.random.default_rng(0)
+    x = np.zeros((1, 3, 16, 16), np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1], name="conv1"),
+             helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["n"], name="bn1"),
+             helper.make_node("Relu", ["n"], ["r"], name="relu1"),
+             helper.make_node("MaxPool", ["r"], ["y"], kernel_shape=[2, 2], strides=[2, 2], name="pool1")]
+    params = {"w": rng.standard_normal((8, 3, 3, 3)).astype(np.float32), "s": np.ones(8, np.float32),
+              "b": np.zeros(8, np.float32), "m": np.zeros(8, np.float32), "v": np.ones(8, np.float32)}
+    path = tmp_path / "block.onnx"
+    path.write_bytes(make_model(nodes, {"x": x}, ["y"], params).SerializeToString())
+    r = onnx2rs("analyze", str(path))
+    assert r.returncode == 0, r.stderr
+    chain = [n.op_type for n in nodes]
+    assert "+".join(chain) in r.stdout.split()
+    assert "fused by fuse_conv_batchnorm, fuse_activation, fuse_conv_pool" in r.stdout
+    data = json.loads(onnx2rs("analyze", str(path), "--json").stdout)
+    (step,) = data["steps"]
+    assert step["fused"] == "+".join(chain) and step["op"] == "Conv"
+    assert step["fused_by"] == ["fuse_conv_batchnorm", "fuse_activation", "fuse_conv_pool"]

@@ -49,7 +49,8 @@ def _constants(graph: Graph, node: Node, indices: range) -> list[np.ndarray] | N
 
 
 def _splice(graph: Graph, producer: Node, consumer: Node) -> None:
-    """`producer` now writes `consumer`'s output; `consumer` goes away."""
+    """`producer` now writes `consumer`'s output; `consumer` goes away (the caller records
+    which node absorbed it, with `Node.absorb`)."""
     graph.remove_value(producer.outputs[0])
     producer.outputs = [consumer.outputs[0]]
     graph.nodes.remove(consumer)
@@ -92,6 +93,7 @@ def fuse_conv_batchnorm(graph: Graph) -> bool:
         scale, shift, mean, var = (p.astype(np.float64) for p in params)
         factor = scale / np.sqrt(var + float(bn.attrs.get("epsilon", 1e-5)))
         _set_conv_parameters(graph, conv, w * factor.reshape(-1, *[1] * (w.ndim - 1)), (bias - mean) * factor + shift)
+        conv.absorb(bn, "fuse_conv_batchnorm")
         _splice(graph, conv, bn)
         changed = True
     return changed
@@ -154,6 +156,7 @@ def fuse_conv_affine(graph: Graph) -> bool:
             else:
                 bias = bias + factors if op.op_type == "Add" else bias - factors
             _set_conv_parameters(graph, conv, w, bias)
+            conv.absorb(op, "fuse_conv_affine")
             _splice(graph, last, op)
             changed = True
             break
@@ -177,6 +180,7 @@ def fuse_matmul_add(graph: Graph) -> bool:
                 continue
             if not _sole_reader(graph, product, add) or out.dtype.rust not in ("f32", "f64"):
                 continue
+            mm.absorb(add, "fuse_matmul_add")
             mm.op_type, mm.inputs, mm.attrs = "Gemm", [mm.inputs[0], b, c], {}
             _splice(graph, mm, add)
             changed = True
@@ -204,6 +208,7 @@ def fuse_conv_residual(graph: Graph) -> bool:
             graph.nodes.remove(conv)
             graph.nodes.insert(graph.nodes.index(add), conv)
             conv.inputs = [conv.inputs[0], conv.inputs[1], conv.input(2) or "", r]
+            conv.absorb(add, "fuse_conv_residual")
             _splice(graph, conv, add)
             changed = True
             break
@@ -234,6 +239,7 @@ def fuse_activation(graph: Graph) -> bool:
             continue
         producer, last = found
         producer.activation = kind
+        producer.absorb(act, "fuse_activation")
         _splice(graph, last, act)
         changed = True
     return changed
@@ -277,6 +283,7 @@ def fuse_conv_pool(graph: Graph) -> bool:
             between = graph.producer(between.inputs[0])
         graph.remove_value(conv.outputs[0])
         conv.outputs, conv.pool = [pool.outputs[0]], window
+        conv.absorb(pool, "fuse_conv_pool")
         graph.nodes.remove(pool)
         changed = True
     return changed

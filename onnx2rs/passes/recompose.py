@@ -78,11 +78,13 @@ def _relu6_of_shift(graph: Graph, value: str, reader: Node) -> tuple[str, list[N
 
 def _replace(graph: Graph, removed: list[Node], last: Node, op: str, x: str, attrs: dict) -> None:
     """Put `op(x)` in `last`'s place, writing its output; drop `removed` and their values."""
+    chain = sorted([*removed, last], key=graph.nodes.index)
     for node in removed:
         graph.remove_value(node.outputs[0])
         graph.nodes.remove(node)
     index = graph.nodes.index(last)
-    graph.nodes[index] = Node(last.name, op, [x], list(last.outputs), attrs)
+    origin = [(kind, merged or "recompose") for node in chain for kind, merged in node.ops_computed()]
+    graph.nodes[index] = Node(last.name, op, [x], list(last.outputs), attrs, origin=origin)
 
 
 def _is_hard_sigmoid_of(graph: Graph, node: Node) -> bool:
