@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__, outputs, ui
+from . import __version__, outputs, toolchain, ui
 from .build import CompileOptions, compile_model
 from .errors import Onnx2rsError
 
@@ -117,6 +117,10 @@ def build(
     python: Annotated[bool, typer.Option(
         "--python", metavar="", help="Add PyO3 bindings and a pyproject.toml: `pip install OUT` (which needs "
         "maturin, fetched by pip from PyPI) then gives `import NAME`.")] = False,
+    wheel: Annotated[bool, typer.Option(
+        "--wheel", metavar="", help="With --python: also build the module's wheel into OUT/dist with maturin "
+        "(pip install 'onnx2rs[wheel]'), reusing what earlier modules compiled; then pip install the wheel, "
+        "which takes seconds.")] = False,
     trust_code: TrustOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -130,6 +134,10 @@ def build(
     """
     ui.configure(quiet, verbose)
     try:
+        if wheel and not python:
+            raise Onnx2rsError("--wheel builds the Python module: pass --python too")
+        if wheel:
+            toolchain.maturin()  # missing: say so before the build
         options = CompileOptions(name=name, input_shapes=parse_shapes(input_shape), force=force, python=python,
                                  trust_code=trust_code)
         result = compile_model(model, out, options)
@@ -139,6 +147,12 @@ def build(
     ui.say(Text.assemble("wrote crate ", (result.crate, "bold"), f" to {result.out_dir} "
                          f"({len(result.graph.nodes)} nodes, {removed} removed by passes, "
                          f"weights {result.weights_bytes / 1e6:.2f} MB)"))
+    if wheel:
+        try:
+            built = toolchain.build_wheel(result.out_dir)
+        except Onnx2rsError as e:
+            raise _fail(Onnx2rsError(f"the crate is at {result.out_dir}, but its wheel failed: {e}")) from None
+        ui.say(f"wrote wheel {built}: pip install {built}")
 
 
 @app.command(cls=_Command, epilog=_examples("onnx2rs convert model.keras -o model.onnx"))

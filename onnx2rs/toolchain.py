@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -160,3 +161,34 @@ def build_binary(crate_dir: Path, crate: str, target_dir: Path | None = None, pr
         # not its folder, so the next same-named crate's build rewrites this very file.
         shutil.copy2(built, private)
     return private
+
+
+def maturin() -> str:
+    """maturin from onnx2rs's own environment, else from PATH."""
+    beside = Path(sys.executable).with_name("maturin")
+    path = str(beside) if beside.exists() else shutil.which("maturin")
+    if path is None:
+        raise ToolchainError("--wheel needs maturin in onnx2rs's environment: pip install maturin")
+    return path
+
+
+def build_wheel(crate_dir: Path, target_dir: Path | None = None) -> Path:
+    """Build the Python module of a crate made with `--python` as a wheel in `crate_dir/dist/`
+    with maturin, in the shared target dir: the crates every module shares (PyO3, numpy,
+    ndarray) are compiled once, not per `pip install`. Returns the wheel's path."""
+    target = target_dir or default_target_dir()
+    dist = crate_dir / "dist"
+    with _target_lock(target), progress.step("building the Python wheel with maturin"):
+        _claim(crate_dir, target)
+        _claim(crate_dir / "python", target)
+        env = dict(os.environ, CARGO_TARGET_DIR=str(target))
+        result = subprocess.run([maturin(), "build", "--release", "--quiet", "--target-dir", str(target),
+                                 "--out", str(dist), "--interpreter", sys.executable],
+                                cwd=crate_dir, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.strip().splitlines()[-30:])
+        raise ToolchainError(f"maturin could not build the wheel in {crate_dir}:\n{tail}")
+    wheels = sorted(dist.glob("*.whl"), key=lambda w: w.stat().st_mtime)
+    if not wheels:
+        raise ToolchainError(f"maturin reported success but left no wheel in {dist}")
+    return wheels[-1]
