@@ -249,12 +249,13 @@ def _one_call_rss(result: CompileResult, work: Path, model_path: Path,
     return rss
 
 
-def install_python_module(crate_dir: Path, venv_dir: Path, extra: tuple[str, ...] = ()) -> Path:
-    """A fresh venv at `venv_dir` with numpy, the `extra` packages and the crate's Python module
-    (`--python`) installed by pip (maturin builds it in release mode); returns the venv's python."""
+def install_python_module(modules: list[Path], venv_dir: Path, extra: tuple[str, ...] = ()) -> Path:
+    """A fresh venv at `venv_dir` with numpy, the `extra` packages and `modules`: wheels (from
+    `toolchain.build_wheel`, seconds to install) or crate folders made with `--python` (which
+    pip builds afresh with maturin, in 40-90 s); returns the venv's python."""
     venv.EnvBuilder(with_pip=True).create(venv_dir)
     python = venv_dir / "bin" / "python"
-    result = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "numpy", *extra, str(crate_dir)],
+    result = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "numpy", *extra, *map(str, modules)],
                             capture_output=True, text=True)
     if result.returncode != 0:
         raise ToolchainError(f"pip could not install the Python module: {result.stderr.strip()[-800:]}")
@@ -340,7 +341,7 @@ def bench(
         python = None
         if python_module:
             with progress.step("building and installing the Python module"):
-                python = install_python_module(result.out_dir, work / "venv",
+                python = install_python_module([toolchain.build_wheel(result.out_dir)], work / "venv",
                                                ("onnxruntime",) if interleaved else ())
             with progress.step("timing the Python module"):
                 out = worker(["python_module", result.crate, str(work / "feeds.npz"), count], python=python)

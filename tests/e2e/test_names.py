@@ -123,7 +123,7 @@ def test_model_names_never_collide_with_generated_code(tmp_path: Path) -> None:
         for a, b in zip(ours, expected, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
-        python = install_python_module(crate, tmp_path / "venv")
+        python = install_python_module([toolchain.build_wheel(crate)], tmp_path / "venv")
         run = subprocess.run([str(python), "-c", LAYOUTS], capture_output=True, text=True, check=True)
     out = json.loads(run.stdout)
     assert {k: out[k] for k in ("fortran", "transposed", "negative", "strided")} == dict.fromkeys(

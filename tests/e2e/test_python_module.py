@@ -56,7 +56,7 @@ def test_keras_model_as_a_python_module_in_a_fresh_venv(tmp_path: Path) -> None:
 
     result = compile_model(path, tmp_path / "out", CompileOptions(name="charcnn_py", python=True))
     assert (result.out_dir / "pyproject.toml").is_file()
-    python = install_python_module(result.out_dir, tmp_path / "venv")
+    python = install_python_module([result.out_dir], tmp_path / "venv")  # pip install OUT
     np.save(tmp_path / "x.npy", x)
     run = subprocess.run([python, "-c", CHECK, str(tmp_path / "x.npy")], check=True, capture_output=True, text=True)
     out = json.loads(run.stdout)
@@ -71,3 +71,37 @@ def test_keras_model_as_a_python_module_in_a_fresh_venv(tmp_path: Path) -> None:
     np.savez(tmp_path / "feeds.npz", **{result.graph.inputs[0]: x})
     timing = _worker(["python_module", "charcnn_py", str(tmp_path / "feeds.npz"), "20"], python=python)
     assert 0 < timing["median_us"] <= timing["p90_us"] and timing["peak_rss_mb"] > 0
+
+
+WHEEL_CHECK = """
+import sys
+import numpy as np
+import importlib
+for name, folder in zip(sys.argv[1::2], sys.argv[2::2]):
+    model = importlib.import_module(name).Model()
+    x = np.load(folder + "/tests/data/input_0.npy")
+    np.save(folder + "/module_out.npy", model.predict(x))
+"""
+
+
+def test_build_wheel_installs_modules_that_match_the_recorded_outputs(tmp_path: Path, target_dir: Path) -> None:
+    """`onnx2rs build --python --wheel`, twice: each wheel installs into a fresh venv and its
+    module matches the ONNX Runtime outputs recorded at build time (atol = rtol = 1e-5). Both
+    builds compile against one shared copy of the (vendored) runtime, so the second model
+    does not compile it again."""
+    models = [ROOT / "tests" / "models" / "mlp.onnx", ROOT / "tests" / "models" / "conv2d_image.onnx"]
+    outs = [tmp_path / model.stem for model in models]
+    for model, out in zip(models, outs, strict=True):
+        r = subprocess.run([sys.executable, "-m", "onnx2rs", "build", str(model), "-o", str(out), "--python",
+                            "--wheel"], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert "] building the Python wheel with maturin" in r.stderr and "wrote wheel" in r.stdout
+    wheels = [next((out / "dist").glob("*.whl")) for out in outs]
+    runtimes = {(out / "runtime").resolve() for out in outs}
+    assert len(runtimes) == 2 and len(list((target_dir / "onnx2rs-runtimes").iterdir())) >= 1
+    python = install_python_module(wheels, tmp_path / "venv")
+    subprocess.run([python, "-c", WHEEL_CHECK, *[a for model, out in zip(models, outs, strict=True)
+                                                 for a in (model.stem, str(out))]], check=True)
+    for out in outs:
+        np.testing.assert_allclose(np.load(out / "module_out.npy"), np.load(out / "tests" / "data" / "output_0.npy"),
+                                   rtol=1e-5, atol=1e-5)
