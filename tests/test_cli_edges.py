@@ -251,3 +251,37 @@ def test_help_version_and_quiet(tmp_path: Path) -> None:
     assert r.returncode == 0 and "] writing the crate" in r.stderr
     r = onnx2rs("build", str(MLP), "-o", str(tmp_path / "quiet"), "-q")
     assert r.returncode == 0 and r.stderr == "" and "wrote crate mlp" in r.stdout
+
+
+def test_a_keras_build_prints_no_framework_logs(tmp_path: Path) -> None:
+    keras = pytest.importorskip("keras")
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, activation="relu")])
+    model.save(tmp_path / "tiny.keras")
+    r = onnx2rs("build", str(tmp_path / "tiny.keras"), "-o", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    # Every stderr line is one of our progress lines: no TensorFlow, oneDNN or absl log.
+    assert all(line.startswith("[") and PROGRESS_LINE in line[:12] for line in r.stderr.splitlines()), r.stderr
+
+
+def test_a_terminated_bench_leaves_no_temporary_folders(tmp_path: Path) -> None:
+    work = tmp_path / "tmp"
+    work.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "onnx2rs", "bench", str(MLP)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(work)})
+    for line in proc.stderr:
+        if "] writing the crate" in line:
+            break
+    else:
+        pytest.fail("bench never reported writing its crate")
+    assert [p.name for p in work.iterdir() if p.name.startswith("onnx2rs-bench-")], "no temporary folder to clean"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 128 + signal.SIGTERM
+    # (Caches that outlive a run, such as Jinja's compiled templates, may stay.)
+    assert [p.name for p in work.iterdir() if p.name.startswith("onnx2rs-")] == []
+
+
+def test_messages_keep_brackets_as_written(capsys) -> None:
+    from onnx2rs import ui
+
+    ui.error("install it: pip install 'onnx2rs[tf]' (see [red]x[/red].onnx and [/x])")
+    assert capsys.readouterr().err.strip() == "error: install it: pip install 'onnx2rs[tf]' (see [red]x[/red].onnx and [/x])"
