@@ -187,15 +187,10 @@ def model_flops(graph: Graph) -> int:
 
 def _bench_executable(crate_dir: Path, crate: str, features: tuple[str, ...] = ()) -> Path:
     """Build the crate's `latency` bench in release mode (with Cargo `features`); return the executable."""
-    target = toolchain.default_target_dir()
     extra = ["--features", ",".join(features)] if features else []
-    out = toolchain.cargo(["bench", "--bench", "latency", "--no-run", "--message-format=json", "--quiet", *extra],
-                          crate_dir, target)
-    for line in out.splitlines():
-        try:
-            msg = json.loads(line)
-        except json.JSONDecodeError:
-            continue
+    with progress.step(" ".join(["compiling the crate's benchmark with cargo", *features])):
+        messages = toolchain.compile_crate(["bench", "--bench", "latency", "--no-run", "--quiet", *extra], crate_dir)
+    for msg in messages:
         if msg.get("reason") == "compiler-artifact" and msg.get("target", {}).get("name") == "latency" \
                 and msg.get("executable"):
             return Path(msg["executable"])

@@ -20,6 +20,7 @@ from .errors import Onnx2rsError
 
 if TYPE_CHECKING:
     from .analyze import Analysis
+    from .bench import BenchResult
 
 class _Command(typer.core.TyperCommand):
     """A command whose usage line reads `onnx2rs build [OPTIONS] MODEL` (typer writes `{MODEL}`)."""
@@ -264,18 +265,7 @@ def bench(
                            interleaved=interleaved, seconds=seconds, batch32=batch32)
     except Onnx2rsError as e:
         raise _fail(e) from None
-    table = Table(title=f"{model.name}, batch {report.batch}, on {report.machine}", title_justify="left")
-    for col in ("engine", "median µs", "p90 µs", "vs ORT 1 thread", "GFLOP/s", "batch 32 µs", "vs ORT",
-                "peak RSS MB"):
-        table.add_column(col, justify="left" if col == "engine" else "right")
-    for m in report.measurements:
-        ratio, ratio32 = (report.ratio(m.engine), report.ratio_batch32(m.engine)) if m.runs else (None, None)
-        rate = report.gflops(m.engine)
-        table.add_row(m.engine, f"{m.median_us:.1f}" if m.runs else "", f"{m.p90_us:.1f}" if m.runs else "",
-                      f"{ratio:.2f}x" if ratio is not None else "", f"{rate:.1f}" if rate else "",
-                      f"{m.batch32_median_us:.0f}" if m.batch32_median_us else "",
-                      f"{ratio32:.2f}x" if ratio32 else "", f"{m.peak_rss_mb:.1f}")
-    ui.out.print(table)
+    _print_measurements(model.name, report)
     ui.say(f"load: {report.load_us:.0f} µs; weights: {report.weights_mb:.2f} MB; matrix work "
            f"{report.flops / 1e6:.2f} MFLOP per call; single-core GEMM peak here (numpy's BLAS, 1 thread): "
            f"{report.gemm_peak_gflops:.0f} GFLOP/s")
@@ -349,9 +339,9 @@ def analyze(
         ui.say(f"wrote {html_out}")
 
 
-# From this many columns `analyze` prints its schedule as a table; narrower (a pipe is 80),
-# as a few lines per step, which never wrap a word letter by letter.
-WIDE = 140
+# From this many columns `analyze` and `bench` print tables; narrower (a pipe is 80),
+# as lines, which never wrap a word letter by letter.
+WIDE = 120
 
 
 def _schedule_table(a: Analysis) -> Table:
@@ -375,6 +365,36 @@ def _print_schedule(a: Analysis) -> None:
         ui.say(f"      output {'x'.join(map(str, s.shape))} {s.dtype}, {s.bytes:,} B at offset {s.offset:,}, "
                f"last read at step {s.last_use}")
         ui.say(Text.assemble("      in place: ", ("yes", "green") if s.inplace else "no", f" ({s.reason})"))
+
+
+def _print_measurements(model: str, report: BenchResult) -> None:
+    """One row per engine: a table on a wide terminal, a line each otherwise (see WIDE)."""
+    title = f"{model}, batch {report.batch}, on {report.machine}"
+    rows = []
+    for m in report.measurements:
+        ratio, ratio32 = (report.ratio(m.engine), report.ratio_batch32(m.engine)) if m.runs else (None, None)
+        rate = report.gflops(m.engine)
+        rows.append((m, ratio, ratio32, rate))
+    if ui.out.width < WIDE:
+        ui.say(title)
+        for m, ratio, ratio32, rate in rows:
+            parts = [f"median {m.median_us:,.1f} µs, p90 {m.p90_us:,.1f} µs ({m.runs} calls)" if m.runs else "",
+                     f"{ratio:.2f}x ORT 1 thread" if ratio is not None else "",
+                     f"{rate:.1f} GFLOP/s" if rate else "",
+                     f"batch 32 {m.batch32_median_us:,.0f} µs ({ratio32:.2f}x)" if m.batch32_median_us and ratio32
+                     else "", f"peak RSS {m.peak_rss_mb:.1f} MB"]
+            ui.say(f"  {m.engine}: " + ", ".join(p for p in parts if p))
+        return
+    table = Table(title=title, title_justify="left")
+    for col in ("engine", "median µs", "p90 µs", "vs ORT 1 thread", "GFLOP/s", "batch 32 µs", "vs ORT",
+                "peak RSS MB"):
+        table.add_column(col, justify="left" if col == "engine" else "right", no_wrap=True)
+    for m, ratio, ratio32, rate in rows:
+        table.add_row(m.engine, f"{m.median_us:.1f}" if m.runs else "", f"{m.p90_us:.1f}" if m.runs else "",
+                      f"{ratio:.2f}x" if ratio is not None else "", f"{rate:.1f}" if rate else "",
+                      f"{m.batch32_median_us:.0f}" if m.batch32_median_us else "",
+                      f"{ratio32:.2f}x" if ratio32 else "", f"{m.peak_rss_mb:.1f}")
+    ui.out.print(table)
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,34 +108,46 @@ def _cargo(args: list[str], crate_dir: Path, target: Path) -> str:
     return result.stdout
 
 
-def _build(args: list[str], crate_dir: Path, target: Path) -> None:
-    """`cargo build`/`cargo rustc` with ARGS, reporting crates compiled out of the total to
-    progress.py while it runs (cargo's JSON messages, one artifact per crate; the total from
-    `cargo tree`). Without a progress listener, just `_cargo`."""
-    if not progress.listening():
-        _cargo(args, crate_dir, target)
-        return
-    features = args[args.index("--features") + 1] if "--features" in args else ""
-    tree = _cargo(["tree", "--quiet", "-e", "normal,build", "--prefix", "none", "--format", "{p}",
-                   *(["--features", features] if features else [])], crate_dir, target)
-    # One artifact per package, and one more for the crate's binary beside its library.
-    total = len({line.removesuffix(" (*)") for line in tree.splitlines() if line.strip()}) + 1
+def compile_crate(args: list[str], crate_dir: Path, target_dir: Path | None = None) -> list[dict]:
+    """Run a compiling cargo command (`build`, `rustc`, `bench --no-run`) with ARGS in
+    `crate_dir` and return cargo's JSON messages. While it runs, the crates compiled out of the
+    total go to progress.py (one artifact per crate; the total from `cargo tree`)."""
+    target = target_dir or default_target_dir()
+    with _target_lock(target):
+        _claim(crate_dir, target)
+        return _compile(args, crate_dir, target)
+
+
+def _compile(args: list[str], crate_dir: Path, target: Path) -> list[dict]:
+    total = 0
+    if progress.listening():
+        features = args[args.index("--features") + 1] if "--features" in args else ""
+        tree = _cargo(["tree", "--quiet", "-e", "normal,build", "--prefix", "none", "--format", "{p}",
+                       *(["--features", features] if features else [])], crate_dir, target)
+        # One artifact per package, and one more for the crate's binary beside its library.
+        total = len({line.removesuffix(" (*)") for line in tree.splitlines() if line.strip()}) + 1
     env = dict(os.environ, CARGO_TARGET_DIR=str(target))
     cut = args.index("--") if "--" in args else len(args)
     command = [_tool("cargo"), *args[:cut], "--message-format=json-render-diagnostics", *args[cut:]]
-    with subprocess.Popen(command, cwd=crate_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          env=env) as proc:
-        done = 0
-        assert proc.stdout is not None and proc.stderr is not None
+    messages, done = [], 0
+    with tempfile.TemporaryFile("w+") as stderr, subprocess.Popen(
+            command, cwd=crate_dir, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env) as proc:
+        assert proc.stdout is not None
         for line in proc.stdout:
-            message = json.loads(line) if line.startswith("{") else {}
+            if not line.startswith("{"):
+                continue
+            message = json.loads(line)
+            messages.append(message)
             if message.get("reason") == "compiler-artifact" and "custom-build" not in message["target"]["kind"]:
                 done += 1
-                progress.update(done, max(total, done))
-        stderr = proc.stderr.read()
+                progress.update(done, max(total, done) if total else None)
+        proc.wait()
+        stderr.seek(0)
+        errors = stderr.read()
     if proc.returncode != 0:
-        tail = "\n".join(stderr.strip().splitlines()[-30:])
+        tail = "\n".join(errors.strip().splitlines()[-30:])
         raise ToolchainError(f"cargo {' '.join(args)} failed in {crate_dir}:\n{tail}")
+    return messages
 
 
 def build_binary(crate_dir: Path, crate: str, target_dir: Path | None = None, profile: str = "release",
@@ -152,10 +165,10 @@ def build_binary(crate_dir: Path, crate: str, target_dir: Path | None = None, pr
         with progress.step(f"compiling the crate with cargo ({options})"):
             if static:
                 # Given to the binary's own rustc only: proc-macros and build scripts stay dynamic, as they must.
-                _build(["rustc", "--quiet", "--profile", profile, "--bin", crate, *extra, "--",
-                        "-C", "target-feature=+crt-static"], crate_dir, target)
+                _compile(["rustc", "--quiet", "--profile", profile, "--bin", crate, *extra, "--",
+                          "-C", "target-feature=+crt-static"], crate_dir, target)
             else:
-                _build(["build", "--quiet", "--profile", profile, "--bin", crate, *extra], crate_dir, target)
+                _compile(["build", "--quiet", "--profile", profile, "--bin", crate, *extra], crate_dir, target)
         built = target / ("debug" if profile == "dev" else profile) / crate
         private.parent.mkdir(parents=True, exist_ok=True)
         # A copy, not a hard link: Cargo names a crate's artifacts by its name and version,
