@@ -241,11 +241,11 @@ def bench(
                                                   help="Write the results as JSON.")] = None,
     png: Annotated[Path | None, typer.Option(metavar="FILE", help="Write a bar chart of median latencies.")] = None,
     threads: Annotated[bool, typer.Option(help="Also time the crate built with its `threads` feature.")] = True,
-    python: Annotated[bool, typer.Option(metavar="", help="Also time the crate's Python module (its wheel built "
+    python: Annotated[bool, typer.Option("--python", metavar="", help="Also time the crate's Python module (its wheel built "
                                          "as by `build --wheel`, installed in a fresh venv).")] = False,
     rounds: Annotated[int, typer.Option(metavar="N", help="Then time the crate and ONNX Runtime (1 thread) in "
                                         "turn this many times, and report the median of the per-round ratios.")] = 0,
-    interleaved: Annotated[bool, typer.Option(metavar="", help="Also time the Python module and ONNX Runtime "
+    interleaved: Annotated[bool, typer.Option("--interleaved", metavar="", help="Also time the Python module and ONNX Runtime "
                                               "(1 thread) call after call in one process (implies --python).")]
     = False,
     quiet: QuietOpt = False,
