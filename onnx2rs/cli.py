@@ -78,7 +78,7 @@ def _global(
     version: Annotated[bool, typer.Option("--version", metavar="", callback=_show_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
-    ui.configure(quiet=False, verbose=False)
+    """Each command applies its own -q/-v (ui.configure)."""
 
 
 def parse_shapes(specs: list[str] | None) -> dict[str, list[int]]:
