@@ -50,11 +50,11 @@ def configure(quiet: bool, verbose: bool) -> None:
     level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(format="%(levelname)s: %(message)s", force=True)
     logging.getLogger().setLevel(level)
-    if verbose:
-        # Read by TensorFlow when it is first imported (the front end silences it by default);
-        # a value the user set stands.
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
-    else:
+    # Read by TensorFlow (and its oneDNN notice) when it is first imported; a value the user
+    # set stands.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
+    if not verbose:
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module=r"(tensorflow|keras|torch|tf2onnx|onnxscript)")
