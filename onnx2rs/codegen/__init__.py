@@ -306,6 +306,7 @@ def emit_crate(
         "workspace": _workspace(needs),
         "tolerance": TOLERANCE,
         "dynamic_batch": dynamic_batch,
+        "python": python,
         "runtime_path": json.dumps(str(_shared_runtime() or "runtime")),  # a TOML basic string
     }
     files = {
