@@ -55,26 +55,23 @@ def _kind(path: Path) -> str | None:
     return "a special file"
 
 
-def _check_parent(path: Path, flag: str, create: bool) -> None:
+def _check_parent(path: Path, flag: str, missing_ok: bool) -> None:
+    """`path`'s folder must exist (or, with `missing_ok`, its nearest existing ancestor, where
+    the folders will be made) and be a writable folder."""
     parent = path.parent
-    kind = _kind(parent) if parent != path else "a folder"
-    if kind is None and create:
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise environment_error(e, f"{flag} {path}: creating its folder") from None
-        return
-    if kind is None:
+    while missing_ok and _kind(parent) is None and parent != parent.parent:
+        parent = parent.parent
+    if _kind(parent) is None:
         raise Onnx2rsError(f"{flag} {path}: the folder {parent} does not exist; create it first")
-    if parent.resolve().is_dir() is False:
+    if not parent.is_dir():
         raise Onnx2rsError(f"{flag} {path}: {parent} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise Onnx2rsError(f"{flag} {path}: the folder {parent} is not writable; write elsewhere")
 
 
 def check_folder(out: Path, force: bool, flag: str = "--out") -> None:
-    """Refuse `out` as a folder to (re)write, before any work: see the module docstring.
-    Creates `out`'s parent folders, as `mkdir -p` would."""
+    """Refuse `out` as a folder to (re)write, before any work: see the module docstring. Its
+    missing parent folders are made when the crate is written (`staging_folder`)."""
     kind = _kind(out)
     if kind == "a folder" and not force:
         raise Onnx2rsError(f"{out} already exists: pass --force to replace it")
@@ -82,7 +79,7 @@ def check_folder(out: Path, force: bool, flag: str = "--out") -> None:
         raise Onnx2rsError(f"{flag} {out}: it is {kind}, not a folder; "
                            f"{'remove it or ' if kind != 'a symbolic link' else 'give the folder it points to or '}"
                            "choose another path")
-    _check_parent(out, flag, create=True)
+    _check_parent(out, flag, missing_ok=True)
 
 
 def check_file(out: Path, force: bool, flag: str) -> None:
@@ -92,7 +89,7 @@ def check_file(out: Path, force: bool, flag: str) -> None:
         raise Onnx2rsError(f"{flag} {out}: it already exists; pass --force to replace it")
     if kind not in (None, "a file"):
         raise Onnx2rsError(f"{flag} {out}: it is {kind}, not a file; choose another path")
-    _check_parent(out, flag, create=False)
+    _check_parent(out, flag, missing_ok=False)
 
 
 def _default_mode(base: int) -> int:
@@ -106,6 +103,7 @@ def _default_mode(base: int) -> int:
 def staging_folder(out: Path) -> Path:
     """A fresh hidden folder beside `out` to build into, renamed onto `out` when complete."""
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         staging.chmod(_default_mode(0o777))
         return staging

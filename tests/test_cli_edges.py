@@ -285,3 +285,9 @@ def test_messages_keep_brackets_as_written(capsys) -> None:
 
     ui.error("install it: pip install 'onnx2rs[tf]' (see [red]x[/red].onnx and [/x])")
     assert capsys.readouterr().err.strip() == "error: install it: pip install 'onnx2rs[tf]' (see [red]x[/red].onnx and [/x])"
+
+
+def test_a_refused_build_makes_none_of_its_output_folders(tmp_path: Path) -> None:
+    model = open_dims_model(tmp_path / "m.onnx")
+    error_line(onnx2rs("build", str(model), "-o", str(tmp_path / "new" / "sub" / "out")))  # dims left open
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
