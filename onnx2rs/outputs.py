@@ -76,9 +76,9 @@ def check_folder(out: Path, force: bool, flag: str = "--out") -> None:
     if kind == "a folder" and not force:
         raise Onnx2rsError(f"{out} already exists: pass --force to replace it")
     if kind not in (None, "a folder"):
-        raise Onnx2rsError(f"{flag} {out}: it is {kind}, not a folder; "
-                           f"{'remove it or ' if kind != 'a symbolic link' else 'give the folder it points to or '}"
-                           "choose another path")
+        hint = {"a file": "remove it or choose another path",
+                "a symbolic link": "give the folder it points to, or another path"}.get(kind, "choose another path")
+        raise Onnx2rsError(f"{flag} {out}: it is {kind}, not a folder; {hint}")
     _check_parent(out, flag, missing_ok=True)
 
 
