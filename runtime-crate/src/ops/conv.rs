@@ -8,13 +8,13 @@
 //! Spec: <https://onnx.ai/onnx/operators/onnx__Conv.html>. `auto_pad` is resolved
 //! into explicit `pads` at compile time, so only explicit pads reach this code.
 
+use super::elementwise::max_nan;
 use super::linalg::{
     mat_mul_into, mat_mul_packed_into, mat_mul_rows_into, packed_workspace_len, PackB,
     PACK_COLUMNS, PACK_DEPTH,
 };
-use super::pool::max_nan;
 use super::unary::{Activation, EpiloguePass};
-use super::window::{zip_strided, Window};
+use super::window::{to4, zip_strided, Window};
 use crate::{parallel, Error, Result};
 use interleaved::Interleaved;
 use multiversion::multiversion;
@@ -926,10 +926,6 @@ fn product(
     let a = ArrayView2::from_shape((m, k), a)?;
     let b = ArrayView2::from_shape((k, n), b)?;
     mat_mul_into(1.0, a, b, beta, &mut ArrayViewMut2::from_shape((m, n), c)?)
-}
-
-pub(crate) fn to4<'a, T>(x: ArrayViewD<'a, T>) -> Result<ArrayView4<'a, T>> {
-    Ok(x.into_dimensionality::<Ix4>()?)
 }
 
 fn conv2d(

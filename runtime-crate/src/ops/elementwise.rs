@@ -829,19 +829,16 @@ fn fold_into<T: Element>(
     Ok(())
 }
 
-/// NaN-propagating maximum (as numpy's `maximum`).
+/// The larger of `acc` and `v`, where a NaN on either side wins, as numpy's `maximum` and
+/// ONNX Runtime's Max and MaxPool (`f32::max` would drop it). One rule for Max, max pooling
+/// and the max pool fused into a convolution.
+#[inline(always)]
 #[allow(clippy::eq_op)] // `v != v` is the generic NaN test
-fn max_nan<T: Element>(a: T, b: T) -> T {
-    if a != a || b > a {
-        if a != a {
-            a
-        } else {
-            b
-        }
-    } else if b != b {
-        b
+pub(crate) fn max_nan<T: PartialOrd + Copy>(acc: T, v: T) -> T {
+    if v > acc || v != v {
+        v
     } else {
-        a
+        acc
     }
 }
 

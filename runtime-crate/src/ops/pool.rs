@@ -5,8 +5,8 @@
 //! a 2-D kernel; 3-D and up a general one. `auto_pad` is resolved into explicit pads
 //! at compile time.
 
-use super::conv::to4;
-use super::window::{zip_strided, Window};
+use super::elementwise::max_nan;
+use super::window::{to4, zip_strided, Window};
 use crate::{Error, Result};
 use multiversion::multiversion;
 use ndarray::{ArrayD, ArrayView4, ArrayViewD, ArrayViewMut4, ArrayViewMutD, Axis, Ix4, IxDyn};
@@ -338,16 +338,6 @@ fn pool_nd(
         }
     }
     Ok(())
-}
-
-/// The larger of `acc` and `v`, where NaN wins, as in ONNX Runtime (`f32::max` would drop it).
-#[inline(always)]
-pub(crate) fn max_nan(acc: f32, v: f32) -> f32 {
-    if v > acc || v.is_nan() {
-        v
-    } else {
-        acc
-    }
 }
 
 fn pool2d(

@@ -1,6 +1,7 @@
 //! Sliding-window geometry shared by convolution and pooling.
 
 use crate::{Error, Result};
+use ndarray::{ArrayView4, ArrayViewD, Ix4};
 
 /// Kernel geometry for one spatial axis: size, stride, dilation and the two pads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,6 +183,15 @@ pub(crate) fn zip_strided(dst: &mut [f32], src: &[f32], stride: usize, f: impl F
             .zip(src.iter().step_by(stride))
             .for_each(|(d, &v)| f(d, v));
     }
+}
+
+/// `x` as the 4-D tensor a 2-D window op works on (a 1-D op's input gets its height of 1
+/// inserted first).
+///
+/// # Errors
+/// [`Error::Shape`] if `x` is not 4-D.
+pub(crate) fn to4<'a, T>(x: ArrayViewD<'a, T>) -> Result<ArrayView4<'a, T>> {
+    Ok(x.into_dimensionality::<Ix4>()?)
 }
 
 #[cfg(test)]
