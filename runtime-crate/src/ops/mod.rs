@@ -5,6 +5,7 @@
 //! Generated code calls the `_into` and `_inplace` forms on slices of a
 //! preallocated arena, so a model run allocates nothing.
 
+mod cast;
 mod control;
 mod conv;
 mod conv_transpose;
@@ -21,6 +22,7 @@ mod shape;
 mod unary;
 mod window;
 
+pub use cast::{bit_cast_into, cast, cast_into, cast_unsaturated_into};
 pub use control::phi_into;
 pub use conv::{conv, conv_into, conv_shapes, ConvParams};
 pub use conv_transpose::{conv_transpose_into, ConvTransposeParams};
@@ -50,7 +52,7 @@ pub use recurrent::{recurrent_into, Cell, RecurrentInputs, RecurrentOutputs, Rec
 pub use reduce::{arg_extreme_into, reduce_into, topk_into, Axes, Reduce};
 pub use resize::{resize_into, ResizeCoordinates, ResizeMode, ResizeParams, RESIZE_MAX_RANK};
 pub use shape::{
-    cast, concat, concat_into, cumsum_into, expand_into, eye_into, fill_into, gather,
+    concat, concat_into, cumsum_into, expand_into, eye_into, fill_into, gather,
     gather_elements_into, gather_into, pad_into, range_into, reshape, reverse_sequence_into,
     scalar, slice_into, tile_into, transpose, transpose_into, trilu_into, values, PadMode,
 };

@@ -569,18 +569,6 @@ pub fn cumsum_into<T: crate::Numeric>(
     Ok(())
 }
 
-/// ONNX `Cast` between element types: floats truncate toward zero and saturate
-/// when cast to integers, non-zero becomes `true`, `true` becomes 1.
-///
-/// ```
-/// use ndarray::array;
-/// let y: ndarray::ArrayD<i32> = onnx2rs_runtime::ops::cast(array![-1.7f32, 2.9].into_dyn().view());
-/// assert_eq!(y, array![-1, 2].into_dyn());
-/// ```
-pub fn cast<T: Element, U: Element>(x: ArrayViewD<'_, T>) -> ArrayD<U> {
-    x.mapv(|v| U::from_f64(v.to_f64()))
-}
-
 /// ONNX `GatherElements`: `out[.., i, ..] = data[.., indices[.., i, ..], ..]` along `axis`.
 ///
 /// ```
