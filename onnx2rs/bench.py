@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import math
 import os
 import platform
 import subprocess
@@ -36,7 +35,7 @@ from .bench_worker import kib_to_mb
 from .build import CompileOptions, CompileResult, compile_model
 from .errors import ToolchainError
 from .ir import Graph
-from .ops.conv import conv_output_spatial
+from .ops import lookup
 from .reference import ort_compatible
 
 # Seconds of timing per engine, after its warm-up, unless a number of runs is given.
@@ -167,22 +166,11 @@ def machine() -> str:
 
 
 def model_flops(graph: Graph) -> int:
-    """2 x the multiply-adds of the matrix work in `graph` (Conv, ConvTranspose, Gemm, MatMul):
-    the work a GEMM rate applies to; element-wise ops are not counted."""
-    total = 0
-    for node in graph.nodes:
-        if node.op_type in ("Conv", "ConvTranspose"):
-            # Each output (Conv) or input (ConvTranspose) value meets w[1:]: [C/g or M/g, *kernel].
-            w = graph.value(node.inputs[1]).shape
-            big = graph.value(node.outputs[0] if node.op_type == "Conv" else node.inputs[0]).shape
-            if node.op_type == "Conv":  # its own output, before any max pool fused into it
-                big = (*big[:2], *conv_output_spatial(node, graph))
-            total += 2 * math.prod(big) * math.prod(w[1:])
-        elif node.op_type in ("Gemm", "MatMul"):
-            a = graph.value(node.inputs[0]).shape
-            k = a[0] if node.op_type == "Gemm" and node.attrs.get("transA") else a[-1]
-            total += 2 * math.prod(graph.value(node.outputs[0]).shape) * k
-    return total
+    """2 x the multiply-adds of the matrix work in `graph`: the sum of each op's own count
+    (`OpSpec.flops`: Conv, ConvTranspose, Gemm, MatMul); element-wise ops are not counted."""
+    specs = (lookup(node.op_type, node.domain) for node in graph.nodes)
+    return sum(spec.flops(node, graph) for node, spec in zip(graph.nodes, specs, strict=True)
+               if spec is not None and spec.flops is not None)
 
 
 def _bench_executable(crate_dir: Path, crate: str, features: tuple[str, ...] = ()) -> Path:

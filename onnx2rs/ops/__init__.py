@@ -42,6 +42,9 @@ class OpSpec:
     attrs: tuple[str, ...] = field(default=())
     dtype_input: int = 0
     view: ViewOffset | None = None
+    # 2 x the multiply-adds a node does, for the ops whose work is a matrix product (Conv,
+    # ConvTranspose, Gemm, MatMul): what `bench` divides by the time to report GFLOP/s.
+    flops: Callable[[Node, Graph], int] | None = None
 
     @property
     def can_run_inplace(self) -> bool:
@@ -67,6 +70,7 @@ def register(
     dtype_input: int = 0,
     view: ViewOffset | None = None,
     domain: str = "",
+    flops: Callable[[Node, Graph], int] | None = None,
 ) -> Callable[[Callable[[Lowering], Call]], Callable[[Lowering], Call]]:
     """Register `fn` as the lowering of each of `op_types` (a decorator).
 
@@ -76,7 +80,8 @@ def register(
     given node's output may overwrite (a function of the node);
     `view` gives the element offset at which the output can be read inside input 0
     (None when it cannot), so that the node needs no code (passes/views.py);
-    `domain` is the op's domain, for ops outside the default ONNX one (`ir.IR_DOMAIN`).
+    `domain` is the op's domain, for ops outside the default ONNX one (`ir.IR_DOMAIN`);
+    `flops` counts a node's matrix work (see `OpSpec.flops`).
     """
 
     def decorate(fn: Callable[[Lowering], Call]) -> Callable[[Lowering], Call]:
@@ -87,7 +92,7 @@ def register(
                 raise RuntimeError(f"op {op} registered twice")
             inplace_input = first_input if inplace is True else inplace or None
             REGISTRY[key] = OpSpec(
-                op, fn, dtypes, check, inplace_input, limits, family, attrs, dtype_input, view
+                op, fn, dtypes, check, inplace_input, limits, family, attrs, dtype_input, view, flops
             )
         return fn
 

@@ -5,6 +5,8 @@ Spec: https://onnx.ai/onnx/operators/onnx__Conv.html.
 
 from __future__ import annotations
 
+import math
+
 from ..dtypes import F32
 from ..ir import Graph, Node
 from . import Call, Lowering, register
@@ -15,6 +17,18 @@ def conv_output_spatial(node: Node, graph: Graph) -> list[int]:
     """A Conv node's own output size per spatial axis: before a max pool fused into it."""
     x, w = graph.value(node.inputs[0]), graph.value(node.inputs[1])
     return resolve(node, list(x.shape[2:]), list(w.shape[2:])).output(list(x.shape[2:]))
+
+
+def conv_flops(node: Node, graph: Graph) -> int:
+    """2 x multiply-adds: each output value of the Conv itself (before a fused max pool)
+    meets w[1:], its group's channels times the kernel."""
+    y, w = graph.value(node.outputs[0]).shape, graph.value(node.inputs[1]).shape
+    return 2 * math.prod((*y[:2], *conv_output_spatial(node, graph))) * math.prod(w[1:])
+
+
+def conv_transpose_flops(node: Node, graph: Graph) -> int:
+    """2 x multiply-adds: each input value meets w[1:], its group's output channels times the kernel."""
+    return 2 * math.prod(graph.value(node.inputs[0]).shape) * math.prod(graph.value(node.inputs[1]).shape[1:])
 
 
 def residual_input(node: Node) -> int | None:
@@ -28,6 +42,7 @@ def residual_input(node: Node) -> int | None:
     dtypes=frozenset({F32}),
     check=check_spatial_rank,
     inplace=residual_input,
+    flops=conv_flops,
     attrs=("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"),
     limits="1-D and 2-D only. In place only over a residual `Add` fused into it.",
 )
@@ -87,6 +102,7 @@ def conv_transpose_pads_begin(node: Node, graph: Graph) -> list[int]:
     "ConvTranspose",
     dtypes=frozenset({F32}),
     check=check_spatial_rank,
+    flops=conv_transpose_flops,
     attrs=("auto_pad", "dilations", "group", "kernel_shape", "output_padding", "output_shape", "pads", "strides"),
     limits="1-D and 2-D only.",
 )

@@ -6,18 +6,27 @@ https://onnx.ai/onnx/operators/onnx__Gemm.html (C optional since opset 11).
 
 from __future__ import annotations
 
+import math
+
 from ..dtypes import NUMERIC
 from ..ir import Graph, Node
 from . import Call, Lowering, register
 
 
-@register("MatMul", dtypes=NUMERIC)
+def product_flops(node: Node, graph: Graph) -> int:
+    """2 x multiply-adds of a MatMul or Gemm: each output value is a dot product of depth k."""
+    a = graph.value(node.inputs[0]).shape
+    k = a[0] if node.op_type == "Gemm" and node.attrs.get("transA") else a[-1]
+    return 2 * math.prod(graph.value(node.outputs[0]).shape) * k
+
+
+@register("MatMul", dtypes=NUMERIC, flops=product_flops)
 def lower_matmul(ctx: Lowering) -> Call:
     """`ops::matmul_into(a, b, out)`."""
     return ctx.call("matmul_into", ctx.arg(0), ctx.arg(1), ctx.out())
 
 
-@register("Gemm", dtypes=NUMERIC, attrs=("alpha", "beta", "transA", "transB"))
+@register("Gemm", dtypes=NUMERIC, attrs=("alpha", "beta", "transA", "transB"), flops=product_flops)
 def lower_gemm(ctx: Lowering) -> Call:
     """`ops::gemm_into(a, b, c, out, GemmParams { .. })`."""
     dtype = ctx.input(0).dtype
