@@ -26,7 +26,7 @@ import onnx
 from onnx import helper
 
 from .errors import ModelError
-from .unroll import _constants, _scalar
+from .graph_constants import graph_constants, scalar
 
 # The op types this step removes before code generation (for docs/ops.md).
 REMOVES = frozenset({"If"})
@@ -162,10 +162,10 @@ def _take(graph: onnx.GraphProto, n: onnx.NodeProto, side: str) -> list[onnx.Nod
 
 def inline_constant_ifs(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
     """A copy of `model` with every top-level If on a constant condition inlined, and how many were."""
-    constants = _constants(model.graph)
+    constants = graph_constants(model.graph)
 
     def rewrite(graph: onnx.GraphProto, n: onnx.NodeProto) -> list[onnx.NodeProto] | None:
-        cond = _scalar(constants, n.input[0])
+        cond = scalar(constants, n.input[0])
         return None if cond is None else _take(graph, n, "then" if cond else "else")
 
     return _replace_nodes(model, rewrite)

@@ -21,28 +21,13 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from .graph_constants import graph_constants, scalar
+
 log = logging.getLogger(__name__)
 
 MAX_STEPS = 4096
 # The op types this step removes before code generation (for docs/ops.md).
 REMOVES = frozenset({"Loop", "Scan"})
-
-
-def _constants(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
-    values = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    for n in graph.node:
-        if n.op_type == "Constant" and n.domain in ("", "ai.onnx"):
-            for a in n.attribute:
-                if a.name == "value":
-                    values[n.output[0]] = numpy_helper.to_array(a.t)
-    return values
-
-
-def _scalar(constants: dict[str, np.ndarray], name: str) -> int | bool | None:
-    if not name:
-        return None
-    value = constants.get(name)
-    return None if value is None or value.size != 1 else value.reshape(-1)[0].item()
 
 
 class _Unroller:
@@ -153,9 +138,9 @@ def _evaluate(graph: onnx.GraphProto, unroller: _Unroller, conds: list[str], ops
 
 
 def _unroll(graph: onnx.GraphProto, loop: onnx.NodeProto, opset: int) -> list[onnx.NodeProto] | None:
-    constants = _constants(graph)
-    trips = _scalar(constants, loop.input[0])
-    initial = _scalar(constants, loop.input[1]) if len(loop.input) > 1 and loop.input[1] else True
+    constants = graph_constants(graph)
+    trips = scalar(constants, loop.input[0])
+    initial = scalar(constants, loop.input[1]) if len(loop.input) > 1 and loop.input[1] else True
     unroller = _Unroller(graph, loop, opset)
     nested = any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
                  for n in unroller.body.node for a in n.attribute)
