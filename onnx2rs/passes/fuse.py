@@ -65,7 +65,19 @@ def _conv_parameters(graph: Graph, conv: Node) -> tuple[np.ndarray, np.ndarray] 
     if weights is None or (conv.input(2) and not graph.is_constant(conv.inputs[2])):
         return None
     w = weights[0].astype(np.float64)
-    return w, graph.initializers[conv.inputs[2]].astype(np.float64) if conv.input(2) else np.zeros(w.shape[0])
+    channels = w.shape[0] if conv.op_type == "Conv" else w.shape[1] * int(conv.attrs.get("group", 1))
+    return w, graph.initializers[conv.inputs[2]].astype(np.float64) if conv.input(2) else np.zeros(channels)
+
+
+def _scale_output_channels(conv: Node, w: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """`w` with each output channel's filter multiplied by its factor: a Conv's weights are
+    [out, in/group, ...]; a ConvTranspose's [in, out/group, ...], output channel g*(out/group)+j
+    being column j of group g's rows."""
+    if conv.op_type == "Conv":
+        return w * factor.reshape(-1, *[1] * (w.ndim - 1))
+    group = int(conv.attrs.get("group", 1))
+    grouped = w.reshape(group, w.shape[0] // group, *w.shape[1:])
+    return (grouped * factor.reshape(group, 1, w.shape[1], *[1] * (w.ndim - 2))).reshape(w.shape)
 
 
 def _set_conv_parameters(graph: Graph, conv: Node, w: np.ndarray, bias: np.ndarray) -> None:
@@ -77,12 +89,12 @@ def _set_conv_parameters(graph: Graph, conv: Node, w: np.ndarray, bias: np.ndarr
 
 
 def fuse_conv_batchnorm(graph: Graph) -> bool:
-    """Fold inference-mode BatchNormalization into the Conv that feeds it."""
+    """Fold inference-mode BatchNormalization into the Conv or ConvTranspose that feeds it."""
     changed = False
     for bn in [n for n in graph.nodes if n.op_type == "BatchNormalization"]:
         conv = graph.producer(bn.inputs[0])
         params = _constants(graph, bn, range(1, 5))
-        if conv is None or conv.op_type != "Conv" or params is None or conv.activation is not None:
+        if conv is None or conv.op_type not in ("Conv", "ConvTranspose") or params is None or conv.activation is not None:
             continue
         if not _sole_reader(graph, bn.inputs[0], bn) or len([o for o in bn.outputs if o]) != 1:
             continue
@@ -92,7 +104,7 @@ def fuse_conv_batchnorm(graph: Graph) -> bool:
         w, bias = folded
         scale, shift, mean, var = (p.astype(np.float64) for p in params)
         factor = scale / np.sqrt(var + float(bn.attrs.get("epsilon", 1e-5)))
-        _set_conv_parameters(graph, conv, w * factor.reshape(-1, *[1] * (w.ndim - 1)), (bias - mean) * factor + shift)
+        _set_conv_parameters(graph, conv, _scale_output_channels(conv, w, factor), (bias - mean) * factor + shift)
         conv.absorb(bn, "fuse_conv_batchnorm")
         _splice(graph, conv, bn)
         changed = True

@@ -78,6 +78,33 @@ def test_conv_batchnorm_folds_into_the_weights() -> None:
     assert model is not None
 
 
+def test_batchnorm_folds_into_a_grouped_strided_conv_transpose() -> None:
+    """ConvTranspose weights are [in, out/group, ...]: each output channel's factor must land
+    on its group's column (PP-OCRv4 det's upsampling head has such a BatchNormalization).
+    ONNX Runtime is the reference (onnx's own evaluator fails on grouped ConvTranspose)."""
+    from onnx2rs.reference import run_onnxruntime
+
+    x, w, bias = f32(1, 4, 5, 5), f32(4, 3, 2, 2), f32(6)
+    s, b, m = f32(6), f32(6), f32(6)
+    v = np.random.default_rng(3).uniform(0.5, 2, 6).astype(np.float32)
+    attrs = {"group": 2, "strides": [2, 2]}
+    unfused = make_model([helper.make_node("ConvTranspose", ["x", "w", "bias"], ["c"], **attrs),
+                          helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["y"])],
+                         {"x": x}, ["y"], {"w": w, "bias": bias, "s": s, "b": b, "m": m, "v": v})
+    (expected,) = run_onnxruntime(unfused, {"x": x})
+    up = Node("up", "ConvTranspose", ["x", "w", "bias"], ["c"], attrs)
+    bn = Node("bn", "BatchNormalization", ["c", "s", "b", "m", "v"], ["y"])
+    ir = Graph("g", [up, bn], {k: Value(k, F32, expected.shape) for k in "cy"} | {"x": Value("x", F32, x.shape)},
+               {"w": w, "bias": bias, "s": s, "b": b, "m": m, "v": v}, ["x"], ["y"], opset=17)
+    assert fuse_conv_batchnorm(ir)
+    (fused,) = ir.nodes
+    assert fused.op_type == "ConvTranspose" and fused.outputs == ["y"]
+    folded = make_model([helper.make_node("ConvTranspose", ["x", "fw", "fb"], ["y"], **attrs)], {"x": x}, ["y"],
+                        {"fw": ir.initializers[fused.inputs[1]], "fb": ir.initializers[fused.inputs[2]]})
+    (got,) = run_onnxruntime(folded, {"x": x})
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_batchnorm_after_relu_is_not_folded() -> None:
     g = Graph("g", [Node("conv", "Conv", ["x", "w"], ["c"]), Node("relu", "Relu", ["c"], ["r"]),
                     Node("bn", "BatchNormalization", ["r", "s", "b", "m", "v"], ["y"])],
