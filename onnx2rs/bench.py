@@ -299,7 +299,7 @@ def bench(
         onnx.save(ort_compatible(result.model), model_path)
         batch = int(inputs[0].shape[0]) if inputs and inputs[0].ndim else 1
         report = BenchResult(str(source), machine(), result.weights_bytes / 1e6, batch,
-                             arena_mb=result.arena_bytes / 1e6, io_mb=_io_bytes(result) / 1e6)
+                             arena_mb=result.arena_bytes / 1e6, io_mb=result.graph.io_bytes() / 1e6)
         with progress.step("timing onnx2rs"):
             native, report.load_us = _native(executable, worker=worker)
         report.measurements.append(native)
@@ -364,11 +364,6 @@ def _time_tract(report: BenchResult, worker: Callable[..., dict], model_path: Pa
         report.skipped["tract"] = str(e).splitlines()[0][:200]
         return
     report.measurements.append(row)
-
-
-def _io_bytes(result: CompileResult) -> int:
-    """The bytes of the model's inputs and outputs at the compiled shapes."""
-    return sum(result.graph.value(n).nbytes for n in [*result.graph.inputs, *result.graph.outputs])
 
 
 def write_chart(report: BenchResult, path: Path) -> bool:

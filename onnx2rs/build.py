@@ -95,7 +95,7 @@ def compile_model(
         _check_python_dtypes(graph)
     with progress.step("planning memory"):
         live, inplace, memory = passes.analyse(graph)
-    io_bytes = sum(graph.value(n).nbytes for n in [*graph.inputs, *graph.outputs])
+    io_bytes = graph.io_bytes()
     limits.check_fits(f"the compiled model's buffers (arena {limits.human(memory.arena_bytes)}, "
                       f"inputs and outputs {limits.human(io_bytes)})", memory.arena_bytes + io_bytes)
     with progress.step("checking whether the batch can vary"):
@@ -121,13 +121,10 @@ def compile_model(
             )
             toolchain.rustfmt(files.rust_sources)
             outputs.publish_folder(staging, out_dir, options.force)
-        except OSError as e:
+        except BaseException as e:
             shutil.rmtree(staging, ignore_errors=True)
-            if e.errno not in outputs.ENVIRONMENT_ERRNOS:
-                raise
-            raise outputs.environment_error(e, "writing the crate") from None
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+            if isinstance(e, OSError) and e.errno in outputs.ENVIRONMENT_ERRNOS:
+                raise outputs.environment_error(e, "writing the crate") from None
             raise
     return CompileResult(out_dir, crate, model, graph, reports, files.weights_bytes, dynamic_batch,
                          memory.arena_bytes)

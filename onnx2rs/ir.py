@@ -163,6 +163,10 @@ class Graph:
             node.inputs = [new if v == old else v for v in node.inputs]
         self.outputs = [new if v == old else v for v in self.outputs]
 
+    def io_bytes(self) -> int:
+        """The bytes of the graph's inputs and outputs at their static shapes."""
+        return sum(self.value(n).nbytes for n in [*self.inputs, *self.outputs])
+
     def value(self, name: str) -> Value:
         """The Value for `name`, whether computed, a graph input or an initializer."""
         if name in self.values:

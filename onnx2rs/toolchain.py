@@ -96,6 +96,11 @@ def cargo(args: list[str], crate_dir: Path, target_dir: Path | None = None) -> s
         return _cargo(args, crate_dir, target)
 
 
+def _tail(stderr: str) -> str:
+    """The last 30 lines of a tool's stderr: where its error is."""
+    return "\n".join(stderr.strip().splitlines()[-30:])
+
+
 def _cargo(args: list[str], crate_dir: Path, target: Path) -> str:
     env = dict(os.environ)
     env["CARGO_TARGET_DIR"] = str(target)
@@ -103,8 +108,7 @@ def _cargo(args: list[str], crate_dir: Path, target: Path) -> str:
         [_tool("cargo"), *args], cwd=crate_dir, capture_output=True, text=True, env=env
     )
     if result.returncode != 0:
-        tail = "\n".join(result.stderr.strip().splitlines()[-30:])
-        raise ToolchainError(f"cargo {' '.join(args)} failed in {crate_dir}:\n{tail}")
+        raise ToolchainError(f"cargo {' '.join(args)} failed in {crate_dir}:\n{_tail(result.stderr)}")
     return result.stdout
 
 
@@ -145,8 +149,7 @@ def _compile(args: list[str], crate_dir: Path, target: Path) -> list[dict]:
         stderr.seek(0)
         errors = stderr.read()
     if proc.returncode != 0:
-        tail = "\n".join(errors.strip().splitlines()[-30:])
-        raise ToolchainError(f"cargo {' '.join(args)} failed in {crate_dir}:\n{tail}")
+        raise ToolchainError(f"cargo {' '.join(args)} failed in {crate_dir}:\n{_tail(errors)}")
     return messages
 
 
@@ -208,8 +211,7 @@ def build_wheel(crate_dir: Path, target_dir: Path | None = None) -> Path:
                                  "--out", str(dist), "--interpreter", sys.executable],
                                 cwd=source, capture_output=True, text=True, env=env)
     if result.returncode != 0:
-        tail = "\n".join(result.stderr.strip().splitlines()[-30:])
-        raise ToolchainError(f"maturin could not build the wheel of {crate_dir}:\n{tail}")
+        raise ToolchainError(f"maturin could not build the wheel of {crate_dir}:\n{_tail(result.stderr)}")
     wheels = sorted(dist.glob("*.whl"), key=lambda w: w.stat().st_mtime)
     if not wheels:
         raise ToolchainError(f"maturin reported success but left no wheel in {dist}")
@@ -217,8 +219,8 @@ def build_wheel(crate_dir: Path, target_dir: Path | None = None) -> Path:
 
 
 def _wheel_source(crate_dir: Path, target: Path) -> Path:
-    """A copy of `crate_dir` (without target/ and dist/) under `target`, one folder per crate
-    name, whose vendored runtime is replaced by a shared copy named by the hash of its
+    """A copy of `crate_dir` (without target/ and dist/) under `target`, one folder per output
+    folder name, whose vendored runtime is replaced by a shared copy named by the hash of its
     sources. A crate linking a runtime outside itself (ONNX2RS_RUNTIME_PATH) is used as it is."""
     vendored = crate_dir / "runtime"
     if not (vendored / "Cargo.toml").is_file():
