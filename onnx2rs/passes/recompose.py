@@ -8,10 +8,13 @@ before them can take either as its epilogue (`fuse_activation`, which runs after
 - `clip(x + 3, 0, 6) / 6` (or `· (1/6)`) becomes `HardSigmoid(x, alpha=1/6, beta=1/2)`;
 - `x · HardSigmoid(x, 1/6, 1/2)` (as made above, or as written) becomes `HardSwish(x)`;
 - `(x · clip(x + 3, 0, 6)) / 6` becomes `HardSwish(x)`;
-- `x · Sigmoid(x)` (SiLU, as torch exports it: YOLO, EfficientNet) becomes `Swish(x, alpha=1)`.
+- `x · Sigmoid(x)` (SiLU, as torch exports it: YOLO, EfficientNet) becomes `Swish(x, alpha=1)`;
+- `x · (1 + erf(x / √2)) · ½` (GELU, as torch and Hugging Face export it: BERT and other
+  encoders), with the halving at any place in the product and `/ √2` also as `· (1/√2)`,
+  becomes `Gelu(x)`, which `fuse_activation` then makes the epilogue of the Gemm before it.
 
-Guarantees: the constants must be float scalars equal to those values (1/6 within a
-float32 ulp); every intermediate of a chain has exactly one reader and is not a graph
+Guarantees: the constants must be float scalars equal to those values (1/6, √2 and
+1/√2 within a float32 ulp); every intermediate of a chain has exactly one reader and is not a graph
 output; the last node's output keeps its name. The results agree with the chain up to
 float32 rounding (the chain rounds after each step).
 """
@@ -25,6 +28,7 @@ from ..ir import Graph, Node
 from ..ops.elementwise import clip_bounds
 
 SIXTH = 1.0 / 6.0
+SQRT2 = float(np.sqrt(2.0))
 
 
 def _scalar(graph: Graph, value: str) -> float | None:
@@ -87,18 +91,71 @@ def _replace(graph: Graph, removed: list[Node], last: Node, op: str, x: str, att
     graph.nodes[index] = Node(last.name, op, [x], list(last.outputs), attrs, origin=origin)
 
 
+def _reader(graph: Graph, value: str, op: str) -> Node | None:
+    """The one node reading `value`, if it is an `op` and `value` is no graph output."""
+    readers = graph.readers(value)
+    if len(readers) != 1 or value in graph.outputs:
+        return None
+    node = readers[0]
+    return node if node.op_type == op and node.domain in ("", "ai.onnx") and len(node.inputs) == 2 else None
+
+
+def _times(node: Node, value: str) -> str | None:
+    """The other factor of a two-input Mul that reads `value`."""
+    if len(node.inputs) != 2 or value not in node.inputs:
+        return None
+    return node.inputs[1] if node.inputs[0] == value else node.inputs[0]
+
+
+def _gelu(graph: Graph, erf: Node) -> tuple[str, list[Node], Node] | None:
+    """(x, removed, last) when `erf` is the middle of `x · (1 + erf(x / √2)) · ½`."""
+    scale = _producer(graph, erf.inputs[0], erf, "Div") or _producer(graph, erf.inputs[0], erf, "Mul")
+    if scale is None or len(scale.inputs) != 2:
+        return None
+    if scale.op_type == "Div":
+        divisor = _scalar(graph, scale.inputs[1])
+        x = scale.inputs[0] if divisor is not None and abs(divisor - SQRT2) <= 1e-7 * SQRT2 else None
+    else:
+        x = _other(graph, scale, 1 / SQRT2, tolerance=1e-7)
+    add = _reader(graph, erf.outputs[0], "Add")
+    if x is None or add is None or _other(graph, add, 1.0) != erf.outputs[0]:
+        return None
+    mul = _reader(graph, add.outputs[0], "Mul")
+    other = _times(mul, add.outputs[0]) if mul is not None else None
+    if mul is None or other is None:
+        return None
+    if other == x:  # (x · (1 + erf)) · ½
+        half = _reader(graph, mul.outputs[0], "Mul")
+        ok = half is not None and _other(graph, half, 0.5) == mul.outputs[0]
+        return (x, [scale, erf, add, mul], half) if ok else None  # type: ignore[return-value]
+    if _other(graph, mul, 0.5) == add.outputs[0]:  # x · ((1 + erf) · ½)
+        last = _reader(graph, mul.outputs[0], "Mul")
+        ok = last is not None and _times(last, mul.outputs[0]) == x
+        return (x, [scale, erf, add, mul], last) if ok else None  # type: ignore[return-value]
+    halved = _producer(graph, other, mul, "Mul")  # (x · ½) · (1 + erf)
+    if halved is not None and _other(graph, halved, 0.5) == x:
+        return (x, [scale, erf, add, halved], mul)
+    return None
+
+
 def _is_hard_sigmoid_of(graph: Graph, node: Node) -> bool:
     alpha, beta = node.attrs.get("alpha", 0.2), node.attrs.get("beta", 0.5)
     return node.op_type == "HardSigmoid" and abs(alpha - SIXTH) <= 1e-7 * SIXTH and beta == 0.5
 
 
 def recompose(graph: Graph) -> bool:
-    """Rewrite every hard-sigmoid, hard-swish and SiLU chain of float values; True if any."""
+    """Rewrite every hard-sigmoid, hard-swish, SiLU and GELU chain of float values; True if any."""
     changed = False
     for node in list(graph.nodes):
         if node not in graph.nodes or node.domain not in ("", "ai.onnx") or not (node.outputs and node.outputs[0]):
             continue  # removed by an earlier rewrite, another domain's, or its first output left out
         if graph.value(node.outputs[0]).dtype != F32:
+            continue
+        gelu = _gelu(graph, node) if node.op_type == "Erf" else None
+        if gelu is not None:
+            x, chain, last = gelu
+            _replace(graph, chain, last, "Gelu", x, {})
+            changed = True
             continue
         inner = _divided_by_six(graph, node)
         if inner is not None:

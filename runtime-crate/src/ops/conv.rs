@@ -13,7 +13,7 @@ use super::linalg::{
     mat_mul_into, mat_mul_packed_into, mat_mul_rows_into, packed_workspace_len, PackB,
     PACK_COLUMNS, PACK_DEPTH,
 };
-use super::unary::{Activation, EpiloguePass};
+use super::unary::{bias_then_activation, Activation, EpiloguePass};
 use super::window::{to4, zip_strided, Window};
 use crate::{parallel, Error, Result};
 use interleaved::Interleaved;
@@ -1199,13 +1199,6 @@ fn conv_then_pool(
         }
     }
     Ok(())
-}
-
-/// `act(v + bias)` over an output plane, compiled for AVX-512 and AVX2 as well (the
-/// baseline build runs it four lanes at a time).
-#[multiversion(targets("x86_64+avx512f+avx512vl+fma", "x86_64+avx2+fma"))]
-fn bias_then_activation(values: &mut [f32], bias: f32, act: Activation) {
-    act.add_then_apply(values, bias);
 }
 
 /// A depthwise convolution (one input and one output channel per group) of `x`

@@ -199,7 +199,7 @@ pub fn gemm_into<T: Numeric>(
     mat_mul_into(p.alpha, a, b, p.beta, &mut y)?;
     if p.activation != Activation::Identity {
         match y.as_slice_mut() {
-            Some(values) => p.activation.add_then_apply(values, T::zero()),
+            Some(values) => super::unary::bias_then_activation(values, T::zero(), p.activation),
             None => y.mapv_inplace(|v| p.activation.apply_to(v)),
         }
     }

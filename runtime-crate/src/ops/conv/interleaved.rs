@@ -11,7 +11,7 @@
 
 use super::{Sizes, Window};
 use crate::ops::linalg::Isa;
-use crate::ops::unary::Activation;
+use crate::ops::unary::{bias_then_activation, Activation};
 use crate::{parallel, Error, Result};
 use ndarray::ArrayView3;
 
@@ -165,7 +165,7 @@ impl Interleaved {
         );
         sum_taps(padded, weights, start, sums, self);
         deinterleave(sums, out, lanes, accumulate);
-        super::bias_then_activation(out, 0.0, act);
+        bias_then_activation(out, 0.0, act);
     }
 }
 
