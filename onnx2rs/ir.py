@@ -96,6 +96,9 @@ class Graph:
     outputs: list[str]
     opset: int
     doc: str = ""
+    # Weights stored as the runtime's panels of a matrix product's B (passes/weight_layout.py):
+    # initializer name -> the [k, n] matrix they hold.
+    panels: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def dag(self) -> nx.MultiDiGraph:
         """Nodes (by name) with an edge producer -> reader for every value passed."""

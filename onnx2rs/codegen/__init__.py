@@ -288,9 +288,10 @@ def emit_crate(
     weight_list = []
     for w in sorted(used, key=renderer.ident):
         desc = _describe(graph.value(w), renderer)
-        desc["splat"] = _splat(graph.initializers[w], graph.value(w))
+        desc["panels"] = graph.panels.get(w)  # the [k, n] of `ops::PackedB` panels
+        desc["splat"] = None if desc["panels"] else _splat(graph.initializers[w], graph.value(w))
         weight_list.append(desc)
-    stored = {w for w in used if _splat(graph.initializers[w], graph.value(w)) is None}
+    stored = {w for w in used if w in graph.panels or _splat(graph.initializers[w], graph.value(w)) is None}
     arenas = [
         {"name": name, "rust": BY_NAME[name].rust, "len": nbytes // BY_NAME[name].numpy.itemsize}
         for name, nbytes in sorted(memory.arenas.items())

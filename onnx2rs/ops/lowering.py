@@ -81,6 +81,15 @@ class Lowering:
             self.inputs_used.append(name)
         return self._bindings[name]
 
+    def panels(self, i: int) -> str | None:
+        """`&self.<weight>` when input `i` is a weight stored as the runtime's panels of a
+        product's B (`ops::PackedB`, see passes/weight_layout.py), else None."""
+        name = self.node.input(i)
+        if name is None or name not in self.graph.panels:
+            return None
+        self.weights_used.append(name)
+        return f"&self.{self._renderer.ident(name)}"
+
     def opt_arg(self, i: int) -> str:
         """`Some(view)` or `None` for an optional input."""
         return f"Some({self.arg(i)})" if self.has_input(i) else "None"

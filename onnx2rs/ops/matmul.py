@@ -28,12 +28,15 @@ def lower_matmul(ctx: Lowering) -> Call:
 
 @register("Gemm", dtypes=NUMERIC, attrs=("alpha", "beta", "transA", "transB"), flops=product_flops)
 def lower_gemm(ctx: Lowering) -> Call:
-    """`ops::gemm_into(a, b, c, out, GemmParams { .. })`."""
+    """`ops::gemm_into(a, b, c, out, GemmParams { .. })`, or `ops::gemm_prepacked_into` with a
+    B stored as panels."""
     dtype = ctx.input(0).dtype
+    panels = ctx.panels(1)
     return ctx.render(
         "gemm",
+        function="gemm_prepacked_into" if panels else "gemm_into",
         a=ctx.arg(0),
-        b=ctx.arg(1),
+        b=panels or ctx.arg(1),
         c=ctx.opt_arg(2),
         out=ctx.out(),
         alpha=ctx.literal(ctx.attr("alpha", 1.0), dtype),

@@ -2,7 +2,8 @@
 
 use ndarray::{Array2, ShapeBuilder};
 use onnx2rs_runtime::ops::{
-    mat_mul_into, mat_mul_into_on, mat_mul_packed_into_on, packed_workspace_len, Isa, RowMajor,
+    mat_mul_into, mat_mul_into_on, mat_mul_packed_into_on, mat_mul_prepacked_into,
+    mat_mul_prepacked_into_on, packed_workspace_len, Isa, PackedB, RowMajor,
 };
 
 fn filled(m: usize, n: usize, seed: f32, column_major: bool) -> Array2<f32> {
@@ -15,6 +16,23 @@ fn filled(m: usize, n: usize, seed: f32, column_major: bool) -> Array2<f32> {
         *v = ((i * 31 + j * 17) as f32 * 0.37 + seed).sin();
     }
     a
+}
+
+/// `ours` is within float rounding of `expected` for a product of depth `k`: errors
+/// grow with the square root of the depth, relative to the largest value.
+fn assert_close(ours: &Array2<f32>, expected: &Array2<f32>, k: usize, what: &str) {
+    let worst = (ours - expected).iter().fold(0.0f32, |w, d| {
+        if d.is_nan() {
+            f32::INFINITY
+        } else {
+            w.max(d.abs())
+        }
+    });
+    let scale = expected.iter().fold(1.0f32, |w, v| w.max(v.abs()));
+    assert!(
+        worst < 1e-5 * scale * (k as f32).sqrt(),
+        "{what}: error {worst}"
+    );
 }
 
 #[test]
@@ -61,14 +79,8 @@ fn matches_ndarray_dot_over_shapes_and_layouts() {
                     let mut ours = c0.clone();
                     mat_mul_into_on(isa, alpha, a.view(), b.view(), beta, &mut ours.view_mut())
                         .unwrap();
-                    let worst = (&ours - &expected)
-                        .iter()
-                        .fold(0.0f32, |w, d| w.max(d.abs()));
-                    let scale = expected.iter().fold(1.0f32, |w, v| w.max(v.abs()));
-                    assert!(
-                        worst < 1e-5 * scale * (k as f32).sqrt(),
-                        "{isa:?} {m}x{k}x{n} layouts {a_cm}/{b_cm}/{c_cm}: error {worst}"
-                    );
+                    let what = format!("{isa:?} {m}x{k}x{n} layouts {a_cm}/{b_cm}/{c_cm}");
+                    assert_close(&ours, &expected, k, &what);
                 }
             }
         }
@@ -123,6 +135,70 @@ fn packed_products_match_ndarray_dot() {
             close(&(&expected + &start), &ours, "accumulating");
         }
     }
+}
+
+#[test]
+fn prepacked_products_match_ndarray_dot() {
+    for &(m, k, n) in &[
+        (1, 1, 1),
+        (1, 16, 36),    // one row, a ragged panel
+        (3, 5, 7),      // a panel narrower than a tile
+        (13, 600, 40),  // four passes of 150; 8 + 4 + 1 rows
+        (11, 257, 33),  // two passes of 129
+        (16, 144, 288), // one pass of 144
+        (100, 130, 96), // many strips
+        (7, 3, 1100),   // many panels, a ragged last
+        (128, 768, 96), // a transformer's product at 128 tokens, narrowed
+        // With `threads`, B wider than A is split into bands of C's columns:
+        (1, 300, 1000),
+        (8, 300, 1100),
+        (200, 8, 800),
+    ] {
+        // B as stored (row-major) and as Gemm's transB gives it (a transposed view).
+        for b_cm in [false, true] {
+            let a = filled(m, k, 0.1, false);
+            let b = filled(k, n, 0.7, b_cm);
+            let c0 = filled(m, n, 1.3, false);
+            let packed = PackedB::new(b.view());
+            assert_eq!(packed.dim(), (k, n));
+            for isa in [Isa::Avx512, Isa::Avx2, Isa::Baseline] {
+                if !isa.is_available() {
+                    continue;
+                }
+                for (alpha, accumulate) in [(1.0f32, false), (0.5, true)] {
+                    let expected = a.dot(&b) * alpha + &c0 * f32::from(u8::from(accumulate));
+                    // NaN in C must not leak into an overwritten result.
+                    let mut ours = if accumulate {
+                        c0.clone()
+                    } else {
+                        Array2::from_elem((m, n), f32::NAN)
+                    };
+                    let (a, c) = (a.as_slice().unwrap(), ours.as_slice_mut().unwrap());
+                    mat_mul_prepacked_into_on(isa, alpha, a, &packed, c, accumulate).unwrap();
+                    let what = format!("{isa:?} {m}x{k}x{n} transposed B {b_cm}, add {accumulate}");
+                    assert_close(&ours, &expected, k, &what);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn prepacked_integer_products_are_exact_and_short_operands_are_errors() {
+    let a = Array2::from_shape_fn((9, 170), |(i, j)| (i * 7 + j) as i64 % 11 - 5);
+    let b = Array2::from_shape_fn((170, 35), |(i, j)| (i + 3 * j) as i64 % 13 - 6);
+    let packed = PackedB::new(b.view());
+    let mut c = Array2::<i64>::zeros((9, 35));
+    let (a_values, c_values) = (a.as_slice().unwrap(), c.as_slice_mut().unwrap());
+    mat_mul_prepacked_into(1, a_values, &packed, c_values, false).unwrap();
+    assert_eq!(c, a.dot(&b));
+    let mut short = vec![0i64; 9 * 35 - 1];
+    assert!(mat_mul_prepacked_into(1, a_values, &packed, &mut short, false).is_err());
+    let mut c = vec![0i64; 9 * 35];
+    assert!(mat_mul_prepacked_into(1, &a_values[1..], &packed, &mut c, false).is_err());
+    // Panels as the weights file holds them must have the shape the format gives.
+    let wrong = ndarray::ArrayD::<i64>::zeros(vec![2, 170, 16]);
+    assert!(PackedB::from_panels(wrong.view().into(), 170, 35).is_err());
 }
 
 #[test]

@@ -27,7 +27,8 @@ def test_fusions_match_onnxruntime() -> None:
         # Gemm -> Tanh on a second head
         helper.make_node("Gemm", ["flat", "head_w"], ["h"], name="head", transB=1),
         helper.make_node("Tanh", ["h"], ["z"], name="tanh"),
-        # MatMul + Add, then GELU as torch writes it: one Gemm with a Gelu epilogue
+        # MatMul + Add, then GELU as torch writes it: one Gemm with a Gelu epilogue, its
+        # weight stored as the runtime's panels (64 columns: two whole panels)
         helper.make_node("MatMul", ["flat", "ff_w"], ["ff"], name="ff"),
         helper.make_node("Add", ["ff", "ff_b"], ["ffb"], name="ff_bias"),
         helper.make_node("Div", ["ffb", "root2"], ["ffs"], name="gelu_scale"),
@@ -39,7 +40,7 @@ def test_fusions_match_onnxruntime() -> None:
     weights = {"w": f(4, 2, 3, 3), "s": f(4), "b": f(4), "m": f(4), "v": rng.uniform(0.5, 2, 4).astype(np.float32),
                "zero": np.array(0.0, np.float32), "six": np.array(6.0, np.float32),
                "dense_w": f(64, 5), "dense_b": f(5), "head_w": f(3, 64),
-               "ff_w": f(64, 40) * 0.2, "ff_b": f(40), "root2": np.float32(np.sqrt(2.0)),
+               "ff_w": f(64, 64) * 0.2, "ff_b": f(64), "root2": np.float32(np.sqrt(2.0)),
                "one": np.float32(1.0), "half": np.float32(0.5)}
     feeds = {"x": f(1, 2, 4, 4) * 3}
     model = make_model(nodes, feeds, ["y", "z", "g"], weights)
@@ -47,6 +48,7 @@ def test_fusions_match_onnxruntime() -> None:
     assert "ops::Unary::Clip" in source and "ops::Unary::Sigmoid" in source
     assert "ops::Unary::Tanh" in source and "ops::Unary::Gelu { tanh: false }" in source
     assert "ops::Unary::Erf" not in source
+    assert source.count("ops::gemm_prepacked_into(") == 1 and "ops::PackedB<" in source
     for gone in ("batch_norm", "clip_", "unary_", "matmul_", "add_"):
         assert f"ops::{gone}" not in source, gone
 

@@ -81,14 +81,15 @@ def _gelu_model(kind: str) -> onnx.ModelProto:
     consts = {"root2": root2, "inv_root2": np.float32(1 / np.sqrt(2.0)), "one": 1.0, "half": 0.5, "two": 2.0}
     scale = (helper.make_node("Mul", ["inv_root2", "h"], ["scaled"]) if kind == "times_inverse"
              else helper.make_node("Div", ["h", "two" if kind == "broken" else "root2"], ["scaled"]))
-    nodes = [helper.make_node("MatMul", ["x", "w"], ["mm"]), helper.make_node("Add", ["mm", "b"], ["h"]), scale,
-             helper.make_node("Erf", ["scaled"], ["e"]), helper.make_node("Add", ["one", "e"], ["sum"])]
+    node = helper.make_node
+    nodes = [node("MatMul", ["x", "w"], ["mm"]), node("Add", ["mm", "b"], ["h"]), scale,
+             node("Erf", ["scaled"], ["e"]), node("Add", ["one", "e"], ["sum"])]
     if kind == "half_first":
-        nodes += [helper.make_node("Mul", ["h", "half"], ["hh"]), helper.make_node("Mul", ["hh", "sum"], ["y"])]
+        nodes += [node("Mul", ["h", "half"], ["hh"]), node("Mul", ["hh", "sum"], ["y"])]
     elif kind == "half_of_sum":
-        nodes += [helper.make_node("Mul", ["sum", "half"], ["gate"]), helper.make_node("Mul", ["h", "gate"], ["y"])]
+        nodes += [node("Mul", ["sum", "half"], ["gate"]), node("Mul", ["h", "gate"], ["y"])]
     else:
-        nodes += [helper.make_node("Mul", ["sum", "h"], ["prod"]), helper.make_node("Mul", ["prod", "half"], ["y"])]
+        nodes += [node("Mul", ["sum", "h"], ["prod"]), node("Mul", ["prod", "half"], ["y"])]
     rng = np.random.default_rng(2)
     inits = [numpy_helper.from_array(np.array(v, np.float32), k) for k, v in consts.items()]
     inits += [numpy_helper.from_array(rng.standard_normal((16, 24)).astype(np.float32), "w"),

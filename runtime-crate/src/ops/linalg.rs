@@ -14,6 +14,11 @@ use multiversion::multiversion;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 
 mod bands;
+mod prepacked;
+
+pub use prepacked::{
+    mat_mul_prepacked_into, mat_mul_prepacked_into_on, panels_shape, PackedB, PANEL_COLUMNS,
+};
 
 /// Depth per pass: an `R × KC` strip of A and `KC × NR` values of B stay in L1.
 const KC: usize = 128;

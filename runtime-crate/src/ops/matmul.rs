@@ -4,7 +4,7 @@
 //! <https://onnx.ai/onnx/operators/onnx__Gemm.html>.
 
 use super::elementwise::broadcast_shape;
-use super::linalg::mat_mul_into;
+use super::linalg::{mat_mul_into, mat_mul_prepacked_into, PackedB};
 use super::unary::Activation;
 use crate::{Error, Numeric, Result};
 use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, ArrayViewMutD, Axis, Dimension, Ix2, IxDyn};
@@ -184,26 +184,93 @@ pub fn gemm_into<T: Numeric>(
             y.dim()
         )));
     }
-    match c {
-        Some(c) if p.beta != T::zero() => {
-            let c = c.broadcast((m, n)).ok_or_else(|| {
-                Error::Shape(format!(
-                    "Gemm C {:?} does not broadcast to [{m}, {n}]",
-                    c.shape()
-                ))
-            })?;
-            y.assign(&c);
-        }
-        _ => y.fill(T::zero()),
+    if !start_with_c(c, &mut y, p.beta)? {
+        y.fill(T::zero());
     }
     mat_mul_into(p.alpha, a, b, p.beta, &mut y)?;
-    if p.activation != Activation::Identity {
+    apply_activation(&mut y, p.activation);
+    Ok(())
+}
+
+/// [`gemm_into`] with B stored as panels ([`PackedB`]; `p.trans_b` must be false): the
+/// weight streams contiguously instead of being copied tile by tile on every call. A
+/// transposed or non-contiguous A is copied first.
+///
+/// ```
+/// use ndarray::{array, Array2};
+/// use onnx2rs_runtime::ops::{gemm_prepacked_into, GemmParams, PackedB};
+/// let b = PackedB::new(array![[1.0f32, 0.0], [0.0, 1.0]].view());
+/// let (a, c) = (array![[1.0f32, 2.0]].into_dyn(), array![10.0f32, 20.0].into_dyn());
+/// let mut y = Array2::<f32>::zeros((1, 2)).into_dyn();
+/// let p = GemmParams { alpha: 1.0, beta: 1.0, trans_a: false, trans_b: false, activation: Default::default() };
+/// gemm_prepacked_into(a.view(), &b, Some(c.view()), y.view_mut(), p).unwrap();
+/// assert_eq!(y, array![[11.0, 22.0]].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if the operands or `out` do not fit together, `out` is not
+/// contiguous, or `p.trans_b` is set.
+pub fn gemm_prepacked_into<T: Numeric>(
+    a: ArrayViewD<'_, T>,
+    b: &PackedB<'_, T>,
+    c: Option<ArrayViewD<'_, T>>,
+    out: ArrayViewMutD<'_, T>,
+    p: GemmParams<T>,
+) -> Result<()> {
+    let a = as_matrix(&a, "Gemm A")?;
+    let a = if p.trans_a { a.reversed_axes() } else { a };
+    let mut y = out.into_dimensionality::<Ix2>()?;
+    let ((m, k), (k2, n)) = (a.dim(), b.dim());
+    if k != k2 || y.dim() != (m, n) || p.trans_b || !y.is_standard_layout() {
+        return Err(Error::Shape(format!(
+            "Gemm {:?} x packed {:?} does not give a contiguous {:?}",
+            a.dim(),
+            b.dim(),
+            y.dim()
+        )));
+    }
+    let accumulate = start_with_c(c, &mut y, p.beta)?;
+    if accumulate && p.beta != T::one() {
+        y.mapv_inplace(|v| v * p.beta);
+    }
+    let a = a.as_standard_layout();
+    let (a, values) = (
+        a.as_slice().unwrap_or(&[]),
+        y.as_slice_mut().unwrap_or(&mut []),
+    );
+    mat_mul_prepacked_into(p.alpha, a, b, values, accumulate)?;
+    apply_activation(&mut y, p.activation);
+    Ok(())
+}
+
+/// `C` broadcast into `y` when Gemm adds it (`beta != 0`); whether it did.
+fn start_with_c<T: Numeric>(
+    c: Option<ArrayViewD<'_, T>>,
+    y: &mut ndarray::ArrayViewMut2<'_, T>,
+    beta: T,
+) -> Result<bool> {
+    let Some(c) = c.filter(|_| beta != T::zero()) else {
+        return Ok(false);
+    };
+    let (m, n) = y.dim();
+    let c = c.broadcast((m, n)).ok_or_else(|| {
+        Error::Shape(format!(
+            "Gemm C {:?} does not broadcast to [{m}, {n}]",
+            c.shape()
+        ))
+    })?;
+    y.assign(&c);
+    Ok(true)
+}
+
+/// Gemm's fused epilogue over its output.
+fn apply_activation<T: Numeric>(y: &mut ndarray::ArrayViewMut2<'_, T>, act: Activation) {
+    if act != Activation::Identity {
         match y.as_slice_mut() {
-            Some(values) => super::unary::bias_then_activation(values, T::zero(), p.activation),
-            None => y.mapv_inplace(|v| p.activation.apply_to(v)),
+            Some(values) => super::unary::bias_then_activation(values, T::zero(), act),
+            None => y.mapv_inplace(|v| act.apply_to(v)),
         }
     }
-    Ok(())
 }
 
 /// Most distinct index letters an [`einsum_into`] equation may use.

@@ -29,10 +29,12 @@ pub use conv_transpose::{conv_transpose_into, ConvTransposeParams};
 pub use elementwise::*;
 pub use linalg::{
     mat_mul_into, mat_mul_into_on, mat_mul_packed_into, mat_mul_packed_into_on,
-    packed_workspace_len, Isa, PackB, RowMajor, PACK_COLUMNS, PACK_DEPTH,
+    mat_mul_prepacked_into, mat_mul_prepacked_into_on, packed_workspace_len, panels_shape, Isa,
+    PackB, PackedB, RowMajor, PACK_COLUMNS, PACK_DEPTH, PANEL_COLUMNS,
 };
 pub use matmul::{
-    einsum_into, gemm, gemm_into, matmul, matmul_into, GemmParams, EINSUM_MAX_LABELS,
+    einsum_into, gemm, gemm_into, gemm_prepacked_into, matmul, matmul_into, GemmParams,
+    EINSUM_MAX_LABELS,
 };
 pub use norm::{
     batch_norm, batch_norm_inplace, batch_norm_into, hardmax_into, instance_norm_into,
