@@ -22,7 +22,10 @@ def product_flops(node: Node, graph: Graph) -> int:
 
 @register("MatMul", dtypes=NUMERIC, flops=product_flops)
 def lower_matmul(ctx: Lowering) -> Call:
-    """`ops::matmul_into(a, b, out)`."""
+    """`ops::matmul_into(a, b, out)`, or `ops::matmul_prepacked_into` with a B stored as panels."""
+    panels = ctx.panels(1)
+    if panels:
+        return ctx.call("matmul_prepacked_into", ctx.arg(0), panels, ctx.out())
     return ctx.call("matmul_into", ctx.arg(0), ctx.arg(1), ctx.out())
 
 

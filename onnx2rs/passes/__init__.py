@@ -27,7 +27,7 @@ from .memory_plan import MemoryPlan, plan_memory
 from .recompose import recompose
 from .sanitize import sanitize
 from .views import View, find_views
-from .weight_layout import pack_gemm_weights, pretranspose_gemm_weights
+from .weight_layout import pack_product_weights, pretranspose_gemm_weights
 
 PIPELINE: list[Pass] = [
     # First: training-only no-ops hide real producers from every later pattern.
@@ -55,7 +55,7 @@ PIPELINE: list[Pass] = [
     # Once fusions have settled which constants each Gemm reads.
     pretranspose_gemm_weights,
     # After that: panels hold B as the product reads it, untransposed.
-    pack_gemm_weights,
+    pack_product_weights,
     # Last: folding and fusion orphan the weights and nodes they replaced.
     eliminate_dead_nodes,
 ]

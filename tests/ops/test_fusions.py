@@ -36,20 +36,25 @@ def test_fusions_match_onnxruntime() -> None:
         helper.make_node("Add", ["erf", "one"], ["erf1"], name="gelu_shift"),
         helper.make_node("Mul", ["ffb", "erf1"], ["ffm"], name="gelu_mul"),
         helper.make_node("Mul", ["ffm", "half"], ["g"], name="gelu_half"),
+        # A MatMul with no bias over a 3-D A, its weight as panels too
+        helper.make_node("Reshape", ["flat", "rows"], ["rows3"], name="to_rows"),
+        helper.make_node("MatMul", ["rows3", "proj_w"], ["u"], name="proj"),
     ]
     weights = {"w": f(4, 2, 3, 3), "s": f(4), "b": f(4), "m": f(4), "v": rng.uniform(0.5, 2, 4).astype(np.float32),
                "zero": np.array(0.0, np.float32), "six": np.array(6.0, np.float32),
                "dense_w": f(64, 5), "dense_b": f(5), "head_w": f(3, 64),
                "ff_w": f(64, 64) * 0.2, "ff_b": f(64), "root2": np.float32(np.sqrt(2.0)),
-               "one": np.float32(1.0), "half": np.float32(0.5)}
+               "one": np.float32(1.0), "half": np.float32(0.5),
+               "rows": np.array([1, 2, 32], np.int64), "proj_w": f(32, 96)}
     feeds = {"x": f(1, 2, 4, 4) * 3}
-    model = make_model(nodes, feeds, ["y", "z", "g"], weights)
+    model = make_model(nodes, feeds, ["y", "z", "g", "u"], weights)
     source = assert_matches_onnxruntime(model, feeds, tolerance=1e-5)
     assert "ops::Unary::Clip" in source and "ops::Unary::Sigmoid" in source
     assert "ops::Unary::Tanh" in source and "ops::Unary::Gelu { tanh: false }" in source
     assert "ops::Unary::Erf" not in source
     assert source.count("ops::gemm_prepacked_into(") == 1 and "ops::PackedB<" in source
-    for gone in ("batch_norm", "clip_", "unary_", "matmul_", "add_"):
+    assert source.count("ops::matmul_prepacked_into(") == 1
+    for gone in ("batch_norm", "clip_", "unary_", "matmul_into", "add_"):
         assert f"ops::{gone}" not in source, gone
 
 

@@ -17,7 +17,7 @@ from onnx2rs.passes.fuse import (
     fuse_conv_residual,
     fuse_matmul_add,
 )
-from onnx2rs.passes.weight_layout import pack_gemm_weights, pretranspose_gemm_weights
+from onnx2rs.passes.weight_layout import pack_product_weights, pretranspose_gemm_weights
 from onnx2rs.reference import evaluate_node
 from onnx2rs.resources import runtime_constant
 
@@ -219,30 +219,31 @@ def test_gemm_weights_read_transposed_are_transposed_once_at_build_time() -> Non
     assert not pretranspose_gemm_weights(g)  # nothing left to transpose
 
 
-def test_gemm_weights_become_panels_that_hold_the_same_matrix() -> None:
+def test_product_weights_become_panels_that_hold_the_same_matrix() -> None:
     """The numbers through the runtime's panels are checked against ONNX Runtime in
     tests/ops/test_fusions.py; here, which weights become panels, and that each panel
     holds its columns of B row by row, zero-padded."""
     width = runtime_constant("ops/linalg/prepacked.rs", "PANEL_COLUMNS")
     shapes = {"wide": (7, 5 * width), "ragged": (3, 8 * width + 1), "narrow": (4, width + 3),
-              "transposed": (6, width)}
-    nodes = [Node(k, "Gemm", ["a" + k, k], ["y" + k], {"transB": 1} if k == "transposed" else {})
-             for k in shapes]
+              "transposed": (6, width), "matmul": (5, width)}
+    nodes = [Node(k, "MatMul" if k == "matmul" else "Gemm", ["a" + k, k], ["y" + k],
+                  {"transB": 1} if k == "transposed" else {}) for k in shapes]
     values = {f"{io}{k}": Value(f"{io}{k}", F32, (2, s[0]) if io == "a" else (2, s[1]))
               for k, s in shapes.items() for io in "ay"}
     weights = {k: f32(*s) for k, s in shapes.items()}
     g = Graph("g", nodes, values, dict(weights), [f"a{k}" for k in shapes], [f"y{k}" for k in shapes],
               opset=17)
-    assert pack_gemm_weights(g)
+    assert pack_product_weights(g)
     packed = {n.name: n.inputs[1] for n in nodes if n.inputs[1] in g.panels}
-    assert sorted(packed) == ["ragged", "wide"]  # narrow pads by more than 1/8; transB waits for pretranspose
+    # narrow pads by more than 1/8; transB waits for pretranspose
+    assert sorted(packed) == ["matmul", "ragged", "wide"]
     for name, panels in packed.items():
         k, n = shapes[name]
         assert g.panels[panels] == (k, n) and g.initializers[panels].shape == (-(-n // width), k, width)
         flat = g.initializers[panels].transpose(1, 0, 2).reshape(k, -1)
         np.testing.assert_array_equal(flat[:, :n], weights[name])
         assert not flat[:, n:].any()
-    assert not pack_gemm_weights(g)  # each weight once
+    assert not pack_product_weights(g)  # each weight once
 
 
 def test_conv_pool_takes_only_pools_that_tile_the_conv_output() -> None:

@@ -243,6 +243,51 @@ pub fn gemm_prepacked_into<T: Numeric>(
     Ok(())
 }
 
+/// [`matmul_into`] with a 2-D B stored as panels ([`PackedB`]): A's leading axes are one
+/// run of rows, so the whole product is one call that streams the weight once. A
+/// non-contiguous A is copied first.
+///
+/// ```
+/// use ndarray::{array, ArrayD, IxDyn};
+/// use onnx2rs_runtime::ops::{matmul_prepacked_into, PackedB};
+/// let b = PackedB::new(array![[1.0f32, 2.0], [3.0, 4.0]].view());
+/// let a = array![[[1.0f32, 0.0]], [[0.0, 1.0]]].into_dyn(); // [2, 1, 2]
+/// let mut y = ArrayD::<f32>::zeros(IxDyn(&[2, 1, 2]));
+/// matmul_prepacked_into(a.view(), &b, y.view_mut()).unwrap();
+/// assert_eq!(y, array![[[1.0, 2.0]], [[3.0, 4.0]]].into_dyn());
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if A's last axis is not B's depth, or `out` is not contiguous with
+/// A's shape but B's width last.
+pub fn matmul_prepacked_into<T: Numeric>(
+    a: ArrayViewD<'_, T>,
+    b: &PackedB<'_, T>,
+    mut out: ArrayViewMutD<'_, T>,
+) -> Result<()> {
+    let (k, n) = b.dim();
+    // Compared in place: a run allocates nothing.
+    let fits = match (a.shape().split_last(), out.shape().split_last()) {
+        (Some((&depth, lead)), Some((&width, out_lead))) => {
+            depth == k && width == n && lead == out_lead
+        }
+        _ => false,
+    };
+    if !fits || !out.is_standard_layout() {
+        return Err(Error::Shape(format!(
+            "MatMul {:?} x packed [{k}, {n}] does not give a contiguous {:?}",
+            a.shape(),
+            out.shape()
+        )));
+    }
+    let a = a.as_standard_layout();
+    let (a, values) = (
+        a.as_slice().unwrap_or(&[]),
+        out.as_slice_mut().unwrap_or(&mut []),
+    );
+    mat_mul_prepacked_into(T::one(), a, b, values, false)
+}
+
 /// `C` broadcast into `y` when Gemm adds it (`beta != 0`); whether it did.
 fn start_with_c<T: Numeric>(
     c: Option<ArrayViewD<'_, T>>,

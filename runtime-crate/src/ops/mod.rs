@@ -33,8 +33,8 @@ pub use linalg::{
     PackB, PackedB, RowMajor, PACK_COLUMNS, PACK_DEPTH, PANEL_COLUMNS,
 };
 pub use matmul::{
-    einsum_into, gemm, gemm_into, gemm_prepacked_into, matmul, matmul_into, GemmParams,
-    EINSUM_MAX_LABELS,
+    einsum_into, gemm, gemm_into, gemm_prepacked_into, matmul, matmul_into, matmul_prepacked_into,
+    GemmParams, EINSUM_MAX_LABELS,
 };
 pub use norm::{
     batch_norm, batch_norm_inplace, batch_norm_into, hardmax_into, instance_norm_into,
