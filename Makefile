@@ -41,8 +41,13 @@ openblas:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libopenblas-dev >/dev/null; }
 
+## make lint: ruff and mypy over the compiler, its tests and scripts (also run by `make test`).
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check onnx2rs tests scripts examples
+	$(VENV)/bin/mypy
+
 ## make test: the whole suite (Python unit tests, runtime crate, end-to-end crates).
-test: $(VENV)/.dev chromium openblas
+test: $(VENV)/.dev lint chromium openblas
 	cd runtime-crate && cargo fmt --check && cargo clippy --all-targets --quiet -- -D warnings && cargo test --quiet \
 	  && for f in threads blas; do cargo clippy --all-targets --features $$f --quiet -- -D warnings \
 	     && cargo test --quiet --features $$f --test linalg --test conv_layouts || exit 1; done \

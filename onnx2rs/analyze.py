@@ -65,7 +65,8 @@ def analyze(source: str | Path | onnx.ModelProto, options: CompileOptions | None
     """Analyse a model (a file, or a ModelProto) without writing anything."""
     _, graph, reports = lower_model(source, options or CompileOptions())
     live, inplace, memory = analyse(graph)
-    steps, step_of = [], {}
+    steps: list[Step] = []
+    step_of: dict[str, int] = {}
     for i, node in enumerate(graph.nodes):
         out = graph.value(node.outputs[0])
         decision = inplace[node.name]

@@ -245,6 +245,11 @@ def install_python_module(modules: list[Path], venv_dir: Path, extra: tuple[str,
     return python
 
 
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """`arrays` in one `.npz`, each under its name (numpy's stubs read `**arrays` as its flags)."""
+    np.savez(path, **arrays)  # type: ignore[arg-type]
+
+
 def _worker(args: list[str], env: dict[str, str] | None = None, python: Path | None = None) -> dict:
     worker = Path(__file__).with_name("bench_worker.py")
     result = subprocess.run([str(python or sys.executable), str(worker), *args], capture_output=True, text=True,
@@ -292,9 +297,9 @@ def bench(
         executable = _bench_executable(result.out_dir, result.crate)
         inputs = [np.load(p) for p in _reference_inputs(result)]
         feeds = dict(zip(result.graph.inputs, inputs, strict=True))
-        np.savez(work / "feeds.npz", **feeds)
+        _save_npz(work / "feeds.npz", feeds)
         if time32:
-            np.savez(work / "feeds32.npz", **{k: np.concatenate([v] * 32) for k, v in feeds.items()})
+            _save_npz(work / "feeds32.npz", {k: np.concatenate([v] * 32) for k, v in feeds.items()})
         model_path = work / "model.onnx"
         onnx.save(ort_compatible(result.model), model_path)
         batch = int(inputs[0].shape[0]) if inputs and inputs[0].ndim else 1
@@ -310,12 +315,12 @@ def bench(
         report.flops = model_flops(result.graph)
         ort = lambda threads, feeds="feeds.npz": worker(  # noqa: E731
             ["onnxruntime", str(model_path), str(work / feeds), str(threads), count])
-        for threads, label in ((1, "onnxruntime (1 thread)"), (0, "onnxruntime (default threads)")):
+        for ort_threads, label in ((1, "onnxruntime (1 thread)"), (0, "onnxruntime (default threads)")):
             with progress.step(f"timing {label}"):
-                out = ort(threads)
+                out = ort(ort_threads)
                 measured = Measurement(label, out["median_us"], out["p90_us"], out["peak_rss_mb"], out["runs"])
                 if time32:
-                    out32 = ort(threads, "feeds32.npz")
+                    out32 = ort(ort_threads, "feeds32.npz")
                     measured.batch32_median_us, measured.batch32_p90_us = out32["median_us"], out32["p90_us"]
             report.measurements.append(measured)
         if importlib.util.find_spec("tract") is not None:  # the other Rust engine, when installed
@@ -380,7 +385,7 @@ def write_chart(report: BenchResult, path: Path) -> bool:
     ax.barh([m.engine for m in timed], [m.median_us for m in timed], color="#4c72b0")
     ax.errorbar([m.p90_us for m in timed], range(len(timed)), fmt="|", color="black", label="p90")
     ax.invert_yaxis()
-    ax.set_xlabel("median latency per call (µs), batch %d" % report.batch)
+    ax.set_xlabel(f"median latency per call (µs), batch {report.batch}")
     ax.set_title(f"{Path(report.model).name} on {report.machine}", fontsize=9)
     ax.legend(loc="lower right")
     fig.tight_layout()

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from . import batching, codegen, limits, load, outputs, progress, passes, preflight, reference, toolchain
+from . import batching, codegen, limits, load, outputs, passes, preflight, progress, reference, toolchain
 from .errors import Onnx2rsError, UnsupportedError
 from .invariants import check_graph
 from .ir import Graph

@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import typer
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 class _Command(typer.core.TyperCommand):
     """A command whose usage line reads `onnx2rs build [OPTIONS] MODEL` (typer writes `{MODEL}`)."""
 
-    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:  # click's Context (typer vendors click)
         pieces = [self.options_metavar] if self.options_metavar else []
         for param in self.get_params(ctx):
             if param.param_type_name == "argument":
@@ -241,13 +241,17 @@ def bench(
                                                   help="Write the results as JSON.")] = None,
     png: Annotated[Path | None, typer.Option(metavar="FILE", help="Write a bar chart of median latencies.")] = None,
     threads: Annotated[bool, typer.Option(help="Also time the crate built with its `threads` feature.")] = True,
-    python: Annotated[bool, typer.Option("--python", metavar="", help="Also time the crate's Python module (its wheel built "
-                                         "as by `build --wheel`, installed in a fresh venv).")] = False,
+    python: Annotated[bool, typer.Option(
+        "--python", metavar="",
+        help="Also time the crate's Python module (its wheel built as by `build --wheel`, installed in a fresh venv).",
+    )] = False,
     rounds: Annotated[int, typer.Option(metavar="N", help="Then time the crate and ONNX Runtime (1 thread) in "
                                         "turn this many times, and report the median of the per-round ratios.")] = 0,
-    interleaved: Annotated[bool, typer.Option("--interleaved", metavar="", help="Also time the Python module and ONNX Runtime "
-                                              "(1 thread) call after call in one process (implies --python).")]
-    = False,
+    interleaved: Annotated[bool, typer.Option(
+        "--interleaved", metavar="",
+        help="Also time the Python module and ONNX Runtime (1 thread) call after call in one process "
+        "(implies --python).",
+    )] = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:

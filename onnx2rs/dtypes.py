@@ -101,7 +101,7 @@ def onnx_name(elem_type: int) -> str:
 def to_storage(array: np.ndarray) -> np.ndarray:
     """`array` as `.npy` and weights files hold it (narrow types as bits or values)."""
     dtype = from_numpy(array.dtype)
-    if dtype is None or dtype.native:
+    if dtype is None or dtype.storage is None:  # a native dtype is its own storage
         return array
     if dtype.is_float:
         return array.view(dtype.storage)

@@ -13,6 +13,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import onnx
+import onnx.inliner
 import onnx.version_converter
 from google.protobuf.message import DecodeError
 from onnx import numpy_helper
@@ -231,7 +232,7 @@ def _onnxsim_simplify():
     # import fail for onnxsim alone; the entry goes again, so a later `import sympy` works.
     blocked = "sympy" not in sys.modules
     if blocked:
-        sys.modules["sympy"] = None  # type: ignore[assignment]
+        sys.modules["sympy"] = None
     try:
         from onnxsim.onnx_simplifier import simplify as onnxsim_simplify
     finally:
@@ -521,7 +522,8 @@ def to_ir(model: onnx.ModelProto, phis: dict[str, int | None] | None = None) -> 
                 raise ModelError(_why_not_static(g, info.name)) from None
             if v is not None:
                 values[info.name] = v
-    nodes, taken = [], set()
+    nodes: list[Node] = []
+    taken: set[str] = set()
     for i, n in enumerate(g.node):
         if n.op_type == "Constant" and n.domain in ("", "ai.onnx"):
             initializers[n.output[0]] = _constant_value(n)
@@ -546,13 +548,13 @@ def to_ir(model: onnx.ModelProto, phis: dict[str, int | None] | None = None) -> 
     read = {v for n in nodes for v in n.inputs} | {o.name for o in model.graph.output}
     for node in nodes:
         # An output nobody reads may stay untyped (old Dropout masks): it is left out.
-        node.outputs = [v if v in read or v in values else "" for v in node.outputs]
-        for v in node.outputs:
-            if v and v not in values and v not in initializers:
-                raise ModelError(f"node {node.name!r}: output {v!r} has no inferred type or shape")
-        for v in node.inputs:
-            if v and v not in values and v not in initializers:
-                raise ModelError(f"node {node.name!r} reads {v!r}, which nothing defines")
+        node.outputs = [o if o in read or o in values else "" for o in node.outputs]
+        for o in node.outputs:
+            if o and o not in values and o not in initializers:
+                raise ModelError(f"node {node.name!r}: output {o!r} has no inferred type or shape")
+        for o in node.inputs:
+            if o and o not in values and o not in initializers:
+                raise ModelError(f"node {node.name!r} reads {o!r}, which nothing defines")
     graph = Graph(
         name=g.name or "model",
         nodes=nodes,

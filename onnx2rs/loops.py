@@ -121,9 +121,9 @@ class _Flattener:
         if before is None:
             raise self.refuse(f"its carried value {initial!r} has no static shape")
         declared = [d for d in (_dims(inside), _dims(result)) if d is not None]
-        produced = next((i for i in self.body.value_info if i.name == result.name), None)
-        if _dims(produced) is not None:
-            declared.append(_dims(produced))
+        produced = _dims(next((i for i in self.body.value_info if i.name == result.name), None))
+        if produced is not None:
+            declared.append(produced)
         if any(d != before for d in declared):
             shapes = sorted({str(list(d)) for d in [before, *declared]})
             raise self.refuse(f"its carried value {initial!r} changes shape from step to step "

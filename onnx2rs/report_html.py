@@ -27,7 +27,8 @@ def _gantt(a: Analysis) -> str:
     sx = (width - left - 10) / (steps + 1)
     total = max(sum(a.arenas.values()), 1)
     sy = 300 / total
-    base, y = {}, top
+    base: dict[str, float] = {}
+    y: float = top
     for dtype, size in sorted(a.arenas.items()):
         base[dtype] = y
         y += max(size * sy, 12) + band_gap
@@ -49,7 +50,8 @@ def _gantt(a: Analysis) -> str:
         color = "#999" if s.inplace else _color(s.op)
         title = html.escape(f"{s.output} ({s.op}, steps {s.step}-{s.last_use}, {s.bytes} B at {s.arena}+{s.offset})")
         parts.append(f'<rect class="tensor" x="{x:.1f}" y="{y0:.1f}" width="{w:.1f}" height="{h:.1f}" '
-                     f'fill="{color}" fill-opacity="0.8" stroke="#333" stroke-width="0.5"><title>{title}</title></rect>')
+                     f'fill="{color}" fill-opacity="0.8" stroke="#333" stroke-width="0.5">'
+                     f'<title>{title}</title></rect>')
     parts.append(f'<text x="{left}" y="{height - 4:.0f}" font-size="12">step → (0 to {steps - 1})</text>')
     parts.append("</svg>")
     return "\n".join(parts)

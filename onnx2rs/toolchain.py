@@ -241,8 +241,8 @@ def _wheel_source(crate_dir: Path, target: Path) -> Path:
         n for n in names if Path(folder) == crate_dir and n in ("target", "dist", "runtime")])
     manifest = copy / "Cargo.toml"
     text = manifest.read_text()
-    pointed = re.sub(r'(onnx2rs-runtime\s*=\s*\{\s*path\s*=\s*)"runtime"', lambda m: m.group(1) + json.dumps(str(runtime)),
-                     text, count=1)
+    pointed = re.sub(r'(onnx2rs-runtime\s*=\s*\{\s*path\s*=\s*)"runtime"',
+                     lambda m: m.group(1) + json.dumps(str(runtime)), text, count=1)
     if pointed == text:
         raise ToolchainError(f"{manifest}: no vendored onnx2rs-runtime dependency to share")
     manifest.write_text(pointed)

@@ -196,8 +196,9 @@ def _unroll_scan(graph: onnx.GraphProto, scan: onnx.NodeProto, opset: int,
     k = len(body.output) - n
     nested = any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
                  for node in body.node for a in node.attribute)
-    dims = [static.get(x) for x in scan.input[n:]]
-    if opset < 9 or nested or m < 1 or any(d is None for d in dims):
+    known = [static.get(x) for x in scan.input[n:]]
+    dims = [d for d in known if d is not None]
+    if opset < 9 or nested or m < 1 or len(dims) != len(known):
         return None
     in_axes = [a % len(d) for a, d in zip(_attr(scan, "scan_input_axes", [0] * m), dims, strict=True)]
     in_dirs = list(_attr(scan, "scan_input_directions", [0] * m))
@@ -210,7 +211,7 @@ def _unroll_scan(graph: onnx.GraphProto, scan: onnx.NodeProto, opset: int,
                  for o in body.output[n:]]
     if any(a < 0 and r is None for a, r in zip(out_axes, out_ranks, strict=True)):
         return None
-    carried, parts = list(scan.input[:n]), []
+    carried, parts = list(scan.input[:n]), list[list[str]]()
     for step in range(steps):
         rename = {i.name: c for i, c in zip(body.input[:n], carried, strict=True)}
         for i, (x, axis, reverse) in enumerate(zip(scan.input[n:], in_axes, in_dirs, strict=True)):

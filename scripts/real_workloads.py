@@ -77,8 +77,8 @@ def _yolo(folder: Path) -> Path:
             super().__init__()
             self.hidden = c_out // 2
             self.cv1 = ConvBN(c_in, 2 * self.hidden, 1)
-            self.blocks = nn.ModuleList(nn.Sequential(ConvBN(self.hidden, self.hidden), ConvBN(self.hidden, self.hidden))
-                                        for _ in range(n))
+            self.blocks = nn.ModuleList(
+                nn.Sequential(ConvBN(self.hidden, self.hidden), ConvBN(self.hidden, self.hidden)) for _ in range(n))
             self.cv2 = ConvBN((2 + n) * self.hidden, c_out, 1)
 
         def forward(self, x):

@@ -285,8 +285,9 @@ def test_a_terminated_bench_leaves_no_temporary_folders(tmp_path: Path) -> None:
 def test_messages_keep_brackets_as_written(capsys) -> None:
     from onnx2rs import ui
 
-    ui.error("install it: pip install 'onnx2rs[tf]' (see [red]x[/red].onnx and [/x])")
-    assert capsys.readouterr().err.strip() == "error: install it: pip install 'onnx2rs[tf]' (see [red]x[/red].onnx and [/x])"
+    message = "install it: pip install 'onnx2rs[tf]' (see [red]x[/red].onnx and [/x])"
+    ui.error(message)
+    assert capsys.readouterr().err.strip() == f"error: {message}"
 
 
 def test_a_refused_build_makes_none_of_its_output_folders(tmp_path: Path) -> None:

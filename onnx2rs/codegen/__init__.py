@@ -121,7 +121,9 @@ def _lower(graph: Graph, node: Node, renderer: Renderer, arena: _Arena, decision
     out = graph.value(node.outputs[0])
     view = node.outputs[0] in arena.memory.views
     inplace_input = decision.input if decision is not None and decision.inplace else None
-    bindings, split_names, split_ranges = {}, [], []
+    bindings: dict[str, str] = {}
+    split_names: list[str] = []
+    split_ranges: list[str] = []
     flats = {} if view else {"": "out"}  # "" is the output
     for name in dict.fromkeys(v for v in node.inputs if v):
         if name in graph.inputs or graph.is_constant(name):
@@ -265,7 +267,7 @@ def emit_crate(
         step["opens"] = bool(step["guard"]) and (before is None or before["guard"] != step["guard"])
         step["closes"] = bool(step["guard"]) and (after is None or after["guard"] != step["guard"])
 
-    outputs = []
+    outputs: list[dict[str, Any]] = []
     for i, name in enumerate(graph.outputs):
         desc = _describe(graph.value(name), renderer)
         if graph.is_constant(name):

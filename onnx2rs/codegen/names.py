@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 
-RUST_KEYWORDS = frozenset(
-    """as async await break const continue crate dyn else enum extern false fn for gen if impl in
-    let loop match mod move mut pub ref return self static struct super trait true type union
-    unsafe use where while abstract become box do final macro override priv try typeof unsized
-    virtual yield""".split()
-)
+RUST_KEYWORDS = frozenset([
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
+    "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod", "move",
+    "mut", "pub", "ref", "return", "self", "static", "struct", "super", "trait", "true",
+    "type", "union", "unsafe", "use", "where", "while", "abstract", "become", "box", "do",
+    "final", "macro", "override", "priv", "try", "typeof", "unsized", "virtual", "yield"
+])
 # Names the generated code itself uses in the same scope.
 RESERVED = frozenset({"ops", "ok", "err", "some", "none", "result", "weights", "model", "main"})
 MAX_LEN = 48

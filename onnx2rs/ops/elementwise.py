@@ -45,12 +45,13 @@ def lower_binary(ctx: Lowering) -> Call:
     arithmetic on equal shapes in the arena takes the flat form (`ops::binary_flat_into`)."""
     op = ctx.node.op_type
     same = tuple(ctx.input(0).shape) == tuple(ctx.input(1).shape) == tuple(ctx.output().shape)
-    if op in _FLAT and same and ctx.flat_out():
+    out, a, b = ctx.flat_out(), ctx.flat(0), ctx.flat(1)
+    if op in _FLAT and same and out:
         variant = f"ops::Binary::{op}"
-        if ctx.inplace and ctx.flat(1):
-            return ctx.call("binary_flat_inplace", ctx.flat_out(), ctx.flat(1), variant)
-        if not ctx.inplace and ctx.flat(0) and ctx.flat(1):
-            return ctx.call("binary_flat_into", ctx.flat(0), ctx.flat(1), ctx.flat_out(), variant)
+        if ctx.inplace and b:
+            return ctx.call("binary_flat_inplace", out, b, variant)
+        if not ctx.inplace and a and b:
+            return ctx.call("binary_flat_into", a, b, out, variant)
     if ctx.inplace:
         return ctx.call(f"{_BINARY[op]}_inplace", ctx.out(), ctx.arg(1))
     return ctx.call(f"{_BINARY[op]}_into", ctx.arg(0), ctx.arg(1), ctx.out())
@@ -122,8 +123,10 @@ UNARY: dict[str, Variant] = {
 def lower_unary(ctx: Lowering) -> Call:
     """`ops::unary_into(x, out, ops::Unary::<Op> {..})`, or `ops::unary_flat_inplace(out, ..)`."""
     variant = UNARY[ctx.node.op_type](ctx.node.attrs)
-    if ctx.inplace:  # always a single output, so always a flat slice
-        return ctx.call("unary_flat_inplace", ctx.flat_out(), variant, fallible=False)
+    if ctx.inplace:
+        out = ctx.flat_out()
+        assert out is not None, "an in-place node has one output: an arena slice"
+        return ctx.call("unary_flat_inplace", out, variant, fallible=False)
     return ctx.call("unary_into", ctx.arg(0), ctx.out(), variant)
 
 
@@ -197,8 +200,9 @@ def lower_clip(ctx: Lowering) -> Call:
         lo, hi = known
         bounds = (ctx.literal(lowest if lo is None else lo, dtype), ctx.literal(highest if hi is None else hi, dtype))
     else:
-        bounds = tuple(f"ops::scalar(&{ctx.arg(i)})?" if ctx.has_input(i) else ctx.literal(limit, dtype)
-                       for i, limit in ((1, lowest), (2, highest)))
+        low, high = (f"ops::scalar(&{ctx.arg(i)})?" if ctx.has_input(i) else ctx.literal(limit, dtype)
+                     for i, limit in ((1, lowest), (2, highest)))
+        bounds = (low, high)
     if ctx.inplace:
         return ctx.call("clip_inplace", ctx.out(), *bounds, fallible=False)
     return ctx.call("clip_into", ctx.arg(0), ctx.out(), *bounds)

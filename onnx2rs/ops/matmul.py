@@ -75,8 +75,9 @@ def einsum_labels(node: Node, graph: Graph) -> tuple[list[list[int]], list[int],
         extra = (rank - len(head) - len(tail)) if rank is not None else ellipsis_rank
         return [*head, *ell[ellipsis_rank - extra:], *tail]
 
-    inputs = [expand(t, len(s)) for t, s in zip(terms, shapes, strict=True)]
-    if any(i is None or len(i) != len(s) for i, s in zip(inputs, shapes, strict=True)):
+    expanded = [expand(t, len(s)) for t, s in zip(terms, shapes, strict=True)]
+    inputs = [i for i, s in zip(expanded, shapes, strict=True) if i is not None and len(i) == len(s)]
+    if len(inputs) != len(expanded):
         return "equation does not match the input ranks"
     if arrow:
         output = expand(rhs, None)

@@ -38,7 +38,10 @@ def lower_batch_norm(ctx: Lowering) -> Call:
 @register("Softmax", dtypes=frozenset({F32}), inplace=True, attrs=("axis",))
 def lower_softmax(ctx: Lowering) -> Call:
     """`ops::softmax_into(x, axis, out)` or `_inplace(out, axis)`; `softmax_flattened_*` before opset 13."""
-    fn, axis = ("softmax", ctx.attr("axis", -1)) if ctx.graph.opset >= 13 else ("softmax_flattened", ctx.attr("axis", 1))
+    if ctx.graph.opset >= 13:
+        fn, axis = "softmax", ctx.attr("axis", -1)
+    else:
+        fn, axis = "softmax_flattened", ctx.attr("axis", 1)
     if ctx.inplace:
         return ctx.call(f"{fn}_inplace", ctx.out(), str(int(axis)))
     return ctx.call(f"{fn}_into", ctx.arg(0), str(int(axis)), ctx.out())

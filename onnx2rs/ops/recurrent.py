@@ -76,8 +76,9 @@ def lower_recurrent(ctx: Lowering) -> Call:
     hidden = int(ctx.attr("hidden_size") or ctx.input(2).shape[-1])
     batch_first = bool(ctx.attr("layout", 0))
     batch = ctx.input(0).shape[0 if batch_first else 1]
+    linear_before_reset = str(bool(ctx.attr("linear_before_reset", 0))).lower()
     cell = {"RNN": "ops::Cell::Rnn", "LSTM": "ops::Cell::Lstm",
-            "GRU": f"ops::Cell::Gru {{ linear_before_reset: {str(bool(ctx.attr('linear_before_reset', 0))).lower()} }}"}[op]
+            "GRU": f"ops::Cell::Gru {{ linear_before_reset: {linear_before_reset} }}"}[op]
     gates = {"RNN": 1, "GRU": 3, "LSTM": 4}[op]
     clip = ctx.attr("clip")
     lstm = op == "LSTM"

@@ -277,7 +277,7 @@ def lower_cast(ctx: Lowering) -> Call:
 
 
 def _check_bit_cast(node: Node, graph: Graph) -> str | None:
-    to = BY_ONNX.get(node.attrs.get("to"))
+    to = BY_ONNX.get(int(node.attrs.get("to", -1)))
     if to is None:
         return f"bit cast to element type {node.attrs.get('to')}"
     if to.numpy.itemsize != graph.value(node.inputs[0]).dtype.numpy.itemsize:
@@ -360,7 +360,7 @@ def resize_scales(node: Node, graph: Graph) -> list[float] | None:
     if policy == "stretch":
         return ratios
     # One scale for every resized axis, from the `sizes` the model asked for.
-    sizes = [float(v) for v in np.asarray(graph.initializers[node.input(3)]).reshape(-1)]
+    sizes = [float(v) for v in np.asarray(graph.initializers[node.input(3) or ""]).reshape(-1)]
     axes = _resize_axes(node, rank)
     pick = min if policy == "not_larger" else max
     scale = pick(size / x.shape[a] for a, size in zip(axes, sizes, strict=True))
@@ -384,8 +384,8 @@ def _check_resize(node: Node, graph: Graph) -> str | None:
         return "tf_crop_and_resize without a roi"
     if attrs.get("nearest_mode", "round_prefer_floor") not in _RESIZE_NEAREST:
         return f"nearest_mode {attrs.get('nearest_mode')!r}"
-    if attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch" and not (
-            node.input(3) and graph.is_constant(node.input(3))):
+    sizes = node.input(3)
+    if attrs.get("keep_aspect_ratio_policy", "stretch") != "stretch" and not (sizes and graph.is_constant(sizes)):
         return "keep_aspect_ratio_policy with run-time sizes"
     if len(graph.value(node.inputs[0]).shape) > 8 or not graph.value(node.inputs[0]).size:
         return "rank > 8 or an empty input"

@@ -77,4 +77,5 @@ def analyse(graph: Graph) -> tuple[dict[str, Interval], dict[str, InplaceDecisio
     return live, inplace, plan_memory(graph, live, inplace, views)
 
 
-__all__ = ["PIPELINE", "REWRITTEN", "InplaceDecision", "Interval", "MemoryPlan", "PassReport", "View", "analyse", "run_passes"]
+__all__ = ["PIPELINE", "REWRITTEN", "InplaceDecision", "Interval", "MemoryPlan", "PassReport", "View", "analyse",
+           "run_passes"]

@@ -27,7 +27,8 @@ REMOVES = frozenset({"Split", "DepthToSpace", "SpaceToDepth"})
 
 
 def _split_sizes(graph: Graph, node: Node) -> list[int] | None:
-    axis_len = graph.value(node.inputs[0]).shape[int(node.attrs.get("axis", 0)) % len(graph.value(node.inputs[0]).shape)]
+    shape = graph.value(node.inputs[0]).shape
+    axis_len = shape[int(node.attrs.get("axis", 0)) % len(shape)]
     outputs = [o for o in node.outputs]
     if graph.opset >= 13 and node.input(1):
         if not graph.is_constant(node.inputs[1]):

@@ -94,7 +94,9 @@ def fuse_conv_batchnorm(graph: Graph) -> bool:
     for bn in [n for n in graph.nodes if n.op_type == "BatchNormalization"]:
         conv = graph.producer(bn.inputs[0])
         params = _constants(graph, bn, range(1, 5))
-        if conv is None or conv.op_type not in ("Conv", "ConvTranspose") or params is None or conv.activation is not None:
+        if conv is None or conv.op_type not in ("Conv", "ConvTranspose"):
+            continue
+        if params is None or conv.activation is not None:
             continue
         if not _sole_reader(graph, bn.inputs[0], bn) or len([o for o in bn.outputs if o]) != 1:
             continue
@@ -266,7 +268,8 @@ def _plain_pool_window(graph: Graph, pool: Node) -> tuple[int, ...] | None:
     n = len(kernel)
     if not kernel or min(kernel) < 1 or [int(s) for s in pool.attrs.get("strides", [1] * n)] != kernel:
         return None
-    if any(int(p) for p in pool.attrs.get("pads", [])) or pool.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+    padded = any(int(p) for p in pool.attrs.get("pads", []))
+    if padded or pool.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
         return None
     if any(int(d) != 1 for d in pool.attrs.get("dilations", [])) or int(pool.attrs.get("ceil_mode", 0)):
         return None

@@ -3,8 +3,8 @@
 Consumes `liveness` and `inplace`; changes nothing in the graph. There is one
 arena per element type (generated code holds a `Vec<f32>`, a `Vec<i64>`, ...,
 so no bytes are ever reinterpreted). In-place outputs share their input's
-buffer; views lie inside their root's buffer, at their offset. Within an arena, buffers are placed greedily by size, largest first,
-each in the smallest gap that no buffer live at the same time occupies (best
+buffer; views lie inside their root's buffer, at their offset. Within an arena, buffers
+are placed greedily by size, largest first, each in the smallest gap that no buffer live at the same time occupies (best
 fit, as TFLite's and ONNX Runtime's planners do). Offsets and sizes are
 multiples of ALIGNMENT bytes, so SIMD loads are aligned (a view may start anywhere).
 Guarantee: two buffers of one arena whose lifetimes overlap never overlap in memory.

@@ -166,7 +166,9 @@ def recompose(graph: Graph) -> bool:
                 changed = True
                 continue
             mul = _producer(graph, inner, node, "Mul")
-            for x, other in ([mul.inputs, mul.inputs[::-1]] if mul is not None and len(mul.inputs) == 2 else []):
+            if mul is None or len(mul.inputs) != 2:
+                continue
+            for x, other in (mul.inputs, mul.inputs[::-1]):
                 found = _relu6_of_shift(graph, other, mul)
                 if found is not None and found[0] == x:
                     _replace(graph, [*found[1], mul], node, "HardSwish", x, {})

@@ -13,6 +13,7 @@ import pytest
 
 from onnx2rs import compile_model, toolchain
 from onnx2rs.verify import run_cli
+
 from ..helpers import assert_crate_tests_pass
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,6 +13,7 @@ import pytest
 
 from onnx2rs import CompileOptions, compile_model, toolchain
 from onnx2rs.verify import verify
+
 from ..helpers import assert_crate_tests_pass
 
 ROOT = Path(__file__).resolve().parents[2]

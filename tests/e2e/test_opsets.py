@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import helper
+
 from onnx2rs import CompileOptions, compile_model
 from onnx2rs.reference import ONNX_EVALUATOR, ONNXRUNTIME, ort_compatible
 from onnx2rs.verify import verify

@@ -27,7 +27,8 @@ import numpy as np
 import charcnn_py as module
 model = module.Model()
 x = np.load(sys.argv[1])
-out = {"predict": model.predict(x).tolist(), "run": model.run({model.input_names[0]: x})[model.output_names[0]].tolist()}
+out = {"predict": model.predict(x).tolist(),
+       "run": model.run({model.input_names[0]: x})[model.output_names[0]].tolist()}
 errors = []
 # A wrong length (the batch may be any size: Keras declares it None), then a wrong dtype.
 for bad in (np.zeros((1, x.shape[1] + 1), x.dtype), x.astype(np.float64)):

@@ -18,6 +18,7 @@ import pytest
 from onnx2rs import from_torch, toolchain
 from onnx2rs.analyze import analyze
 from onnx2rs.verify import run_cli
+
 from ..helpers import assert_crate_tests_pass
 
 torch = pytest.importorskip("torch")

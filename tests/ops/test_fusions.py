@@ -113,8 +113,9 @@ def test_residual_adds_fuse_into_the_conv_before_it() -> None:
         helper.make_node("Conv", ["x", "same_w"], ["g"], name="same", pads=[1, 1, 1, 1]),
         helper.make_node("Add", ["g", "x"], ["z"], name="add4"),
     ]
-    weights = {"stem_w": f(6, 3, 3, 3), "stem_b": f(6), "inner_w": f(4, 6, 3, 3), "pw_w": f(6, 4, 1, 1), "main_w": f(6, 6, 3, 3),
-               "main_b": f(6), "short_w": f(6, 6, 1, 1), "dw_w": f(6, 1, 3, 3), "same_w": f(3, 3, 3, 3)}
+    weights = {"stem_w": f(6, 3, 3, 3), "stem_b": f(6), "inner_w": f(4, 6, 3, 3), "pw_w": f(6, 4, 1, 1),
+               "main_w": f(6, 6, 3, 3), "main_b": f(6), "short_w": f(6, 6, 1, 1), "dw_w": f(6, 1, 3, 3),
+               "same_w": f(3, 3, 3, 3)}
     feeds = {"x": 3 * f(1, 3, 10, 9)}
     model = make_model(nodes, feeds, ["y", "z"], weights)
     source = assert_matches_onnxruntime(model, feeds, tolerance=1e-5)

@@ -89,4 +89,5 @@ def test_every_cast_matches_ml_dtypes(ours_and_expected: list) -> None:
         a, b = ours.astype(np.float64), expected.astype(np.float64)
         same = (a == b) | (np.isnan(a) & np.isnan(b))
         bad = np.flatnonzero(~same)
-        assert bad.size == 0, f"{name}: {bad.size} values differ, first at {bad[:5]}: ours {a[bad[:5]]}, ml_dtypes {b[bad[:5]]}"
+        first = bad[:5]
+        assert bad.size == 0, f"{name}: {bad.size} differ, first at {first}: ours {a[first]}, ml_dtypes {b[first]}"

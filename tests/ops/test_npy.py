@@ -57,7 +57,8 @@ def test_files_numpy_writes_read_back_and_rewritten_as_numpy_reads_them(tmp_path
                     np.lib.format.write_array(f, x, version=version)
             cases.append((dtype, x, source, tmp_path / f"{len(cases)}.out.npy"))
     answers = _copy([f"{d} {s} {o}" for d, _, s, o in cases])
-    assert answers == ["ok"] * len(cases), [(d, x.shape, a) for (d, x, _, _), a in zip(cases, answers) if a != "ok"]
+    failed = [(d, x.shape, a) for (d, x, _, _), a in zip(cases, answers, strict=True) if a != "ok"]
+    assert answers == ["ok"] * len(cases), failed
     for dtype, x, _, out in cases:
         back = np.load(out)
         assert back.dtype == np.dtype(NUMPY[dtype]) and back.shape == x.shape, (dtype, x.shape, back.dtype)

@@ -6,7 +6,6 @@ crate build per opset rather than one per case.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from onnx import helper

@@ -36,7 +36,8 @@ def test_space_depth_match_onnxruntime(op: str, attrs: dict) -> None:
     assert "ops::transpose_into(" in source
 
 
-@pytest.mark.parametrize(("shape", "perm"), [((1, 5, 1, 3, 4), (3, 1, 2, 0, 4)), ((2, 3, 1, 2, 2, 3), (0, 3, 4, 1, 5, 2)),
+@pytest.mark.parametrize(("shape", "perm"), [((1, 5, 1, 3, 4), (3, 1, 2, 0, 4)),
+                                             ((2, 3, 1, 2, 2, 3), (0, 3, 4, 1, 5, 2)),
                                              ((1, 2, 3, 4, 1), (0, 4, 1, 2, 3))])
 def test_high_rank_transpose_is_compacted(shape: tuple, perm: tuple) -> None:
     """Rank > 4 transposes run as rank <= 4 ones between aliasing reshapes (allocation-free)."""

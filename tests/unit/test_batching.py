@@ -48,5 +48,6 @@ def test_reshape_that_interleaves_samples_mixes_them() -> None:
 
 
 def test_reduction_over_the_batch_mixes_samples() -> None:
-    nodes = [helper.make_node("ReduceSum", ["x", "axes"], ["s"], keepdims=1), helper.make_node("Sub", ["x", "s"], ["y"])]
+    nodes = [helper.make_node("ReduceSum", ["x", "axes"], ["s"], keepdims=1),
+             helper.make_node("Sub", ["x", "s"], ["y"])]
     assert "ReduceSum" in separable(*_graphs(nodes, (3,), {"axes": np.array([0], np.int64)}))

@@ -138,7 +138,8 @@ def test_activation_fuses_into_conv_and_gemm_only_when_sole_reader() -> None:
     g = Graph("g", [Node("gemm", "Gemm", ["x", "w"], ["h"]), Node("clip", "Clip", ["h", "lo", "hi"], ["y"]),
                     Node("conv", "Conv", ["x4", "k"], ["c"]), Node("relu", "Relu", ["c"], ["r"]),
                     Node("tanh", "Tanh", ["c"], ["t"])],
-              {**{k: Value(k, F32, (2, 2)) for k in "xhy"}, **{k: Value(k, F32, (1, 1, 2, 2)) for k in ["x4", "c", "r", "t"]}},
+              {**{k: Value(k, F32, (2, 2)) for k in "xhy"},
+               **{k: Value(k, F32, (1, 1, 2, 2)) for k in ["x4", "c", "r", "t"]}},
               {"w": f32(2, 2), "lo": np.float32(0), "hi": np.float32(6), "k": f32(1, 1, 1, 1)},
               ["x", "x4"], ["y", "r", "t"], opset=17)
     assert fuse_activation(g)
@@ -172,7 +173,8 @@ def test_fuse_conv_affine_needs_per_channel_constants_and_a_sole_reader() -> Non
         values = {"x": Value("x", F32, (1, 2, 5)), "c": Value("c", F32, (1, 4, 5)), "y": Value("y", F32, (1, 4, 5))}
         return Graph("g", nodes, values, {"w": w, "k": constant}, ["x"], outputs, opset=17)
 
-    for constant, folds in [(f32(4, 1), True), (np.array(2.0, np.float32), True), (f32(5), False), (f32(1, 4, 5), False)]:
+    cases = [(f32(4, 1), True), (np.array(2.0, np.float32), True), (f32(5), False), (f32(1, 4, 5), False)]
+    for constant, folds in cases:
         g = graph(constant, ["y"])
         assert fuse_conv_affine(g) == folds, constant.shape
         if folds:
