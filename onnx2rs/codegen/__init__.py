@@ -124,6 +124,7 @@ def _lower(graph: Graph, node: Node, renderer: Renderer, arena: _Arena, decision
     bindings: dict[str, str] = {}
     split_names: list[str] = []
     split_ranges: list[str] = []
+    holds = [] if view else [("out", node.outputs[0], inplace_input or "")]  # (binding, value, overwritten)
     flats = {} if view else {"": "out"}  # "" is the output
     for name in dict.fromkeys(v for v in node.inputs if v):
         if name in graph.inputs or graph.is_constant(name):
@@ -135,6 +136,7 @@ def _lower(graph: Graph, node: Node, renderer: Renderer, arena: _Arena, decision
             split_ranges.append("({}, {})".format(*arena.bounds(name)))
             bindings[name] = f"arena::view({split_names[-1]}, {_dims(graph.value(name).shape)})?"
             flats[name] = split_names[-1]
+            holds.append((split_names[-1], name, ""))
         else:
             bindings[name] = arena.view(name)
     ctx = Lowering(graph, node, renderer, bindings, [f"arena::view_mut(out, {_dims(out.shape)})?"],
@@ -150,6 +152,7 @@ def _lower(graph: Graph, node: Node, renderer: Renderer, arena: _Arena, decision
         "out": arena.range(node.outputs[0]),
         "split_names": split_names,
         "split_ranges": split_ranges,
+        "holds": holds,  # which value each arena slice bound here holds, for the reader
         "borrows": [],
         "frees": [],  # graph inputs read here for the last time
     }
@@ -190,6 +193,7 @@ def _lower_multi(graph: Graph, node: Node, renderer: Renderer, arena: _Arena):
         outs.setdefault(v.dtype.name, []).append((f"out{i}", "({}, {})".format(*arena.bounds(name))))
         out_views.append(f"arena::view_mut(out{i}, {_dims(v.shape)})?")
     bindings = {}
+    holds = [(f"out{i}", name, "") for i, name in enumerate(node.outputs) if name]
     for name in dict.fromkeys(v for v in node.inputs if v):
         v = graph.value(name)
         if name in graph.inputs or graph.is_constant(name):
@@ -197,6 +201,7 @@ def _lower_multi(graph: Graph, node: Node, renderer: Renderer, arena: _Arena):
         elif v.dtype.name in outs:
             group = ins.setdefault(v.dtype.name, [])
             group.append((f"in_{v.dtype.name}{len(group)}", "({}, {})".format(*arena.bounds(name))))
+            holds.append((group[-1][0], name, ""))
             bindings[name] = f"arena::view({group[-1][0]}, {_dims(v.shape)})?"
         else:
             bindings[name] = arena.view(name)
@@ -210,7 +215,7 @@ def _lower_multi(graph: Graph, node: Node, renderer: Renderer, arena: _Arena):
     ctx = Lowering(graph, node, renderer, bindings, out_views, False)
     call = lookup(node.op_type, node.domain).lower(ctx)  # type: ignore[union-attr]
     step = {"op_type": node.op_type, "name": node.name, "expr": call.expr, "fallible": call.fallible, "view": False,
-            "borrows": borrows, "split_names": [], "split_ranges": [], "frees": []}
+            "borrows": borrows, "split_names": [], "split_ranges": [], "frees": [], "holds": holds}
     return step, ctx
 
 
