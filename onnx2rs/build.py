@@ -1,6 +1,6 @@
 """The compiler driver: load -> IR -> passes -> preflight -> emit, written atomically.
 
-    load.load          read, check, fix shapes, simplify, lift into the IR
+    frontend.load      read, check, fix shapes, simplify, rewrite control flow, lift into the IR
     passes.PIPELINE    sanitize, dead nodes (see passes/__init__.py)
     preflight          every unsupported op listed at once, before any file is written
     passes.analyse     liveness -> in-place decisions -> memory plan (arena offsets)
@@ -14,6 +14,7 @@ everything succeeded, so a failed build leaves nothing behind.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import logging
 import shutil
 from dataclasses import dataclass, field
@@ -22,12 +23,23 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from . import batching, codegen, limits, load, outputs, passes, preflight, progress, reference, toolchain
+from . import codegen, limits, outputs, passes, preflight, progress, reference, toolchain
 from .errors import Onnx2rsError, UnsupportedError
+from .frontend import load
 from .invariants import check_graph
 from .ir import Graph
+from .passes import batching
 
 log = logging.getLogger(__name__)
+
+# Op types that never reach code generation, and the steps that remove them: the front end's
+# control-flow rewrites and the passes, each declaring its own `REMOVES`.
+# (By module path: the passes package exports each pass function under its module's name.)
+REWRITTEN: dict[str, tuple[str, ...]] = {}
+for _path in ("frontend.branches", "frontend.unroll", "frontend.loops", "passes.sanitize", "passes.decompose",
+              "passes.constant_fold"):
+    for _op in sorted(importlib.import_module(f".{_path}", __package__).REMOVES):
+        REWRITTEN[_op] = (*REWRITTEN.get(_op, ()), _path.rsplit(".", 1)[-1])
 
 
 @dataclass
@@ -70,7 +82,7 @@ def lower_model(
 ) -> tuple[onnx.ModelProto, Graph, list[passes.PassReport]]:
     """Load a model and run the pipeline; raises before anything is written."""
     with progress.step("loading and simplifying the model"):
-        model, graph = load.load(source, options.input_shapes, options.trust_code)
+        model, graph = load.load(source, options.input_shapes, options.trust_code, rewritten=REWRITTEN)
     with progress.step("running the passes"):
         check_graph(graph)
         reports = passes.run_passes(graph, passes.PIPELINE, check=check_graph)
@@ -184,7 +196,7 @@ def from_torch(
     The module is exported with `torch.onnx.export` (dynamo) at the shapes of
     `example_inputs`, then goes through the same pipeline as an ONNX file.
     """
-    from .frontends import pytorch
+    from .frontend.frameworks import pytorch
 
     options = options or CompileOptions()
     if options.name is None:

@@ -19,8 +19,8 @@ from .build import CompileOptions, compile_model
 from .errors import Onnx2rsError
 
 if TYPE_CHECKING:
-    from .analyze import Analysis
-    from .bench import BenchResult
+    from .tools.analyze import Analysis
+    from .tools.bench import BenchResult
 
 class _Command(typer.core.TyperCommand):
     """A command whose usage line reads `onnx2rs build [OPTIONS] MODEL` (typer writes `{MODEL}`)."""
@@ -168,7 +168,7 @@ def convert(
 ) -> None:
     """Write the ONNX model onnx2rs compiles from MODEL (before simplification)."""
     from . import progress
-    from .load import read_model
+    from .frontend.load import read_model
 
     ui.configure(quiet, verbose)
     try:
@@ -195,7 +195,7 @@ def verify(
 
     Exit code 0 if every output is within the tolerance, 1 if not, 2 on an error.
     """
-    from .verify import verify as run_verify
+    from .tools.verify import verify as run_verify
 
     ui.configure(quiet, verbose)
     try:
@@ -256,8 +256,8 @@ def bench(
     verbose: VerboseOpt = False,
 ) -> None:
     """Measure MODEL's crate against ONNX Runtime (and TensorFlow): latency and peak memory."""
-    from .bench import bench as run_bench
-    from .bench import write_chart
+    from .tools.bench import bench as run_bench
+    from .tools.bench import write_chart
 
     ui.configure(quiet, verbose)
     try:
@@ -316,8 +316,8 @@ def analyze(
     """Show the schedule, liveness, in-place decisions and the memory plan of MODEL."""
     import json
 
-    from .analyze import analyze as run_analyze
-    from .report_html import render_html
+    from .tools.analyze import analyze as run_analyze
+    from .tools.report_html import render_html
 
     ui.configure(quiet, verbose)
     try:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from onnx2rs.bench import BenchResult, bench  # noqa: E402
 from onnx2rs.errors import ToolchainError  # noqa: E402
+from onnx2rs.tools.bench import BenchResult, bench  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ["charcnn", "mlp", "conv2d_image", "mobilenet_style", "transformer_encoder", "word_bilstm", "stacked_gru"]

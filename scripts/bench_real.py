@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from onnx2rs import CompileOptions
-from onnx2rs.bench import BenchResult, bench
+from onnx2rs.tools.bench import BenchResult, bench
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from real_workloads import WORKLOADS  # noqa: E402

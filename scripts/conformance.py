@@ -12,8 +12,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from onnx2rs import conformance
-from onnx2rs.opsdoc import supported_op_types
+from onnx2rs.tools import conformance
+from onnx2rs.tools.opsdoc import supported_op_types
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,7 +25,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "conformance.md")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("onnx2rs.load").setLevel(logging.ERROR)
+    logging.getLogger("onnx2rs.frontend.load").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
     cases = conformance.collect(pattern=args.pattern)
     report = conformance.run(cases)

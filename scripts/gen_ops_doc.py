@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from onnx2rs.opsdoc import ops_markdown
+from onnx2rs.tools.opsdoc import ops_markdown
 
 if __name__ == "__main__":
     target = Path(__file__).resolve().parent.parent / "docs" / "ops.md"

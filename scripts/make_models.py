@@ -20,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 from tensorflow import keras  # noqa: E402
 
-from onnx2rs.frontends.tfkeras import export_keras  # noqa: E402
+from onnx2rs.frontend.frameworks.tfkeras import export_keras  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 # onnxruntime 1.31 refuses IR versions above 13, and onnx 1.23 writes 14 by default.

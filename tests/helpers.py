@@ -16,7 +16,7 @@ from onnx import helper
 
 from onnx2rs import CompileOptions, compile_model, toolchain
 from onnx2rs.reference import run_onnxruntime
-from onnx2rs.verify import graph_output_dtypes, run_cli
+from onnx2rs.tools.verify import graph_output_dtypes, run_cli
 
 IR_VERSION = 8  # onnxruntime 1.31 refuses IR > 13; onnx 1.23 writes 14 by default
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from onnx2rs.bench import bench, write_chart
+from onnx2rs.tools.bench import bench, write_chart
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.cargo
@@ -76,8 +76,8 @@ def test_model_flops_counts_every_multiply_add() -> None:
     or padding, for a strided, grouped Conv; m*k*n for a Gemm."""
     from onnx import helper
 
-    from onnx2rs.bench import model_flops
     from onnx2rs.build import CompileOptions, lower_model
+    from onnx2rs.tools.bench import model_flops
 
     from .helpers import make_model
 

@@ -9,8 +9,8 @@ import warnings
 
 import pytest
 
-from onnx2rs import conformance
 from onnx2rs.ops import REGISTRY
+from onnx2rs.tools import conformance
 
 pytestmark = pytest.mark.cargo
 

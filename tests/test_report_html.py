@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from onnx2rs.analyze import analyze
-from onnx2rs.report_html import render_html
+from onnx2rs.tools.analyze import analyze
+from onnx2rs.tools.report_html import render_html
 
 ROOT = Path(__file__).resolve().parent.parent
 

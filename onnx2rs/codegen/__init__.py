@@ -26,12 +26,13 @@ from ..dtypes import BY_NAME, to_storage
 from ..errors import ModelError
 from ..ir import Graph, Node, Value
 from ..ops import Lowering, lookup
+from ..ops.lowering import literal
 from ..passes import InplaceDecision, Interval, MemoryPlan
 from ..passes.guards import Guard, guards
 from ..resources import runtime_dir
 from .loops import loop_begin, loop_end
 from .names import RESERVED, Names, crate_name, shadowed_module
-from .render import Renderer, literal
+from .render import Renderer
 from .weights import write_weights
 
 __all__ = ["CrateFiles", "crate_name", "emit_crate", "shadowed_module"]

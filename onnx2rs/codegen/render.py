@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import math
 from typing import Any
 
 import jinja2
 import jinja2.bccache
-import numpy as np
 
-from ..dtypes import DType, to_storage
 from ..resources import templates_dir
 from .names import Names, rust_str
 
@@ -73,32 +70,3 @@ class Renderer:
     def file(self, template: str, folder: str = "crate", **context: Any) -> str:
         """Render a file from `templates/<folder>/<template>.j2` (the crate, or its Python bindings)."""
         return self.env.get_template(f"{folder}/{template}.j2").render(**context)
-
-
-def literal(value: Any, dtype: DType) -> str:
-    """A Rust literal of a scalar (or one-element array) `value` typed as `dtype`."""
-    v = np.asarray(value).reshape(-1)
-    if v.size != 1:
-        raise ValueError(f"expected a scalar, got shape {np.shape(value)}")
-    x = v[0]
-    if not dtype.native:
-        # Narrow types are built from their stored form, which is exact.
-        stored = to_storage(np.asarray([x]).astype(dtype.numpy))[0]
-        return f"<{dtype.rust} as onnx2rs_runtime::Element>::from_bits({int(stored)})"
-    if dtype.rust == "bool":
-        return "true" if bool(x) else "false"
-    if dtype.is_float:
-        f = float(x)
-        if math.isnan(f):
-            return f"{dtype.rust}::NAN"
-        if math.isinf(f):
-            return f"{dtype.rust}::{'INFINITY' if f > 0 else 'NEG_INFINITY'}"
-        # Shortest spelling that round-trips in the target type (clippy: excessive_precision).
-        x = dtype.numpy.type(f)
-        if f == 0 or 1e-4 <= abs(f) < 1e7:
-            text = np.format_float_positional(x, unique=True, trim="0")
-        else:
-            text = np.format_float_scientific(x, unique=True, trim="-", exp_digits=1)
-        return f"{text}_{dtype.rust}"
-    info = np.iinfo(dtype.numpy)
-    return f"{int(np.clip(int(x), info.min, info.max))}_{dtype.rust}"

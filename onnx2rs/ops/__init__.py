@@ -23,6 +23,12 @@ ViewOffset = Callable[[Node, Graph], "int | None"]
 InplaceInput = Callable[[Node], "int | None"]
 
 
+# Ops whose every run draws new values: never folded into constants, at load or in the passes.
+NONDETERMINISTIC = frozenset(
+    {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
+)
+
+
 def first_input(node: Node) -> int | None:
     """The in-place input of most ops that can run in place: input 0."""
     return 0
@@ -122,4 +128,4 @@ def _load_families() -> None:
 
 _load_families()
 
-__all__ = ["REGISTRY", "Call", "Lowering", "OpSpec", "lookup", "onnx_ops", "register"]
+__all__ = ["NONDETERMINISTIC", "REGISTRY", "Call", "Lowering", "OpSpec", "lookup", "onnx_ops", "register"]

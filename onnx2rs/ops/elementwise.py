@@ -15,6 +15,7 @@ import numpy as np
 from ..dtypes import BOOL, BY_RUST, HALF, INTEGERS, NUMERIC, DType
 from ..ir import Graph, Node
 from . import Call, Lowering, register
+from .lowering import literal
 
 FLOATS = frozenset({BY_RUST["f32"], BY_RUST["f64"]})
 # Kernels that compute each value in f64 and round once serve the 16-bit floats too.
@@ -93,8 +94,6 @@ def _with(name: str, **defaults: float) -> Variant:
 
 def f64_literal(value: float) -> str:
     """A Rust `f64` literal (the type of every `ops::Unary` parameter)."""
-    from ..codegen.render import literal
-
     return literal(value, F64)
 
 

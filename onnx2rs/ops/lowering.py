@@ -2,16 +2,53 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from ..dtypes import DType
+from ..dtypes import DType, to_storage
 from ..ir import Graph, Node, Value
 
-if TYPE_CHECKING:
-    from ..codegen.render import Renderer
+
+class Templates(Protocol):
+    """What lowering needs of code generation's renderer (codegen/render.py): call-site
+    templates and the Rust identifiers of weights. Lowering never imports codegen."""
+
+    def op(self, template: str, **context: Any) -> str: ...
+
+    def ident(self, name: str) -> str: ...
+
+
+def literal(value: Any, dtype: DType) -> str:
+    """A Rust literal of a scalar (or one-element array) `value` typed as `dtype`."""
+    v = np.asarray(value).reshape(-1)
+    if v.size != 1:
+        raise ValueError(f"expected a scalar, got shape {np.shape(value)}")
+    x = v[0]
+    if not dtype.native:
+        # Narrow types are built from their stored form, which is exact.
+        stored = to_storage(np.asarray([x]).astype(dtype.numpy))[0]
+        return f"<{dtype.rust} as onnx2rs_runtime::Element>::from_bits({int(stored)})"
+    if dtype.rust == "bool":
+        return "true" if bool(x) else "false"
+    if dtype.is_float:
+        f = float(x)
+        if math.isnan(f):
+            return f"{dtype.rust}::NAN"
+        if math.isinf(f):
+            return f"{dtype.rust}::{'INFINITY' if f > 0 else 'NEG_INFINITY'}"
+        # Shortest spelling that round-trips in the target type (clippy: excessive_precision).
+        x = dtype.numpy.type(f)
+        if f == 0 or 1e-4 <= abs(f) < 1e7:
+            text = np.format_float_positional(x, unique=True, trim="0")
+        else:
+            text = np.format_float_scientific(x, unique=True, trim="-", exp_digits=1)
+        return f"{text}_{dtype.rust}"
+    info = np.iinfo(dtype.numpy)
+    return f"{int(np.clip(int(x), info.min, info.max))}_{dtype.rust}"
+
 
 
 @dataclass(frozen=True)
@@ -37,7 +74,7 @@ class Lowering:
     """
 
     def __init__(
-        self, graph: Graph, node: Node, renderer: Renderer, bindings: dict[str, str], outs: list[str | None],
+        self, graph: Graph, node: Node, renderer: Templates, bindings: dict[str, str], outs: list[str | None],
         inplace: bool, view: bool = False, flats: dict[str, str] | None = None,
     ) -> None:
         """Prepare to lower `node`; `bindings` maps its input names to view expressions, `outs`
@@ -132,8 +169,6 @@ class Lowering:
 
     def literal(self, value: Any, dtype: DType) -> str:
         """A Rust literal of `value` (a scalar or 1-element array) as `dtype`."""
-        from ..codegen.render import literal
-
         return literal(value, dtype)
 
     def activation(self) -> str:

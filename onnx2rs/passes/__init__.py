@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from .. import branches as _branches
-from .. import loops as _loops
-from .. import unroll as _unroll
 from ..ir import Graph
-from . import constant_fold as _constant_fold
-from . import decompose as _decompose
-from . import sanitize as _sanitize
 from .constant_fold import constant_fold
 from .dead_nodes import eliminate_dead_nodes
 from .decompose import decompose
@@ -61,13 +55,6 @@ PIPELINE: list[Pass] = [
 ]
 
 
-# Op types that never reach code generation, and the steps that remove them.
-REWRITTEN: dict[str, tuple[str, ...]] = {}
-for _module in (_branches, _unroll, _loops, _sanitize, _decompose, _constant_fold):
-    for _op in sorted(_module.REMOVES):
-        REWRITTEN[_op] = (*REWRITTEN.get(_op, ()), _module.__name__.rsplit(".", 1)[-1])
-
-
 def analyse(graph: Graph) -> tuple[dict[str, Interval], dict[str, InplaceDecision], MemoryPlan]:
     """The analyses of the final schedule, in dependency order:
     views -> liveness -> in place -> memory plan (which carries the views on to code generation)."""
@@ -77,5 +64,5 @@ def analyse(graph: Graph) -> tuple[dict[str, Interval], dict[str, InplaceDecisio
     return live, inplace, plan_memory(graph, live, inplace, views)
 
 
-__all__ = ["PIPELINE", "REWRITTEN", "InplaceDecision", "Interval", "MemoryPlan", "PassReport", "View", "analyse",
+__all__ = ["PIPELINE", "InplaceDecision", "Interval", "MemoryPlan", "PassReport", "View", "analyse",
            "run_passes"]

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..dtypes import from_numpy
 from ..ir import Graph, Node
+from ..ops import NONDETERMINISTIC
 from ..reference import evaluate_node
 
 log = logging.getLogger(__name__)
@@ -23,9 +24,6 @@ log = logging.getLogger(__name__)
 REMOVES = frozenset({"Shape", "Size"})
 
 FOLD_LIMIT = 1 << 20  # elements; larger results stay computed at run time
-NONDETERMINISTIC = frozenset(
-    {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
-)
 
 
 def _static_shape_result(graph: Graph, node: Node) -> np.ndarray | None:

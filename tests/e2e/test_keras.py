@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from onnx2rs import compile_model, toolchain
-from onnx2rs.verify import run_cli
+from onnx2rs.tools.verify import run_cli
 
 from ..helpers import assert_crate_tests_pass
 

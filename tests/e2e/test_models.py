@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from onnx2rs import CompileOptions, compile_model, toolchain
-from onnx2rs.verify import verify
+from onnx2rs.tools.verify import verify
 
 from ..helpers import assert_crate_tests_pass
 

@@ -20,10 +20,10 @@ import pytest
 from onnx import TensorProto, helper
 
 from onnx2rs import CompileOptions, compile_model, toolchain
-from onnx2rs.bench import install_python_module
 from onnx2rs.reference import run_onnxruntime
 from onnx2rs.resources import templates_dir
-from onnx2rs.verify import run_cli
+from onnx2rs.tools.bench import install_python_module
+from onnx2rs.tools.verify import run_cli
 
 from ..helpers import IR_VERSION, scratch_dir
 

@@ -13,7 +13,7 @@ from onnx import helper
 
 from onnx2rs import CompileOptions, compile_model
 from onnx2rs.reference import ONNX_EVALUATOR, ONNXRUNTIME, ort_compatible
-from onnx2rs.verify import verify
+from onnx2rs.tools.verify import verify
 
 from ..helpers import assert_matches_onnxruntime, scratch_dir
 

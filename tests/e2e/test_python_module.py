@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from onnx2rs import CompileOptions, compile_model
-from onnx2rs.bench import _worker, install_python_module
 from onnx2rs.reference import run_onnxruntime
+from onnx2rs.tools.bench import _worker, install_python_module
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.cargo, pytest.mark.tf, pytest.mark.usefixtures("vendored_runtime")]

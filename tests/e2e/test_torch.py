@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from onnx2rs import from_torch, toolchain
-from onnx2rs.analyze import analyze
-from onnx2rs.verify import run_cli
+from onnx2rs.tools.analyze import analyze
+from onnx2rs.tools.verify import run_cli
 
 from ..helpers import assert_crate_tests_pass
 
@@ -115,7 +115,7 @@ def test_compiled_module_matches_torch(name: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_memory_plan_beats_naive_sum(name: str) -> None:
-    from onnx2rs.frontends import pytorch
+    from onnx2rs.frontend.frameworks import pytorch
 
     module, x = _seeded(name)
     report = analyze(pytorch.export(module, (x,)))

@@ -18,7 +18,7 @@ import pytest
 
 from onnx2rs import CompileOptions, compile_model, toolchain
 from onnx2rs.reference import run_onnxruntime
-from onnx2rs.verify import run_cli
+from onnx2rs.tools.verify import run_cli
 
 from ..helpers import scratch_dir
 

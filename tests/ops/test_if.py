@@ -13,7 +13,7 @@ from onnx2rs.build import lower_model
 from onnx2rs.errors import ToolchainError
 from onnx2rs.passes.guards import guards
 from onnx2rs.reference import run_onnxruntime
-from onnx2rs.verify import run_cli
+from onnx2rs.tools.verify import run_cli
 
 from ..helpers import IR_VERSION, assert_matches_onnxruntime, scratch_dir
 

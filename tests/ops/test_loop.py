@@ -10,7 +10,7 @@ from onnx import TensorProto, helper
 from onnx2rs import CompileOptions, compile_model, toolchain
 from onnx2rs.build import lower_model
 from onnx2rs.reference import run_onnxruntime
-from onnx2rs.verify import run_cli
+from onnx2rs.tools.verify import run_cli
 
 from ..helpers import IR_VERSION, assert_matches_onnxruntime, scratch_dir
 

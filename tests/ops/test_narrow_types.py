@@ -11,7 +11,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from onnx2rs import CompileOptions, compile_model, toolchain
-from onnx2rs.verify import graph_output_dtypes, run_cli
+from onnx2rs.tools.verify import graph_output_dtypes, run_cli
 
 from ..helpers import scratch_dir
 

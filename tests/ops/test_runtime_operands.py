@@ -13,7 +13,7 @@ from onnx import TensorProto, helper
 from onnx2rs import CompileOptions, compile_model, toolchain
 from onnx2rs.errors import ToolchainError
 from onnx2rs.reference import run_onnxruntime
-from onnx2rs.verify import graph_output_dtypes, run_cli
+from onnx2rs.tools.verify import graph_output_dtypes, run_cli
 
 from ..helpers import IR_VERSION, scratch_dir
 

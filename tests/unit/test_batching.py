@@ -6,8 +6,8 @@ import numpy as np
 from onnx import helper
 
 from onnx2rs import CompileOptions
-from onnx2rs.batching import separable
 from onnx2rs.build import lower_model
+from onnx2rs.passes.batching import separable
 
 from ..helpers import make_model
 

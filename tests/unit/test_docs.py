@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from onnx2rs.opsdoc import ops_markdown
+from onnx2rs.tools.opsdoc import ops_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import onnx
 
-from ..errors import ModelError
+from ...errors import ModelError
 
 OPSET = 17
 SUFFIXES = (".keras", ".h5", ".tflite")

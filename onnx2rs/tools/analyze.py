@@ -11,8 +11,8 @@ from pathlib import Path
 
 import onnx
 
-from .build import CompileOptions, lower_model
-from .passes import PassReport, analyse
+from ..build import CompileOptions, lower_model
+from ..passes import PassReport, analyse
 
 
 @dataclass

@@ -30,13 +30,14 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from . import frontends, progress, toolchain
+from .. import progress, toolchain
+from ..build import CompileOptions, CompileResult, compile_model
+from ..errors import ToolchainError
+from ..frontend import frameworks as frontends
+from ..ir import Graph
+from ..ops import lookup
+from ..reference import ort_compatible
 from .bench_worker import kib_to_mb
-from .build import CompileOptions, CompileResult, compile_model
-from .errors import ToolchainError
-from .ir import Graph
-from .ops import lookup
-from .reference import ort_compatible
 
 # Seconds of timing per engine, after its warm-up, unless a number of runs is given.
 SECONDS = 3.0

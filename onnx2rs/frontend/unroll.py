@@ -22,6 +22,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from .graph_constants import graph_constants, scalar
+from .rewrite import replace_nodes
 
 log = logging.getLogger(__name__)
 
@@ -236,20 +237,12 @@ def unroll_loops(model: onnx.ModelProto, static: dict[str, list[int]] | None = N
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
     if not any(n.op_type in ("Loop", "Scan") for n in model.graph.node):
         return model, 0
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
-    nodes, count = [], 0
-    for n in out.graph.node:
-        replacement = None
+
+    def unrolled(graph: onnx.GraphProto, n: onnx.NodeProto) -> list[onnx.NodeProto] | None:
         if n.domain in ("", "ai.onnx") and n.op_type == "Loop":
-            replacement = _unroll(out.graph, n, opset)
-        elif n.domain in ("", "ai.onnx") and n.op_type == "Scan":
-            replacement = _unroll_scan(out.graph, n, opset, static or {})
-        if replacement is None:
-            nodes.append(n)
-        else:
-            nodes.extend(replacement)
-            count += 1
-    del out.graph.node[:]
-    out.graph.node.extend(nodes)
-    return out, count
+            return _unroll(graph, n, opset)
+        if n.domain in ("", "ai.onnx") and n.op_type == "Scan":
+            return _unroll_scan(graph, n, opset, static or {})
+        return None
+
+    return replace_nodes(model, unrolled)

@@ -13,7 +13,7 @@ from typing import Any
 
 import onnx
 
-from ..errors import ModelError
+from ...errors import ModelError
 
 OPSET = 18
 

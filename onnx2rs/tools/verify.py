@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import reference, toolchain
-from .build import CompileOptions, compile_model
-from .dtypes import DType, from_storage, to_storage
-from .errors import ToolchainError
-from .ir import Graph
+from .. import reference, toolchain
+from ..build import CompileOptions, compile_model
+from ..dtypes import DType, from_storage, to_storage
+from ..errors import ToolchainError
+from ..ir import Graph
 
 
 @dataclass

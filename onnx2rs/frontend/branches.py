@@ -25,8 +25,9 @@ from collections.abc import Callable
 import onnx
 from onnx import helper
 
-from .errors import ModelError
+from ..errors import ModelError
 from .graph_constants import graph_constants, scalar
+from .rewrite import replace_nodes
 
 # The op types this step removes before code generation (for docs/ops.md).
 REMOVES = frozenset({"If"})
@@ -137,19 +138,7 @@ def _replace_nodes(model: onnx.ModelProto, rewrite) -> tuple[onnx.ModelProto, in
     """A copy of `model` where `rewrite(graph, node)` may return replacement nodes for each If."""
     if not any(_is_if(n) for n in model.graph.node):
         return model, 0
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
-    nodes, count = [], 0
-    for n in out.graph.node:
-        replacement = rewrite(out.graph, n) if _is_if(n) else None
-        if replacement is None:
-            nodes.append(n)
-        else:
-            nodes.extend(replacement)
-            count += 1
-    del out.graph.node[:]
-    out.graph.node.extend(in_dataflow_order(nodes))
-    return out, count
+    return replace_nodes(model, lambda g, n: rewrite(g, n) if _is_if(n) else None, in_dataflow_order)
 
 
 def _take(graph: onnx.GraphProto, n: onnx.NodeProto, side: str) -> list[onnx.NodeProto]:

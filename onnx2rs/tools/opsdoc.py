@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .ops import onnx_ops
-from .passes import REWRITTEN
+from ..build import REWRITTEN
+from ..ops import onnx_ops
 
 
 def supported_op_types() -> set[str]:

@@ -8,6 +8,7 @@ passed the ONNX checker, every value has a known dtype and a static shape, and
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from pathlib import Path
 
 import networkx as nx
@@ -18,13 +19,14 @@ import onnx.version_converter
 from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 
-from . import dtypes, frontends, limits
+from .. import dtypes, limits
+from ..errors import ModelError, UnsupportedError
+from ..ir import IR_DOMAIN, LOOP_BEGIN, LOOP_END, Graph, Node, Value
+from ..ops import NONDETERMINISTIC, lookup
+from ..reference import evaluate_node, ort_compatible
+from . import frameworks
 from .branches import flatten_runtime_ifs, inline_constant_ifs, sort_subgraphs, taking
-from .errors import ModelError, UnsupportedError
-from .ir import IR_DOMAIN, LOOP_BEGIN, LOOP_END, Graph, Node, Value
 from .loops import flatten_runtime_loops
-from .passes.constant_fold import NONDETERMINISTIC
-from .reference import evaluate_node, ort_compatible
 from .unroll import unroll_loops
 
 log = logging.getLogger(__name__)
@@ -122,7 +124,7 @@ def _read_file(path: Path, trust_code: bool = False) -> onnx.ModelProto:
     if not path.exists():
         raise ModelError(f"{path}: no such file")
     # A Keras `None` batch stays symbolic: batching.py then decides whether the crate takes any batch.
-    converted = frontends.to_onnx(path, dynamic_batch=True, trust_code=trust_code)
+    converted = frameworks.to_onnx(path, dynamic_batch=True, trust_code=trust_code)
     if converted is not None:
         return converted
     if not path.is_file():
@@ -382,36 +384,32 @@ def shapes_from_readers(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
-def unsupported_ops(graph: onnx.GraphProto, custom_only: bool = False) -> dict[str, list[str]]:
-    """Every op type of `graph` and its subgraphs that onnx2rs neither compiles nor rewrites away,
-    labelled with its domain when not the default one, with the nodes that use it.
+def unsupported_ops(graph: onnx.GraphProto, rewritten: Collection[str], custom_only: bool = False
+                    ) -> dict[str, list[str]]:
+    """Every op type of `graph` and its subgraphs that onnx2rs neither compiles nor rewrites away
+    (the default-domain op types of `rewritten`, which the driver gathers from the steps that remove
+    them), labelled with its domain when not the default one, with the nodes that use it.
     `custom_only`: only ops of other domains (com.microsoft, custom), which no folding removes."""
-    from .ops import lookup
-    from .passes import REWRITTEN
-
     found: dict[str, list[str]] = {}
     for node in graph.node:
         default = node.domain in ("", "ai.onnx")
-        if lookup(node.op_type, node.domain) is None and not (default and node.op_type in REWRITTEN):
+        if lookup(node.op_type, node.domain) is None and not (default and node.op_type in rewritten):
             if default and custom_only:
                 continue
             label = node.op_type if default else f"{node.domain}.{node.op_type}"
             found.setdefault(label, []).append(node.name or node.output[0])
         for a in node.attribute:
             for g in [a.g] if a.type == onnx.AttributeProto.GRAPH else a.graphs:
-                for label, names in unsupported_ops(g, custom_only).items():
+                for label, names in unsupported_ops(g, rewritten, custom_only).items():
                     found.setdefault(label, []).extend(names)
     return found
 
 
-def _refuse_if_unsupported(graph: onnx.GraphProto, value: str) -> None:
+def _refuse_if_unsupported(graph: onnx.GraphProto, value: str, rewritten: Collection[str]) -> None:
     """UnsupportedError naming every unsupported op, if `value` comes from one."""
-    from .ops import lookup
-    from .passes import REWRITTEN
-
     for node in graph.node:
-        if value in node.output and lookup(node.op_type, node.domain) is None and node.op_type not in REWRITTEN:
-            raise UnsupportedError(unsupported_ops(graph))
+        if value in node.output and lookup(node.op_type, node.domain) is None and node.op_type not in rewritten:
+            raise UnsupportedError(unsupported_ops(graph, rewritten))
 
 
 def _value(info: onnx.ValueInfoProto, unsupported: dict[str, list[str]]) -> Value | None:
@@ -498,7 +496,7 @@ def _unique(name: str, fallback: str, taken: set[str]) -> str:
     return candidate
 
 
-def to_ir(model: onnx.ModelProto, phis: dict[str, int | None] | None = None) -> Graph:
+def to_ir(model: onnx.ModelProto, rewritten: Collection[str], phis: dict[str, int | None] | None = None) -> Graph:
     """Lift a shape-inferred model into the IR (Constant nodes become initializers).
 
     The `Where` nodes that compute `phis` (flattened Ifs, see `branches.py`) become `Phi` nodes,
@@ -518,7 +516,7 @@ def to_ir(model: onnx.ModelProto, phis: dict[str, int | None] | None = None) -> 
             try:
                 v = _value(info, unsupported)
             except ModelError:
-                _refuse_if_unsupported(g, info.name)  # the likelier cause, named as such
+                _refuse_if_unsupported(g, info.name, rewritten)  # the likelier cause, named as such
                 raise ModelError(_why_not_static(g, info.name)) from None
             if v is not None:
                 values[info.name] = v
@@ -615,9 +613,10 @@ def _per_channel_prelu(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def load(
     source: str | Path | onnx.ModelProto, input_shapes: dict[str, list[int]] | None = None,
-    trust_code: bool = False,
+    trust_code: bool = False, *, rewritten: Collection[str],
 ) -> tuple[onnx.ModelProto, Graph]:
-    """Read, check, fix shapes, simplify and lift a model (`trust_code`: see `frontends.to_onnx`).
+    """Read, check, fix shapes, simplify and lift a model (`trust_code`: see `frameworks.to_onnx`).
+    `rewritten`: the op types that a later step removes (see `unsupported_ops`).
 
     Returns the checked original model (for the reference run) and the IR.
     """
@@ -627,15 +626,15 @@ def load(
         raise ModelError(
             f"opset {opset} is newer than this onnx package knows ({onnx.defs.onnx_opset_version()})"
         )
-    if unsupported_ops(model.graph, custom_only=True):
+    if unsupported_ops(model.graph, rewritten, custom_only=True):
         # Shape inference and onnxsim stop at the first op of another domain: name them all now.
-        raise UnsupportedError(unsupported_ops(model.graph))
+        raise UnsupportedError(unsupported_ops(model.graph, rewritten))
     shapes = fixed_input_shapes(model, input_shapes)
     simplified = simplify(drop_contradicted_shapes(upgraded(model, opset), shapes), shapes)
     simplified, phis = lift_control_flow(simplified, shapes)
     # Folding makes more shapes known, and so more contradictions visible.
     simplified = drop_contradicted_shapes(simplified, shapes)
-    return model, to_ir(shapes_from_readers(infer_shapes(simplified, shapes)), phis)
+    return model, to_ir(shapes_from_readers(infer_shapes(simplified, shapes)), rewritten, phis)
 
 
 def _static_shapes(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> dict[str, list[int]]:

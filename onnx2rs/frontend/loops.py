@@ -28,8 +28,8 @@ from __future__ import annotations
 import onnx
 from onnx import helper
 
-from .errors import ModelError
-from .ir import IR_DOMAIN, LOOP_BEGIN, LOOP_END
+from ..errors import ModelError
+from ..ir import IR_DOMAIN, LOOP_BEGIN, LOOP_END
 
 # The op types this step removes before code generation (for docs/ops.md).
 REMOVES = frozenset({"Loop"})

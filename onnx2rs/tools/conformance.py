@@ -29,9 +29,9 @@ import numpy as np
 import onnx
 from onnx import compose, numpy_helper
 
-from . import toolchain
-from .build import CompileOptions, compile_model, lower_model
-from .errors import Onnx2rsError
+from .. import toolchain
+from ..build import CompileOptions, compile_model, lower_model
+from ..errors import Onnx2rsError
 from .verify import graph_output_dtypes, run_cli
 
 log = logging.getLogger(__name__)

@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from .ir import Graph, Node
-from .ops import lookup
+from ..ir import Graph, Node
+from ..ops import lookup
 
 _RESHAPES = {"Reshape", "Flatten", "Squeeze", "Unsqueeze"}
 _AXIS_OPS = {"Concat", "Gather", "GatherElements", "ArgMax", "ArgMin", "TopK", "LpNormalization"}
@@ -85,7 +85,7 @@ def _mixes(node: Node, graph: Graph, axes: dict[str, int]) -> bool:
                 return True
             continue
         if op.startswith("Reduce"):
-            from .ops.reduce import reduction_axes
+            from ..ops.reduce import reduction_axes
 
             if a in (reduction_axes(node, graph) or [a]):
                 return True
