@@ -104,7 +104,7 @@ pub fn concat<T: Element>(inputs: &[ArrayViewD<'_, T>], axis: usize) -> Result<A
     Ok(ndarray::concatenate(Axis(axis), inputs)?)
 }
 
-/// [`concat`] into `out`, which must have the concatenated shape.
+/// [`concat()`] into `out`, which must have the concatenated shape.
 ///
 /// # Errors
 /// [`Error::Shape`] if the inputs do not tile `out` along `axis`.
