@@ -301,6 +301,30 @@ struct InPlace<'b, T, S> {
     starts: S,
 }
 
+impl<T, S: Fn(usize, &mut [usize])> InPlace<'_, T, S> {
+    /// Where rows `first..first + starts.len()` start, written into `starts`.
+    #[inline(always)]
+    fn rows_from<'s>(&self, first: usize, starts: &'s mut [usize]) -> &'s [usize] {
+        (self.starts)(first, starts);
+        starts
+    }
+}
+
+/// The passes over a product `k` deep: `(k0, depth)` blocks of equal depth, each at most
+/// `most` deep (144 as one, 576 as four of 144, not 128 × 4 + 64).
+#[inline(always)]
+fn depth_passes(k: usize, most: usize) -> impl Iterator<Item = (usize, usize)> {
+    let step = pass_depth(k, most);
+    (0..k).step_by(step).map(move |k0| (k0, (k - k0).min(step)))
+}
+
+/// The depth of each of [`depth_passes`] (the last may be shallower).
+#[inline(always)]
+fn pass_depth(k: usize, most: usize) -> usize {
+    let passes = k.div_ceil(most.max(1)).max(1);
+    k.div_ceil(passes).max(1)
+}
+
 /// Columns of B that [`mat_mul_packed_into`] packs per block.
 pub const PACK_COLUMNS: usize = 512;
 

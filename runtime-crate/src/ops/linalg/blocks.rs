@@ -2,7 +2,8 @@
 //! from a [`PackB`](super::PackB) source), strips of A, and how a tile is stored into C.
 
 use super::{
-    multiply_add, CacheLines, Dims, InPlace, PackB, Strip, Tiles, KC, KC_IN_PLACE, NC, PACK_COLUMNS,
+    depth_passes, multiply_add, CacheLines, Dims, InPlace, PackB, Strip, Tiles, KC, KC_IN_PLACE,
+    NC, PACK_COLUMNS,
 };
 use crate::Numeric;
 
@@ -234,15 +235,9 @@ pub(super) fn blocked_with<
     edge: &mut [[T; NR]],
     tiles: &mut impl Tiles<T, MR, NR>,
 ) {
-    // Passes of equal depth: 144 as one, 576 as four of 144 (not 128 × 4 + 64).
-    let passes = k.div_ceil(KC_IN_PLACE.min(starts.len())).max(1);
-    let step = k.div_ceil(passes).max(1);
-    for k0 in (0..k).step_by(step) {
-        let depth = (k - k0).min(step);
+    for (k0, depth) in depth_passes(k, KC_IN_PLACE.min(starts.len())) {
         let add = accumulate || k0 > 0;
-        let starts = &mut starts[..depth];
-        (b.starts)(k0, starts);
-        let starts = &*starts;
+        let starts = b.rows_from(k0, &mut starts[..depth]);
         for j0 in (0..n).step_by(NC) {
             let cols = (n - j0).min(NC);
             let ragged = cols % NR;
@@ -303,14 +298,9 @@ pub(super) fn panels_with<
     panel: &mut [[T; NR]],
     tiles: &mut impl Tiles<T, MR, NR>,
 ) {
-    let passes = k.div_ceil(KC_IN_PLACE.min(starts.len())).max(1);
-    let step = k.div_ceil(passes).max(1);
-    for k0 in (0..k).step_by(step) {
-        let depth = (k - k0).min(step);
+    for (k0, depth) in depth_passes(k, KC_IN_PLACE.min(starts.len())) {
         let add = accumulate || k0 > 0;
-        let starts = &mut starts[..depth];
-        (b.starts)(k0, starts);
-        let starts = &*starts;
+        let starts = b.rows_from(k0, &mut starts[..depth]);
         for j0 in (0..n).step_by(PANEL_TILES * NR) {
             let cols = (n - j0).min(PANEL_TILES * NR);
             // Row by row, `PANEL_TILES` tiles at once: B's rows are read in stretches of

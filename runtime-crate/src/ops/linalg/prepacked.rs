@@ -9,7 +9,7 @@
 //! register tile stay the kernel's own choices at run time.
 
 use super::bands::{column_bands, row_bands};
-use super::{portable_tiles, CacheLines, Dims, Isa, Strip, Tiles, KC_IN_PLACE};
+use super::{pass_depth, portable_tiles, CacheLines, Dims, Isa, Strip, Tiles, KC_IN_PLACE};
 use crate::{Error, Numeric, Result};
 use ndarray::{s, Array1, Array3, ArrayView2, CowArray, IxDyn};
 
@@ -268,10 +268,9 @@ struct Layout {
 
 impl Layout {
     fn of(k: usize) -> Self {
-        let passes = k.div_ceil(KC_IN_PLACE).max(1);
         Layout {
             k,
-            depth: k.div_ceil(passes).max(1),
+            depth: pass_depth(k, KC_IN_PLACE),
         }
     }
 

@@ -58,10 +58,9 @@ pub(super) fn one_row<
     let mut starts = [0usize; DEPTH];
     for k0 in (0..k).step_by(DEPTH) {
         let depth = (k - k0).min(DEPTH);
-        let starts = &mut starts[..depth];
-        (b.starts)(k0, starts);
+        let starts = b.rows_from(k0, &mut starts[..depth]);
         let (a, add) = (&a[k0..k0 + depth], accumulate || k0 > 0);
-        let rows = (a, b.values, &*starts);
+        let rows = (a, b.values, starts);
         // Narrower and narrower blocks: every width is a whole number of registers.
         let j = blocks_of::<T, WIDE, FMA>(rows, c, 0, (n, alpha, add));
         let j = blocks_of::<T, NR, FMA>(rows, c, j, (n, alpha, add));
