@@ -3,7 +3,7 @@
 //! Spec: <https://onnx.ai/onnx/operators/onnx__MatMul.html>,
 //! <https://onnx.ai/onnx/operators/onnx__Gemm.html>.
 
-use super::elementwise::broadcast_shape;
+use super::broadcast::broadcast_shape;
 use super::linalg::{mat_mul_into, mat_mul_prepacked_into, PackedB};
 use super::unary::Activation;
 use crate::{Error, Numeric, Result};

@@ -5,11 +5,13 @@
 //! Generated code calls the `_into` and `_inplace` forms on slices of a
 //! preallocated arena, so a model run allocates nothing.
 
+mod broadcast;
 mod cast;
 mod control;
 mod conv;
 mod conv_transpose;
 mod elementwise;
+mod generators;
 mod linalg;
 mod matmul;
 mod norm;
@@ -22,11 +24,13 @@ mod shape;
 mod unary;
 mod window;
 
+pub use broadcast::{broadcast_shape, zip_with, zip_with_inplace, zip_with_into};
 pub use cast::{bit_cast_into, cast, cast_into, cast_unsaturated_into};
 pub use control::phi_into;
 pub use conv::{conv, conv_into, conv_shapes, ConvParams};
 pub use conv_transpose::{conv_transpose_into, ConvTransposeParams};
 pub use elementwise::*;
+pub use generators::{cumsum_into, eye_into, fill_into, range_into, trilu_into};
 pub use linalg::{
     mat_mul_into, mat_mul_into_on, mat_mul_packed_into, mat_mul_packed_into_on,
     mat_mul_prepacked_into, mat_mul_prepacked_into_on, packed_workspace_len, panels_shape, Isa,
@@ -54,9 +58,9 @@ pub use recurrent::{recurrent_into, Cell, RecurrentInputs, RecurrentOutputs, Rec
 pub use reduce::{arg_extreme_into, reduce_into, topk_into, Axes, Reduce};
 pub use resize::{resize_into, ResizeCoordinates, ResizeMode, ResizeParams, RESIZE_MAX_RANK};
 pub use shape::{
-    concat, concat_into, cumsum_into, expand_into, eye_into, fill_into, gather,
-    gather_elements_into, gather_into, pad_into, range_into, reshape, reverse_sequence_into,
-    scalar, slice_into, tile_into, transpose, transpose_into, trilu_into, values, PadMode,
+    concat, concat_into, expand_into, gather, gather_elements_into, gather_into, pad_into, reshape,
+    reverse_sequence_into, scalar, slice_into, tile_into, transpose, transpose_into, values,
+    PadMode,
 };
 pub use unary::{unary_flat_inplace, unary_inplace, unary_into, Activation, Unary};
 pub use window::Window;

@@ -9,7 +9,7 @@
 //! its binary needs no `libm.so` (which also keeps it out of the process's memory).
 //! Spec: one page per op under <https://onnx.ai/onnx/operators/>.
 
-use super::elementwise::update;
+use super::broadcast::update;
 use crate::{Element, Result};
 use multiversion::multiversion;
 use ndarray::{ArrayViewD, ArrayViewMutD};
