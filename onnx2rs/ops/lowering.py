@@ -193,7 +193,7 @@ class Lowering:
         return Call(self._renderer.op(template, **context), fallible)
 
     def call(self, fn: str, *args: str, fallible: bool = True) -> Call:
-        """A call `ops::fn(args)`; `fallible` if the runtime function returns Result."""
+        """A call `ops::<fn>(args)`; `fallible` if the runtime function returns Result."""
         return self.render("_call", fallible, fn=fn, args=args)
 
     def chain(self, first: Call, binding: str, then: Call) -> Call:

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from onnx import numpy_helper
+import onnx
+from onnx import helper, numpy_helper
+
+from ..helpers import make_model
 
 Gen = Callable[[np.random.Generator], np.ndarray]
 
@@ -424,3 +427,22 @@ CASES = [
     Case("softmax_legacy_axis1", "Softmax", [run(normal(2, 3, 4))], {"axis": 1}, opset=11),
     Case("softmax_legacy_default", "Softmax", [run(normal(3, 5))], opset=11),
 ]
+
+
+def merged_model(cases: list[Case], opset: int) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
+    """All `cases` of one opset as one model (each its own node), and its run-time inputs."""
+    rng = np.random.default_rng(1234)
+    nodes, feeds, consts, outputs = [], {}, {}, []
+    for case in cases:
+        names = []
+        for j, (gen, is_const) in enumerate(case.inputs):
+            if gen is None:
+                names.append("")
+                continue
+            name = f"{case.id}__{j}"
+            (consts if is_const else feeds)[name] = gen(rng)
+            names.append(name)
+        outs = [f"{case.id}__out{k}" for k in range(case.outputs)]
+        nodes.append(helper.make_node(case.op, names, outs, name=case.id, **case.attrs))
+        outputs.extend(outs)
+    return make_model(nodes, feeds, outputs, consts, opset=opset, name=f"cases_opset{opset}"), feeds

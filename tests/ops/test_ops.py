@@ -8,33 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import helper
 
 from onnx2rs.ops import REGISTRY, onnx_ops
 
-from ..helpers import compile_and_run, make_model, scratch_dir
-from .cases import CASES, Case
+from ..helpers import compile_and_run, scratch_dir
+from .cases import CASES, Case, merged_model
 
 TOLERANCE = 1e-5
 pytestmark = pytest.mark.cargo
-
-
-def _merged(cases: list[Case], opset: int):
-    rng = np.random.default_rng(1234)
-    nodes, feeds, consts, outputs = [], {}, {}, []
-    for case in cases:
-        names = []
-        for j, (gen, is_const) in enumerate(case.inputs):
-            if gen is None:
-                names.append("")
-                continue
-            name = f"{case.id}__{j}"
-            (consts if is_const else feeds)[name] = gen(rng)
-            names.append(name)
-        outs = [f"{case.id}__out{k}" for k in range(case.outputs)]
-        nodes.append(helper.make_node(case.op, names, outs, name=case.id, **case.attrs))
-        outputs.extend(outs)
-    return make_model(nodes, feeds, outputs, consts, opset=opset, name=f"cases_opset{opset}"), feeds
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +24,7 @@ def results() -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
     by_case = {}
     for opset in sorted({c.opset for c in CASES}):
         cases = [c for c in CASES if c.opset == opset]
-        model, feeds = _merged(cases, opset)
+        model, feeds = merged_model(cases, opset)
         with scratch_dir() as workdir:
             ours, theirs = compile_and_run(model, feeds, workdir)
         pairs = iter(zip(ours, theirs, strict=True))
