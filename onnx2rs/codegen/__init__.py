@@ -33,6 +33,7 @@ from ..resources import runtime_dir
 from .loops import loop_begin, loop_end
 from .names import RESERVED, Names, crate_name, shadowed_module
 from .render import Renderer
+from .step import Step
 from .weights import write_weights
 
 __all__ = ["CrateFiles", "crate_name", "emit_crate", "shadowed_module"]
@@ -115,7 +116,8 @@ class _Arena:
         return f"arena::view(arena::slice(&s.arena_{v.dtype.name}, {self.range(name)})?, {_dims(v.shape)})?"
 
 
-def _lower(graph: Graph, node: Node, renderer: Renderer, arena: _Arena, decision: InplaceDecision | None):
+def _lower(graph: Graph, node: Node, renderer: Renderer, arena: _Arena, decision: InplaceDecision | None
+           ) -> tuple[Step, Lowering]:
     """Lower one node: its statement and how its operands are borrowed from the arena."""
     if len(node.outputs) > 1:
         return _lower_multi(graph, node, renderer, arena)
@@ -143,20 +145,8 @@ def _lower(graph: Graph, node: Node, renderer: Renderer, arena: _Arena, decision
     ctx = Lowering(graph, node, renderer, bindings, [f"arena::view_mut(out, {_dims(out.shape)})?"],
                    inplace_input is not None, view, flats)
     call = lookup(node.op_type, node.domain).lower(ctx)  # type: ignore[union-attr]
-    step = {
-        "view": view,
-        "op_type": node.op_type,
-        "name": node.name,
-        "expr": call.expr,
-        "fallible": call.fallible,
-        "arena": out.dtype.name,
-        "out": arena.range(node.outputs[0]),
-        "split_names": split_names,
-        "split_ranges": split_ranges,
-        "holds": holds,  # which value each arena slice bound here holds, for the reader
-        "borrows": [],
-        "frees": [],  # graph inputs read here for the last time
-    }
+    step = Step(node.op_type, node.name, call.expr, call.fallible, view=view, arena=out.dtype.name,
+                out=arena.range(node.outputs[0]), split_names=split_names, split_ranges=split_ranges, holds=holds)
     return step, ctx
 
 
@@ -181,7 +171,7 @@ def _outside_arena(graph: Graph, name: str, renderer: Renderer) -> str:
     return f"self.{renderer.ident(name)}.view()" if graph.is_constant(name) else f"inputs.{renderer.ident(name)}.view()"
 
 
-def _lower_multi(graph: Graph, node: Node, renderer: Renderer, arena: _Arena):
+def _lower_multi(graph: Graph, node: Node, renderer: Renderer, arena: _Arena) -> tuple[Step, Lowering]:
     """A node with several outputs: one `arena::split_many` per arena that holds an output."""
     outs: dict[str, list[tuple[str, str]]] = {}  # dtype -> (binding, range) of outputs
     ins: dict[str, list[tuple[str, str]]] = {}
@@ -215,8 +205,7 @@ def _lower_multi(graph: Graph, node: Node, renderer: Renderer, arena: _Arena):
         )
     ctx = Lowering(graph, node, renderer, bindings, out_views, False)
     call = lookup(node.op_type, node.domain).lower(ctx)  # type: ignore[union-attr]
-    step = {"op_type": node.op_type, "name": node.name, "expr": call.expr, "fallible": call.fallible, "view": False,
-            "borrows": borrows, "split_names": [], "split_ranges": [], "frees": [], "holds": holds}
+    step = Step(node.op_type, node.name, call.expr, call.fallible, borrows=borrows, holds=holds)
     return step, ctx
 
 
@@ -247,7 +236,10 @@ def emit_crate(
     arena = _Arena(graph, memory)
     inputs = [_describe(graph.values[v], renderer) for v in graph.inputs]
 
-    steps, used, read_inputs, needs = [], set(), set(), []
+    steps: list[Step] = []
+    used: set[str] = set()
+    read_inputs: set[str] = set()
+    needs: list[int | str] = []
     conditions = guards(graph)
     for node in graph.nodes:
         if node.is_loop_begin or node.is_loop_end:
@@ -261,17 +253,17 @@ def emit_crate(
             used.update(ctx.weights_used)
             read_inputs.update(ctx.inputs_used)
             needs.extend(ctx.workspace_needed)
-        step["guard"] = _guard(graph, conditions.get(node.name), renderer, arena)
+        step.guard = _guard(graph, conditions.get(node.name), renderer, arena)
         steps.append(step)
     for begin, end in graph.loops():
         # A loop lies inside one `if` block or none: its body runs when the loop does.
-        if any(st["guard"] != steps[begin]["guard"] for st in steps[begin:end + 1]):
+        if any(st.guard != steps[begin].guard for st in steps[begin:end + 1]):
             raise ModelError(f"the loop opened by {graph.nodes[begin].name!r} runs under different run-time "
                              "conditions in different places, which onnx2rs cannot generate yet")
     for before, step, after in zip([None, *steps[:-1]], steps, [*steps[1:], None], strict=True):
         # Consecutive steps under one condition share one `if` block.
-        step["opens"] = bool(step["guard"]) and (before is None or before["guard"] != step["guard"])
-        step["closes"] = bool(step["guard"]) and (after is None or after["guard"] != step["guard"])
+        step.opens = bool(step.guard) and (before is None or before.guard != step.guard)
+        step.closes = bool(step.guard) and (after is None or after.guard != step.guard)
 
     outputs: list[dict[str, Any]] = []
     for i, name in enumerate(graph.outputs):
@@ -292,7 +284,7 @@ def emit_crate(
         desc["read"] = name in read_inputs  # an input read only for its (static) shape is never bound
         last = live[name].end  # past the last node for an input that is also an output
         if desc["read"] and 0 <= last < len(steps):
-            steps[last]["frees"].append(desc["ident"])
+            steps[last].frees.append(desc["ident"])
     weight_list = []
     for w in sorted(used, key=renderer.ident):
         desc = _describe(graph.value(w), renderer)

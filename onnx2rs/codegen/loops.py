@@ -12,10 +12,10 @@ go through the outputs' slots first, so that no copy reads a slot written before
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..ir import Graph, Node
 from .render import Renderer
+from .step import Step
 
 
 @dataclass
@@ -28,11 +28,9 @@ class LoopStep:
     weights: set[str] = field(default_factory=set)
     inputs: set[str] = field(default_factory=set)
 
-    def step(self, node: Node) -> dict[str, Any]:
-        """The step dict that `model.rs.j2` renders (`lines`, written as they are)."""
-        return {"op_type": node.op_type, "name": node.name, "lines": self.lines, "tail": self.tail,
-                "expr": "", "view": False,
-                "fallible": False, "borrows": [], "split_names": [], "split_ranges": [], "frees": []}
+    def step(self, node: Node) -> Step:
+        """The step that `model.rs.j2` renders (`lines`, written as they are)."""
+        return Step(node.op_type, node.name, lines=self.lines, tail=self.tail)
 
 
 class _Writer:
