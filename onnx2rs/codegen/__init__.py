@@ -27,12 +27,13 @@ from ..errors import ModelError
 from ..ir import Graph, Node, Value
 from ..ops import Lowering, lookup
 from ..ops.lowering import literal
+from ..ops.rust import Arg, fallible
 from ..passes import InplaceDecision, Interval, MemoryPlan
 from ..passes.guards import Guard, guards
 from ..resources import runtime_dir
 from .loops import loop_begin, loop_end
 from .names import RESERVED, Names, crate_name, shadowed_module
-from .render import Renderer
+from .render import Operands, Renderer
 from .step import Step
 from .weights import write_weights
 
@@ -49,12 +50,12 @@ class CrateFiles:
     weights_bytes: int
 
 
-def _workspace(needs: list[int | str]) -> list[str]:
+def _workspace(needs: list[int | Arg], renderer: Renderer) -> list[str]:
     """What the shared workspace must hold, as Rust expressions whose largest value is its
     length: the largest fixed size, then each size the runtime computes, once each in
     order of first use (empty when no kernel needs one)."""
     fixed = [n for n in needs if isinstance(n, int)]
-    computed = [n for n in needs if isinstance(n, str)]
+    computed = [renderer.arg(n) for n in needs if not isinstance(n, int)]
     return ([str(max(fixed))] if fixed else []) + list(dict.fromkeys(computed))
 
 
@@ -142,10 +143,14 @@ def _lower(graph: Graph, node: Node, renderer: Renderer, arena: _Arena, decision
             holds.append((split_names[-1], name, ""))
         else:
             bindings[name] = arena.view(name)
-    ctx = Lowering(graph, node, renderer, bindings, [f"arena::view_mut(out, {_dims(out.shape)})?"],
-                   inplace_input is not None, view, flats)
+    out_views: list[str | None] = [f"arena::view_mut(out, {_dims(out.shape)})?"]
+    ctx = Lowering(graph, node, [True], inplace_input is not None, view,
+                   frozenset(name or None for name in flats))
     call = lookup(node.op_type, node.domain).lower(ctx)  # type: ignore[union-attr]
-    step = Step(node.op_type, node.name, call.expr, call.fallible, view=view, arena=out.dtype.name,
+    operands = Operands([bindings.get(n) if n else None for n in node.inputs], out_views,
+                        {**{i: flats[n] for i, n in enumerate(node.inputs) if n and n in flats},
+                         **({None: flats[""]} if "" in flats else {})})
+    step = Step(node.op_type, node.name, renderer.call(call, operands), fallible(call), view=view, arena=out.dtype.name,
                 out=arena.range(node.outputs[0]), split_names=split_names, split_ranges=split_ranges, holds=holds)
     return step, ctx
 
@@ -203,9 +208,10 @@ def _lower_multi(graph: Graph, node: Node, renderer: Renderer, arena: _Arena) ->
             f"let ([{', '.join(b for b, _ in group)}], [{', '.join(b for b, _ in reads)}]) = arena::split_many("
             f"&mut s.arena_{dtype}, [{', '.join(r for _, r in group)}], [{', '.join(r for _, r in reads)}])?;"
         )
-    ctx = Lowering(graph, node, renderer, bindings, out_views, False)
+    ctx = Lowering(graph, node, [v is not None for v in out_views], False)
     call = lookup(node.op_type, node.domain).lower(ctx)  # type: ignore[union-attr]
-    step = Step(node.op_type, node.name, call.expr, call.fallible, borrows=borrows, holds=holds)
+    operands = Operands([bindings.get(n) if n else None for n in node.inputs], out_views)
+    step = Step(node.op_type, node.name, renderer.call(call, operands), fallible(call), borrows=borrows, holds=holds)
     return step, ctx
 
 
@@ -239,7 +245,7 @@ def emit_crate(
     steps: list[Step] = []
     used: set[str] = set()
     read_inputs: set[str] = set()
-    needs: list[int | str] = []
+    needs: list[int | Arg] = []
     conditions = guards(graph)
     for node in graph.nodes:
         if node.is_loop_begin or node.is_loop_end:
@@ -304,7 +310,7 @@ def emit_crate(
         "weights": weight_list,
         "steps": steps,
         "arenas": arenas,
-        "workspace": _workspace(needs),
+        "workspace": _workspace(needs, renderer),
         "tolerance": TOLERANCE,
         "dynamic_batch": dynamic_batch,
         "python": python,

@@ -10,6 +10,7 @@ import math
 from ..dtypes import F32
 from ..ir import Graph, Node
 from . import Call, Lowering, register
+from .rust import Arg, Bool, Closure, Int, Local, Method, RustCall, Struct, dims
 from .window import check_spatial_rank, resolve
 
 
@@ -55,22 +56,18 @@ def lower_conv(ctx: Lowering) -> Call:
     it first. With a max pool fused into it (`fuse_conv_pool`), `out` is the pooled output."""
     x, w = ctx.input(0), ctx.input(1)
     win = resolve(ctx.node, list(x.shape[2:]), list(w.shape[2:]))
-    attrs = dict(win=win, group=int(ctx.attr("group", 1)), pool=list(ctx.node.pool or []))
-    params = ctx.render("conv_params", fallible=False, sizing=False, activation=ctx.activation(),
-                        accumulate=ctx.has_input(3), **attrs).expr
-    # The workspace depends on the shapes and the window alone, not on the epilogue.
-    sizing = ctx.render("conv_params", fallible=False, sizing=True, **attrs).expr
-    needed = f"ops::conv_shapes({ctx.shape_literal(x.shape)}, {ctx.shape_literal(w.shape)}, {sizing})"
-    residual = ctx.has_input(3)
-    conv = ctx.render(
-        "conv",
-        x=ctx.arg(0),
-        w=ctx.arg(1),
-        bias=ctx.opt_arg(2),
-        params=params,
-        out=ctx.out(),
-        workspace=ctx.workspace(f"{needed}.map_or(0, |(_, len)| len)"),
+    window: tuple[tuple[str, Arg], ...] = (
+        ("strides", dims(win.strides)), ("pads", dims(win.pads)), ("dilations", dims(win.dilations)),
+        ("group", Int(int(ctx.attr("group", 1)))),
     )
+    pool = ("pool", dims(ctx.node.pool or []))
+    residual = ctx.has_input(3)
+    params = Struct("ConvParams", (*window, ("activation", ctx.activation()), ("accumulate", Bool(residual)), pool))
+    # The workspace depends on the shapes and the window alone, not on the epilogue.
+    sizing = Struct("ConvParams", (*window, pool), defaults=True)
+    needed = RustCall("conv_shapes", (dims(x.shape), dims(w.shape), sizing))
+    workspace = ctx.workspace(Method(needed, "map_or", (Int(0), Closure("(_, len)", Local("len")))))
+    conv = ctx.call("conv_into", ctx.arg(0), ctx.arg(1), ctx.opt_arg(2), params, ctx.out(), workspace)
     if not residual or ctx.inplace:
         return conv
     return ctx.chain(ctx.call("expand_into", ctx.arg(3), ctx.out()), "()", conv)
@@ -110,9 +107,10 @@ def lower_conv_transpose(ctx: Lowering) -> Call:
     """`ops::conv_transpose_into(x, w, bias, ConvTransposeParams { .. }, out)`; the static
     output shape settles `output_shape` and `output_padding`."""
     n = len(ctx.input(0).shape) - 2
-    params = (
-        f"ops::ConvTransposeParams {{ strides: {ctx.shape_literal(ctx.attr('strides', [1] * n))}, "
-        f"pads_begin: {ctx.shape_literal(conv_transpose_pads_begin(ctx.node, ctx.graph))}, "
-        f"dilations: {ctx.shape_literal(ctx.attr('dilations', [1] * n))}, group: {int(ctx.attr('group', 1))} }}"
-    )
+    params = Struct("ConvTransposeParams", (
+        ("strides", dims(ctx.attr("strides", [1] * n))),
+        ("pads_begin", dims(conv_transpose_pads_begin(ctx.node, ctx.graph))),
+        ("dilations", dims(ctx.attr("dilations", [1] * n))),
+        ("group", Int(int(ctx.attr("group", 1)))),
+    ))
     return ctx.call("conv_transpose_into", ctx.arg(0), ctx.arg(1), ctx.opt_arg(2), params, ctx.out())

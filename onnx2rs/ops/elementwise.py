@@ -15,7 +15,7 @@ import numpy as np
 from ..dtypes import BOOL, BY_RUST, HALF, INTEGERS, NUMERIC, DType
 from ..ir import Graph, Node
 from . import Call, Lowering, register
-from .lowering import literal
+from .rust import Arg, Array, Bool, Lit, Ref, RustCall, Struct, Try
 
 FLOATS = frozenset({BY_RUST["f32"], BY_RUST["f64"]})
 # Kernels that compute each value in f64 and round once serve the 16-bit floats too.
@@ -48,7 +48,7 @@ def lower_binary(ctx: Lowering) -> Call:
     same = tuple(ctx.input(0).shape) == tuple(ctx.input(1).shape) == tuple(ctx.output().shape)
     out, a, b = ctx.flat_out(), ctx.flat(0), ctx.flat(1)
     if op in _FLAT and same and out:
-        variant = f"ops::Binary::{op}"
+        variant = Struct(f"Binary::{op}")
         if ctx.inplace and b:
             return ctx.call("binary_flat_inplace", out, b, variant)
         if not ctx.inplace and a and b:
@@ -62,7 +62,7 @@ def lower_binary(ctx: Lowering) -> Call:
           limits="Integer x mod 0 gives 0. Float `fmod=0` takes the divisor's sign, as numpy's `mod`.")
 def lower_mod(ctx: Lowering) -> Call:
     """`ops::mod_into(a, b, out, fmod)`."""
-    return ctx.call("mod_into", ctx.arg(0), ctx.arg(1), ctx.out(), str(bool(ctx.attr("fmod", 0))).lower())
+    return ctx.call("mod_into", ctx.arg(0), ctx.arg(1), ctx.out(), Bool(bool(ctx.attr("fmod", 0))))
 
 
 _VARIADIC = {"Max": "max", "Min": "min", "Sum": "sum", "Mean": "mean"}
@@ -73,28 +73,27 @@ _VARIADIC = {"Max": "max", "Min": "min", "Sum": "sum", "Mean": "mean"}
 def lower_variadic(ctx: Lowering) -> Call:
     """`ops::<op>_into(&[a, b, ..], out)`, all inputs broadcast together."""
     parts = [ctx.arg(i) for i in range(len(ctx.node.inputs)) if ctx.has_input(i)]
-    return ctx.call(f"{_VARIADIC[ctx.node.op_type]}_into", f"&[{', '.join(parts)}]", ctx.out())
+    return ctx.call(f"{_VARIADIC[ctx.node.op_type]}_into", Array(tuple(parts)), ctx.out())
 
 
 # ---- float unary ops: ONNX op -> `ops::Unary` variant, from the node's attributes ----------
-Variant = Callable[[dict[str, Any]], str]
+Variant = Callable[[dict[str, Any]], Struct]
 
 
 def _plain(name: str) -> Variant:
-    return lambda attrs: f"ops::Unary::{name}"
+    return lambda attrs: Struct(f"Unary::{name}")
 
 
 def _with(name: str, **defaults: float) -> Variant:
-    def spell(attrs: dict[str, Any]) -> str:
-        fields = ", ".join(f"{k}: {f64_literal(attrs.get(k, d))}" for k, d in defaults.items())
-        return f"ops::Unary::{name} {{ {fields} }}"
+    def spell(attrs: dict[str, Any]) -> Struct:
+        return Struct(f"Unary::{name}", tuple((k, f64_literal(attrs.get(k, d))) for k, d in defaults.items()))
 
     return spell
 
 
-def f64_literal(value: float) -> str:
-    """A Rust `f64` literal (the type of every `ops::Unary` parameter)."""
-    return literal(value, F64)
+def f64_literal(value: float) -> Lit:
+    """An `f64` literal (the type of every `ops::Unary` parameter)."""
+    return Lit(value, F64)
 
 
 UNARY: dict[str, Variant] = {
@@ -102,7 +101,7 @@ UNARY: dict[str, Variant] = {
         "Sigmoid", "Tanh", "Abs", "Neg", "Exp", "Log", "Sqrt", "Reciprocal", "Floor", "Ceil", "Round",
         "Sign", "Erf", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh",
         "Atanh", "Softplus", "Softsign", "Mish", "HardSwish")},
-    "Gelu": lambda attrs: f"ops::Unary::Gelu {{ tanh: {str(attrs.get('approximate', 'none') == 'tanh').lower()} }}",
+    "Gelu": lambda attrs: Struct("Unary::Gelu", (("tanh", Bool(attrs.get("approximate", "none") == "tanh")),)),
     "LeakyRelu": _with("LeakyRelu", alpha=0.01),
     "Elu": _with("Elu", alpha=1.0),
     "Celu": _with("Celu", alpha=1.0),
@@ -154,7 +153,7 @@ def lower_bitwise_not(ctx: Lowering) -> Call:
 @register("BitShift", dtypes=INTEGERS, attrs=("direction",))
 def lower_bit_shift(ctx: Lowering) -> Call:
     """`ops::bit_shift_into(a, b, left, out)` with broadcasting."""
-    left = str(ctx.attr("direction") == "LEFT").lower()
+    left = Bool(ctx.attr("direction") == "LEFT")
     return ctx.call("bit_shift_into", ctx.arg(0), ctx.arg(1), left, ctx.out())
 
 
@@ -167,7 +166,7 @@ def lower_is_nan(ctx: Lowering) -> Call:
 @register("IsInf", dtypes=VIA_F64, attrs=("detect_negative", "detect_positive"))
 def lower_is_inf(ctx: Lowering) -> Call:
     """`ops::is_inf_into(x, negative, positive, out)`."""
-    flags = [str(bool(ctx.attr(a, 1))).lower() for a in ("detect_negative", "detect_positive")]
+    flags = [Bool(bool(ctx.attr(a, 1))) for a in ("detect_negative", "detect_positive")]
     return ctx.call("is_inf_into", ctx.arg(0), *flags, ctx.out())
 
 
@@ -197,9 +196,10 @@ def lower_clip(ctx: Lowering) -> Call:
     known = clip_bounds(ctx.node, ctx.graph)
     if known is not None:
         lo, hi = known
-        bounds = (ctx.literal(lowest if lo is None else lo, dtype), ctx.literal(highest if hi is None else hi, dtype))
+        bounds: tuple[Arg, Arg] = (ctx.literal(lowest if lo is None else lo, dtype),
+                                   ctx.literal(highest if hi is None else hi, dtype))
     else:
-        low, high = (f"ops::scalar(&{ctx.arg(i)})?" if ctx.has_input(i) else ctx.literal(limit, dtype)
+        low, high = (scalar(ctx, i) if ctx.has_input(i) else ctx.literal(limit, dtype)
                      for i, limit in ((1, lowest), (2, highest)))
         bounds = (low, high)
     if ctx.inplace:
@@ -212,3 +212,8 @@ def _limits(dtype: DType) -> tuple[float, float]:
         return (-np.inf, np.inf)
     info = np.iinfo(dtype.numpy)
     return (info.min, info.max)
+
+
+def scalar(ctx: Lowering, i: int) -> Try:
+    """`ops::scalar(&input)?`: the one value of run-time input `i`."""
+    return Try(RustCall("scalar", (Ref(ctx.arg(i)),)))

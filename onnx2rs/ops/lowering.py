@@ -1,24 +1,15 @@
-"""What an op's lowering function sees: its node, its operands as Rust expressions, and templates."""
+"""What an op's lowering function sees: its node, its operands, and the typed Rust it returns."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from ..dtypes import DType, to_storage
 from ..ir import Graph, Node, Value
-
-
-class Templates(Protocol):
-    """What lowering needs of code generation's renderer (codegen/render.py): call-site
-    templates and the Rust identifiers of weights. Lowering never imports codegen."""
-
-    def op(self, template: str, **context: Any) -> str: ...
-
-    def ident(self, name: str) -> str: ...
+from .rust import Alias, Arg, Call, Chain, Dims, Flat, In, Lit, Opt, Out, Panels, RustCall, Struct, Workspace, dims
 
 
 def literal(value: Any, dtype: DType) -> str:
@@ -51,16 +42,8 @@ def literal(value: Any, dtype: DType) -> str:
 
 
 
-@dataclass(frozen=True)
-class Call:
-    """A lowered node: the Rust statement (empty for a pure alias) and whether it returns `Result`."""
-
-    expr: str
-    fallible: bool = True
-
-
 class Lowering:
-    """Turns one node's operands into Rust expressions for its call site.
+    """What one node's lowering sees, and the typed arguments (ops/rust.py) it builds its call from.
 
     `arg(i)` is a view of input i (weight, caller's input or arena slice);
     `out(i)` is a mutable view of output i's arena slice; `const(i)` reads a
@@ -71,21 +54,21 @@ class Lowering:
     the lowering emits no kernel, at most a check of run-time operands.
     `flat(i)` and `flat_out()` give the plain slices behind arena operands, for
     kernels that need no shape (same-shape element-wise ops).
+    Code generation resolves each operand to its Rust (codegen/render.py).
     """
 
     def __init__(
-        self, graph: Graph, node: Node, renderer: Templates, bindings: dict[str, str], outs: list[str | None],
-        inplace: bool, view: bool = False, flats: dict[str, str] | None = None,
+        self, graph: Graph, node: Node, produced: list[bool], inplace: bool, view: bool = False,
+        flats: frozenset[str | None] = frozenset(),
     ) -> None:
-        """Prepare to lower `node`; `bindings` maps its input names to view expressions, `outs`
-        gives each output's mutable view (None for an output the model leaves out), `flats`
-        the slices (`&[T]`, and `out` as `&mut [T]`) of a single-output node's arena operands."""
-        self.graph, self.node, self._renderer = graph, node, renderer
-        self._bindings, self._outs, self.inplace, self.view = bindings, outs, inplace, view
-        self._flats = flats or {}
+        """Prepare to lower `node`: `produced` says which outputs the model keeps (ONNX lets it
+        leave trailing ones out), `flats` which input names (and None, the output) have a plain
+        slice of the output's element type in the arena."""
+        self.graph, self.node, self._produced = graph, node, produced
+        self.inplace, self.view, self._flats = inplace, view, flats
         self.weights_used: list[str] = []
         self.inputs_used: list[str] = []
-        self.workspace_needed: list[int | str] = []
+        self.workspace_needed: list[int | Arg] = []
 
     def value(self, name: str) -> Value:
         """The IR value (or an initializer, as a Value) named `name`."""
@@ -109,97 +92,92 @@ class Lowering:
         """Attribute `name`, or `default` when absent."""
         return self.node.attrs.get(name, default)
 
-    def arg(self, i: int) -> str:
-        """A Rust expression giving an `ArrayViewD` of input `i`."""
+    def arg(self, i: int) -> In:
+        """A view (`ArrayViewD`) of input `i`."""
         name = self.input(i).name
         if self.graph.is_constant(name):
             self.weights_used.append(name)
         elif name in self.graph.inputs:
             self.inputs_used.append(name)
-        return self._bindings[name]
+        return In(i)
 
-    def panels(self, i: int) -> str | None:
-        """`&self.<weight>` when input `i` is a weight stored as the runtime's panels of a
-        product's B (`ops::PackedB`, see passes/weight_layout.py), else None."""
+    def panels(self, i: int) -> Panels | None:
+        """Input `i` when it is a weight stored as the runtime's panels of a product's B
+        (`ops::PackedB`, see passes/weight_layout.py), else None."""
         name = self.node.input(i)
         if name is None or name not in self.graph.panels:
             return None
         self.weights_used.append(name)
-        return f"&self.{self._renderer.ident(name)}"
+        return Panels(name)
 
-    def opt_arg(self, i: int) -> str:
+    def opt_arg(self, i: int) -> Opt:
         """`Some(view)` or `None` for an optional input."""
-        return f"Some({self.arg(i)})" if self.has_input(i) else "None"
+        return Opt(self.arg(i) if self.has_input(i) else None)
 
-    def out(self, i: int = 0) -> str:
-        """A Rust expression giving an `ArrayViewMutD` of output `i`'s arena slice."""
-        view = self._outs[i] if i < len(self._outs) else None
-        assert view is not None, f"{self.node.op_type} output {i} is not produced (check has_output)"
-        return view
+    def out(self, i: int = 0) -> Out:
+        """A mutable view (`ArrayViewMutD`) of output `i`'s arena slice."""
+        assert self.has_output(i), f"{self.node.op_type} output {i} is not produced (check has_output)"
+        return Out(i)
 
     def has_output(self, i: int) -> bool:
         """True if output `i` is produced (ONNX lets a model leave trailing outputs out)."""
-        return i < len(self._outs) and self._outs[i] is not None
+        return i < len(self._produced) and self._produced[i]
 
-    def flat(self, i: int) -> str | None:
+    def flat(self, i: int) -> Flat | None:
         """A `&[T]` of input `i` when it is an arena slice of the output's element type (not
         the in-place input, which is `flat_out()`), else None."""
         name = self.node.input(i)
-        return self._flats.get(name) if name else None
+        return Flat(i) if name and name in self._flats else None
 
-    def flat_out(self) -> str | None:
+    def flat_out(self) -> Flat | None:
         """The output's arena slice as `&mut [T]` (None for a node with several outputs)."""
-        return self._flats.get("")
+        return Flat(None) if None in self._flats else None
 
-    def opt_out(self, i: int) -> str:
+    def opt_out(self, i: int) -> Opt:
         """`Some(view)` or `None` for an optional output."""
-        return f"Some({self.out(i)})" if self.has_output(i) else "None"
+        return Opt(self.out(i) if self.has_output(i) else None)
 
-    def workspace(self, elements: int | str) -> str:
+    def workspace(self, elements: int | Arg) -> Workspace:
         """Scratch space for the kernel (packed GEMM panels, padded inputs, cell state), shared
         by all nodes: `elements` f32, or a Rust expression by which the runtime says how many
         (the runtime owns each kernel's layout, so the compiler never copies its rules)."""
         self.workspace_needed.append(elements)
-        return "&mut s.workspace"
+        return Workspace()
 
     def const(self, i: int) -> np.ndarray | None:
         """The compile-time value of input `i`, or None if it is computed at run time."""
         name = self.node.input(i)
         return self.graph.initializers.get(name) if name else None
 
-    def literal(self, value: Any, dtype: DType) -> str:
-        """A Rust literal of `value` (a scalar or 1-element array) as `dtype`."""
-        return literal(value, dtype)
+    def literal(self, value: Any, dtype: DType) -> Lit:
+        """A literal of `value` (a scalar or 1-element array) as `dtype`."""
+        literal(value, dtype)  # refuse anything but a scalar here, where the node is known
+        return Lit(value, dtype)
 
-    def activation(self) -> str:
+    def activation(self) -> Struct:
         """The `ops::Unary` epilogue fused into this node by `fuse_activation` (Identity if none)."""
         if self.node.activation is None:
-            return "ops::Unary::Identity"
+            return Struct("Unary::Identity")
         from .elementwise import UNARY
 
         op, attrs = self.node.activation
         return UNARY[op](attrs)
 
-    def shape_literal(self, dims: Any) -> str:
-        """A Rust slice literal `&[a, b]` of non-negative integers."""
-        return "&[" + ", ".join(str(int(d)) for d in dims) + "]"
+    def shape_literal(self, values: Any) -> Dims:
+        """A slice literal `&[a, b]` of integers (a shape, axes, pads that may be negative)."""
+        return dims(values)
 
-    def shape_literal_signed(self, values: Any) -> str:
-        """A Rust slice literal `&[a, b]` of integers that may be negative (pads, offsets)."""
-        return "&[" + ", ".join(str(int(v)) for v in values) + "]"
-
-    def render(self, template: str, fallible: bool = True, **context: Any) -> Call:
-        """Render the call site `templates/ops/<template>.rs.j2` with `context`."""
-        return Call(self._renderer.op(template, **context), fallible)
-
-    def call(self, fn: str, *args: str, fallible: bool = True) -> Call:
+    def call(self, fn: str, *args: Arg, fallible: bool = True) -> RustCall:
         """A call `ops::<fn>(args)`; `fallible` if the runtime function returns Result."""
-        return self.render("_call", fallible, fn=fn, args=args)
+        return RustCall(fn, args, fallible)
 
-    def chain(self, first: Call, binding: str, then: Call) -> Call:
+    def chain(self, first: RustCall | Chain, binding: str, then: RustCall | Chain) -> Chain:
         """`first.and_then(|binding| then)`: a check or operand read, then the kernel that uses it."""
-        return Call(f"{first.expr}.and_then(|{binding}| {then.expr})")
+        return Chain(first, binding, then)
 
-    def alias(self) -> Call:
+    def alias(self) -> Alias:
         """No code: the output is a view of input 0's buffer."""
-        return Call("", fallible=False)
+        return Alias()
+
+
+__all__ = ["Call", "Lowering", "literal"]

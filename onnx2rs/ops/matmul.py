@@ -11,6 +11,7 @@ import math
 from ..dtypes import NUMERIC
 from ..ir import Graph, Node
 from . import Call, Lowering, register
+from .rust import Array, Bool, Struct
 
 
 def product_flops(node: Node, graph: Graph) -> int:
@@ -35,19 +36,15 @@ def lower_gemm(ctx: Lowering) -> Call:
     B stored as panels."""
     dtype = ctx.input(0).dtype
     panels = ctx.panels(1)
-    return ctx.render(
-        "gemm",
-        function="gemm_prepacked_into" if panels else "gemm_into",
-        a=ctx.arg(0),
-        b=panels or ctx.arg(1),
-        c=ctx.opt_arg(2),
-        out=ctx.out(),
-        alpha=ctx.literal(ctx.attr("alpha", 1.0), dtype),
-        beta=ctx.literal(ctx.attr("beta", 1.0), dtype),
-        trans_a=bool(ctx.attr("transA", 0)),
-        trans_b=bool(ctx.attr("transB", 0)),
-        activation=ctx.activation(),
-    )
+    a, b, c, out = ctx.arg(0), panels or ctx.arg(1), ctx.opt_arg(2), ctx.out()
+    params = Struct("GemmParams", (
+        ("alpha", ctx.literal(ctx.attr("alpha", 1.0), dtype)),
+        ("beta", ctx.literal(ctx.attr("beta", 1.0), dtype)),
+        ("trans_a", Bool(bool(ctx.attr("transA", 0)))),
+        ("trans_b", Bool(bool(ctx.attr("transB", 0)))),
+        ("activation", ctx.activation()),
+    ))
+    return ctx.call("gemm_prepacked_into" if panels else "gemm_into", a, b, c, out, params)
 
 
 def einsum_labels(node: Node, graph: Graph) -> tuple[list[list[int]], list[int], list[int]] | str:
@@ -114,7 +111,6 @@ def lower_einsum(ctx: Lowering) -> Call:
     plan = einsum_labels(ctx.node, ctx.graph)
     assert not isinstance(plan, str), plan
     inputs, output, sizes = plan
-    labels = ", ".join(ctx.shape_literal(t) for t in inputs)
-    args = ", ".join(ctx.arg(i) for i in range(len(ctx.node.inputs)))
-    return ctx.call("einsum_into", f"&[{args}]", f"&[{labels}]", ctx.shape_literal(output),
-                    ctx.shape_literal(sizes), ctx.out())
+    labels = Array(tuple(ctx.shape_literal(t) for t in inputs))
+    args = Array(tuple(ctx.arg(i) for i in range(len(ctx.node.inputs))))
+    return ctx.call("einsum_into", args, labels, ctx.shape_literal(output), ctx.shape_literal(sizes), ctx.out())

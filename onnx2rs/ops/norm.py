@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..dtypes import F32
 from ..ir import Graph, Node
 from . import Call, Lowering, register
+from .rust import Int
 
 
 def _check_bn(node: Node, graph: Graph) -> str | None:
@@ -43,8 +44,8 @@ def lower_softmax(ctx: Lowering) -> Call:
     else:
         fn, axis = "softmax_flattened", ctx.attr("axis", 1)
     if ctx.inplace:
-        return ctx.call(f"{fn}_inplace", ctx.out(), str(int(axis)))
-    return ctx.call(f"{fn}_into", ctx.arg(0), str(int(axis)), ctx.out())
+        return ctx.call(f"{fn}_inplace", ctx.out(), Int(int(axis)))
+    return ctx.call(f"{fn}_into", ctx.arg(0), Int(int(axis)), ctx.out())
 
 
 def _check_log_softmax(node: Node, graph: Graph) -> str | None:
@@ -55,7 +56,7 @@ def _check_log_softmax(node: Node, graph: Graph) -> str | None:
           limits="Opset 13 and later.")
 def lower_log_softmax(ctx: Lowering) -> Call:
     """`ops::log_softmax_into(x, axis, out)`, or `ops::log_softmax_inplace(out, axis)`."""
-    axis = str(int(ctx.attr("axis", -1)))
+    axis = Int(int(ctx.attr("axis", -1)))
     if ctx.inplace:
         return ctx.call("log_softmax_inplace", ctx.out(), axis)
     return ctx.call("log_softmax_into", ctx.arg(0), axis, ctx.out())
@@ -67,7 +68,7 @@ def lower_layer_norm(ctx: Lowering) -> Call:
     rank = len(ctx.input(0).shape)
     axis = int(ctx.attr("axis", -1)) % rank
     eps = ctx.literal(ctx.attr("epsilon", 1e-5), F32)
-    return ctx.call("layer_norm_into", ctx.arg(0), ctx.arg(1), ctx.opt_arg(2), str(axis), eps, ctx.out(),
+    return ctx.call("layer_norm_into", ctx.arg(0), ctx.arg(1), ctx.opt_arg(2), Int(axis), eps, ctx.out(),
                     ctx.opt_out(1), ctx.opt_out(2))
 
 
@@ -85,14 +86,14 @@ def _check_hardmax(node: Node, graph: Graph) -> str | None:
 @register("Hardmax", dtypes=frozenset({F32}), check=_check_hardmax, attrs=("axis",), limits="Opset 13 and later.")
 def lower_hardmax(ctx: Lowering) -> Call:
     """`ops::hardmax_into(x, axis, out)`."""
-    return ctx.call("hardmax_into", ctx.arg(0), str(int(ctx.attr("axis", -1))), ctx.out())
+    return ctx.call("hardmax_into", ctx.arg(0), Int(int(ctx.attr("axis", -1))), ctx.out())
 
 
 @register("LRN", dtypes=frozenset({F32}), attrs=("alpha", "beta", "bias", "size"))
 def lower_lrn(ctx: Lowering) -> Call:
     """`ops::lrn_into(x, size, alpha, beta, bias, out)` across channels (axis 1)."""
     params = [ctx.literal(ctx.attr(a, d), F32) for a, d in (("alpha", 1e-4), ("beta", 0.75), ("bias", 1.0))]
-    return ctx.call("lrn_into", ctx.arg(0), str(int(ctx.attr("size"))), *params, ctx.out())
+    return ctx.call("lrn_into", ctx.arg(0), Int(int(ctx.attr("size"))), *params, ctx.out())
 
 
 def _check_lp_norm(node: Node, graph: Graph) -> str | None:
@@ -103,5 +104,5 @@ def _check_lp_norm(node: Node, graph: Graph) -> str | None:
 def lower_lp_norm(ctx: Lowering) -> Call:
     """`ops::lp_normalize_into(x, axis, p, out)`, p = 1 or 2."""
     axis = int(ctx.attr("axis", -1)) % len(ctx.input(0).shape)
-    return ctx.call("lp_normalize_into", ctx.arg(0), str(axis), str(int(ctx.attr("p", 2))), ctx.out())
+    return ctx.call("lp_normalize_into", ctx.arg(0), Int(axis), Int(int(ctx.attr("p", 2))), ctx.out())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..dtypes import F32
 from ..ir import Graph, Node
 from . import Call, Lowering, register
+from .rust import Bool, Int, Struct, dims
 from .window import check_spatial_rank, resolve
 
 _POOL = {"MaxPool": "max_pool", "AveragePool": "average_pool", "LpPool": "lp_pool"}
@@ -32,17 +33,20 @@ def lower_pool(ctx: Lowering) -> Call:
     x = ctx.input(0)
     win = resolve(ctx.node, list(x.shape[2:]), list(ctx.attr("kernel_shape")))
     with_indices = ctx.has_output(1)
-    return ctx.render(
-        "pool",
-        fn="max_pool_with_indices_into" if with_indices else _POOL[ctx.node.op_type] + "_into",
-        x=ctx.arg(0),
-        out=(f"{str(bool(ctx.attr('storage_order', 0))).lower()}, {ctx.out(0)}, {ctx.out(1)}" if with_indices
-             else ctx.out()),
-        win=win,
-        ceil_mode=bool(ctx.attr("ceil_mode", 0)),
-        count_include_pad=bool(ctx.attr("count_include_pad", 0)),
-        power=str(int(ctx.attr("p", 2))) if ctx.node.op_type == "LpPool" else None,
-    )
+    params = Struct("PoolParams", (
+        ("kernel", dims(win.kernel)),
+        ("strides", dims(win.strides)),
+        ("pads", dims(win.pads)),
+        ("dilations", dims(win.dilations)),
+        ("ceil_mode", Bool(bool(ctx.attr("ceil_mode", 0)))),
+        ("count_include_pad", Bool(bool(ctx.attr("count_include_pad", 0)))),
+    ))
+    if with_indices:
+        storage_order = Bool(bool(ctx.attr("storage_order", 0)))
+        return ctx.call("max_pool_with_indices_into", ctx.arg(0), params, storage_order, ctx.out(0), ctx.out(1))
+    if ctx.node.op_type == "LpPool":
+        return ctx.call("lp_pool_into", ctx.arg(0), params, Int(int(ctx.attr("p", 2))), ctx.out())
+    return ctx.call(_POOL[ctx.node.op_type] + "_into", ctx.arg(0), params, ctx.out())
 
 
 _GLOBAL = {"GlobalMaxPool": "global_max_pool", "GlobalAveragePool": "global_average_pool"}

@@ -11,6 +11,7 @@ from ..dtypes import F32
 from ..ir import Graph, Node
 from . import Call, Lowering, register
 from .elementwise import f64_literal
+from .rust import Arg, Array, Bool, Int, Opt, RustCall, Struct
 
 _DEFAULTS = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"]}
 # Activation name (lower case) -> (Unary variant, default alpha, default beta); None: no such parameter.
@@ -49,7 +50,7 @@ def _check(node: Node, graph: Graph) -> str | None:
     return f"activation {unknown[0]!r}" if unknown else None
 
 
-def _unary(node: Node) -> list[str]:
+def _unary(node: Node) -> list[Struct]:
     """The `ops::Unary` of each activation; alpha and beta are consumed in order by the
     activations that take them."""
     alphas = iter(node.attrs.get("activation_alpha", []))
@@ -57,12 +58,12 @@ def _unary(node: Node) -> list[str]:
     spelled = []
     for name in _activation_names(node):
         variant, alpha, beta = _ACTIVATIONS[name.lower()]
-        fields = []
+        fields: list[tuple[str, Arg]] = []
         if alpha is not None:
-            fields.append(f"alpha: {f64_literal(next(alphas, alpha))}")
+            fields.append(("alpha", f64_literal(next(alphas, alpha))))
         if beta is not None:
-            fields.append(f"beta: {f64_literal(next(betas, beta))}")
-        spelled.append(f"ops::Unary::{variant}" + (f" {{ {', '.join(fields)} }}" if fields else ""))
+            fields.append(("beta", f64_literal(next(betas, beta))))
+        spelled.append(Struct(f"Unary::{variant}", tuple(fields)))
     return spelled
 
 
@@ -76,25 +77,30 @@ def lower_recurrent(ctx: Lowering) -> Call:
     hidden = int(ctx.attr("hidden_size") or ctx.input(2).shape[-1])
     batch_first = bool(ctx.attr("layout", 0))
     batch = ctx.input(0).shape[0 if batch_first else 1]
-    linear_before_reset = str(bool(ctx.attr("linear_before_reset", 0))).lower()
-    cell = {"RNN": "ops::Cell::Rnn", "LSTM": "ops::Cell::Lstm",
-            "GRU": f"ops::Cell::Gru {{ linear_before_reset: {linear_before_reset} }}"}[op]
+    linear_before_reset = Bool(bool(ctx.attr("linear_before_reset", 0)))
+    cell = {"RNN": Struct("Cell::Rnn"), "LSTM": Struct("Cell::Lstm"),
+            "GRU": Struct("Cell::Gru", (("linear_before_reset", linear_before_reset),))}[op]
     gates = {"RNN": 1, "GRU": 3, "LSTM": 4}[op]
     clip = ctx.attr("clip")
     lstm = op == "LSTM"
-    return ctx.render(
-        "recurrent",
-        cell=cell,
-        hidden=hidden,
-        reverse=str(ctx.attr("direction", "forward") == "reverse").lower(),
-        activations=_unary(ctx.node),
-        clip=f"Some({ctx.literal(clip, F32)})" if clip is not None else "None",
-        batch_first=str(batch_first).lower(),
-        x=ctx.arg(0), w=ctx.arg(1), r=ctx.arg(2),
-        b=ctx.opt_arg(3), sequence_lens=ctx.opt_arg(4), initial_h=ctx.opt_arg(5),
-        initial_c=ctx.opt_arg(6) if lstm else "None", p=ctx.opt_arg(7) if lstm else "None",
-        y=ctx.opt_out(0), y_h=ctx.opt_out(1), y_c=ctx.opt_out(2) if lstm else "None",
-        # States and gates per batch row, then one direction's W and R transposed
-        # (`Cell::workspace` in recurrent.rs).
-        workspace=ctx.workspace(batch * hidden * (3 + gates) + gates * hidden * (ctx.input(0).shape[-1] + hidden)),
-    )
+    none = Opt(None)
+    params = Struct("RecurrentParams", (
+        ("cell", cell),
+        ("hidden", Int(hidden)),
+        ("reverse", Bool(ctx.attr("direction", "forward") == "reverse")),
+        ("activations", Array(tuple(_unary(ctx.node)))),
+        ("clip", Opt(ctx.literal(clip, F32) if clip is not None else None)),
+        ("batch_first", Bool(batch_first)),
+    ))
+    inputs = Struct("RecurrentInputs", (
+        ("x", ctx.arg(0)), ("w", ctx.arg(1)), ("r", ctx.arg(2)), ("b", ctx.opt_arg(3)),
+        ("sequence_lens", ctx.opt_arg(4)), ("initial_h", ctx.opt_arg(5)),
+        ("initial_c", ctx.opt_arg(6) if lstm else none), ("p", ctx.opt_arg(7) if lstm else none),
+    ))
+    outputs = Struct("RecurrentOutputs", (
+        ("y", ctx.opt_out(0)), ("y_h", ctx.opt_out(1)), ("y_c", ctx.opt_out(2) if lstm else none),
+    ))
+    # States and gates per batch row, then one direction's W and R transposed
+    # (`Cell::workspace` in recurrent.rs).
+    workspace = ctx.workspace(batch * hidden * (3 + gates) + gates * hidden * (ctx.input(0).shape[-1] + hidden))
+    return RustCall("recurrent_into", (params, inputs, outputs, workspace))

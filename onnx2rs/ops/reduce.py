@@ -13,6 +13,7 @@ import numpy as np
 from ..dtypes import BOOL, NUMERIC
 from ..ir import Graph, Node
 from . import Call, Lowering, register
+from .rust import Bool, Int, Method, Opt, Ref, RustCall, Struct, Try
 
 _REDUCE = {f"Reduce{v}": v for v in ("Sum", "Mean", "Max", "Min", "Prod", "L1", "L2", "LogSum", "LogSumExp",
                                       "SumSquare")}
@@ -48,11 +49,11 @@ def lower_reduce(ctx: Lowering) -> Call:
     """`ops::reduce_into(x, &axes, ops::Reduce::<Op>, out)`; a copy when the axes are empty;
     axes computed at run time are read from their tensor (`ops::Axes`)."""
     axes = reduction_axes(ctx.node, ctx.graph)
-    variant = f"ops::Reduce::{_REDUCE[ctx.node.op_type]}"
+    variant = Struct(f"Reduce::{_REDUCE[ctx.node.op_type]}")
     if axes is None:
         rank = len(ctx.input(0).shape)
-        return ctx.call("reduce_into", ctx.arg(0), f"ops::Axes::read(&{ctx.arg(1)}, {rank})?.as_slice()", variant,
-                        ctx.out())
+        axes_read = Method(Try(RustCall("Axes::read", (Ref(ctx.arg(1)), Int(rank)))), "as_slice")
+        return ctx.call("reduce_into", ctx.arg(0), axes_read, variant, ctx.out())
     if not axes:
         return ctx.call("reshape_into", ctx.arg(0), ctx.out())
     return ctx.call("reduce_into", ctx.arg(0), ctx.shape_literal(axes), variant, ctx.out())
@@ -63,9 +64,9 @@ def lower_arg_extreme(ctx: Lowering) -> Call:
     """`ops::arg_extreme_into(x, axis, max, last, out)`."""
     rank = len(ctx.input(0).shape)
     axis = int(ctx.attr("axis", 0)) % rank
-    is_max = str(ctx.node.op_type == "ArgMax").lower()
-    last = str(bool(ctx.attr("select_last_index", 0))).lower()
-    return ctx.call("arg_extreme_into", ctx.arg(0), str(axis), is_max, last, ctx.out())
+    is_max = Bool(ctx.node.op_type == "ArgMax")
+    last = Bool(bool(ctx.attr("select_last_index", 0)))
+    return ctx.call("arg_extreme_into", ctx.arg(0), Int(axis), is_max, last, ctx.out())
 
 
 @register("TopK", dtypes=NUMERIC, attrs=("axis", "largest", "sorted"),
@@ -76,6 +77,6 @@ def lower_topk(ctx: Lowering) -> Call:
     a run-time K is passed along to be checked against it."""
     rank = len(ctx.input(0).shape)
     axis = int(ctx.attr("axis", -1)) % rank
-    largest = str(bool(ctx.attr("largest", 1))).lower()
-    k = ctx.opt_arg(1) if ctx.graph.opset >= 10 and ctx.const(1) is None else "None"
-    return ctx.call("topk_into", ctx.arg(0), k, str(axis), largest, ctx.out(0), ctx.out(1))
+    largest = Bool(bool(ctx.attr("largest", 1)))
+    k = ctx.opt_arg(1) if ctx.graph.opset >= 10 and ctx.const(1) is None else Opt(None)
+    return ctx.call("topk_into", ctx.arg(0), k, Int(axis), largest, ctx.out(0), ctx.out(1))

@@ -13,6 +13,8 @@ import numpy as np
 from ..dtypes import ALL, BY_ONNX, BY_RUST, NUMERIC
 from ..ir import Graph, Node
 from . import Call, Lowering, register
+from .elementwise import scalar
+from .rust import Alias, Arg, Array, Bool, Int, Local, Method, Ref, RustCall, Struct, Try, Tuple
 
 
 def _runtime_operand(node: Node, graph: Graph) -> str | None:
@@ -26,14 +28,14 @@ def _runtime_operand(node: Node, graph: Graph) -> str | None:
     return None
 
 
-def _checked(ctx: Lowering, check: str, kernel: Call, *extra: str) -> Call:
+def _checked(ctx: Lowering, check: str, kernel: RustCall | Alias, *extra: Arg) -> Call:
     """`ops::<check>(&operand, &in_shape, &out_shape, ..)` before `kernel` when input 1 is
     computed at run time; else `kernel` alone."""
     if not ctx.has_input(1) or ctx.const(1) is not None:
         return kernel
     shapes = (ctx.shape_literal(ctx.input(0).shape), ctx.shape_literal(ctx.output().shape))
-    first = ctx.call(check, f"&{ctx.arg(1)}", *shapes, *extra)
-    return first if not kernel.expr else ctx.chain(first, "()", kernel)
+    first = ctx.call(check, Ref(ctx.arg(1)), *shapes, *extra)
+    return first if isinstance(kernel, Alias) else ctx.chain(first, "()", kernel)
 
 
 _SHAPE_CHECK = {"Reshape": "check_reshape", "Squeeze": "check_squeeze", "Unsqueeze": "check_squeeze"}
@@ -45,11 +47,11 @@ _SHAPE_CHECK = {"Reshape": "check_reshape", "Squeeze": "check_squeeze", "Unsquee
 def lower_reshape(ctx: Lowering) -> Call:
     """Nothing when the output is a view of the input; else `ops::reshape_into(x, out)`.
     A run-time shape or axes operand is checked first (`ops::check_reshape`, `ops::check_squeeze`)."""
-    kernel = ctx.alias() if ctx.view else ctx.call("reshape_into", ctx.arg(0), ctx.out())
+    kernel: RustCall | Alias = ctx.alias() if ctx.view else ctx.call("reshape_into", ctx.arg(0), ctx.out())
     op = ctx.node.op_type
     if op == "Flatten" or (op != "Reshape" and ctx.graph.opset < 13):
         return kernel
-    extra = str(bool(ctx.attr("allowzero", 0))).lower() if op == "Reshape" else str(op == "Squeeze").lower()
+    extra = Bool(bool(ctx.attr("allowzero", 0))) if op == "Reshape" else Bool(op == "Squeeze")
     return _checked(ctx, _SHAPE_CHECK[op], kernel, extra)
 
 
@@ -67,7 +69,7 @@ def lower_concat(ctx: Lowering) -> Call:
     rank = len(ctx.output().shape)
     axis = int(ctx.attr("axis")) % rank
     parts = [ctx.arg(i) for i in range(len(ctx.node.inputs))]
-    return ctx.call("concat_into", f"&[{', '.join(parts)}]", str(axis), ctx.out())
+    return ctx.call("concat_into", Array(tuple(parts)), Int(axis), ctx.out())
 
 
 def contiguous_window(shape: tuple[int, ...], ranges: list[tuple[int, int, int]]) -> int | None:
@@ -111,7 +113,7 @@ def lower_gather(ctx: Lowering) -> Call:
         return ctx.alias()
     rank = len(ctx.input(0).shape)
     axis = int(ctx.attr("axis", 0)) % rank
-    return ctx.call("gather_into", ctx.arg(0), ctx.arg(1), str(axis), ctx.out())
+    return ctx.call("gather_into", ctx.arg(0), ctx.arg(1), Int(axis), ctx.out())
 
 
 def slice_ranges(node: Node, graph: Graph) -> list[tuple[int, int, int]] | None:
@@ -154,11 +156,12 @@ def lower_slice(ctx: Lowering) -> Call:
         return ctx.alias()
     ranges = slice_ranges(ctx.node, ctx.graph)
     if ranges is None:
-        read = ctx.call("SliceRanges::read", f"&{ctx.arg(1)}", f"&{ctx.arg(2)}", ctx.opt_arg(3), ctx.opt_arg(4),
+        read = ctx.call("SliceRanges::read", Ref(ctx.arg(1)), Ref(ctx.arg(2)), ctx.opt_arg(3), ctx.opt_arg(4),
                         ctx.shape_literal(ctx.input(0).shape))
-        return ctx.chain(read, "ranges", ctx.call("slice_into", ctx.arg(0), "ranges.as_slice()", ctx.out()))
-    spelled = ", ".join(f"({lo}, {hi}, {step})" for lo, hi, step in ranges)
-    return ctx.call("slice_into", ctx.arg(0), f"&[{spelled}]", ctx.out())
+        kernel = ctx.call("slice_into", ctx.arg(0), Method(Local("ranges"), "as_slice"), ctx.out())
+        return ctx.chain(read, "ranges", kernel)
+    spelled = Array(tuple(Tuple((Int(lo), Int(hi), Int(step))) for lo, hi, step in ranges))
+    return ctx.call("slice_into", ctx.arg(0), spelled, ctx.out())
 
 
 @register("Expand", dtypes=ALL, check=_runtime_operand,
@@ -212,6 +215,7 @@ def lower_pad(ctx: Lowering) -> Call:
     the ends. Run-time pads are read (and checked) by `ops::PadBegin::read`; a run-time
     constant value by `ops::scalar`."""
     dtype = ctx.input(0).dtype
+    value: Arg
     if ctx.graph.opset < 11:
         value = ctx.literal(ctx.attr("value", 0.0), dtype)
     elif not ctx.has_input(2):
@@ -219,26 +223,28 @@ def lower_pad(ctx: Lowering) -> Call:
     elif ctx.const(2) is not None:
         value = ctx.literal(ctx.const(2), dtype)
     else:
-        value = f"ops::scalar(&{ctx.arg(2)})?"
-    mode = f"ops::PadMode::{_PAD_MODES[ctx.attr('mode', 'constant')]}"
+        value = scalar(ctx, 2)
+    mode = Struct(f"PadMode::{_PAD_MODES[ctx.attr('mode', 'constant')]}")
     begin = pad_begin(ctx.node, ctx.graph)
     if begin is not None:
-        return ctx.call("pad_into", ctx.arg(0), ctx.shape_literal_signed(begin), mode, value, ctx.out())
+        return ctx.call("pad_into", ctx.arg(0), ctx.shape_literal(begin), mode, value, ctx.out())
     shapes = (ctx.shape_literal(ctx.input(0).shape), ctx.shape_literal(ctx.output().shape))
-    read = ctx.call("PadBegin::read", f"&{ctx.arg(1)}", ctx.opt_arg(3), *shapes)
-    return ctx.chain(read, "begin", ctx.call("pad_into", ctx.arg(0), "begin.as_slice()", mode, value, ctx.out()))
+    read = ctx.call("PadBegin::read", Ref(ctx.arg(1)), ctx.opt_arg(3), *shapes)
+    kernel = ctx.call("pad_into", ctx.arg(0), Method(Local("begin"), "as_slice"), mode, value, ctx.out())
+    return ctx.chain(read, "begin", kernel)
 
 
 @register("Trilu", dtypes=ALL, attrs=("upper",))
 def lower_trilu(ctx: Lowering) -> Call:
     """`ops::trilu_into(x, k, upper, out)`; a k computed at run time is read from its tensor."""
+    k: Arg
     if not ctx.has_input(1):
-        k = "0"
+        k = Int(0)
     elif ctx.const(1) is not None:
-        k = str(int(np.asarray(ctx.const(1)).reshape(-1)[0]))
+        k = Int(int(np.asarray(ctx.const(1)).reshape(-1)[0]))
     else:
-        k = f"ops::scalar(&{ctx.arg(1)})?"
-    upper = str(bool(ctx.attr("upper", 1))).lower()
+        k = scalar(ctx, 1)
+    upper = Bool(bool(ctx.attr("upper", 1)))
     return ctx.call("trilu_into", ctx.arg(0), k, upper, ctx.out())
 
 
@@ -247,11 +253,12 @@ def lower_cumsum(ctx: Lowering) -> Call:
     """`ops::cumsum_into(x, axis, exclusive, reverse, out)`; an axis computed at run time is read
     from its tensor."""
     rank = len(ctx.input(0).shape)
+    axis: Arg
     if ctx.const(1) is not None:
-        axis = str(int(np.asarray(ctx.const(1)).reshape(-1)[0]) % rank)
+        axis = Int(int(np.asarray(ctx.const(1)).reshape(-1)[0]) % rank)
     else:
-        axis = f"ops::Axes::one(&{ctx.arg(1)}, {rank})?"
-    flags = [str(bool(ctx.attr(a, 0))).lower() for a in ("exclusive", "reverse")]
+        axis = Try(RustCall("Axes::one", (Ref(ctx.arg(1)), Int(rank))))
+    flags = [Bool(bool(ctx.attr(a, 0))) for a in ("exclusive", "reverse")]
     return ctx.call("cumsum_into", ctx.arg(0), axis, *flags, ctx.out())
 
 
@@ -295,7 +302,7 @@ def lower_bit_cast(ctx: Lowering) -> Call:
 def lower_gather_elements(ctx: Lowering) -> Call:
     """`ops::gather_elements_into(data, indices, axis, out)`; bad indices are a run-time error."""
     axis = int(ctx.attr("axis", 0)) % len(ctx.input(0).shape)
-    return ctx.call("gather_elements_into", ctx.arg(0), ctx.arg(1), str(axis), ctx.out())
+    return ctx.call("gather_elements_into", ctx.arg(0), ctx.arg(1), Int(axis), ctx.out())
 
 
 @register("Range", dtypes=NUMERIC, limits="Folded when its operands are constants; else the operands must "
@@ -322,13 +329,13 @@ def _check_eye_like(node: Node, graph: Graph) -> str | None:
 @register("EyeLike", dtypes=ALL, check=_check_eye_like, attrs=("dtype", "k"))
 def lower_eye_like(ctx: Lowering) -> Call:
     """`ops::eye_into(k, out)`: only the input's (static) shape matters."""
-    return ctx.call("eye_into", str(int(ctx.attr("k", 0))), ctx.out())
+    return ctx.call("eye_into", Int(int(ctx.attr("k", 0))), ctx.out())
 
 
 @register("ReverseSequence", dtypes=ALL, attrs=("batch_axis", "time_axis"))
 def lower_reverse_sequence(ctx: Lowering) -> Call:
     """`ops::reverse_sequence_into(x, lens, batch_axis, time_axis, out)`; bad lengths are a run-time error."""
-    axes = [str(int(ctx.attr(a, d))) for a, d in (("batch_axis", 1), ("time_axis", 0))]
+    axes = [Int(int(ctx.attr(a, d))) for a, d in (("batch_axis", 1), ("time_axis", 0))]
     return ctx.call("reverse_sequence_into", ctx.arg(0), ctx.arg(1), *axes, ctx.out())
 
 
@@ -402,28 +409,35 @@ def lower_resize(ctx: Lowering) -> Call:
     is the target. Constant scales become literals; run-time ones are read from their tensor."""
     static = resize_scales(ctx.node, ctx.graph)
     resized = _resize_axes(ctx.node, len(ctx.input(0).shape))
-    axes = ctx.shape_literal(resized) if "axes" in ctx.node.attrs else "&[]"
+    axes = ctx.shape_literal(resized if "axes" in ctx.node.attrs else [])
+    scales: Arg
     if static is not None:
-        scales = "&[" + ", ".join(ctx.literal(static[a], BY_RUST["f32"]) for a in resized) + "]"
+        scales = Array(tuple(ctx.literal(static[a], BY_RUST["f32"]) for a in resized))
     else:
-        scales = f"ops::values(&{ctx.arg(2)})?"
+        scales = _values(ctx, 2)
     mode = {"linear": "Linear", "cubic": "Cubic"}.get(ctx.attr("mode", "nearest")) or \
         _RESIZE_NEAREST[ctx.attr("nearest_mode", "round_prefer_floor")]
     coordinates = ctx.attr("coordinate_transformation_mode", "half_pixel")
     f32 = BY_RUST["f32"]
+    roi: Arg
     if coordinates != "tf_crop_and_resize":
-        roi = "&[]"
+        roi = Array(())
     elif ctx.const(1) is not None:
-        roi = "&[" + ", ".join(ctx.literal(v, f32) for v in np.asarray(ctx.const(1)).reshape(-1)) + "]"
+        roi = Array(tuple(ctx.literal(v, f32) for v in np.asarray(ctx.const(1)).reshape(-1)))
     else:
-        roi = f"ops::values(&{ctx.arg(1)})?"
-    params = (
-        f"ops::ResizeParams {{ mode: ops::ResizeMode::{mode}, "
-        f"coordinates: ops::ResizeCoordinates::{_RESIZE_COORDINATES[coordinates]}, "
-        f"cubic_coeff_a: {ctx.literal(ctx.attr('cubic_coeff_a', -0.75), f32)}, "
-        f"exclude_outside: {str(bool(ctx.attr('exclude_outside', 0))).lower()}, "
-        f"antialias: {str(bool(ctx.attr('antialias', 0))).lower()}, "
-        f"roi: {roi}, "
-        f"extrapolation_value: {ctx.literal(ctx.attr('extrapolation_value', 0.0), f32)} }}"
-    )
+        roi = _values(ctx, 1)
+    params = Struct("ResizeParams", (
+        ("mode", Struct(f"ResizeMode::{mode}")),
+        ("coordinates", Struct(f"ResizeCoordinates::{_RESIZE_COORDINATES[coordinates]}")),
+        ("cubic_coeff_a", ctx.literal(ctx.attr("cubic_coeff_a", -0.75), f32)),
+        ("exclude_outside", Bool(bool(ctx.attr("exclude_outside", 0)))),
+        ("antialias", Bool(bool(ctx.attr("antialias", 0)))),
+        ("roi", roi),
+        ("extrapolation_value", ctx.literal(ctx.attr("extrapolation_value", 0.0), f32)),
+    ))
     return ctx.call("resize_into", ctx.arg(0), scales, axes, params, ctx.out())
+
+
+def _values(ctx: Lowering, i: int) -> Try:
+    """`ops::values(&input)?`: run-time input `i`'s values, as a slice."""
+    return Try(RustCall("values", (Ref(ctx.arg(i)),)))

@@ -5,7 +5,7 @@ to build. Here the runtime's public `ops` items are read from its sources (the `
 of `ops/mod.rs`, and the `pub` items and macro-made functions of the modules it re-exports
 whole), and compared with every `ops::NAME` that the compiler writes: in the generated code of
 every op case (tests/ops/cases.py) and of the codegen snapshot models, and spelled literally in
-the templates and the lowering code.
+the templates and the lowering code's typed calls.
 """
 
 from __future__ import annotations
@@ -80,6 +80,9 @@ def test_names_spelled_in_templates_and_lowering_exist(exports: set[str]) -> Non
     for path in [*Path(templates_dir()).rglob("*.j2"), *(ROOT / "onnx2rs").rglob("*.py")]:
         text = path.read_text()
         spelled |= set(OPS_PATH.findall(text))
-        spelled |= set(re.findall(r"\bctx\.call\(\s*\"([a-z_0-9]+)\"", text))
+        # Typed calls (ops/rust.py): `ctx.call("fn"`, `RustCall("fn"`, and a struct's or variant's
+        # first segment, `Struct("GemmParams"`, `Struct(f"Unary::{..}"`.
+        spelled |= set(re.findall(r"\b(?:ctx\.call|RustCall)\(\s*f?\"([A-Za-z_0-9]+)", text))
+        spelled |= set(re.findall(r"\bStruct\(\s*f?\"([A-Za-z_0-9]+)", text))
     assert len(spelled) > 50
     assert spelled <= exports, f"not exported by runtime-crate's ops: {sorted(spelled - exports)}"
