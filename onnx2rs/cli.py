@@ -168,7 +168,7 @@ def convert(
 ) -> None:
     """Write the ONNX model onnx2rs compiles from MODEL (before simplification)."""
     from . import progress
-    from .frontend.load import read_model
+    from .frontend.read import read_model
 
     ui.configure(quiet, verbose)
     try:

@@ -126,7 +126,7 @@ def test_shape_chains_fold_when_onnxsim_cannot_run() -> None:
 
 
 def test_onnxsim_is_imported_without_sympy_and_sympy_still_imports_after() -> None:
-    """The import shortcut in `load._onnxsim_simplify` hides sympy from onnxsim alone: in a fresh
+    """The import shortcut in `shapes._onnxsim_simplify` hides sympy from onnxsim alone: in a fresh
     interpreter, onnxsim's simplify is the real one, sympy was not loaded by it, and a later
     `import sympy` (torch does one) still works."""
     import subprocess
@@ -134,8 +134,8 @@ def test_onnxsim_is_imported_without_sympy_and_sympy_still_imports_after() -> No
 
     pytest.importorskip("sympy")
     script = (
-        "import sys; from onnx2rs.frontend import load\n"
-        "simplify = load._onnxsim_simplify()\n"
+        "import sys; from onnx2rs.frontend import shapes\n"
+        "simplify = shapes._onnxsim_simplify()\n"
         "assert simplify.__module__ == 'onnxsim.onnx_simplifier', simplify.__module__\n"
         "assert 'sympy' not in sys.modules\n"
         "import sympy; assert sympy.Symbol('x') + 1 != 1\n"
