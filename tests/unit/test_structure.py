@@ -31,10 +31,10 @@ LAYERS: list[set[str]] = [
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}
 
-# Lines per file, tests included: Python modules, and the runtime's Rust sources (aim for
-# about 600; conv.rs and linalg.rs were 1,500 before they became folders).
-PYTHON_LINES = 700
-RUST_LINES = 700
+# Lines per file, tests included: Python modules, and the runtime's Rust sources (about 600;
+# conv.rs and linalg.rs were 1,500 before they became folders, load.py 700 before it split).
+PYTHON_LINES = 610
+RUST_LINES = 610
 
 
 def _component(module: Path) -> str:

@@ -12,11 +12,11 @@
 //! Spec: <https://onnx.ai/onnx/operators/onnx__Conv.html>. `auto_pad` is resolved
 //! into explicit `pads` at compile time, so only explicit pads reach this code.
 
-use super::elementwise::max_nan;
 use super::linalg::{
     mat_mul_into, mat_mul_packed_into, packed_workspace_len, PackB, PACK_COLUMNS, PACK_DEPTH,
 };
 use super::unary::{bias_then_activation, Activation};
+use super::variadic::max_nan;
 use super::window::{to4, Window};
 use crate::{parallel, Error, Result};
 use interleaved::Interleaved;

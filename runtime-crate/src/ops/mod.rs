@@ -11,6 +11,7 @@ mod control;
 mod conv;
 mod conv_transpose;
 mod elementwise;
+mod gather;
 mod generators;
 mod linalg;
 mod matmul;
@@ -22,6 +23,7 @@ mod reduce;
 mod resize;
 mod shape;
 mod unary;
+mod variadic;
 mod window;
 
 pub use broadcast::{broadcast_shape, zip_with, zip_with_inplace, zip_with_into};
@@ -30,6 +32,7 @@ pub use control::phi_into;
 pub use conv::{conv, conv_into, conv_shapes, ConvParams};
 pub use conv_transpose::{conv_transpose_into, ConvTransposeParams};
 pub use elementwise::*;
+pub use gather::{gather, gather_elements_into, gather_into};
 pub use generators::{cumsum_into, eye_into, fill_into, range_into, trilu_into};
 pub use linalg::{
     mat_mul_into, mat_mul_into_on, mat_mul_packed_into, mat_mul_packed_into_on,
@@ -47,7 +50,8 @@ pub use norm::{
     softmax_into,
 };
 pub use operands::{
-    check_expand, check_reshape, check_squeeze, check_tile, PadBegin, SliceRanges, OPERAND_MAX_RANK,
+    check_expand, check_reshape, check_squeeze, check_tile, scalar, values, PadBegin, SliceRanges,
+    OPERAND_MAX_RANK,
 };
 pub use pool::{
     average_pool, average_pool_into, global_average_pool, global_average_pool_into,
@@ -58,11 +62,11 @@ pub use recurrent::{recurrent_into, Cell, RecurrentInputs, RecurrentOutputs, Rec
 pub use reduce::{arg_extreme_into, reduce_into, topk_into, Axes, Reduce};
 pub use resize::{resize_into, ResizeCoordinates, ResizeMode, ResizeParams, RESIZE_MAX_RANK};
 pub use shape::{
-    concat, concat_into, expand_into, gather, gather_elements_into, gather_into, pad_into, reshape,
-    reverse_sequence_into, scalar, slice_into, tile_into, transpose, transpose_into, values,
-    PadMode,
+    concat, concat_into, expand_into, pad_into, reshape, reverse_sequence_into, slice_into,
+    tile_into, transpose, transpose_into, PadMode,
 };
 pub use unary::{unary_flat_inplace, unary_inplace, unary_into, Activation, Unary};
+pub use variadic::{max_into, mean_into, min_into, sum_into};
 pub use window::Window;
 
 /// Whether two shapes are equal, compared inline: for the few dimensions of a shape,

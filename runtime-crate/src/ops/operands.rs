@@ -1,5 +1,6 @@
 //! Shape operands a model computes at run time: Reshape's shape, Squeeze and Unsqueeze's
-//! axes, Expand's shape, Tile's repeats, Slice's starts/ends/axes/steps, Pad's pads.
+//! axes, Expand's shape, Tile's repeats, Slice's starts/ends/axes/steps, Pad's pads; and the
+//! plain readers of a run-time operand's values ([`values`]) or its one value ([`scalar`]).
 //!
 //! The compiler fixes every output shape at build time, so these operands cannot change
 //! a shape; they can only choose which elements move where. Each function here reads one
@@ -349,5 +350,33 @@ impl PadBegin {
     #[must_use]
     pub fn as_slice(&self) -> &[isize] {
         &self.list[..self.len]
+    }
+}
+
+/// The elements of a contiguous view, for kernels that take run-time operands as slices.
+///
+/// # Errors
+/// [`Error::Shape`] if `x` is not contiguous.
+pub fn values<'a, T>(x: &'a ArrayViewD<'_, T>) -> Result<&'a [T]> {
+    x.as_slice()
+        .ok_or_else(|| Error::Shape("operand must be contiguous".into()))
+}
+
+/// The one element of a run-time scalar operand (Trilu's k, Clip's bounds).
+///
+/// ```
+/// use ndarray::arr0;
+/// assert_eq!(onnx2rs_runtime::ops::scalar(&arr0(3i64).into_dyn().view()).unwrap(), 3);
+/// ```
+///
+/// # Errors
+/// [`Error::Shape`] if `x` does not hold exactly one element.
+pub fn scalar<T: Copy>(x: &ArrayViewD<'_, T>) -> Result<T> {
+    match (x.len(), x.iter().next()) {
+        (1, Some(&v)) => Ok(v),
+        _ => Err(Error::Shape(format!(
+            "expected a scalar, got shape {:?}",
+            x.shape()
+        ))),
     }
 }

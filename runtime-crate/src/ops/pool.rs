@@ -5,7 +5,7 @@
 //! a 2-D kernel; 3-D and up a general one. `auto_pad` is resolved into explicit pads
 //! at compile time.
 
-use super::elementwise::max_nan;
+use super::variadic::max_nan;
 use super::window::{to4, zip_strided, Window};
 use crate::{Error, Result};
 use multiversion::multiversion;

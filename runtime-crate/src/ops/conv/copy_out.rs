@@ -1,8 +1,8 @@
 //! How a [`Shifted`](super::shifted::Shifted) chunk's product is copied out: bias, activation
 //! and (when fused) the max pool applied on the way, while the values are still in cache.
 
-use crate::ops::elementwise::max_nan;
 use crate::ops::unary::{Activation, EpiloguePass};
+use crate::ops::variadic::max_nan;
 use multiversion::multiversion;
 
 /// The output values of one filter in a band of a [`Shifted`] chunk: of each `wq`-wide
