@@ -4,6 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # Generated crates share one target dir, so ndarray and friends build once.
 export CARGO_TARGET_DIR ?= $(CURDIR)/target/cargo
+# Every build here starts from scratch or changes whole files: incremental compilation's
+# caches cost time and never pay back. Dev builds (the tests') keep line tables for
+# backtraces, not full debug info: a fifth of a cold dev build of a generated crate.
+export CARGO_INCREMENTAL ?= 0
+export CARGO_PROFILE_DEV_DEBUG ?= line-tables-only
 
 .PHONY: demo test venv dev-venv lint clean models docs bench-real chromium openblas
 

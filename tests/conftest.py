@@ -22,6 +22,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # the suite), and nothing the tests check depends on them.
     os.environ.setdefault("CARGO_PROFILE_RELEASE_LTO", "false")
     os.environ.setdefault("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
+    # Fresh builds gain nothing from incremental caches; line tables keep backtraces (Makefile).
+    os.environ.setdefault("CARGO_INCREMENTAL", "0")
+    os.environ.setdefault("CARGO_PROFILE_DEV_DEBUG", "line-tables-only")
 
 
 @pytest.fixture
