@@ -305,6 +305,36 @@ def lower_gather_elements(ctx: Lowering) -> Call:
     return ctx.call("gather_elements_into", ctx.arg(0), ctx.arg(1), Int(axis), ctx.out())
 
 
+_SCATTER_REDUCTIONS = {"none": "None", "add": "Add", "mul": "Mul", "max": "Max", "min": "Min"}
+
+
+def _check_scatter(node: Node, graph: Graph) -> str | None:
+    reduction = node.attrs.get("reduction", "none")
+    return None if reduction in _SCATTER_REDUCTIONS else f"reduction {reduction!r}"
+
+
+def _scatter_reduction(ctx: Lowering) -> Struct:
+    return Struct(f"ScatterReduction::{_SCATTER_REDUCTIONS[ctx.attr('reduction', 'none')]}")
+
+
+@register("ScatterElements", dtypes=NUMERIC, check=_check_scatter, attrs=("axis", "reduction"),
+          limits="Numeric types. Updates apply in order: with `reduction=none`, the last of two to one place wins.")
+def lower_scatter_elements(ctx: Lowering) -> Call:
+    """`ops::scatter_elements_into(data, indices, updates, axis, reduction, out)`; bad indices are
+    a run-time error."""
+    axis = int(ctx.attr("axis", 0)) % len(ctx.input(0).shape)
+    return ctx.call("scatter_elements_into", ctx.arg(0), ctx.arg(1), ctx.arg(2), Int(axis), _scatter_reduction(ctx),
+                    ctx.out())
+
+
+@register("ScatterND", dtypes=NUMERIC, check=_check_scatter, attrs=("reduction",),
+          limits="Numeric types. Updates apply in order: with `reduction=none`, the last of two to one place wins.")
+def lower_scatter_nd(ctx: Lowering) -> Call:
+    """`ops::scatter_nd_into(data, indices, updates, reduction, out)`; bad indices are a run-time
+    error."""
+    return ctx.call("scatter_nd_into", ctx.arg(0), ctx.arg(1), ctx.arg(2), _scatter_reduction(ctx), ctx.out())
+
+
 @register("Range", dtypes=NUMERIC, limits="Folded when its operands are constants; else the operands must "
           "give the element count the model declares.")
 def lower_range(ctx: Lowering) -> Call:

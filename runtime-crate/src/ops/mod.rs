@@ -21,6 +21,7 @@ mod pool;
 mod recurrent;
 mod reduce;
 mod resize;
+mod scatter;
 mod shape;
 mod unary;
 mod variadic;
@@ -61,6 +62,7 @@ pub use pool::{
 pub use recurrent::{recurrent_into, Cell, RecurrentInputs, RecurrentOutputs, RecurrentParams};
 pub use reduce::{arg_extreme_into, reduce_into, topk_into, Axes, Reduce};
 pub use resize::{resize_into, ResizeCoordinates, ResizeMode, ResizeParams, RESIZE_MAX_RANK};
+pub use scatter::{scatter_elements_into, scatter_nd_into, ScatterReduction};
 pub use shape::{
     concat, concat_into, expand_into, pad_into, reshape, reverse_sequence_into, slice_into,
     tile_into, transpose, transpose_into, PadMode,
