@@ -10,7 +10,7 @@ export CARGO_TARGET_DIR ?= $(CURDIR)/target/cargo
 export CARGO_INCREMENTAL ?= 0
 export CARGO_PROFILE_DEV_DEBUG ?= line-tables-only
 
-.PHONY: demo test venv dev-venv lint clean models docs bench-real chromium openblas
+.PHONY: demo test test-runtime test-python venv dev-venv lint clean models docs bench-real chromium openblas
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,12 +53,20 @@ lint: $(VENV)/.dev
 
 ## make test: the whole suite (Python unit tests, runtime crate, end-to-end crates).
 test: $(VENV)/.dev lint chromium openblas
-	cd runtime-crate && cargo fmt --check && cargo clippy --all-targets --quiet -- -D warnings && cargo test --quiet \
+	$(MAKE) --no-print-directory -j2 --output-sync=line test-runtime test-python
+
+# The runtime crate's lints and tests, in a target dir of their own so that they run beside the
+# Python suite (whose crates take turns in the shared one) on the core it leaves idle.
+test-runtime:
+	export CARGO_TARGET_DIR=$(CURDIR)/runtime-crate/target; cd runtime-crate && cargo fmt --check \
+	  && cargo clippy --all-targets --quiet -- -D warnings && cargo test --quiet \
 	  && for f in threads blas; do cargo clippy --all-targets --features $$f --quiet -- -D warnings \
 	     && cargo test --quiet --features $$f --test linalg --test conv_layouts || exit 1; done \
 	  && cargo test --quiet --features threads --lib --test parallel
-	# Two workers, a test file each: while one waits on cargo (which builds one crate at a
-	# time in the shared target dir), the other converts, simplifies and runs ONNX Runtime.
+
+# Two workers, a test file each: while one waits on cargo (which builds one crate at a
+# time in the shared target dir), the other converts, simplifies and runs ONNX Runtime.
+test-python: $(VENV)/.dev
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=25
 
 ## make models: regenerate the committed Keras-made .onnx files (needs the [tf] extra).

@@ -189,9 +189,10 @@ def maturin() -> str:
     return path
 
 
-def build_wheel(crate_dir: Path, target_dir: Path | None = None) -> Path:
+def build_wheel(crate_dir: Path, target_dir: Path | None = None, profile: str = "release") -> Path:
     """Build the Python module of a crate made with `--python` as a wheel in `crate_dir/dist/`
-    with maturin; returns the wheel's path.
+    with maturin, in Cargo's `profile` (`dev` for a quick check of a large crate); returns the
+    wheel's path.
 
     Made for a second model's module to build in seconds: it compiles in the shared target
     dir, so PyO3, numpy and ndarray are compiled once; the crate's vendored runtime is swapped
@@ -207,7 +208,7 @@ def build_wheel(crate_dir: Path, target_dir: Path | None = None) -> Path:
         _claim(source / "python", target)
         env = dict(os.environ, CARGO_TARGET_DIR=str(target), CARGO_PROFILE_RELEASE_LTO="false",
                    CARGO_PROFILE_RELEASE_CODEGEN_UNITS="16")
-        result = subprocess.run([maturin(), "build", "--release", "--quiet", "--target-dir", str(target),
+        result = subprocess.run([maturin(), "build", "--profile", profile, "--quiet", "--target-dir", str(target),
                                  "--out", str(dist), "--interpreter", sys.executable],
                                 cwd=source, capture_output=True, text=True, env=env)
     if result.returncode != 0:
