@@ -53,7 +53,7 @@ lint: $(VENV)/.dev
 
 ## make test: the whole suite (Python unit tests, runtime crate, end-to-end crates).
 test: $(VENV)/.dev lint chromium openblas
-	$(MAKE) --no-print-directory -j2 --output-sync=line test-runtime test-python
+	$(MAKE) --no-print-directory -j2 test-runtime test-python
 
 # The runtime crate's lints and tests, in a target dir of their own so that they run beside the
 # Python suite (whose crates take turns in the shared one) on the core it leaves idle.

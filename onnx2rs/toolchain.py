@@ -42,22 +42,33 @@ def rustfmt(files: list[Path]) -> None:
         raise ToolchainError(f"rustfmt rejected the generated code:\n{result.stderr.strip()}")
 
 
-@contextlib.contextmanager
-def _target_lock(target: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the shared target dir `target` (Unix; elsewhere nothing is held).
+def output_dir(args: list[str]) -> str:
+    """The folder of the target dir that a cargo command ARGS builds into: `debug` for the dev
+    and test profiles (and checks), `release` for release and bench, else the profile's name."""
+    if "--release" in args:
+        return "release"
+    profile = args[args.index("--profile") + 1] if "--profile" in args else "bench" if args[:1] == ["bench"] else "dev"
+    return {"dev": "debug", "test": "debug", "bench": "release"}.get(profile, profile)
 
-    Cargo locks the dir itself, but only while it builds: a crate's binary lands at one path
+
+@contextlib.contextmanager
+def _target_lock(target: Path, output: str) -> Iterator[None]:
+    """Hold an exclusive lock on the folder `output` (`debug`, `release`, ...) of the shared
+    target dir `target` (Unix; elsewhere nothing is held).
+
+    Cargo locks that folder itself, but only while it builds: a crate's binary lands at one path
     per name (`target/release/NAME`), so two builds of same-named crates at once (two
     `onnx2rs verify` runs, the test suite's workers) could each run the other's binary. Every
     cargo call from here holds this lock, and `build_binary` holds it until the binary is
-    copied where no later build reaches it."""
+    copied where no later build reaches it. Builds into different folders share nothing Cargo
+    writes, so a dev build and a release build run side by side."""
     try:
         import fcntl
     except ImportError:  # not Unix
         yield
         return
     target.mkdir(parents=True, exist_ok=True)
-    with open(target / ".onnx2rs.lock", "a") as lock:
+    with open(target / f".onnx2rs-{output}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -65,7 +76,7 @@ def _target_lock(target: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _claim(crate_dir: Path, target: Path) -> None:
+def _claim(crate_dir: Path, target: Path, output: str) -> None:
     """Make Cargo rebuild `crate_dir` if another folder's crate was the last one built in
     `target` under its name. Cargo keys a crate's artifacts and fingerprint by its name and
     version, not its folder, and takes a crate whose sources are older than the last build
@@ -77,7 +88,7 @@ def _claim(crate_dir: Path, target: Path) -> None:
     # The generated manifest's first `name =` is the package's (tomllib needs Python 3.11).
     found = re.search(r'^name\s*=\s*"([^"]*)"', manifest.read_text(), re.M)
     name = found.group(1) if found else ""
-    marker = target / ".onnx2rs-crates" / name
+    marker = target / ".onnx2rs-crates" / output / name
     here = str(crate_dir.resolve())
     if marker.is_file() and marker.read_text() == here:
         return
@@ -90,9 +101,9 @@ def _claim(crate_dir: Path, target: Path) -> None:
 
 def cargo(args: list[str], crate_dir: Path, target_dir: Path | None = None) -> str:
     """Run `cargo ARGS` in `crate_dir`; returns stdout, raises ToolchainError with stderr."""
-    target = target_dir or default_target_dir()
-    with _target_lock(target):
-        _claim(crate_dir, target)
+    target, output = target_dir or default_target_dir(), output_dir(args)
+    with _target_lock(target, output):
+        _claim(crate_dir, target, output)
         return _cargo(args, crate_dir, target)
 
 
@@ -116,9 +127,9 @@ def compile_crate(args: list[str], crate_dir: Path, target_dir: Path | None = No
     """Run a compiling cargo command (`build`, `rustc`, `bench --no-run`) with ARGS in
     `crate_dir` and return cargo's JSON messages. While it runs, the crates compiled out of the
     total go to progress.py (one artifact per crate; the total from `cargo tree`)."""
-    target = target_dir or default_target_dir()
-    with _target_lock(target):
-        _claim(crate_dir, target)
+    target, output = target_dir or default_target_dir(), output_dir(args)
+    with _target_lock(target, output):
+        _claim(crate_dir, target, output)
         return _compile(args, crate_dir, target)
 
 
@@ -163,8 +174,9 @@ def build_binary(crate_dir: Path, crate: str, target_dir: Path | None = None, pr
     extra = ["--features", ",".join(features)] if features else []
     options = "-".join([profile, *features, *(["static"] if static else [])])
     private = crate_dir / "target" / "bin" / options / crate
-    with _target_lock(target):
-        _claim(crate_dir, target)
+    output = output_dir(["--profile", profile])
+    with _target_lock(target, output):
+        _claim(crate_dir, target, output)
         with progress.step(f"compiling the crate with cargo ({options})"):
             if static:
                 # Given to the binary's own rustc only: proc-macros and build scripts stay dynamic, as they must.
@@ -172,7 +184,7 @@ def build_binary(crate_dir: Path, crate: str, target_dir: Path | None = None, pr
                           "-C", "target-feature=+crt-static"], crate_dir, target)
             else:
                 _compile(["build", "--quiet", "--profile", profile, "--bin", crate, *extra], crate_dir, target)
-        built = target / ("debug" if profile == "dev" else profile) / crate
+        built = target / output / crate
         private.parent.mkdir(parents=True, exist_ok=True)
         # A copy, not a hard link: Cargo names a crate's artifacts by its name and version,
         # not its folder, so the next same-named crate's build rewrites this very file.
@@ -200,12 +212,14 @@ def build_wheel(crate_dir: Path, target_dir: Path | None = None, profile: str = 
     for a new package); and the release profile skips LTO (whole-program optimisation redid
     all of that at every link: 25 s of a 45 s build). The build runs on a copy of the crate
     whose manifest alone differs, in the runtime's path."""
-    target = target_dir or default_target_dir()
+    target, output = target_dir or default_target_dir(), output_dir(["--profile", profile])
     dist = crate_dir / "dist"
-    with _target_lock(target), progress.step("building the Python wheel with maturin"):
+    # Wheel builds also take turns among themselves: they share the copies `_wheel_source` makes.
+    with _target_lock(target, output), _target_lock(target, "wheels"), \
+            progress.step("building the Python wheel with maturin"):
         source = _wheel_source(crate_dir, target)
-        _claim(source, target)
-        _claim(source / "python", target)
+        _claim(source, target, output)
+        _claim(source / "python", target, output)
         env = dict(os.environ, CARGO_TARGET_DIR=str(target), CARGO_PROFILE_RELEASE_LTO="false",
                    CARGO_PROFILE_RELEASE_CODEGEN_UNITS="16")
         result = subprocess.run([maturin(), "build", "--profile", profile, "--quiet", "--target-dir", str(target),

@@ -64,3 +64,15 @@ def test_a_bytecode_cache_that_cannot_be_written_does_not_fail_rendering(tmp_pat
     monkeypatch.setattr(render, "_BYTECODE_CACHE", None)
     assert cached == call_site()
     assert "target" in cached
+
+
+def test_each_cargo_command_is_locked_by_the_folder_it_builds_into() -> None:
+    """Builds into different folders of the shared target dir run side by side (toolchain.py)."""
+    from onnx2rs.toolchain import output_dir
+
+    assert output_dir(["build", "--release", "--bin", "m"]) == "release"
+    assert output_dir(["build", "--quiet", "--profile", "dev"]) == "debug"
+    assert output_dir(["rustc", "--profile", "release", "--", "-C", "x"]) == "release"
+    assert output_dir(["clippy", "--all-targets"]) == output_dir(["test"]) == "debug"
+    assert output_dir(["bench", "--no-run"]) == "release"
+    assert output_dir(["build", "--profile", "profiling"]) == "profiling"
