@@ -6,8 +6,9 @@
 //! place wins, as in ONNX Runtime). Indices may be negative (counted from the end); one out of
 //! range is an [`Error::Index`], never a panic.
 
+use super::operands::OPERAND_MAX_RANK;
 use crate::{Error, IndexElement, Numeric, Result};
-use ndarray::{ArrayViewD, ArrayViewMutD, Dimension};
+use ndarray::{ArrayViewD, ArrayViewMutD};
 
 /// How an update combines with the value it lands on (ONNX's `reduction` attribute).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +67,8 @@ fn position(i: i64, len: usize, op: &str) -> Result<usize> {
 /// ```
 ///
 /// # Errors
-/// [`Error::Shape`] if the shapes disagree; [`Error::Index`] for an index out of range.
+/// [`Error::Shape`] if the shapes disagree, the rank exceeds [`OPERAND_MAX_RANK`] or `out` is not
+/// contiguous; [`Error::Index`] for an index out of range.
 pub fn scatter_elements_into<T: Numeric, I: IndexElement>(
     data: ArrayViewD<'_, T>,
     indices: ArrayViewD<'_, I>,
@@ -75,11 +77,13 @@ pub fn scatter_elements_into<T: Numeric, I: IndexElement>(
     reduction: ScatterReduction,
     mut out: ArrayViewMutD<'_, T>,
 ) -> Result<()> {
-    let fits = axis < data.ndim()
-        && indices.ndim() == data.ndim()
+    let rank = data.ndim();
+    let fits = axis < rank
+        && rank <= OPERAND_MAX_RANK
+        && indices.ndim() == rank
         && updates.shape() == indices.shape()
         && out.shape() == data.shape()
-        && (0..data.ndim()).all(|d| d == axis || indices.shape()[d] <= data.shape()[d]);
+        && (0..rank).all(|d| d == axis || indices.shape()[d] <= data.shape()[d]);
     if !fits {
         return Err(Error::Shape(format!(
             "ScatterElements into {:?} along axis {axis} with indices {:?} and updates {:?} \
@@ -91,13 +95,29 @@ pub fn scatter_elements_into<T: Numeric, I: IndexElement>(
         )));
     }
     out.assign(&data);
-    let len = data.shape()[axis];
-    let mut at = vec![0usize; data.ndim()];
-    for ((p, &i), &u) in indices.indexed_iter().zip(updates.iter()) {
-        at.copy_from_slice(p.slice());
-        at[axis] = position(i.as_i64(), len, "ScatterElements")?;
-        let slot = &mut out[at.as_slice()];
-        *slot = reduction.apply(*slot, u);
+    let out = out
+        .as_slice_mut()
+        .ok_or_else(|| Error::Shape("ScatterElements' output must be contiguous".into()))?;
+    let (shape, ishape) = (data.shape(), indices.shape());
+    // Row-major strides of the output, and the position in `indices`: no allocation per call.
+    let mut strides = [1usize; OPERAND_MAX_RANK];
+    for d in (0..rank.saturating_sub(1)).rev() {
+        strides[d] = strides[d + 1] * shape[d + 1];
+    }
+    let mut at = [0usize; OPERAND_MAX_RANK];
+    for (&i, &u) in indices.iter().zip(updates.iter()) {
+        let k = position(i.as_i64(), shape[axis], "ScatterElements")?;
+        let offset: usize = (0..rank)
+            .map(|d| if d == axis { k } else { at[d] } * strides[d])
+            .sum();
+        out[offset] = reduction.apply(out[offset], u);
+        for d in (0..rank).rev() {
+            at[d] += 1;
+            if at[d] < ishape[d] {
+                break;
+            }
+            at[d] = 0;
+        }
     }
     Ok(())
 }
@@ -128,13 +148,15 @@ pub fn scatter_nd_into<T: Numeric, I: IndexElement>(
     reduction: ScatterReduction,
     mut out: ArrayViewMutD<'_, T>,
 ) -> Result<()> {
-    let (shape, ishape) = (data.shape().to_vec(), indices.shape());
+    let (shape, ishape) = (data.shape(), indices.shape());
     let k = ishape.last().copied().unwrap_or(usize::MAX);
+    let q = ishape.len().saturating_sub(1);
     let fits = !ishape.is_empty()
         && k <= shape.len()
-        && out.shape() == shape.as_slice()
-        && updates.shape()[..]
-            == [&ishape[..ishape.len() - 1], &shape[k.min(shape.len())..]].concat()[..];
+        && out.shape() == shape
+        && updates.ndim() == q + shape.len() - k
+        && updates.shape()[..q] == ishape[..q]
+        && updates.shape()[q..] == shape[k..];
     if !fits {
         return Err(Error::Shape(format!(
             "ScatterND into {shape:?} with indices {ishape:?} and updates {:?} cannot give {:?}",
@@ -149,7 +171,7 @@ pub fn scatter_nd_into<T: Numeric, I: IndexElement>(
     let block: usize = shape[k..].iter().product();
     let mut updates = updates.iter();
     let mut coordinates = indices.iter();
-    for _ in 0..ishape[..ishape.len() - 1].iter().product::<usize>() {
+    for _ in 0..ishape[..q].iter().product::<usize>() {
         let mut start = 0;
         for &len in &shape[..k] {
             let i = coordinates.next().map_or(0, |i| i.as_i64());
