@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import logging
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,20 +121,18 @@ def compile_model(
     inputs = [feeds[name] for name in graph.inputs]
 
     with progress.step("writing the crate"):
-        staging = outputs.staging_folder(out_dir)
         try:
-            files = codegen.emit_crate(
-                graph, staging, crate, str(source) if not isinstance(source, onnx.ModelProto) else "model.onnx",
-                (inputs, expected),
-                (live, inplace, memory),
-                python=options.python,
-                dynamic_batch=dynamic_batch,
-            )
-            toolchain.rustfmt(files.rust_sources)
-            outputs.publish_folder(staging, out_dir, options.force)
-        except BaseException as e:
-            shutil.rmtree(staging, ignore_errors=True)
-            if isinstance(e, OSError) and e.errno in outputs.ENVIRONMENT_ERRNOS:
+            with outputs.staged_folder(out_dir, options.force) as staging:
+                files = codegen.emit_crate(
+                    graph, staging, crate, str(source) if not isinstance(source, onnx.ModelProto) else "model.onnx",
+                    (inputs, expected),
+                    (live, inplace, memory),
+                    python=options.python,
+                    dynamic_batch=dynamic_batch,
+                )
+                toolchain.rustfmt(files.rust_sources)
+        except OSError as e:
+            if e.errno in outputs.ENVIRONMENT_ERRNOS:
                 raise outputs.environment_error(e, "writing the crate") from None
             raise
     return CompileResult(out_dir, crate, model, graph, reports, files.weights_bytes, dynamic_batch,

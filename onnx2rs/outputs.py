@@ -3,9 +3,10 @@ failed, interrupted or concurrent run never leaves a half-written or foreign res
 
 - `check_folder`/`check_file` refuse, up front, an output that exists without `--force`, a
   symlink, a FIFO, socket or device (opening one can hang), and a file whose folder is missing.
-- `publish_folder` moves a finished staging folder into place with one rename. Without
-  `force` a folder that appeared meanwhile (another build) wins and this one is refused; with
-  `force` the last build wins, the one before moved aside and deleted, never half-replaced.
+- `staged_folder` gives a hidden folder to build into, deleted on any failure or signal;
+  `publish_folder` moves it into place with one rename. Without `force` a folder that
+  appeared meanwhile (another build) wins and this one is refused; with `force` the last
+  build wins, the one before moved aside and deleted, never half-replaced.
 - `write_file` writes next to the target and renames, so readers see the old file or the new.
 - `environment_error` turns an OSError from the disk (full, read-only, no permission) into the
   one-line error users get, naming the path.
@@ -13,11 +14,13 @@ failed, interrupted or concurrent run never leaves a half-written or foreign res
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import secrets
 import shutil
 import stat
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import Onnx2rsError
@@ -71,7 +74,7 @@ def _check_parent(path: Path, flag: str, missing_ok: bool) -> None:
 
 def check_folder(out: Path, force: bool, flag: str = "--out") -> None:
     """Refuse `out` as a folder to (re)write, before any work: see the module docstring. Its
-    missing parent folders are made when the crate is written (`staging_folder`)."""
+    missing parent folders are made when the crate is written (`staged_folder`)."""
     kind = _kind(out)
     if kind == "a folder" and not force:
         raise Onnx2rsError(f"{out} already exists: pass --force to replace it")
@@ -92,23 +95,30 @@ def check_file(out: Path, force: bool, flag: str) -> None:
     _check_parent(out, flag, missing_ok=False)
 
 
-def _default_mode(base: int) -> int:
-    """`base` (0o777 for folders, 0o666 for files) under the process's umask, as `open` gives;
-    mkdtemp and mkstemp give 0o700 and 0o600."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return base & ~umask
+def _sibling(out: Path, tag: str = "") -> Path:
+    """A fresh hidden name beside `out`, nothing created yet. Naming it before the `try` that
+    creates it means a signal can never land between the creation and the cleanup owning it,
+    as it can with mkdtemp (the test that sends one as soon as the folder appears found that)."""
+    return out.parent / f".{out.name}.{tag}{secrets.token_hex(8)}"
 
 
-def staging_folder(out: Path) -> Path:
-    """A fresh hidden folder beside `out` to build into, renamed onto `out` when complete."""
+@contextlib.contextmanager
+def staged_folder(out: Path, force: bool) -> Iterator[Path]:
+    """A fresh hidden folder beside `out` to build into. A normal exit renames it onto `out`
+    (`publish_folder`); an exception, Ctrl-C or SIGTERM deletes it. Missing parent folders
+    of `out` are made first."""
+    staging = _sibling(out)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-        staging.chmod(_default_mode(0o777))
-        return staging
-    except OSError as e:
-        raise environment_error(e, "creating the output") from None
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            staging.mkdir()  # the umask applies, as for any folder the user makes
+        except OSError as e:
+            raise environment_error(e, "creating the output") from None
+        yield staging
+        publish_folder(staging, out, force)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def publish_folder(staging: Path, out: Path, force: bool) -> None:
@@ -124,8 +134,9 @@ def publish_folder(staging: Path, out: Path, force: bool) -> None:
         if not force or _kind(out) != "a folder":
             raise Onnx2rsError(f"{out} appeared while this build ran (another build into the same folder?); "
                                "it was left as it is: pass --force to replace it")
-        aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+        aside = _sibling(out, "old.")
         try:
+            aside.mkdir(mode=0o700)
             out.rename(aside / "old")
         except FileNotFoundError:
             pass  # another build moved it first: try again
@@ -135,17 +146,15 @@ def publish_folder(staging: Path, out: Path, force: bool) -> None:
 
 def write_file(out: Path, data: bytes | str, flag: str) -> None:
     """Write `data` to `out` through a temporary file in the same folder and one rename."""
+    tmp = _sibling(out)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    except OSError as e:
-        raise environment_error(e, f"{flag} {out}") from None
-    try:
-        os.fchmod(fd, _default_mode(0o666))
+        # O_EXCL: never write through a file or link that someone else put there; the umask applies.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode() if isinstance(data, str) else data)
         os.replace(tmp, out)
     except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         if isinstance(e, OSError):
             raise environment_error(e, f"{flag} {out}") from None
         raise
