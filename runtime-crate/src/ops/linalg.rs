@@ -29,7 +29,7 @@ use blocks::{blocked, pack_strip, store_tile};
 use small::{dot_products, narrow_rows_into, rows_times_rows, NARROW_COLUMNS, NARROW_VALUES};
 #[cfg(target_arch = "x86_64")]
 use tiles::{avx2_tiles, avx512_tiles};
-use tiles::{multiply_add, one_row, portable_tiles, Strip, Tiles};
+use tiles::{one_row, portable_tiles, Strip, Tiles};
 
 pub use packed::{
     mat_mul_packed_into, mat_mul_packed_into_on, packed_workspace_len, PackB, RowMajor,

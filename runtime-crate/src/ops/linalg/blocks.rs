@@ -2,23 +2,24 @@
 //! from a [`PackB`](super::PackB) source), strips of A, and how a tile is stored into C.
 
 use super::{
-    depth_passes, multiply_add, CacheLines, Dims, InPlace, PackB, Strip, Tiles, KC, KC_IN_PLACE,
-    NC, PACK_COLUMNS,
+    depth_passes, CacheLines, Dims, InPlace, PackB, Strip, Tiles, KC, KC_IN_PLACE, NC, PACK_COLUMNS,
 };
 use crate::Numeric;
 
 /// `c = a·b` (`c += a·b` with `add`) with B packed block by block into `workspace` (see
 /// [`mat_mul_packed_into`](super::mat_mul_packed_into)):
 /// each block of at most `KC` rows × `PACK_COLUMNS` columns becomes `NR`-wide panels,
-/// zero-padded on the right, which every `MR`-row strip of A then streams through.
+/// zero-padded on the right, and each panel then meets every strip of A through `tiles`,
+/// the same tile kernels as the in-place product's (the f32 ones read A where it lies).
 #[inline(always)]
-pub(super) fn packed<T: Numeric, B: PackB<T>, const MR: usize, const NR: usize, const FMA: bool>(
+pub(super) fn packed<T: Numeric, B: PackB<T>, const MR: usize, const NR: usize>(
     a: &[T],
     b: &B,
     c: &mut [T],
     Dims { m, k, n }: Dims,
     workspace: &mut [T],
     add: bool,
+    tiles: &mut impl Tiles<T, MR, NR>,
 ) {
     let mut strip = CacheLines([[T::zero(); MR]; KC]);
     // One row of the block at a time: a single long `segment` call is far cheaper for
@@ -28,79 +29,39 @@ pub(super) fn packed<T: Numeric, B: PackB<T>, const MR: usize, const NR: usize, 
         let depth = (k - k0).min(KC);
         for j0 in (0..n).step_by(PACK_COLUMNS) {
             let cols = (n - j0).min(PACK_COLUMNS);
-            let panels = &mut workspace[..cols.div_ceil(NR) * depth * NR];
+            let (panels, _) = workspace.as_chunks_mut::<NR>();
+            let panels = &mut panels[..cols.div_ceil(NR) * depth];
             for pk in 0..depth {
                 b.segment(k0 + pk, j0, &mut line[..cols]);
                 for (p, part) in line[..cols].chunks(NR).enumerate() {
-                    let row = &mut panels[(p * depth + pk) * NR..][..NR];
+                    let row = &mut panels[p * depth + pk];
                     row[..part.len()].copy_from_slice(part);
                     row[part.len()..].fill(T::zero());
                 }
             }
-            let block = Block {
-                a,
-                panels,
-                k,
-                n,
-                k0,
-                depth,
-                j0,
-                cols,
-                add: add || k0 > 0,
-            };
-            let mut i = 0;
-            while i < m {
-                let (rows, strip) = (m - i, &mut strip.0[..]);
-                i += if rows >= MR {
-                    block.strip_times_panels::<MR, MR, NR, FMA>(c, i, strip)
-                } else if rows >= 4 {
-                    block.strip_times_panels::<MR, 4, NR, FMA>(c, i, strip)
-                } else if rows >= 2 {
-                    block.strip_times_panels::<MR, 2, NR, FMA>(c, i, strip)
-                } else {
-                    block.strip_times_panels::<MR, 1, NR, FMA>(c, i, strip)
-                };
+            for (p, panel) in panels.chunks_exact(depth).enumerate() {
+                let j = j0 + p * NR;
+                let mut i = 0;
+                while i < m {
+                    let s = Strip {
+                        alpha: T::one(),
+                        a,
+                        b: &[],
+                        starts: &[],
+                        edge: panel,
+                        k,
+                        n,
+                        k0,
+                        depth,
+                        i,
+                        full: j..j,
+                        ragged: (n - j).min(NR),
+                        add: add || k0 > 0,
+                    };
+                    i += tiles(m - i, &s, c, &mut strip.0[..depth]);
+                }
             }
         }
-    }
-}
-
-/// One packed block of B (rows `k0..k0 + depth`, columns `j0..j0 + cols` of `[k, n]`)
-/// and the A it meets.
-pub(super) struct Block<'a, T> {
-    pub(super) a: &'a [T],
-    pub(super) panels: &'a [T],
-    pub(super) k: usize,
-    pub(super) n: usize,
-    k0: usize,
-    pub(super) depth: usize,
-    j0: usize,
-    pub(super) cols: usize,
-    /// Whether the block adds to C (every depth block but the first, unless C holds a
-    /// value to accumulate onto) or overwrites it.
-    pub(super) add: bool,
-}
-
-impl<T: Numeric> Block<'_, T> {
-    /// `R` rows of C from row `i` over this block; returns `R`.
-    #[inline(always)]
-    fn strip_times_panels<const MR: usize, const R: usize, const NR: usize, const FMA: bool>(
-        &self,
-        c: &mut [T],
-        i: usize,
-        strip: &mut [[T; MR]],
-    ) -> usize {
-        let strip = pack_strip::<T, MR, R>(self.a, self.k, i, self.k0, self.depth, strip);
-        for (p, panel) in self.panels.chunks_exact(self.depth * NR).enumerate() {
-            let mut acc = [[T::zero(); NR]; R];
-            for (ap, row) in strip.iter().zip(panel.chunks_exact(NR)) {
-                let bp: [T; NR] = core::array::from_fn(|l| row[l]);
-                multiply_add::<T, MR, R, NR, FMA>(&mut acc, ap, &bp);
-            }
-            let (j, width) = (self.j0 + p * NR, NR.min(self.cols - p * NR));
-            store_tile(&acc, c, (i, j, self.n), width, T::one(), self.add);
-        }
-        R
     }
 }
 

@@ -3,7 +3,7 @@
 //! that no im2col matrix ever exists whole.
 
 use super::blocks::packed;
-use super::{Dims, Isa, KC};
+use super::{portable_tiles, Dims, Isa, Strip, KC};
 use crate::{Error, Numeric, Result};
 
 /// Columns of B that [`mat_mul_packed_into`] packs per block.
@@ -122,14 +122,18 @@ pub fn mat_mul_packed_into_on<T: Numeric, B: PackB<T>>(
         Isa::Avx512 => packed_avx512(a, b, c, dims, workspace, accumulate),
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => packed_avx2(a, b, c, dims, workspace, accumulate),
-        _ => packed::<T, B, 4, 16, false>(a, b, c, dims, workspace, accumulate),
+        _ => {
+            let mut tiles = portable_tiles::<T, 4, 16, false>;
+            packed::<T, B, 4, 16>(a, b, c, dims, workspace, accumulate, &mut tiles);
+        }
     }
     Ok(())
 }
 
-/// `$name`: [`packed`] with `MR × NR` tiles, compiled for the target features of `$isa`.
+/// `$name`: [`packed`] with `MR × NR` tiles, compiled for the target features of `$isa`;
+/// f32 takes the intrinsics tiles `$f32_tiles`, other types the portable ones.
 macro_rules! packed_for {
-    ($name:ident, $isa:expr, $features:literal, $mr:literal, $nr:literal) => {
+    ($name:ident, $isa:expr, $features:literal, $mr:literal, $nr:literal, $f32_tiles:path) => {
         #[doc = concat!("[`packed`] compiled for ", $features, " (", $mr, " × ", $nr, " tiles).")]
         #[cfg(target_arch = "x86_64")]
         #[allow(unsafe_code)]
@@ -150,7 +154,36 @@ macro_rules! packed_for {
                 ws: &mut [T],
                 add: bool,
             ) {
-                packed::<T, B, $mr, $nr, true>(a, b, c, d, ws, add);
+                // f32 takes the intrinsics tiles (a closure, because a `#[target_feature]`
+                // function is no `FnMut`; it inherits this function's features).
+                let mut tiles = |rows, s: &Strip<'_, T, $nr>, c: &mut [T], buf: &mut [[T; $mr]]| {
+                    let f32s = (
+                        T::as_f32(std::slice::from_ref(&s.alpha)),
+                        T::as_f32(s.a),
+                        T::as_f32(s.edge.as_flattened()),
+                        T::as_f32_mut(c),
+                    );
+                    if let (Some(&[alpha]), Some(a), Some(edge), Some(c)) = f32s {
+                        let s = Strip {
+                            alpha,
+                            a,
+                            b: &[],
+                            starts: &[],
+                            edge: edge.as_chunks::<$nr>().0,
+                            k: s.k,
+                            n: s.n,
+                            k0: s.k0,
+                            depth: s.depth,
+                            i: s.i,
+                            full: s.full.clone(),
+                            ragged: s.ragged,
+                            add: s.add,
+                        };
+                        return $f32_tiles(rows, &s, c, &mut []);
+                    }
+                    portable_tiles::<T, $mr, $nr, true>(rows, s, c, buf)
+                };
+                packed::<T, B, $mr, $nr>(a, b, c, d, ws, add, &mut tiles);
             }
             assert!($isa.is_available(), "dispatch checks the CPU first");
             // SAFETY: the CPU has these features, checked just above.
@@ -160,5 +193,12 @@ macro_rules! packed_for {
 }
 // 8 rows keep 16 of the 32 vector registers busy with C. (The in-place kernel's generic
 // code at 8 × 32 kept some of its tile on the stack; its f32 tiles use intrinsics.)
-packed_for!(packed_avx512, Isa::Avx512, "avx512f,fma", 8, 32);
-packed_for!(packed_avx2, Isa::Avx2, "avx2,fma", 6, 16);
+packed_for!(
+    packed_avx512,
+    Isa::Avx512,
+    "avx512f,fma",
+    8,
+    32,
+    super::avx512_tiles
+);
+packed_for!(packed_avx2, Isa::Avx2, "avx2,fma", 6, 16, super::avx2_tiles);
