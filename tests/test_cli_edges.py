@@ -62,8 +62,7 @@ def leftovers(folder: Path) -> list[str]:
 
 
 @pytest.mark.parametrize(("shape", "says"), [
-    ("x=1,-3", "every dim must be at least 1"),
-    ("x=1,0", "every dim must be at least 1"),
+    ("x=1,-3", "no dim may be negative"),
     ("x=1,99999999999", "more than this machine's memory"),
     ("x=99999,99999", "more than this machine's memory"),
     ("x=1,a", "expected NAME=D0,D1,..."),

@@ -61,8 +61,8 @@ def fixed_input_shapes(
 def _checked_override(inp: onnx.ValueInfoProto, dims: list[int]) -> list[int]:
     """`--input-shape` for `inp`, checked against the rank and the fixed dims the model declares."""
     flag = f"--input-shape {inp.name}={','.join(map(str, dims))}"
-    if any(d < 1 for d in dims):
-        raise ModelError(f"{flag}: every dim must be at least 1")
+    if any(d < 0 for d in dims):  # 0 is allowed: an empty tensor is a valid ONNX value
+        raise ModelError(f"{flag}: no dim may be negative")
     try:
         itemsize = onnx.helper.tensor_dtype_to_np_dtype(inp.type.tensor_type.elem_type).itemsize
     except (KeyError, TypeError, ValueError):

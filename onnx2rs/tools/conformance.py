@@ -238,6 +238,10 @@ def _reason_kind(detail: str) -> str:
         return "a shape that depends on run-time values"
     if "sequence or optional" in detail or "optional inputs or outputs" in detail:
         return "sequence or optional values"
+    if "known only at run time" in detail:
+        return "a Loop whose scan outputs have a run-time length"
+    if one_op := re.match(r"unsupported op (.+?) in node\(s\) ", detail):
+        return one_op.group(1)
     text = re.sub(r":?\s*\d+ node\(s\):.*", "", detail)
     return re.sub(r"\s+", " ", text).strip(" :") or detail[:80]
 
@@ -341,8 +345,8 @@ def markdown(report: Report, supported_ops: set[str]) -> str:
         "Outcomes: *pass*; *fail*: wrong numbers or shapes; *unsupported*: an op, dtype, attribute or "
         "dynamic shape onnx2rs rejects at build time, with a clear message; *error*: onnx2rs broke.",
         "",
-        "Reproduce: `.venv/bin/python scripts/conformance.py` (all cases, about eight minutes on 2 cores) or "
-        "`--pattern REGEX` for a subset.",
+        "Reproduce: `.venv/bin/python scripts/conformance.py` (all cases: 8 to 25 minutes on 2 cores, "
+        "as busy as the host is) or `--pattern REGEX` for a subset.",
         "",
     ]
     refused = Counter(_reason_kind(r.detail) for r in in_scope if r.status == "unsupported")

@@ -212,7 +212,7 @@ def test_a_shape_known_only_at_run_time_names_the_node_and_the_input() -> None:
 
 @pytest.mark.parametrize("dims, message", [
     ([1, 512], "fixes axis 1 of 'x' at 576"), ([1, 576, 1], "has rank 2, not 3"),
-    ([1, -3], "every dim must be at least 1")])
+    ([1, -3], "no dim may be negative")])
 def test_input_shapes_that_contradict_the_model_are_one_clear_error(dims: list[int], message: str) -> None:
     """silero_vad_openvino_16k.onnx fixes its input at [1, 576]: ONNX Runtime refused 512 as an internal error."""
     x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["batch", 576])
