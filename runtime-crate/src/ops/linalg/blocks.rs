@@ -43,21 +43,15 @@ pub(super) fn packed<T: Numeric, B: PackB<T>, const MR: usize, const NR: usize>(
                 let j = j0 + p * NR;
                 let mut i = 0;
                 while i < m {
-                    let s = Strip {
-                        alpha: T::one(),
+                    let s = Strip::over_panel(
+                        T::one(),
                         a,
-                        b: &[],
-                        starts: &[],
-                        edge: panel,
-                        k,
-                        n,
-                        k0,
-                        depth,
-                        i,
-                        full: j..j,
-                        ragged: (n - j).min(NR),
-                        add: add || k0 > 0,
-                    };
+                        panel,
+                        (k, n),
+                        (k0, depth),
+                        (i, j),
+                        add || k0 > 0,
+                    );
                     i += tiles(m - i, &s, c, &mut strip.0[..depth]);
                 }
             }

@@ -164,21 +164,9 @@ macro_rules! packed_for {
                         T::as_f32_mut(c),
                     );
                     if let (Some(&[alpha]), Some(a), Some(edge), Some(c)) = f32s {
-                        let s = Strip {
-                            alpha,
-                            a,
-                            b: &[],
-                            starts: &[],
-                            edge: edge.as_chunks::<$nr>().0,
-                            k: s.k,
-                            n: s.n,
-                            k0: s.k0,
-                            depth: s.depth,
-                            i: s.i,
-                            full: s.full.clone(),
-                            ragged: s.ragged,
-                            add: s.add,
-                        };
+                        let panel = edge.as_chunks::<$nr>().0;
+                        let (size, pass, at) = ((s.k, s.n), (s.k0, s.depth), (s.i, s.full.start));
+                        let s = Strip::over_panel(alpha, a, panel, size, pass, at, s.add);
                         return $f32_tiles(rows, &s, c, &mut []);
                     }
                     portable_tiles::<T, $mr, $nr, true>(rows, s, c, buf)

@@ -407,21 +407,8 @@ fn panels_times<T: Numeric, const MR: usize, const NR: usize>(
             while i < m {
                 let ahead = (next.start + i / MR * piece).min(next.end);
                 prefetch(&values[ahead..(ahead + piece).min(next.end)]);
-                let s = Strip {
-                    alpha,
-                    a,
-                    b: &[],
-                    starts: &[],
-                    edge: panel,
-                    k,
-                    n,
-                    k0,
-                    depth,
-                    i,
-                    full: j..j,
-                    ragged: (n - j).min(NR),
-                    add: add || k0 > 0,
-                };
+                let s =
+                    Strip::over_panel(alpha, a, panel, (k, n), (k0, depth), (i, j), add || k0 > 0);
                 i += tiles(m - i, &s, c, strip);
             }
         }

@@ -149,6 +149,38 @@ pub(super) struct Strip<'s, T, const NR: usize> {
     pub(super) add: bool,
 }
 
+impl<'s, T, const NR: usize> Strip<'s, T, NR> {
+    /// Rows `i..` of C over depth `k0..k0 + depth` of `[k, n]`, with B one packed `panel` of
+    /// C's columns `j..j + NR` (fewer at its right edge): what the panel kernels (packed,
+    /// prepacked) hand their tiles.
+    #[inline(always)]
+    pub(super) fn over_panel(
+        alpha: T,
+        a: &'s [T],
+        panel: &'s [[T; NR]],
+        (k, n): (usize, usize),
+        (k0, depth): (usize, usize),
+        (i, j): (usize, usize),
+        add: bool,
+    ) -> Self {
+        Strip {
+            alpha,
+            a,
+            b: &[],
+            starts: &[],
+            edge: panel,
+            k,
+            n,
+            k0,
+            depth,
+            i,
+            full: j..j,
+            ragged: (n - j).min(NR),
+            add,
+        }
+    }
+}
+
 /// `$tiles`: [`Tiles`] for f32 written with the vector intrinsics of `$features`, whole
 /// `$mr`-row strips then 4, 2 and 1 rows; each `R × $nr` tile of C stays in `2R`
 /// registers of `$vec` (generic code compiled to the same tiles kept some of them on the
