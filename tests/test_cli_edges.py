@@ -201,7 +201,11 @@ def _signal_while_staged(signum: int, folder: Path) -> int:
     """Build a large model into `folder`, send `signum` as soon as its staging folder appears,
     and return the exit code. Under load the build may finish before the signal lands."""
     model = big_weights_model(folder / "big.onnx", n=2048)
-    proc = subprocess.Popen([sys.executable, "-m", "onnx2rs", "build", str(model), "-o", str(folder / "out")],
+    # As in a terminal: a shell runs background jobs (CI started with `&`) with SIGINT ignored,
+    # which the child would inherit, and Python then never turns Ctrl-C into KeyboardInterrupt.
+    cli = "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); " \
+          "from onnx2rs.cli import main; sys.argv[0] = 'onnx2rs'; main()"
+    proc = subprocess.Popen([sys.executable, "-c", cli, "build", str(model), "-o", str(folder / "out")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # The step before the crate is written; the signal lands while it is staged.
     for line in proc.stderr:
