@@ -8,8 +8,6 @@ must be within 1e-4 + 1e-3·max|reference| of ONNX Runtime's.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +22,6 @@ from ..helpers import scratch_dir
 
 pytestmark = pytest.mark.cargo
 
-ROOT = Path(__file__).resolve().parents[2]
 SILERO = "silero-vad"
 OCR = "rapidocr-onnxruntime"
 CHUNK = {"input": [1, 512], "state": [2, 1, 128]}
@@ -41,15 +38,6 @@ CASES = [
     (OCR, "ch_PP-OCRv4_rec_infer.onnx", {"x": [1, 3, 48, 320]}, None),
     (OCR, "ch_ppocr_mobile_v2.0_cls_infer.onnx", {"x": [1, 3, 48, 192]}, None),
 ]
-
-
-@pytest.fixture(scope="module")
-def models() -> dict[str, Path]:
-    spec = importlib.util.spec_from_file_location("fetch_real_models", ROOT / "scripts" / "fetch_real_models.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fetch_real_models"] = module
-    spec.loader.exec_module(module)
-    return module.fetch_all()
 
 
 def _feeds(model: onnx.ModelProto, shapes: dict[str, list[int]], rate: int | None, seed: int) -> dict:

@@ -1,0 +1,65 @@
+"""Symbolic shapes of the pretrained models at the sizes P11 asks for, against ONNX Runtime at
+each size: its outputs, and every intermediate value either as ONNX's shape inference gives it
+(the OCR models, whose intermediates are too many to fetch at 736×960) or as ONNX Runtime
+computes it, each value made a graph output (silero, where ONNX's inference stops at its Ifs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import helper
+
+from onnx2rs.frontend.read import read_model
+from onnx2rs.frontend.symbolic import open_dims, symbolic_shapes
+from onnx2rs.reference import run_onnxruntime
+
+from ..unit.test_symbolic import _onnx_shapes
+
+OCR = "rapidocr-onnxruntime"
+SILERO = "silero-vad"
+# (package, file, sizes, whether ONNX Runtime gives every intermediate's shape)
+CASES = [
+    (OCR, "ch_PP-OCRv4_det_infer.onnx",
+     [{"x": [1, 3, 640, 640]}, {"x": [1, 3, 320, 480]}, {"x": [1, 3, 736, 960]}, {"x": [2, 3, 640, 640]}], False),
+    (OCR, "ch_PP-OCRv4_rec_infer.onnx",
+     [*({"x": [1, 3, 48, w]} for w in (160, 320, 800)), {"x": [4, 3, 48, 320]}], False),
+    (SILERO, "silero_vad_16k_sequence.onnx", [{"input": [1, 576]}, {"input": [7, 576]}], True),
+]
+
+
+def _every_value_shape(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> dict[str, tuple[int, ...]]:
+    """The shape of every top-level node output, as ONNX Runtime computes it."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    types = {i.name: i.type.tensor_type.elem_type for i in [*inferred.graph.value_info, *inferred.graph.output]}
+    exposed = onnx.ModelProto()
+    exposed.CopyFrom(model)
+    known = {o.name for o in exposed.graph.output}
+    names = [o for n in model.graph.node for o in n.output if o and o not in known and types.get(o)]
+    exposed.graph.output.extend(helper.make_tensor_value_info(o, types[o], None) for o in names)
+    values = run_onnxruntime(exposed, feeds)
+    return {o.name: v.shape for o, v in zip(exposed.graph.output, values, strict=True)}
+
+
+@pytest.mark.parametrize(("package", "file", "sizes", "every_value"), CASES, ids=[c[1] for c in CASES])
+def test_one_analysis_gives_every_size(models: dict[str, Path], package: str, file: str, sizes: list,
+                                       every_value: bool) -> None:
+    model = read_model(models[package] / file)
+    dims = open_dims(model)
+    sym = symbolic_shapes(model, dims)  # once, for every size below
+    assert sym.unknown() == []
+    for inputs in sizes:
+        named = {d: n for name, given in inputs.items() for d, n in zip(dims.inputs[name], given, strict=True)
+                 if isinstance(d, str)}
+        at = sym.at(named)
+        feeds = {i.name: np.zeros(inputs.get(i.name) or [d.dim_value for d in i.type.tensor_type.shape.dim],
+                                  np.float32) for i in model.graph.input}
+        reference = _every_value_shape(model, feeds) if every_value else _onnx_shapes(model, inputs)
+        produced = [o for node in model.graph.node for o in node.output if o in reference]
+        # ONNX's inference knows most values at fixed sizes (not those inside Shape arithmetic).
+        assert len(produced) >= 0.75 * sum(len(node.output) for node in model.graph.node)
+        assert {v: at[v] for v in produced} == {v: reference[v] for v in produced}, inputs
+        outputs = run_onnxruntime(model, feeds)
+        assert [at[o.name] for o in model.graph.output] == [v.shape for v in outputs], inputs
