@@ -81,7 +81,7 @@ def _global(
     """Each command applies its own -q/-v (ui.configure)."""
 
 
-def parse_shapes(specs: list[str] | None) -> dict[str, list[int]]:
+def parse_shapes(specs: list[str] | None, flag: str | None = None) -> dict[str, list[int]]:
     """Parse `NAME=1,64` options into a mapping."""
     shapes = {}
     for spec in specs or []:
@@ -91,8 +91,19 @@ def parse_shapes(specs: list[str] | None) -> dict[str, list[int]]:
                 raise ValueError
             shapes[name] = [int(d) for d in dims.split(",")]
         except ValueError:
-            raise Onnx2rsError(f"--input-shape {spec!r}: expected NAME=D0,D1,...") from None
+            raise Onnx2rsError(f"{flag or '--input-shape'} {spec!r}: expected NAME=D0,D1,...") from None
     return shapes
+
+
+def parse_dims(specs: list[str]) -> dict[str, list[int | str]]:
+    """Parse `NAME=N,3,H,W` options (numbers pin, names open) into a mapping."""
+    dims: dict[str, list[int | str]] = {}
+    for spec in specs:
+        name, sep, given = spec.rpartition("=")
+        if not sep or not name or not given:
+            raise Onnx2rsError(f"--dynamic {spec!r}: expected NAME=D0,D1,... (numbers or dim names)")
+        dims[name] = [int(d) if d.strip().lstrip("-").isdigit() else d.strip() for d in given.split(",")]
+    return dims
 
 
 def _fail(e: Onnx2rsError) -> typer.Exit:
@@ -307,6 +318,13 @@ def bench(
 def analyze(
     model: ModelArg,
     input_shape: ShapeOpt = None,
+    dynamic: Annotated[list[str] | None, typer.Option(
+        "--dynamic", metavar="NAME=D0,D1,...",
+        help="Leave dims of input NAME open: a name (H) opens a dim, a number pins it (repeat for each input). "
+             "Shapes are then also shown as expressions of the open dims.")] = None,
+    at: Annotated[list[str] | None, typer.Option(
+        "--at", metavar="NAME=D0,D1,...",
+        help="With --dynamic: the sizes at which the plan is also shown in numbers (as --input-shape).")] = None,
     json_out: Annotated[bool, typer.Option("--json", metavar="", help="Print JSON instead of tables.")] = False,
     html_out: Annotated[Path | None, typer.Option("--html", metavar="FILE",
                                                   help="Write a self-contained HTML report.")] = None,
@@ -323,7 +341,10 @@ def analyze(
     try:
         if html_out is not None:
             outputs.check_file(html_out, True, "--html")
-        a = run_analyze(model, CompileOptions(input_shapes=parse_shapes(input_shape)))
+        if at and input_shape:
+            raise Onnx2rsError("--at and --input-shape both fix the sizes: pass one of them")
+        a = run_analyze(model, CompileOptions(input_shapes=parse_shapes(at or input_shape, "--at" if at else None)),
+                        parse_dims(dynamic) if dynamic else None)
         if html_out is not None:
             outputs.write_file(html_out, render_html(a), "--html")
     except Onnx2rsError as e:
@@ -337,8 +358,13 @@ def analyze(
         _print_schedule(a)
     removed = ", ".join(f"{p['pass']} removed {p['removed']}" for p in a.passes)
     ui.say(f"passes: {removed}")
-    ui.say(f"intermediates: naive {a.naive_bytes:,} B, planned arena {a.arena_bytes:,} B "
+    sizes = " at these sizes" if a.open_dims is not None else ""
+    ui.say(f"intermediates{sizes}: naive {a.naive_bytes:,} B, planned arena {a.arena_bytes:,} B "
            f"({a.ratio:.1%} of naive); weights {a.weights_bytes:,} B")
+    if a.open_dims is not None:
+        named = ", ".join(k if k == v else f"{k} ({v})" for k, v in a.open_dims.items()) or "none"
+        ui.say(f"open dims: {named}; " + (a.dynamic_note or "each buffer starts above the end of the buffers "
+                                            "of the steps listed (its offset at any size)"))
     if html_out is not None:
         ui.say(f"wrote {html_out}")
 
@@ -350,13 +376,21 @@ WIDE = 120
 
 def _schedule_table(a: Analysis) -> Table:
     table = Table(title=f"schedule of {a.model}", title_justify="left")
-    for col in ("step", "node", "computes", "output shape", "bytes", "last use", "in place", "offset"):
+    symbolic = a.open_dims is not None
+    columns = ["step", "node", "computes", "output shape", "bytes", "last use", "in place", "offset"]
+    for col in columns + (["shape at any size", "above steps"] if symbolic else []):
         numeric = col in ("step", "bytes", "last use", "offset")
-        table.add_column(col, justify="right" if numeric else "left", no_wrap=col != "in place",
+        table.add_column(col, justify="right" if numeric else "left",
+                         no_wrap=col not in ("in place", "shape at any size"),
                          overflow="ellipsis", max_width=24 if col == "node" else None)
     for s in a.steps:
-        table.add_row(str(s.step), s.node, s.fused, "x".join(map(str, s.shape)), f"{s.bytes:,}", str(s.last_use),
-                      Text.assemble(("yes", "green") if s.inplace else "no", ": " + s.reason), f"{s.offset:,}")
+        row: list[str | Text] = [
+            str(s.step), s.node, s.fused, "x".join(map(str, s.shape)), f"{s.bytes:,}", str(s.last_use),
+            Text.assemble(("yes", "green") if s.inplace else "no", ": " + s.reason), f"{s.offset:,}"]
+        if symbolic:
+            row += [" x ".join(s.dims) if s.dims else "?",
+                    ", ".join(map(str, s.above)) if s.above else ("-" if s.above is not None else "?")]
+        table.add_row(*row)
     return table
 
 
@@ -368,6 +402,10 @@ def _print_schedule(a: Analysis) -> None:
             ui.say(f"      fused by {', '.join(s.fused_by)}")
         ui.say(f"      output {'x'.join(map(str, s.shape))} {s.dtype}, {s.bytes:,} B at offset {s.offset:,}, "
                f"last read at step {s.last_use}")
+        if a.open_dims is not None:
+            where = (f"; above steps {', '.join(map(str, s.above))}" if s.above else
+                     "; at offset 0" if s.above is not None else "")
+            ui.say(f"      at any size: {' x '.join(s.dims) if s.dims else 'not known yet'}{where}")
         ui.say(Text.assemble("      in place: ", ("yes", "green") if s.inplace else "no", f" ({s.reason})"))
 
 

@@ -113,3 +113,40 @@ def test_analyze_names_each_fused_op_and_its_pass_at_80_columns(tmp_path: Path) 
     (step,) = data["steps"]
     assert step["fused"] == "+".join(chain) and step["op"] == "Conv"
     assert step["fused_by"] == ["fuse_conv_batchnorm", "fuse_activation", "fuse_conv_pool"]
+
+
+def test_analyze_dynamic_gives_shapes_and_places_at_any_size(tmp_path: Path) -> None:
+    """With --dynamic, every step's shape is an expression of the open dims that gives the probe
+    shape at --at and ONNX Runtime's output shape at another size; the plan stacks each buffer
+    above the live ones, and bad flags get one error line."""
+    import json
+
+    import sympy
+
+    from onnx2rs.reference import run_onnxruntime
+
+    from .unit.test_symbolic import _model
+
+    model = _model()
+    path = tmp_path / "cnn.onnx"
+    path.write_bytes(model.SerializeToString())
+    r = onnx2rs("analyze", str(path), "--dynamic", "x=N,3,H,W", "--at", "x=1,3,32,32", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["open_dims"] == {"N": "N", "H": "H", "W": "W"} and data["dynamic_note"] == ""
+    symbols = {k: sympy.Symbol(k, integer=True, positive=True) for k in "NHW"}
+
+    def at(dims: list[str], n: int, h: int, w: int) -> list[int]:
+        return [int(sympy.sympify(d, locals=symbols).subs({symbols["N"]: n, symbols["H"]: h, symbols["W"]: w}))
+                for d in dims]
+
+    steps = {s["output"]: s for s in data["steps"]}
+    assert all(s["dims"] is not None and at(s["dims"], 1, 32, 32) == s["shape"] for s in data["steps"])
+    x = np.zeros((2, 3, 45, 29), np.float32)
+    for out, value in zip([o.name for o in model.graph.output], run_onnxruntime(model, {"x": x}), strict=True):
+        assert at(steps[out]["dims"], 2, 45, 29) == list(value.shape)
+    assert any(s["above"] for s in data["steps"])
+    r = onnx2rs("analyze", str(path), "--dynamic", "x=N,3,H", "--at", "x=1,3,32,32")
+    assert r.returncode != 0 and r.stderr.count("error:") == 1 and "rank 4, not 3" in r.stderr
+    r = onnx2rs("analyze", str(path), "--dynamic", "x=N,3,H,W", "--at", "x=1,3,32,32", "--input-shape", "x=1,3,8,8")
+    assert r.returncode != 0 and "pass one of them" in r.stderr

@@ -1,7 +1,9 @@
 """`onnx2rs analyze`: the schedule with liveness, in-place decisions and the memory plan.
 
 Runs the same front half as `build` (load, passes, preflight) and the analyses,
-and returns plain data for the table, the JSON and the HTML report.
+and returns plain data for the table, the JSON and the HTML report. With open dims
+(`--dynamic`), each output's shape is also given as an expression of them, and each buffer
+the buffers it is stacked above in the closed-form plan (passes/symbolic_plan.py).
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from pathlib import Path
 import onnx
 
 from ..build import CompileOptions, lower_model
-from ..passes import PassReport, analyse
+from ..frontend.symbolic import open_dims, symbolic_shapes
+from ..ir import Graph
+from ..passes import MemoryPlan, PassReport, analyse
+from ..passes.symbolic_plan import plan_of, value_shapes
 
 
 @dataclass
@@ -36,6 +41,10 @@ class Step:
     offset: int
     arena: str
     inputs_from: list[int]
+    # With open dims: the output's shape as expressions of them (None if not known yet), and
+    # the steps whose buffers its own starts above, at every size.
+    dims: list[str] | None = None
+    above: list[int] | None = None
 
 
 @dataclass
@@ -50,6 +59,10 @@ class Analysis:
     arena_bytes: int
     arenas: dict[str, int]
     weights_bytes: int
+    # The open dims (identifier: the model's label) and, when some buffer has no closed-form
+    # size yet, why the plan is given only at the probe size.
+    open_dims: dict[str, str] | None = None
+    dynamic_note: str = ""
 
     @property
     def ratio(self) -> float:
@@ -61,9 +74,12 @@ class Analysis:
         return {**asdict(self), "arena_over_naive": round(self.ratio, 4)}
 
 
-def analyze(source: str | Path | onnx.ModelProto, options: CompileOptions | None = None) -> Analysis:
-    """Analyse a model (a file, or a ModelProto) without writing anything."""
-    _, graph, reports = lower_model(source, options or CompileOptions())
+def analyze(source: str | Path | onnx.ModelProto, options: CompileOptions | None = None,
+            dynamic: dict[str, list[int | str]] | None = None) -> Analysis:
+    """Analyse a model (a file, or a ModelProto) without writing anything; `dynamic` opens dims
+    (`--dynamic`: an identifier opens a dim, a number pins it), the IR being built at the
+    sizes of `options.input_shapes`."""
+    model, graph, reports = lower_model(source, options or CompileOptions())
     live, inplace, memory = analyse(graph)
     steps: list[Step] = []
     step_of: dict[str, int] = {}
@@ -79,7 +95,7 @@ def analyze(source: str | Path | onnx.ModelProto, options: CompileOptions | None
                  out.dtype.rust, sources)
         )
         step_of.update({o: i for o in node.outputs if o})
-    return Analysis(
+    analysis = Analysis(
         model=source.graph.name if isinstance(source, onnx.ModelProto) else Path(source).name,
         steps=steps,
         passes=[_report(r) for r in reports],
@@ -89,6 +105,30 @@ def analyze(source: str | Path | onnx.ModelProto, options: CompileOptions | None
         arenas=dict(memory.arenas),
         weights_bytes=sum(int(a.nbytes) for a in graph.initializers.values()),
     )
+    if dynamic is not None:
+        _add_symbolic(analysis, model, graph, memory, dynamic)
+    return analysis
+
+
+def _add_symbolic(a: Analysis, model: onnx.ModelProto, graph: Graph, memory: MemoryPlan,
+                  dynamic: dict[str, list[int | str]]) -> None:
+    """Each step's symbolic shape and place in the closed-form plan."""
+    sym = symbolic_shapes(model, open_dims(model, dynamic))
+    shapes = value_shapes(graph, sym)
+    a.open_dims = dict(sym.dims.labels)
+    for row in a.steps:
+        if row.output in shapes:
+            row.dims = [str(d) for d in shapes[row.output]]
+    plan = plan_of(graph, memory, shapes)
+    if isinstance(plan, list):
+        a.dynamic_note = (f"the plan holds at these sizes only: {len(plan)} buffer(s) have no symbolic size yet "
+                          f"(values the passes made or reshaped, such as {plan[0]!r})")
+        return
+    step_of = {s.output: s.step for s in a.steps}
+    for i, buf in enumerate(memory.buffers):
+        if (i_step := step_of.get(buf.values[0])) is not None:
+            a.steps[i_step].above = sorted(step_of[memory.buffers[j].values[0]] for j in plan.above[i]
+                                         if memory.buffers[j].values[0] in step_of)
 
 
 def _report(r: PassReport) -> dict:

@@ -1,0 +1,103 @@
+"""The memory plan as closed-form expressions of the open dims (P11): one layout for every size.
+
+Consumes a `MemoryPlan` made at one probe size and each buffer's size as an expression of the
+open dims; changes nothing. Buffers keep the order in which the probe plan stacks them: each one
+starts where the highest-ending buffer below it ends among those of its arena whose lifetimes
+overlap its own, so its offset is a max of earlier offsets plus sizes, which generated code
+evaluates once per input shape. At the probe size no offset exceeds the probe plan's, since a
+best-fit buffer starts above every live buffer below it.
+
+Guarantee: at any sizes of the open dims, two buffers of one arena whose lifetimes overlap
+never overlap in memory, and each arena is as long as its highest buffer's end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..frontend.symbolic import Dim, OpenDims, SymbolicShapes
+from ..ir import Graph
+from .memory_plan import ALIGNMENT, Buffer, MemoryPlan
+
+if TYPE_CHECKING:
+    import sympy
+
+
+@dataclass
+class SymbolicPlan:
+    """Each buffer's aligned size as an expression, and the buffers it starts above: its offset
+    is the largest end (offset + size) among them, 0 if none. Offsets refer to earlier ones
+    by index, so generated code computes them in `order`, each once, in linear code."""
+
+    sizes: list[sympy.Expr]
+    above: list[list[int]]
+    order: list[int]
+    dtypes: list[str]
+
+    def layout(self, sizes: dict[sympy.Symbol, int]) -> tuple[list[int], dict[str, int]]:
+        """Every buffer's offset and every arena's length, in bytes, at `sizes`."""
+        lengths = [int(s.subs(sizes)) for s in self.sizes]
+        offsets = [0] * len(lengths)
+        for i in self.order:
+            offsets[i] = max((offsets[j] + lengths[j] for j in self.above[i]), default=0)
+        arenas: dict[str, int] = {}
+        for i, dtype in enumerate(self.dtypes):
+            arenas[dtype] = max(arenas.get(dtype, 0), offsets[i] + lengths[i])
+        return offsets, arenas
+
+
+def aligned(nbytes: sympy.Expr) -> sympy.Expr:
+    """`nbytes` rounded up to a multiple of ALIGNMENT, as `Buffer.size` does."""
+    import sympy
+
+    return sympy.ceiling(nbytes / ALIGNMENT) * ALIGNMENT
+
+
+def closed_form(plan: MemoryPlan, nbytes: list[sympy.Expr]) -> SymbolicPlan:
+    """The layout of `plan.buffers` whose sizes are `nbytes` (one expression per buffer, in
+    order), keeping the stacking order of the probe plan's offsets."""
+    import sympy
+
+    buffers = plan.buffers
+    order = sorted(range(len(buffers)), key=lambda i: (buffers[i].offset, buffers[i].start))
+    above: list[list[int]] = [[] for _ in buffers]
+    for k, i in enumerate(order):
+        above[i] = [j for j in order[:k] if buffers[j].dtype == buffers[i].dtype and _overlap(buffers[i], buffers[j])]
+    return SymbolicPlan([aligned(sympy.sympify(n)) for n in nbytes], above, order, [b.dtype for b in buffers])
+
+
+def probe_sizes(graph: Graph, dims: OpenDims) -> dict[str, int]:
+    """The size of each open dim in the IR, which was built at one probe shape."""
+    sizes: dict[str, int] = {}
+    for name, given in dims.inputs.items():
+        if name in graph.values:
+            sizes |= {d: n for d, n in zip(given, graph.value(name).shape, strict=True) if isinstance(d, str)}
+    return sizes
+
+
+def value_shapes(graph: Graph, sym: SymbolicShapes) -> dict[str, tuple[Dim, ...]]:
+    """The symbolic shape of each IR value that kept its model name and whose probe shape the
+    expressions reproduce. A value a pass made, or reshaped under its old name, has none yet."""
+    at = sym.at(probe_sizes(graph, sym.dims))
+    return {v: sym.shapes[v] for v, value in graph.values.items()
+            if v in at and None not in sym.shapes[v] and tuple(value.shape) == at[v]}
+
+
+def plan_of(graph: Graph, memory: MemoryPlan, shapes: dict[str, tuple[Dim, ...]]) -> SymbolicPlan | list[str]:
+    """The closed-form plan of `memory`, or the values whose symbolic size is not known."""
+    import sympy
+
+    missing = [b.values[0] for b in memory.buffers if b.values[0] not in shapes]
+    if missing:
+        return missing
+    nbytes = [sympy.Mul(*shapes[b.values[0]]) * graph.value(b.values[0]).dtype.numpy.itemsize
+              for b in memory.buffers]
+    return closed_form(memory, nbytes)
+
+
+def _overlap(a: Buffer, b: Buffer) -> bool:
+    return a.start <= b.end and b.start <= a.end
+
+
+__all__ = ["SymbolicPlan", "aligned", "closed_form", "plan_of", "probe_sizes", "value_shapes"]
