@@ -14,6 +14,8 @@ from pathlib import Path
 import onnx
 
 from ..build import CompileOptions, lower_model
+from ..frontend.read import read_model
+from ..frontend.shapes import simplify
 from ..frontend.symbolic import open_dims, symbolic_shapes
 from ..ir import Graph
 from ..passes import MemoryPlan, PassReport, analyse
@@ -79,7 +81,14 @@ def analyze(source: str | Path | onnx.ModelProto, options: CompileOptions | None
     """Analyse a model (a file, or a ModelProto) without writing anything; `dynamic` opens dims
     (`--dynamic`: an identifier opens a dim, a number pins it), the IR being built at the
     sizes of `options.input_shapes`."""
-    model, graph, reports = lower_model(source, options or CompileOptions())
+    options = options or CompileOptions()
+    if dynamic is not None:
+        # Simplified with its dims open, the graph keeps the shape arithmetic that depends on
+        # them, and the values keep the names and ranks that the symbolic shapes describe.
+        opened = simplify(read_model(source, options.trust_code), {})
+        _, graph, reports = lower_model(opened, options)
+    else:
+        _, graph, reports = lower_model(source, options)
     live, inplace, memory = analyse(graph)
     steps: list[Step] = []
     step_of: dict[str, int] = {}
@@ -106,7 +115,7 @@ def analyze(source: str | Path | onnx.ModelProto, options: CompileOptions | None
         weights_bytes=sum(int(a.nbytes) for a in graph.initializers.values()),
     )
     if dynamic is not None:
-        _add_symbolic(analysis, model, graph, memory, dynamic)
+        _add_symbolic(analysis, opened, graph, memory, dynamic)
     return analysis
 
 

@@ -63,3 +63,26 @@ def test_one_analysis_gives_every_size(models: dict[str, Path], package: str, fi
         assert {v: at[v] for v in produced} == {v: reference[v] for v in produced}, inputs
         outputs = run_onnxruntime(model, feeds)
         assert [at[o.name] for o in model.graph.output] == [v.shape for v in outputs], inputs
+
+
+def test_analyze_gives_silero_a_plan_at_every_length(models: dict[str, Path]) -> None:
+    """Built at 3 frames, the sequence model's every step has a shape at any length, which at 7
+    frames is the one ONNX Runtime computes, and every buffer a closed-form place."""
+    import sympy
+
+    from onnx2rs import CompileOptions
+    from onnx2rs.tools.analyze import analyze
+
+    path = models[SILERO] / "silero_vad_16k_sequence.onnx"
+    a = analyze(path, CompileOptions(input_shapes={"input": [3, 576]}), {"input": ["T", 576]})
+    assert a.open_dims == {"T": "T"} and a.dynamic_note == ""
+    assert all(s.dims is not None for s in a.steps)
+    model = read_model(path)
+    feeds = {i.name: np.zeros([7, 576] if i.name == "input" else [d.dim_value for d in i.type.tensor_type.shape.dim],
+                              np.float32) for i in model.graph.input}
+    reference = _every_value_shape(model, feeds)
+    t = sympy.Symbol("T", integer=True, positive=True)
+    compared = [s for s in a.steps if s.output in reference]
+    assert len(compared) >= len(a.steps) // 2
+    for s in compared:
+        assert tuple(int(sympy.sympify(d, locals={"T": t}).subs(t, 7)) for d in s.dims) == reference[s.output]
