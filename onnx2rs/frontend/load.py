@@ -32,6 +32,7 @@ from .shapes import (
     shapes_from_readers,
     simplify,
 )
+from .symbolic import with_shapes_at
 from .unroll import unroll_loops
 
 log = logging.getLogger(__name__)
@@ -73,10 +74,12 @@ def _per_channel_prelu(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def load(
     source: str | Path | onnx.ModelProto, input_shapes: dict[str, list[int]] | None = None,
-    trust_code: bool = False, *, rewritten: Collection[str],
+    trust_code: bool = False, *, rewritten: Collection[str], simplify_open: bool = False,
 ) -> tuple[onnx.ModelProto, Graph]:
     """Read, check, fix shapes, simplify and lift a model (`trust_code`: see `frameworks.to_onnx`).
-    `rewritten`: the op types that a later step removes (see `unsupported_ops`).
+    `rewritten`: the op types that a later step removes (see `unsupported_ops`); `simplify_open`:
+    simplify with the input dims left open; each value's shape at `input_shapes` then comes from
+    its symbolic shape (`symbolic.py`), since ONNX's inference stops at run-time shape arithmetic.
 
     Returns the checked original model (for the reference run) and the IR.
     """
@@ -90,8 +93,10 @@ def load(
         # Shape inference and onnxsim stop at the first op of another domain: name them all now.
         raise UnsupportedError(unsupported_ops(model.graph, rewritten))
     shapes = fixed_input_shapes(model, input_shapes)
-    simplified = simplify(drop_contradicted_shapes(upgraded(model, opset), shapes), shapes)
+    simplified = simplify(drop_contradicted_shapes(upgraded(model, opset), shapes), {} if simplify_open else shapes)
     simplified, phis = lift_control_flow(simplified, shapes)
+    if simplify_open:
+        simplified = with_shapes_at(simplified, shapes)
     # Folding makes more shapes known, and so more contradictions visible.
     simplified = drop_contradicted_shapes(simplified, shapes)
     return model, to_ir(shapes_from_readers(infer_shapes(simplified, shapes)), rewritten, phis)

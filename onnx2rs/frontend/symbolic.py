@@ -140,6 +140,28 @@ class SymbolicShapes:
         return [name for name, shape in self.shapes.items() if any(d is None for d in shape)]
 
 
+def with_shapes_at(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> onnx.ModelProto:
+    """A copy of `model` whose `value_info` gives each value its symbolic shape evaluated at the
+    input `shapes` (those it can), where ONNX's own inference would stop at shape arithmetic."""
+    dims = open_dims(model)
+    sizes = {d: n for name, given in dims.inputs.items() if name in shapes
+             for d, n in zip(given, shapes[name], strict=True) if isinstance(d, str)}
+    at = symbolic_shapes(model, dims).at(sizes)
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    known = {i.name for i in [*out.graph.input, *out.graph.output]} | {t.name for t in out.graph.initializer}
+    types = {i.name: i.type.tensor_type.elem_type for i in _inferred_types(out)}
+    del out.graph.value_info[:]
+    for name, shape in at.items():
+        if name not in known and None not in shape and types.get(name):
+            out.graph.value_info.append(onnx.helper.make_tensor_value_info(name, types[name], list(shape)))
+    return out
+
+
+def _inferred_types(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
+    return list(onnx.shape_inference.infer_shapes(model).graph.value_info)
+
+
 def _evaluate(d: Dim, subs: dict) -> int | None:
     if d is None or isinstance(d, int):
         return d
@@ -253,4 +275,4 @@ def _inference_class() -> type:
     return Inference
 
 
-__all__ = ["Dim", "OpenDims", "SymbolicShapes", "identifier", "open_dims", "symbolic_shapes"]
+__all__ = ["Dim", "OpenDims", "SymbolicShapes", "identifier", "open_dims", "symbolic_shapes", "with_shapes_at"]

@@ -60,7 +60,8 @@ def closed_form(plan: MemoryPlan, nbytes: list[sympy.Expr]) -> SymbolicPlan:
     import sympy
 
     buffers = plan.buffers
-    order = sorted(range(len(buffers)), key=lambda i: (buffers[i].offset, buffers[i].start))
+    # At one offset, an empty buffer goes first: the other then keeps that offset.
+    order = sorted(range(len(buffers)), key=lambda i: (buffers[i].offset, buffers[i].size, buffers[i].start))
     above: list[list[int]] = [[] for _ in buffers]
     for k, i in enumerate(order):
         above[i] = [j for j in order[:k] if buffers[j].dtype == buffers[i].dtype and _overlap(buffers[i], buffers[j])]

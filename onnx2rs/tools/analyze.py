@@ -8,7 +8,7 @@ the buffers it is stacked above in the closed-form plan (passes/symbolic_plan.py
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import onnx
@@ -86,7 +86,7 @@ def analyze(source: str | Path | onnx.ModelProto, options: CompileOptions | None
         # Simplified with its dims open, the graph keeps the shape arithmetic that depends on
         # them, and the values keep the names and ranks that the symbolic shapes describe.
         opened = simplify(read_model(source, options.trust_code), {})
-        _, graph, reports = lower_model(opened, options)
+        _, graph, reports = lower_model(opened, replace(options, simplify_open=True))
     else:
         _, graph, reports = lower_model(source, options)
     live, inplace, memory = analyse(graph)
