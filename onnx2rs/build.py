@@ -58,9 +58,9 @@ class CompileOptions:
     trust_code: bool = False
     # Inputs and expected outputs for the generated tests; None: random inputs through ONNX Runtime.
     reference: tuple[dict[str, np.ndarray], list[np.ndarray]] | None = None
-    # Simplify with the input dims open, then fix them at `input_shapes` (P11's probe): the shape
-    # arithmetic over open dims stays in the graph, and values keep the model's names and ranks.
-    simplify_open: bool = False
+    # Dims to leave open (`--dynamic`; {} for the model's own): shapes in the IR are then
+    # expressions of them, `input_shapes` the probe size (P11: analysis only, so far).
+    dynamic: dict[str, list[int | str]] | None = None
 
 
 @dataclass
@@ -85,7 +85,7 @@ def lower_model(
     """Load a model and run the pipeline; raises before anything is written."""
     with progress.step("loading and simplifying the model"):
         model, graph = load.load(source, options.input_shapes, options.trust_code, rewritten=REWRITTEN,
-                                 simplify_open=options.simplify_open)
+                                 dynamic=options.dynamic)
     with progress.step("running the passes"):
         check_graph(graph)
         reports = passes.run_passes(graph, passes.PIPELINE, check=check_graph)

@@ -362,9 +362,9 @@ def analyze(
     ui.say(f"intermediates{sizes}: naive {a.naive_bytes:,} B, planned arena {a.arena_bytes:,} B "
            f"({a.ratio:.1%} of naive); weights {a.weights_bytes:,} B")
     if a.open_dims is not None:
-        named = ", ".join(k if k == v else f"{k} ({v})" for k, v in a.open_dims.items()) or "none"
-        ui.say(f"open dims: {named}; " + (a.dynamic_note or "each buffer starts above the end of the buffers "
-                                            "of the steps listed (its offset at any size)"))
+        named = ", ".join(f"{k} = {v}" for k, v in a.open_dims.items()) or "none"
+        plan = a.dynamic_note or "each buffer starts above the end of the buffers of the steps listed (at any size)"
+        ui.say(f"open dims (sizes shown): {named}; {plan}")
     if html_out is not None:
         ui.say(f"wrote {html_out}")
 

@@ -23,9 +23,25 @@ LOOP_BEGIN = "LoopBegin"
 LOOP_END = "LoopEnd"
 
 
+def is_static(shape: tuple[Any, ...] | list[Any]) -> bool:
+    """Whether every dim is a number (no open dim of `--dynamic`; see `Value`)."""
+    return all(isinstance(d, (int, np.integer)) for d in shape)
+
+
+def product(dims: tuple[Any, ...] | list[Any]) -> Any:
+    """The product of `dims`: an int where they are numbers, else a sympy expression."""
+    if is_static(dims):
+        return int(np.prod(dims, dtype=np.int64))
+    import sympy
+
+    return sympy.Mul(*dims)
+
+
 @dataclass
 class Value:
-    """A tensor flowing along an edge: its dtype and static shape."""
+    """A tensor flowing along an edge: its dtype and shape. A dim is an int, or, for a graph
+    built with open dims (P11's analysis), a sympy expression of them; `Graph.probe` gives
+    the numbers at the size the graph was built at."""
 
     name: str
     dtype: DType
@@ -33,8 +49,8 @@ class Value:
 
     @property
     def size(self) -> int:
-        """The number of elements."""
-        return int(np.prod(self.shape, dtype=np.int64))
+        """The number of elements (an expression where a dim is open)."""
+        return product(self.shape)
 
     @property
     def nbytes(self) -> int:
@@ -99,6 +115,18 @@ class Graph:
     # Weights stored as the runtime's panels of a matrix product's B (passes/weight_layout.py):
     # initializer name -> the [k, n] matrix they hold.
     panels: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Built with open dims: each one's size at the probe (its identifier -> number), and the
+    # values whose shapes are the probe's numbers only (no expression was found for them).
+    probe: dict[str, int] = field(default_factory=dict)
+    probe_only: set[str] = field(default_factory=set)
+
+    def at_probe(self, x: Any) -> int:
+        """A number of this graph (a size, an offset) at the probe size."""
+        if isinstance(x, (int, np.integer)):
+            return int(x)
+        import sympy
+
+        return int(x.subs({sympy.Symbol(k, integer=True, positive=True): v for k, v in self.probe.items()}))
 
     def dag(self) -> nx.MultiDiGraph:
         """Nodes (by name) with an edge producer -> reader for every value passed."""

@@ -32,7 +32,7 @@ from .shapes import (
     shapes_from_readers,
     simplify,
 )
-from .symbolic import with_shapes_at
+from .symbolic import open_dims, open_graph, symbolic_shapes, with_shapes_at
 from .unroll import unroll_loops
 
 log = logging.getLogger(__name__)
@@ -74,12 +74,14 @@ def _per_channel_prelu(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def load(
     source: str | Path | onnx.ModelProto, input_shapes: dict[str, list[int]] | None = None,
-    trust_code: bool = False, *, rewritten: Collection[str], simplify_open: bool = False,
+    trust_code: bool = False, *, rewritten: Collection[str], dynamic: dict[str, list[int | str]] | None = None,
 ) -> tuple[onnx.ModelProto, Graph]:
     """Read, check, fix shapes, simplify and lift a model (`trust_code`: see `frameworks.to_onnx`).
-    `rewritten`: the op types that a later step removes (see `unsupported_ops`); `simplify_open`:
-    simplify with the input dims left open; each value's shape at `input_shapes` then comes from
-    its symbolic shape (`symbolic.py`), since ONNX's inference stops at run-time shape arithmetic.
+    `rewritten`: the op types that a later step removes (see `unsupported_ops`); `dynamic`: the
+    dims to leave open (`symbolic.open_dims`; {} for the model's own): the model is simplified
+    with them open and the IR's shapes are expressions of them, `input_shapes` giving the probe
+    size (`Graph.probe`). ONNX's inference stops at the shape arithmetic an open graph keeps, so
+    the shapes at the probe come from the symbolic ones too.
 
     Returns the checked original model (for the reference run) and the IR.
     """
@@ -93,13 +95,18 @@ def load(
         # Shape inference and onnxsim stop at the first op of another domain: name them all now.
         raise UnsupportedError(unsupported_ops(model.graph, rewritten))
     shapes = fixed_input_shapes(model, input_shapes)
-    simplified = simplify(drop_contradicted_shapes(upgraded(model, opset), shapes), {} if simplify_open else shapes)
+    opened = dynamic is not None
+    simplified = simplify(drop_contradicted_shapes(upgraded(model, opset), shapes), {} if opened else shapes)
     simplified, phis = lift_control_flow(simplified, shapes)
-    if simplify_open:
-        simplified = with_shapes_at(simplified, shapes)
+    if dynamic is not None:
+        sym = symbolic_shapes(simplified, open_dims(simplified, dynamic))
+        simplified = with_shapes_at(simplified, sym, shapes)
     # Folding makes more shapes known, and so more contradictions visible.
     simplified = drop_contradicted_shapes(simplified, shapes)
-    return model, to_ir(shapes_from_readers(infer_shapes(simplified, shapes)), rewritten, phis)
+    graph = to_ir(shapes_from_readers(infer_shapes(simplified, shapes)), rewritten, phis)
+    if dynamic is not None:
+        open_graph(graph, sym, shapes)
+    return model, graph
 
 
 def _static_shapes(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> dict[str, list[int]]:

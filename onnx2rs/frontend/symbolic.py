@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import onnx
 
 from ..errors import ModelError
+from ..ir import Graph
 
 if TYPE_CHECKING:
     import sympy
@@ -140,13 +141,16 @@ class SymbolicShapes:
         return [name for name, shape in self.shapes.items() if any(d is None for d in shape)]
 
 
-def with_shapes_at(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> onnx.ModelProto:
+def sizes_of(dims: OpenDims, shapes: dict[str, list[int]]) -> dict[str, int]:
+    """The size of each open dim in the input `shapes`."""
+    return {d: n for name, given in dims.inputs.items() if name in shapes
+            for d, n in zip(given, shapes[name], strict=True) if isinstance(d, str)}
+
+
+def with_shapes_at(model: onnx.ModelProto, sym: SymbolicShapes, shapes: dict[str, list[int]]) -> onnx.ModelProto:
     """A copy of `model` whose `value_info` gives each value its symbolic shape evaluated at the
     input `shapes` (those it can), where ONNX's own inference would stop at shape arithmetic."""
-    dims = open_dims(model)
-    sizes = {d: n for name, given in dims.inputs.items() if name in shapes
-             for d, n in zip(given, shapes[name], strict=True) if isinstance(d, str)}
-    at = symbolic_shapes(model, dims).at(sizes)
+    at = sym.at(sizes_of(sym.dims, shapes))
     out = onnx.ModelProto()
     out.CopyFrom(model)
     known = {i.name for i in [*out.graph.input, *out.graph.output]} | {t.name for t in out.graph.initializer}
@@ -156,6 +160,21 @@ def with_shapes_at(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> onnx
         if name not in known and None not in shape and types.get(name):
             out.graph.value_info.append(onnx.helper.make_tensor_value_info(name, types[name], list(shape)))
     return out
+
+
+def open_graph(graph: Graph, sym: SymbolicShapes, shapes: dict[str, list[int]]) -> None:
+    """Give the IR built at the input `shapes` its symbolic shapes: each value's, where it
+    gives the IR's shape at those sizes; the others keep numbers and are listed in
+    `graph.probe_only`."""
+    sizes = sizes_of(sym.dims, shapes)
+    at = sym.at(sizes)
+    graph.probe = sizes
+    for name, value in graph.values.items():
+        shape = sym.shapes.get(name)
+        if shape is not None and None not in shape and at.get(name) == tuple(value.shape):
+            value.shape = shape  # type: ignore[assignment]
+        else:
+            graph.probe_only.add(name)
 
 
 def _inferred_types(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
@@ -275,4 +294,5 @@ def _inference_class() -> type:
     return Inference
 
 
-__all__ = ["Dim", "OpenDims", "SymbolicShapes", "identifier", "open_dims", "symbolic_shapes", "with_shapes_at"]
+__all__ = ["Dim", "OpenDims", "SymbolicShapes", "identifier", "open_dims", "open_graph", "sizes_of", "symbolic_shapes",
+           "with_shapes_at"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dtypes import ALL, BY_ONNX, BY_RUST, NUMERIC
-from ..ir import Graph, Node
+from ..ir import Graph, Node, is_static
 from . import Call, Lowering, register
 from .elementwise import scalar
 from .rust import Alias, Arg, Array, Bool, Int, Local, Method, Ref, RustCall, Struct, Try, Tuple
@@ -97,7 +97,9 @@ def _gather_view(node: Node, graph: Graph) -> int | None:
     indices = graph.initializers.get(node.input(1) or "")
     shape = graph.value(node.inputs[0]).shape
     axis = int(node.attrs.get("axis", 0)) % len(shape)
-    if indices is None or indices.size != 1 or not -shape[axis] <= int(indices.flat[0]) < shape[axis]:
+    if not is_static(shape) or indices is None or indices.size != 1:
+        return None
+    if not -shape[axis] <= int(indices.flat[0]) < shape[axis]:
         return None
     index = int(indices.flat[0]) % shape[axis]
     ranges = [(0, d, 1) for d in shape]
@@ -117,8 +119,11 @@ def lower_gather(ctx: Lowering) -> Call:
 
 
 def slice_ranges(node: Node, graph: Graph) -> list[tuple[int, int, int]] | None:
-    """Per axis, Slice's `(lo, hi, step)` in ndarray's convention; None if computed at run time."""
+    """Per axis, Slice's `(lo, hi, step)` in ndarray's convention; None if computed at run time
+    (from run-time operands, or over an open dim)."""
     shape = graph.value(node.inputs[0]).shape
+    if not is_static(shape):
+        return None
     if graph.opset < 10:
         starts, ends = node.attrs.get("starts", []), node.attrs.get("ends", [])
         axes, steps = node.attrs.get("axes", list(range(len(starts)))), [1] * len(starts)

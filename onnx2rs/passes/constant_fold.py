@@ -3,8 +3,8 @@
 Guarantees: no remaining deterministic node has only constant inputs (unless
 its result would be larger than FOLD_LIMIT elements, or onnx's reference
 evaluator cannot run it); `Shape` and `Size` of statically shaped values are
-constants. Values are computed by onnx's reference implementation, so folding
-follows the ONNX spec exactly.
+constants (of open dims, they stay computed at run time). Values are computed
+by onnx's reference implementation, so folding follows the ONNX spec exactly.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 import numpy as np
 
 from ..dtypes import from_numpy
-from ..ir import Graph, Node
+from ..ir import Graph, Node, is_static
 from ..ops import NONDETERMINISTIC
 from ..reference import evaluate_node
 
@@ -31,12 +31,15 @@ def _static_shape_result(graph: Graph, node: Node) -> np.ndarray | None:
     if node.op_type not in ("Shape", "Size") or node.domain not in ("", "ai.onnx"):
         return None
     shape = graph.value(node.inputs[0]).shape
-    if node.op_type == "Size":
-        return np.array(int(np.prod(shape, dtype=np.int64)), np.int64)
     rank = len(shape)
     start, end = node.attrs.get("start", 0), node.attrs.get("end", rank)
     start, end = (max(0, min(rank, d + rank if d < 0 else d)) for d in (start, end))
-    return np.array(shape[start:end], np.int64)
+    picked = shape if node.op_type == "Size" else shape[start:end]
+    if not is_static(picked):
+        return None  # an open dim: computed at run time
+    if node.op_type == "Size":
+        return np.array(int(np.prod(shape, dtype=np.int64)), np.int64)
+    return np.array(picked, np.int64)
 
 
 def _fold(graph: Graph, node: Node) -> list[np.ndarray] | None:

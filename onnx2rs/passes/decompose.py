@@ -13,14 +13,15 @@
 
 Guarantee: no Split, DepthToSpace or SpaceToDepth remains, no
 Transpose of rank > 4 that has a smaller compact form remains; every output
-keeps its name.
+keeps its name. With open dims (P11), only Splits into sizes that are numbers are
+rewritten: the Reshape targets and split sizes of the others would be run-time values.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Graph, Node, Value
+from ..ir import Graph, Node, Value, is_static
 
 # The op types this pass removes before code generation (for docs/ops.md).
 REMOVES = frozenset({"Split", "DepthToSpace", "SpaceToDepth"})
@@ -156,11 +157,13 @@ def decompose(graph: Graph) -> bool:
     """Replace Split (static sizes), DepthToSpace, SpaceToDepth and high-rank Transpose; True if any changed."""
     changed = False
     for node in [n for n in graph.nodes if n.op_type in ("DepthToSpace", "SpaceToDepth")
-                 and n.domain in ("", "ai.onnx") and len(graph.value(n.inputs[0]).shape) == 4]:
+                 and n.domain in ("", "ai.onnx") and len(graph.value(n.inputs[0]).shape) == 4
+                 and is_static(graph.value(n.inputs[0]).shape)]:
         at = graph.nodes.index(node)
         graph.nodes[at:at + 1] = _decompose_space_depth(graph, node)
         changed = True
-    for node in [n for n in graph.nodes if n.op_type == "Transpose" and n.domain in ("", "ai.onnx")]:
+    for node in [n for n in graph.nodes if n.op_type == "Transpose" and n.domain in ("", "ai.onnx")
+                 and is_static(graph.value(n.inputs[0]).shape)]:
         replacement = _decompose_transpose(graph, node)
         if replacement is not None:
             at = graph.nodes.index(node)
@@ -168,6 +171,8 @@ def decompose(graph: Graph) -> bool:
             changed = True
     for node in [n for n in graph.nodes if n.op_type == "Split" and n.domain in ("", "ai.onnx")]:
         sizes = _split_sizes(graph, node)
+        if not is_static(sizes if sizes is not None else graph.value(node.inputs[0]).shape):
+            continue  # sizes of an open dim: left whole (P11)
         if sizes is None:
             at = graph.nodes.index(node)
             graph.nodes[at:at + 1] = _split_at_run_time(graph, node)

@@ -7,7 +7,8 @@ buffer; views lie inside their root's buffer, at their offset. Within an arena, 
 are placed greedily by size, largest first, each in the smallest gap that no buffer live at the same time occupies (best
 fit, as TFLite's and ONNX Runtime's planners do). Offsets and sizes are
 multiples of ALIGNMENT bytes, so SIMD loads are aligned (a view may start anywhere).
-Guarantee: two buffers of one arena whose lifetimes overlap never overlap in memory.
+A graph with open dims is planned at its probe size (`symbolic_plan` makes that plan hold at
+every size). Guarantee: two buffers of one arena whose lifetimes overlap never overlap in memory.
 """
 
 from __future__ import annotations
@@ -84,18 +85,18 @@ def plan_memory(
                 buf.end = max(buf.end, live[v].end)
                 within = buf.within.get(shared, 0)
                 if view:
-                    within += view.offset * graph.value(v).dtype.numpy.itemsize
+                    within += graph.at_probe(view.offset) * graph.value(v).dtype.numpy.itemsize
                 if within:
                     buf.within[v] = within
             else:
                 value = graph.value(v)
-                buf = Buffer([v], value.dtype.name, value.nbytes, live[v].start, live[v].end)
+                buf = Buffer([v], value.dtype.name, graph.at_probe(value.nbytes), live[v].start, live[v].end)
                 buffers.append(buf)
             buffer_of[v] = buf
     arenas = {}
     for dtype in sorted({b.dtype for b in buffers}):
         arenas[dtype] = _place([b for b in buffers if b.dtype == dtype])
-    naive = sum(graph.value(v).nbytes for b in buffers for v in b.values)
+    naive = sum(graph.at_probe(graph.value(v).nbytes) for b in buffers for v in b.values)
     return MemoryPlan(sorted(buffers, key=lambda b: b.start), arenas, naive, views)
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..frontend.symbolic import Dim, OpenDims, SymbolicShapes
 from ..ir import Graph
 from .memory_plan import ALIGNMENT, Buffer, MemoryPlan
 
@@ -68,37 +67,17 @@ def closed_form(plan: MemoryPlan, nbytes: list[sympy.Expr]) -> SymbolicPlan:
     return SymbolicPlan([aligned(sympy.sympify(n)) for n in nbytes], above, order, [b.dtype for b in buffers])
 
 
-def probe_sizes(graph: Graph, dims: OpenDims) -> dict[str, int]:
-    """The size of each open dim in the IR, which was built at one probe shape."""
-    sizes: dict[str, int] = {}
-    for name, given in dims.inputs.items():
-        if name in graph.values:
-            sizes |= {d: n for d, n in zip(given, graph.value(name).shape, strict=True) if isinstance(d, str)}
-    return sizes
-
-
-def value_shapes(graph: Graph, sym: SymbolicShapes) -> dict[str, tuple[Dim, ...]]:
-    """The symbolic shape of each IR value that kept its model name and whose probe shape the
-    expressions reproduce. A value a pass made, or reshaped under its old name, has none yet."""
-    at = sym.at(probe_sizes(graph, sym.dims))
-    return {v: sym.shapes[v] for v, value in graph.values.items()
-            if v in at and None not in sym.shapes[v] and tuple(value.shape) == at[v]}
-
-
-def plan_of(graph: Graph, memory: MemoryPlan, shapes: dict[str, tuple[Dim, ...]]) -> SymbolicPlan | list[str]:
-    """The closed-form plan of `memory`, or the values whose symbolic size is not known."""
-    import sympy
-
-    missing = [b.values[0] for b in memory.buffers if b.values[0] not in shapes]
+def plan_of(graph: Graph, memory: MemoryPlan) -> SymbolicPlan | list[str]:
+    """The closed-form plan of `memory` (made at `graph`'s probe size), or the first value of
+    each buffer whose size is known at the probe only (`graph.probe_only`)."""
+    missing = [b.values[0] for b in memory.buffers if b.values[0] in graph.probe_only]
     if missing:
         return missing
-    nbytes = [sympy.Mul(*shapes[b.values[0]]) * graph.value(b.values[0]).dtype.numpy.itemsize
-              for b in memory.buffers]
-    return closed_form(memory, nbytes)
+    return closed_form(memory, [graph.value(b.values[0]).nbytes for b in memory.buffers])
 
 
 def _overlap(a: Buffer, b: Buffer) -> bool:
     return a.start <= b.end and b.start <= a.end
 
 
-__all__ = ["SymbolicPlan", "aligned", "closed_form", "plan_of", "probe_sizes", "value_shapes"]
+__all__ = ["SymbolicPlan", "aligned", "closed_form", "plan_of"]

@@ -14,12 +14,9 @@ from pathlib import Path
 import onnx
 
 from ..build import CompileOptions, lower_model
-from ..frontend.read import read_model
-from ..frontend.shapes import simplify
-from ..frontend.symbolic import open_dims, symbolic_shapes
 from ..ir import Graph
 from ..passes import MemoryPlan, PassReport, analyse
-from ..passes.symbolic_plan import plan_of, value_shapes
+from ..passes.symbolic_plan import plan_of
 
 
 @dataclass
@@ -61,9 +58,9 @@ class Analysis:
     arena_bytes: int
     arenas: dict[str, int]
     weights_bytes: int
-    # The open dims (identifier: the model's label) and, when some buffer has no closed-form
-    # size yet, why the plan is given only at the probe size.
-    open_dims: dict[str, str] | None = None
+    # The open dims with their sizes here and, when some buffer has no closed-form size yet,
+    # why the plan is given only at these sizes.
+    open_dims: dict[str, int] | None = None
     dynamic_note: str = ""
 
     @property
@@ -81,14 +78,7 @@ def analyze(source: str | Path | onnx.ModelProto, options: CompileOptions | None
     """Analyse a model (a file, or a ModelProto) without writing anything; `dynamic` opens dims
     (`--dynamic`: an identifier opens a dim, a number pins it), the IR being built at the
     sizes of `options.input_shapes`."""
-    options = options or CompileOptions()
-    if dynamic is not None:
-        # Simplified with its dims open, the graph keeps the shape arithmetic that depends on
-        # them, and the values keep the names and ranks that the symbolic shapes describe.
-        opened = simplify(read_model(source, options.trust_code), {})
-        _, graph, reports = lower_model(opened, replace(options, simplify_open=True))
-    else:
-        _, graph, reports = lower_model(source, options)
+    _, graph, reports = lower_model(source, replace(options or CompileOptions(), dynamic=dynamic))
     live, inplace, memory = analyse(graph)
     steps: list[Step] = []
     step_of: dict[str, int] = {}
@@ -99,7 +89,7 @@ def analyze(source: str | Path | onnx.ModelProto, options: CompileOptions | None
         steps.append(
             Step(i, node.name, node.op_type, "+".join(op for op, _ in node.ops_computed()),
                  list(dict.fromkeys(by for _, by in node.ops_computed() if by)),
-                 out.name, list(out.shape), out.dtype.rust, out.nbytes,
+                 out.name, [graph.at_probe(d) for d in out.shape], out.dtype.rust, graph.at_probe(out.nbytes),
                  live[out.name].end, decision.inplace, decision.reason, memory.offset_of(out.name),
                  out.dtype.rust, sources)
         )
@@ -115,29 +105,26 @@ def analyze(source: str | Path | onnx.ModelProto, options: CompileOptions | None
         weights_bytes=sum(int(a.nbytes) for a in graph.initializers.values()),
     )
     if dynamic is not None:
-        _add_symbolic(analysis, opened, graph, memory, dynamic)
+        _add_symbolic(analysis, graph, memory)
     return analysis
 
 
-def _add_symbolic(a: Analysis, model: onnx.ModelProto, graph: Graph, memory: MemoryPlan,
-                  dynamic: dict[str, list[int | str]]) -> None:
-    """Each step's symbolic shape and place in the closed-form plan."""
-    sym = symbolic_shapes(model, open_dims(model, dynamic))
-    shapes = value_shapes(graph, sym)
-    a.open_dims = dict(sym.dims.labels)
+def _add_symbolic(a: Analysis, graph: Graph, memory: MemoryPlan) -> None:
+    """Each step's shape at any size, and its place in the closed-form plan."""
+    a.open_dims = dict(graph.probe)
     for row in a.steps:
-        if row.output in shapes:
-            row.dims = [str(d) for d in shapes[row.output]]
-    plan = plan_of(graph, memory, shapes)
+        if row.output not in graph.probe_only:
+            row.dims = [str(d) for d in graph.value(row.output).shape]
+    plan = plan_of(graph, memory)
     if isinstance(plan, list):
         a.dynamic_note = (f"the plan holds at these sizes only: {len(plan)} buffer(s) have no symbolic size yet "
-                          f"(values the passes made or reshaped, such as {plan[0]!r})")
+                          f"(such as {plan[0]!r})")
         return
     step_of = {s.output: s.step for s in a.steps}
     for i, buf in enumerate(memory.buffers):
         if (i_step := step_of.get(buf.values[0])) is not None:
             a.steps[i_step].above = sorted(step_of[memory.buffers[j].values[0]] for j in plan.above[i]
-                                         if memory.buffers[j].values[0] in step_of)
+                                           if memory.buffers[j].values[0] in step_of)
 
 
 def _report(r: PassReport) -> dict:

@@ -14,10 +14,10 @@ from onnx2rs.reference import run_onnxruntime
 from ..helpers import IR_VERSION
 
 
-def _model() -> onnx.ModelProto:
+def _model(shape_arithmetic: bool = True) -> onnx.ModelProto:
     """A CNN-shaped graph over x[N, 3, H, W] whose every shape depends on the open dims: strided
     and ceil-mode arithmetic, a transposed convolution, a resize, and a Reshape whose target is
-    computed from Shape at run time."""
+    computed from Shape at run time (or, without `shape_arithmetic`, the constant [0, 0, -1])."""
     rng = np.random.default_rng(0)
     f32 = onnx.TensorProto.FLOAT
     weights = {
@@ -26,6 +26,7 @@ def _model() -> onnx.ModelProto:
         "w3": rng.standard_normal((4, 5), np.float32),
         "scales": np.array([1, 1, 2, 2], np.float32),
         "idx": np.array([0, 1], np.int64),
+        "keep_two": np.array([0, 0, -1], np.int64),
         "minus_one": np.array([-1], np.int64),
         "starts": np.array([1], np.int64),
         "ends": np.array([-1], np.int64),
@@ -38,10 +39,11 @@ def _model() -> onnx.ModelProto:
                          ceil_mode=1),
         helper.make_node("ConvTranspose", ["p1", "w2"], ["t1"], strides=[2, 2], output_padding=[1, 0]),
         helper.make_node("Resize", ["t1", "", "scales"], ["u1"], mode="nearest"),
-        helper.make_node("Shape", ["u1"], ["s1"]),
-        helper.make_node("Gather", ["s1", "idx"], ["nc"]),
-        helper.make_node("Concat", ["nc", "minus_one"], ["target"], axis=0),
-        helper.make_node("Reshape", ["u1", "target"], ["flat"]),
+        *([helper.make_node("Shape", ["u1"], ["s1"]),
+           helper.make_node("Gather", ["s1", "idx"], ["nc"]),
+           helper.make_node("Concat", ["nc", "minus_one"], ["target"], axis=0),
+           helper.make_node("Reshape", ["u1", "target"], ["flat"])] if shape_arithmetic
+          else [helper.make_node("Reshape", ["u1", "keep_two"], ["flat"])]),
         helper.make_node("Transpose", ["flat"], ["tokens"], perm=[0, 2, 1]),
         helper.make_node("MatMul", ["tokens", "w3"], ["y"]),
         helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["inner"]),
