@@ -343,6 +343,9 @@ def analyze(
             outputs.check_file(html_out, True, "--html")
         if at and input_shape:
             raise Onnx2rsError("--at and --input-shape both fix the sizes: pass one of them")
+        if dynamic and not (at or input_shape):
+            raise Onnx2rsError("--dynamic needs --at NAME=D0,D1,...: the sizes to build the plan at "
+                               "and show it in numbers")
         a = run_analyze(model, CompileOptions(input_shapes=parse_shapes(at or input_shape, "--at" if at else None)),
                         parse_dims(dynamic) if dynamic else None)
         if html_out is not None:

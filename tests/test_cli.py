@@ -154,3 +154,5 @@ def test_analyze_dynamic_gives_shapes_and_places_at_any_size(tmp_path: Path) -> 
     assert r.returncode != 0 and r.stderr.count("error:") == 1 and "rank 4, not 3" in r.stderr
     r = onnx2rs("analyze", str(path), "--dynamic", "x=N,3,H,W", "--at", "x=1,3,32,32", "--input-shape", "x=1,3,8,8")
     assert r.returncode != 0 and "pass one of them" in r.stderr
+    r = onnx2rs("analyze", str(path), "--dynamic", "x=N,3,H,W")
+    assert r.returncode != 0 and "--dynamic needs --at" in r.stderr
