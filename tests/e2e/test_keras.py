@@ -92,3 +92,42 @@ def test_keras_files_build_through_the_front_end(make_models, builder: str, fmt:
         x3 = rng.standard_normal((3, *model.inputs[0].shape[1:])).astype(np.float32)
         (ours3,) = run_cli(binary, [x3], 1, tmp_path)
         np.testing.assert_allclose(ours3, np.asarray(model(x3, training=False)), rtol=1e-4, atol=1e-4)
+
+
+def test_keras_none_batch_and_length_are_open_dims(make_models, tmp_path: Path) -> None:
+    """A text model with `None` batch and length: `analyze --dynamic` gives every step's shape
+    as an expression of both, which at another size is what ONNX Runtime computes for the
+    exported model, and the output's is what Keras gives."""
+    import sympy
+
+    from onnx2rs import CompileOptions
+    from onnx2rs.frontend.read import read_model
+    from onnx2rs.tools.analyze import analyze
+
+    from ..models.test_symbolic_real import _every_value_shape
+
+    keras = make_models.keras
+    keras.utils.set_random_seed(3)
+    tokens = keras.Input(shape=(None,), dtype="int32")
+    x = keras.layers.Embedding(100, 16)(tokens)
+    x = keras.layers.Conv1D(8, 3, padding="same", activation="relu")(x)
+    x = keras.layers.GlobalMaxPooling1D()(x)
+    model = keras.Model(tokens, keras.layers.Dense(2, activation="softmax")(x))
+    path = tmp_path / "text.keras"
+    model.save(path)
+    exported = read_model(path)
+    (name,) = [i.name for i in exported.graph.input]
+    a = analyze(path, CompileOptions(input_shapes={name: [1, 20]}), {name: ["N", "L"]})
+    assert a.open_dims == {"N": 1, "L": 20} and a.dynamic_note == ""
+    assert all(s.dims is not None for s in a.steps)
+    x = np.random.default_rng(5).integers(0, 100, (3, 11)).astype(np.int32)
+    reference = _every_value_shape(exported, {name: x})
+    symbols = {k: sympy.Symbol(k, integer=True, positive=True) for k in "NL"}
+
+    def at(dims: list[str]) -> tuple[int, ...]:
+        return tuple(int(sympy.sympify(d, locals=symbols).subs({symbols["N"]: 3, symbols["L"]: 11})) for d in dims)
+
+    compared = [s for s in a.steps if s.output in reference]
+    assert len(compared) >= len(a.steps) // 2
+    assert {s.output: at(s.dims) for s in compared} == {s.output: reference[s.output] for s in compared}
+    assert at(a.steps[-1].dims) == np.asarray(model(x, training=False)).shape
