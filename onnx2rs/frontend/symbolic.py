@@ -23,10 +23,11 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeAlias
 
+import numpy as np
 import onnx
 
 from ..errors import ModelError
-from ..ir import Graph
+from ..ir import Graph, is_static
 
 if TYPE_CHECKING:
     import sympy
@@ -118,6 +119,9 @@ class SymbolicShapes:
     shapes: dict[str, tuple[Dim, ...]]
     # Equalities the model implies between an open dim and another or a number (H = W).
     constraints: dict[str, int | str] = field(default_factory=dict)
+    # The values of the integer tensors computed from shapes (Shape, and Gather, Concat, ...
+    # over it), element by element: a Reshape's target [N, 4, -1].
+    values: dict[str, list[Dim]] = field(default_factory=dict)
 
     def at(self, sizes: dict[str, int]) -> dict[str, tuple[int | None, ...]]:
         """Every shape with the open dims set to `sizes` (by identifier); ModelError if the sizes
@@ -169,6 +173,17 @@ def open_graph(graph: Graph, sym: SymbolicShapes, shapes: dict[str, list[int]]) 
     sizes = sizes_of(sym.dims, shapes)
     at = sym.at(sizes)
     graph.probe = sizes
+    # Shape arithmetic over open dims becomes constants whose elements are expressions.
+    for node in list(graph.nodes):
+        outs = [o for o in node.outputs if o]
+        if not outs or not all(o in sym.values for o in outs):
+            continue
+        if all(is_static(sym.values[o]) for o in outs):
+            continue  # numbers: constant_fold's, as in any graph
+        for o in outs:
+            graph.initializers[o] = np.array(sym.values[o], dtype=object).reshape(graph.value(o).shape)
+            graph.remove_value(o)
+        graph.nodes.remove(node)
     for name, value in graph.values.items():
         shape = sym.shapes.get(name)
         if shape is not None and None not in shape and at.get(name) == tuple(value.shape):
@@ -207,7 +222,7 @@ def symbolic_shapes(model: onnx.ModelProto, dims: OpenDims) -> SymbolicShapes:
                     shape.dim.add().dim_param = d
                 else:
                     shape.dim.add().dim_value = d
-    inferred, merges = _infer(bare)
+    inferred, merges, data = _infer(bare)
     symbols = {name: sympy.Symbol(name, integer=True, positive=True) for name in dims.names}
     shapes: dict[str, tuple[Dim, ...]] = {}
     for info in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
@@ -218,7 +233,26 @@ def symbolic_shapes(model: onnx.ModelProto, dims: OpenDims) -> SymbolicShapes:
     for init in model.graph.initializer:
         shapes[init.name] = tuple(int(d) for d in init.dims)
     constraints = {k: v for k, v in merges.items() if k in symbols}
-    return SymbolicShapes(dims, shapes, constraints)
+    values = {}
+    for name, entries in data.items():
+        flat = entries if isinstance(entries, list) else [entries]
+        parsed = [_element(e, symbols) for e in flat]
+        if None not in parsed:
+            values[name] = parsed
+    return SymbolicShapes(dims, shapes, constraints, values)
+
+
+def _element(e: object, symbols: dict[str, sympy.Symbol]) -> Dim:
+    """One element of a shape tensor's value: a number, or an expression of the open dims."""
+    import sympy
+
+    try:
+        expr = sympy.sympify(e)
+    except (sympy.SympifyError, TypeError):
+        return None
+    if not isinstance(expr, sympy.Expr) or not expr.free_symbols <= set(symbols.values()):
+        return None
+    return int(expr) if expr.is_Integer else expr
 
 
 def _parse(d: onnx.TensorShapeProto.Dimension, symbols: dict[str, sympy.Symbol]) -> Dim:
@@ -239,8 +273,9 @@ def _parse(d: onnx.TensorShapeProto.Dimension, symbols: dict[str, sympy.Symbol])
     return int(expr) if expr.is_Integer else expr
 
 
-def _infer(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, int | str]]:
-    """ONNX Runtime's symbolic shape inference, and the dims it merged (model constraints).
+def _infer(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, int | str], dict[str, object]]:
+    """ONNX Runtime's symbolic shape inference, the dims it merged (model constraints), and the
+    values it computed for shape tensors.
 
     NOTE: this drives the class as its `infer_shapes` does, minus the copy of the model that
     it saves into the working directory when some shape stays unknown: a partial answer is
@@ -256,7 +291,7 @@ def _infer(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, int | str
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise ModelError(f"symbolic shape inference failed: {first}") from None
     merges = {str(k): (int(v) if isinstance(v, int) else str(v)) for k, v in inference.suggested_merge_.items()}
-    return inference.out_mp_, merges
+    return inference.out_mp_, merges, dict(inference.sympy_data_)
 
 
 def _inference_class() -> type:

@@ -102,7 +102,8 @@ def analyze(source: str | Path | onnx.ModelProto, options: CompileOptions | None
         naive_bytes=memory.naive_bytes,
         arena_bytes=memory.arena_bytes,
         arenas=dict(memory.arenas),
-        weights_bytes=sum(int(a.nbytes) for a in graph.initializers.values()),
+        # Shape arithmetic over open dims (object arrays of expressions) is not a weight.
+        weights_bytes=sum(int(a.nbytes) for a in graph.initializers.values() if a.dtype != object),
     )
     if dynamic is not None:
         _add_symbolic(analysis, graph, memory)

@@ -167,3 +167,34 @@ def test_static_batch_model_refuses_other_batch_sizes(tmp_path: Path) -> None:
     binary = toolchain.build_binary(result.out_dir, result.crate, profile="dev")
     with pytest.raises(Exception, match="must have shape"):
         run_cli(binary, [np.zeros((2, 3, 32, 32), np.float32)], 1, tmp_path)
+
+
+def test_transformer_encoder_exported_with_a_dynamic_length_has_a_plan_at_every_length(tmp_path: Path) -> None:
+    """torch.onnx.export with `dynamic_shapes`: the sequence length S stays open through
+    `analyze --dynamic`, with the attention's reshapes computed from Shape at run time folded
+    into expressions; each step's shape is ONNX Runtime's at S = 1 and 512."""
+    import onnx
+    import sympy
+
+    from onnx2rs import CompileOptions
+
+    from ..models.test_symbolic_real import _every_value_shape
+
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(32, 4, 64, batch_first=True, dropout=0.0).eval()
+    path = tmp_path / "encoder.onnx"
+    length = torch.export.Dim("S", min=1, max=1024)
+    torch.onnx.export(layer, (torch.randn(1, 17, 32),), path, dynamo=True, dynamic_shapes={"src": {1: length}})
+    model = onnx.load(path)
+    (name,) = [i.name for i in model.graph.input]
+    a = analyze(path, CompileOptions(input_shapes={name: [1, 17, 32]}), {name: [1, "S", 32]})
+    assert a.open_dims == {"S": 17} and a.dynamic_note == ""
+    assert all(s.dims is not None for s in a.steps)
+    s_ = sympy.Symbol("S", integer=True, positive=True)
+    for n in (1, 512):
+        x = np.random.default_rng(n).standard_normal((1, n, 32)).astype(np.float32)
+        reference = _every_value_shape(model, {name: x})
+        compared = [s for s in a.steps if s.output in reference]
+        assert len(compared) >= len(a.steps) // 2
+        got = {s.output: tuple(int(sympy.sympify(d, locals={"S": s_}).subs(s_, n)) for d in s.dims) for s in compared}
+        assert got == {s.output: reference[s.output] for s in compared}, n
