@@ -176,13 +176,13 @@ def open_graph(graph: Graph, sym: SymbolicShapes, shapes: dict[str, list[int]]) 
     # Shape arithmetic over open dims becomes constants whose elements are expressions.
     for node in list(graph.nodes):
         outs = [o for o in node.outputs if o]
-        if not outs or not all(o in sym.values for o in outs):
+        if not outs or not all(o in sym.values for o in outs) or set(outs) & set(graph.outputs):
             continue
         if all(is_static(sym.values[o]) for o in outs):
             continue  # numbers: constant_fold's, as in any graph
         for o in outs:
+            # The Value stays: its dtype is the tensor's (an object array has none).
             graph.initializers[o] = np.array(sym.values[o], dtype=object).reshape(graph.value(o).shape)
-            graph.remove_value(o)
         graph.nodes.remove(node)
     for name, value in graph.values.items():
         shape = sym.shapes.get(name)

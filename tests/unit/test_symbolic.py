@@ -133,3 +133,30 @@ def test_dynamic_names_pins_and_refusals() -> None:
                          ({"z": [1]}, "names no model input")]:
         with pytest.raises(ModelError, match=message):
             open_dims(model, bad)
+
+
+def test_shape_arithmetic_feeding_data_ops_becomes_expressions() -> None:
+    """ConstantOfShape and Expand read a shape computed at run time: through the passes and
+    the plan with it as expressions, its dtype kept, each step's shape ONNX Runtime's."""
+    import sympy
+
+    from onnx2rs import CompileOptions
+    from onnx2rs.tools.analyze import analyze
+
+    f32 = onnx.TensorProto.FLOAT
+    nodes = [helper.make_node("Shape", ["x"], ["s"]),
+             helper.make_node("ConstantOfShape", ["s"], ["ones"],
+                              value=numpy_helper.from_array(np.array([1.0], np.float32))),
+             helper.make_node("Add", ["x", "ones"], ["y"]),
+             helper.make_node("Expand", ["b", "s"], ["z"]),
+             helper.make_node("Mul", ["y", "z"], ["out"])]
+    graph = helper.make_graph(nodes, "shaped", [helper.make_tensor_value_info("x", f32, ["N", "L"])],
+                              [helper.make_tensor_value_info("out", f32, ["N", "L"])],
+                              [numpy_helper.from_array(np.array([2.0], np.float32), "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=IR_VERSION)
+    a = analyze(model, CompileOptions(input_shapes={"x": [2, 5]}), {"x": ["N", "L"]})
+    assert a.dynamic_note == "" and "Shape" not in {s.op for s in a.steps}
+    n_, l_ = sympy.Symbol("N", integer=True, positive=True), sympy.Symbol("L", integer=True, positive=True)
+    (out,) = run_onnxruntime(model, {"x": np.ones((3, 7), np.float32)})
+    (last,) = [s for s in a.steps if s.output == "out"]
+    assert tuple(int(sympy.sympify(d, locals={"N": n_, "L": l_}).subs({n_: 3, l_: 7})) for d in last.dims) == out.shape
