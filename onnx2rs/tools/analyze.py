@@ -118,8 +118,9 @@ def _add_symbolic(a: Analysis, graph: Graph, memory: MemoryPlan) -> None:
             row.dims = [str(d) for d in graph.value(row.output).shape]
     plan = plan_of(graph, memory)
     if isinstance(plan, list):
-        a.dynamic_note = (f"the plan holds at these sizes only: {len(plan)} buffer(s) have no symbolic size yet "
-                          f"(such as {plan[0]!r})")
+        a.dynamic_note = (f"the plan holds at these sizes only: {len(plan)} buffer(s) have shapes here that no "
+                          f"expression gives (such as {plan[0]!r}: a value a rewrite made, or a dim of 1 "
+                          "that broadcasts at these sizes; other sizes may avoid the latter)")
         return
     step_of = {s.output: s.step for s in a.steps}
     for i, buf in enumerate(memory.buffers):
