@@ -104,3 +104,32 @@ def scratch_dir() -> Iterator[Path]:
     """A temporary folder for one compile-and-run, removed afterwards (crates are large)."""
     with tempfile.TemporaryDirectory(prefix="onnx2rs-test-") as tmp:
         yield Path(tmp)
+
+
+def onnx_shapes(model: onnx.ModelProto, inputs: dict[str, list[int]]) -> dict[str, tuple[int, ...]]:
+    """ONNX's own (strict) shape inference at fixed input sizes: the reference."""
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(model)
+    for inp in fixed.graph.input:
+        if inp.name in inputs:
+            inp.type.tensor_type.shape.ClearField("dim")
+            for d in inputs[inp.name]:
+                inp.type.tensor_type.shape.dim.add().dim_value = d
+    inferred = onnx.shape_inference.infer_shapes(fixed, strict_mode=True, data_prop=True)
+    g = inferred.graph
+    infos = [i for i in [*g.value_info, *g.output] if i.type.tensor_type.HasField("shape")]
+    return {i.name: tuple(d.dim_value for d in i.type.tensor_type.shape.dim)
+            for i in infos if all(d.HasField("dim_value") for d in i.type.tensor_type.shape.dim)}
+
+
+def every_value_shape(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> dict[str, tuple[int, ...]]:
+    """The shape of every top-level node output, as ONNX Runtime computes it."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    types = {i.name: i.type.tensor_type.elem_type for i in [*inferred.graph.value_info, *inferred.graph.output]}
+    exposed = onnx.ModelProto()
+    exposed.CopyFrom(model)
+    known = {o.name for o in exposed.graph.output}
+    names = [o for n in model.graph.node for o in n.output if o and o not in known and types.get(o)]
+    exposed.graph.output.extend(helper.make_tensor_value_info(o, types[o], None) for o in names)
+    values = run_onnxruntime(exposed, feeds)
+    return {o.name: v.shape for o, v in zip(exposed.graph.output, values, strict=True)}

@@ -32,7 +32,7 @@ from .shapes import (
     shapes_from_readers,
     simplify,
 )
-from .symbolic import open_dims, open_graph, symbolic_shapes, with_shapes_at
+from .symbolic import open_dims, open_graph, sizes_of, symbolic_shapes, with_shapes_at
 from .unroll import unroll_loops
 
 log = logging.getLogger(__name__)
@@ -95,17 +95,20 @@ def load(
         # Shape inference and onnxsim stop at the first op of another domain: name them all now.
         raise UnsupportedError(unsupported_ops(model.graph, rewritten))
     shapes = fixed_input_shapes(model, input_shapes)
-    opened = dynamic is not None
-    simplified = simplify(drop_contradicted_shapes(upgraded(model, opset), shapes), {} if opened else shapes)
+    # With open dims, onnxsim keeps the shape arithmetic over them (`symbolic.py` values it).
+    fixed = shapes if dynamic is None else {}
+    simplified = simplify(drop_contradicted_shapes(upgraded(model, opset), shapes), fixed)
     simplified, phis = lift_control_flow(simplified, shapes)
     if dynamic is not None:
         sym = symbolic_shapes(simplified, open_dims(simplified, dynamic))
-        simplified = with_shapes_at(simplified, sym, shapes)
+        sizes = sizes_of(sym.dims, shapes)
+        at = sym.at(sizes)
+        simplified = with_shapes_at(simplified, at)
     # Folding makes more shapes known, and so more contradictions visible.
     simplified = drop_contradicted_shapes(simplified, shapes)
     graph = to_ir(shapes_from_readers(infer_shapes(simplified, shapes)), rewritten, phis)
     if dynamic is not None:
-        open_graph(graph, sym, shapes)
+        open_graph(graph, sym, sizes, at)
     return model, graph
 
 

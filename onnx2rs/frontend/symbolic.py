@@ -18,7 +18,6 @@ the dim that ONNX shape inference gives at those sizes; None marks a dim this an
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeAlias
@@ -31,8 +30,6 @@ from ..ir import Graph, is_static
 
 if TYPE_CHECKING:
     import sympy
-
-log = logging.getLogger(__name__)
 
 # One dim: a number, a sympy expression of the open dims, or None (not known).
 Dim: TypeAlias = "int | sympy.Expr | None"
@@ -151,10 +148,9 @@ def sizes_of(dims: OpenDims, shapes: dict[str, list[int]]) -> dict[str, int]:
             for d, n in zip(given, shapes[name], strict=True) if isinstance(d, str)}
 
 
-def with_shapes_at(model: onnx.ModelProto, sym: SymbolicShapes, shapes: dict[str, list[int]]) -> onnx.ModelProto:
+def with_shapes_at(model: onnx.ModelProto, at: dict[str, tuple[int | None, ...]]) -> onnx.ModelProto:
     """A copy of `model` whose `value_info` gives each value its symbolic shape evaluated at the
-    input `shapes` (those it can), where ONNX's own inference would stop at shape arithmetic."""
-    at = sym.at(sizes_of(sym.dims, shapes))
+    probe (`at`: `SymbolicShapes.at`), where ONNX's own inference would stop at shape arithmetic."""
     out = onnx.ModelProto()
     out.CopyFrom(model)
     known = {i.name for i in [*out.graph.input, *out.graph.output]} | {t.name for t in out.graph.initializer}
@@ -166,12 +162,11 @@ def with_shapes_at(model: onnx.ModelProto, sym: SymbolicShapes, shapes: dict[str
     return out
 
 
-def open_graph(graph: Graph, sym: SymbolicShapes, shapes: dict[str, list[int]]) -> None:
-    """Give the IR built at the input `shapes` its symbolic shapes: each value's, where it
-    gives the IR's shape at those sizes; the others keep numbers and are listed in
-    `graph.probe_only`."""
-    sizes = sizes_of(sym.dims, shapes)
-    at = sym.at(sizes)
+def open_graph(graph: Graph, sym: SymbolicShapes, sizes: dict[str, int],
+               at: dict[str, tuple[int | None, ...]]) -> None:
+    """Give the IR built at the open dims' `sizes` (where the shapes are `at`) its symbolic
+    shapes: each value's, where it gives the IR's shape at those sizes; the others keep numbers
+    and are listed in `graph.probe_only`."""
     graph.probe = sizes
     # Shape arithmetic over open dims becomes constants whose elements are expressions.
     for node in list(graph.nodes):
@@ -229,43 +224,30 @@ def symbolic_shapes(model: onnx.ModelProto, dims: OpenDims) -> SymbolicShapes:
         t = info.type
         if not t.HasField("tensor_type") or not t.tensor_type.HasField("shape"):
             continue
-        shapes[info.name] = tuple(_parse(d, symbols) for d in t.tensor_type.shape.dim)
+        shapes[info.name] = tuple(int(d.dim_value) if d.HasField("dim_value") else
+                                  _expression(d.dim_param, symbols) if d.dim_param else None
+                                  for d in t.tensor_type.shape.dim)
     for init in model.graph.initializer:
         shapes[init.name] = tuple(int(d) for d in init.dims)
     constraints = {k: v for k, v in merges.items() if k in symbols}
     values = {}
     for name, entries in data.items():
         flat = entries if isinstance(entries, list) else [entries]
-        parsed = [_element(e, symbols) for e in flat]
+        parsed = [_expression(e, symbols) for e in flat]
         if None not in parsed:
             values[name] = parsed
     return SymbolicShapes(dims, shapes, constraints, values)
 
 
-def _element(e: object, symbols: dict[str, sympy.Symbol]) -> Dim:
-    """One element of a shape tensor's value: a number, or an expression of the open dims."""
+def _expression(text: object, symbols: dict[str, sympy.Symbol]) -> Dim:
+    """A dim or a shape tensor's element as the inference wrote it: a number, an expression of
+    the open dims, or None when it names anything else (a fresh dim the inference made up where
+    it could not compute one)."""
     import sympy
 
     try:
-        expr = sympy.sympify(e)
-    except (sympy.SympifyError, TypeError):
-        return None
-    if not isinstance(expr, sympy.Expr) or not expr.free_symbols <= set(symbols.values()):
-        return None
-    return int(expr) if expr.is_Integer else expr
-
-
-def _parse(d: onnx.TensorShapeProto.Dimension, symbols: dict[str, sympy.Symbol]) -> Dim:
-    """A dim of the inferred model: a number, an expression of the open dims, or None when it
-    names anything else (a fresh dim the inference made up where it could not compute one)."""
-    import sympy
-
-    if d.HasField("dim_value"):
-        return int(d.dim_value)
-    if not d.dim_param:
-        return None
-    try:
-        expr = sympy.sympify(d.dim_param, locals=dict(symbols))
+        # Text names the dims (parsed as our symbols); a sympy value already holds them.
+        expr = sympy.sympify(text, locals=dict(symbols)) if isinstance(text, str) else sympy.sympify(text)
     except (sympy.SympifyError, SyntaxError, TypeError):
         return None
     if not isinstance(expr, sympy.Expr) or not expr.free_symbols <= set(symbols.values()):

@@ -104,7 +104,7 @@ def test_keras_none_batch_and_length_are_open_dims(make_models, tmp_path: Path) 
     from onnx2rs.frontend.read import read_model
     from onnx2rs.tools.analyze import analyze
 
-    from ..models.test_symbolic_real import _every_value_shape
+    from ..helpers import every_value_shape
 
     keras = make_models.keras
     keras.utils.set_random_seed(3)
@@ -121,7 +121,7 @@ def test_keras_none_batch_and_length_are_open_dims(make_models, tmp_path: Path) 
     assert a.open_dims == {"N": 1, "L": 20} and a.dynamic_note == ""
     assert all(s.dims is not None for s in a.steps)
     x = np.random.default_rng(5).integers(0, 100, (3, 11)).astype(np.int32)
-    reference = _every_value_shape(exported, {name: x})
+    reference = every_value_shape(exported, {name: x})
     symbols = {k: sympy.Symbol(k, integer=True, positive=True) for k in "NL"}
 
     def at(dims: list[str]) -> tuple[int, ...]:

@@ -178,7 +178,7 @@ def test_transformer_encoder_exported_with_a_dynamic_length_has_a_plan_at_every_
 
     from onnx2rs import CompileOptions
 
-    from ..models.test_symbolic_real import _every_value_shape
+    from ..helpers import every_value_shape
 
     torch.manual_seed(0)
     layer = nn.TransformerEncoderLayer(32, 4, 64, batch_first=True, dropout=0.0).eval()
@@ -193,7 +193,7 @@ def test_transformer_encoder_exported_with_a_dynamic_length_has_a_plan_at_every_
     s_ = sympy.Symbol("S", integer=True, positive=True)
     for n in (1, 512):
         x = np.random.default_rng(n).standard_normal((1, n, 32)).astype(np.float32)
-        reference = _every_value_shape(model, {name: x})
+        reference = every_value_shape(model, {name: x})
         compared = [s for s in a.steps if s.output in reference]
         assert len(compared) >= len(a.steps) // 2
         got = {s.output: tuple(int(sympy.sympify(d, locals={"S": s_}).subs(s_, n)) for d in s.dims) for s in compared}

@@ -8,15 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
-from onnx import helper
 
 from onnx2rs.frontend.read import read_model
 from onnx2rs.frontend.symbolic import open_dims, symbolic_shapes
 from onnx2rs.reference import run_onnxruntime
 
-from ..unit.test_symbolic import _onnx_shapes
+from ..helpers import every_value_shape, onnx_shapes
 
 OCR = "rapidocr-onnxruntime"
 SILERO = "silero-vad"
@@ -28,19 +26,6 @@ CASES = [
      [*({"x": [1, 3, 48, w]} for w in (160, 320, 800)), {"x": [4, 3, 48, 320]}], False),
     (SILERO, "silero_vad_16k_sequence.onnx", [{"input": [1, 576]}, {"input": [7, 576]}], True),
 ]
-
-
-def _every_value_shape(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> dict[str, tuple[int, ...]]:
-    """The shape of every top-level node output, as ONNX Runtime computes it."""
-    inferred = onnx.shape_inference.infer_shapes(model)
-    types = {i.name: i.type.tensor_type.elem_type for i in [*inferred.graph.value_info, *inferred.graph.output]}
-    exposed = onnx.ModelProto()
-    exposed.CopyFrom(model)
-    known = {o.name for o in exposed.graph.output}
-    names = [o for n in model.graph.node for o in n.output if o and o not in known and types.get(o)]
-    exposed.graph.output.extend(helper.make_tensor_value_info(o, types[o], None) for o in names)
-    values = run_onnxruntime(exposed, feeds)
-    return {o.name: v.shape for o, v in zip(exposed.graph.output, values, strict=True)}
 
 
 @pytest.mark.parametrize(("package", "file", "sizes", "every_value"), CASES, ids=[c[1] for c in CASES])
@@ -56,7 +41,7 @@ def test_one_analysis_gives_every_size(models: dict[str, Path], package: str, fi
         at = sym.at(named)
         feeds = {i.name: np.zeros(inputs.get(i.name) or [d.dim_value for d in i.type.tensor_type.shape.dim],
                                   np.float32) for i in model.graph.input}
-        reference = _every_value_shape(model, feeds) if every_value else _onnx_shapes(model, inputs)
+        reference = every_value_shape(model, feeds) if every_value else onnx_shapes(model, inputs)
         produced = [o for node in model.graph.node for o in node.output if o in reference]
         # ONNX's inference knows most values at fixed sizes (not those inside Shape arithmetic).
         assert len(produced) >= 0.75 * sum(len(node.output) for node in model.graph.node)
@@ -80,7 +65,7 @@ def test_analyze_gives_silero_a_plan_at_every_length(models: dict[str, Path]) ->
     model = read_model(path)
     feeds = {i.name: np.zeros([7, 576] if i.name == "input" else [d.dim_value for d in i.type.tensor_type.shape.dim],
                               np.float32) for i in model.graph.input}
-    reference = _every_value_shape(model, feeds)
+    reference = every_value_shape(model, feeds)
     t = sympy.Symbol("T", integer=True, positive=True)
     compared = [s for s in a.steps if s.output in reference]
     assert len(compared) >= len(a.steps) // 2

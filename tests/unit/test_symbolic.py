@@ -11,7 +11,7 @@ from onnx2rs.errors import ModelError
 from onnx2rs.frontend.symbolic import identifier, open_dims, symbolic_shapes
 from onnx2rs.reference import run_onnxruntime
 
-from ..helpers import IR_VERSION
+from ..helpers import IR_VERSION, onnx_shapes
 
 
 def _model(shape_arithmetic: bool = True) -> onnx.ModelProto:
@@ -56,22 +56,6 @@ def _model(shape_arithmetic: bool = True) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=IR_VERSION)
 
 
-def _onnx_shapes(model: onnx.ModelProto, inputs: dict[str, list[int]]) -> dict[str, tuple[int, ...]]:
-    """ONNX's own (strict) shape inference at fixed input sizes: the reference."""
-    fixed = onnx.ModelProto()
-    fixed.CopyFrom(model)
-    for inp in fixed.graph.input:
-        if inp.name in inputs:
-            inp.type.tensor_type.shape.ClearField("dim")
-            for d in inputs[inp.name]:
-                inp.type.tensor_type.shape.dim.add().dim_value = d
-    inferred = onnx.shape_inference.infer_shapes(fixed, strict_mode=True, data_prop=True)
-    g = inferred.graph
-    infos = [i for i in [*g.value_info, *g.output] if i.type.tensor_type.HasField("shape")]
-    return {i.name: tuple(d.dim_value for d in i.type.tensor_type.shape.dim)
-            for i in infos if all(d.HasField("dim_value") for d in i.type.tensor_type.shape.dim)}
-
-
 SIZES = [(1, 32, 32), (2, 33, 47), (3, 64, 17), (1, 2, 3)]
 
 
@@ -81,7 +65,7 @@ def test_every_shape_matches_onnx_inference_and_onnxruntime(n: int, h: int, w: i
     sym = symbolic_shapes(model, open_dims(model))
     assert sym.unknown() == []
     at = sym.at({"batch": n, "height": h, "width": w})
-    reference = _onnx_shapes(model, {"x": [n, 3, h, w]})
+    reference = onnx_shapes(model, {"x": [n, 3, h, w]})
     produced = [o for node in model.graph.node for o in node.output]
     assert set(produced) <= set(reference)  # the reference knows every value here
     assert {v: at[v] for v in produced} == {v: reference[v] for v in produced}
@@ -95,7 +79,7 @@ def test_sizes_below_what_the_expressions_assume_are_refused() -> None:
     model = _model()
     sym = symbolic_shapes(model, open_dims(model))
     # ONNX clamps the slice 1:-1 of a 1-row input to 0 rows; the expression H - 2 says -1.
-    assert _onnx_shapes(model, {"x": [1, 3, 1, 4]})["inner"] == (1, 3, 0, 4)
+    assert onnx_shapes(model, {"x": [1, 3, 1, 4]})["inner"] == (1, 3, 0, 4)
     with pytest.raises(ModelError, match="too small for the model: 'inner'"):
         sym.at({"batch": 1, "height": 1, "width": 4})
     with pytest.raises(ModelError, match="no size for the open dim"):
@@ -128,7 +112,7 @@ def test_dynamic_names_pins_and_refusals() -> None:
     dims = open_dims(model, {"x": [1, 3, "H", "W"]})
     assert dims.inputs == {"x": (1, 3, "H", "W")} and dims.names == ["H", "W"]
     sym = symbolic_shapes(model, dims)
-    assert sym.at({"H": 40, "W": 24})["y"] == _onnx_shapes(model, {"x": [1, 3, 40, 24]})["y"]
+    assert sym.at({"H": 40, "W": 24})["y"] == onnx_shapes(model, {"x": [1, 3, 40, 24]})["y"]
     for bad, message in [({"x": [1, 3, "H"]}, "rank 4, not 3"), ({"x": [1, 3, "H-1", "W"]}, "neither a number"),
                          ({"z": [1]}, "names no model input")]:
         with pytest.raises(ModelError, match=message):
