@@ -23,11 +23,12 @@ import numpy as np
 import onnx
 
 from . import codegen, limits, outputs, passes, preflight, progress, reference, toolchain
-from .errors import Onnx2rsError, UnsupportedError
+from .errors import ModelError, Onnx2rsError, UnsupportedError
 from .frontend import load
 from .invariants import check_graph
 from .ir import Graph
 from .passes import batching
+from .passes.symbolic_plan import SymbolicPlan, plan_of
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class CompileOptions:
     # Inputs and expected outputs for the generated tests; None: random inputs through ONNX Runtime.
     reference: tuple[dict[str, np.ndarray], list[np.ndarray]] | None = None
     # Dims to leave open (`--dynamic`; {} for the model's own): shapes in the IR are then
-    # expressions of them, `input_shapes` the probe size (P11: analysis only, so far).
+    # expressions of them, `input_shapes` the probe size; the crate then runs at any size.
     dynamic: dict[str, list[int | str]] | None = None
 
 
@@ -113,26 +114,32 @@ def compile_model(
     io_bytes = graph.io_bytes()
     limits.check_fits(f"the compiled model's buffers (arena {limits.human(memory.arena_bytes)}, "
                       f"inputs and outputs {limits.human(io_bytes)})", memory.arena_bytes + io_bytes)
-    with progress.step("checking whether the batch can vary"):
-        dynamic_batch = options.dynamic_batch and _batch_is_separable(source, model, graph, options)
+    symbolic = None
+    if graph.probe:
+        symbolic = _symbolic_plan(graph, memory)
+        dynamic_batch = False  # the open dims include the batch, if the model leaves it open
+    else:
+        with progress.step("checking whether the batch can vary"):
+            dynamic_batch = options.dynamic_batch and _batch_is_separable(source, model, graph, options)
 
     if options.reference is not None:
-        feeds, expected = options.reference
+        references = [options.reference]
     else:
         with progress.step("computing reference outputs with ONNX Runtime"):
-            feeds = reference.sample_inputs(graph, options.seed)
-            expected = reference.run_onnxruntime(model, feeds)
-    inputs = [feeds[name] for name in graph.inputs]
+            references = [(feeds, reference.run_onnxruntime(model, feeds))
+                          for feeds in _sample_sets(graph, options.seed)]
+    sets = [([feeds[name] for name in graph.inputs], expected) for feeds, expected in references]
 
     with progress.step("writing the crate"):
         try:
             with outputs.staged_folder(out_dir, options.force) as staging:
                 files = codegen.emit_crate(
                     graph, staging, crate, str(source) if not isinstance(source, onnx.ModelProto) else "model.onnx",
-                    (inputs, expected),
+                    sets,
                     (live, inplace, memory),
                     python=options.python,
                     dynamic_batch=dynamic_batch,
+                    symbolic=symbolic,
                 )
                 toolchain.rustfmt(files.rust_sources)
         except OSError as e:
@@ -141,6 +148,26 @@ def compile_model(
             raise
     return CompileResult(out_dir, crate, model, graph, reports, files.weights_bytes, dynamic_batch,
                          memory.arena_bytes)
+
+
+def _symbolic_plan(graph: Graph, memory: passes.MemoryPlan) -> SymbolicPlan:
+    """The memory plan at every size of the open dims; ModelError naming the values whose
+    sizes have no expression (the code could not compute their offsets)."""
+    plan = plan_of(graph, memory)
+    if isinstance(plan, list):
+        raise ModelError(f"with open dims, the size of {len(plan)} value(s) is known only at "
+                         f"{graph.probe} ({', '.join(map(repr, plan[:5]))}{', ...' if len(plan) > 5 else ''}); "
+                         "pin the dims they depend on with --input-shape")
+    return plan
+
+
+def _sample_sets(graph: Graph, seed: int) -> list[dict[str, np.ndarray]]:
+    """Inputs for the generated tests: at the probe, and for a graph with open dims also at
+    twice each open dim, where the sizes' code meets a second size (growing its memory)."""
+    sets = [reference.sample_inputs(graph, seed)]
+    if graph.probe:
+        sets.append(reference.sample_inputs(graph, seed + 1, {k: 2 * v for k, v in graph.probe.items()}))
+    return sets
 
 
 def _crate(source: str | Path | onnx.ModelProto, options: CompileOptions) -> str:

@@ -133,6 +133,11 @@ def build(
         "--wheel", metavar="", help="With --python: also build the module's wheel into OUT/dist with maturin "
         "(pip install 'onnx2rs[wheel]'), reusing what earlier modules compiled; then pip install the wheel, "
         "which takes seconds.")] = False,
+    dynamic: Annotated[list[str] | None, typer.Option(
+        "--dynamic", metavar="NAME=D0,D1,...|auto",
+        help="Leave dims of input NAME open, so that the crate runs at any size: a name (H) opens a dim, a "
+             "number pins it (repeat for each input); 'auto' opens the model's own symbolic dims. "
+             "--input-shape then gives the sizes the plan is made and tested at.")] = None,
     trust_code: TrustOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -150,8 +155,12 @@ def build(
             raise Onnx2rsError("--wheel builds the Python module: pass --python too")
         if wheel:
             toolchain.maturin()  # missing: say so before the build
+        if dynamic and not input_shape:
+            raise Onnx2rsError("--dynamic needs --input-shape NAME=D0,D1,...: the sizes to make the plan at and "
+                               "to test the crate at (it then runs at any size the model accepts)")
         options = CompileOptions(name=name, input_shapes=parse_shapes(input_shape), force=force, python=python,
-                                 trust_code=trust_code)
+                                 trust_code=trust_code,
+                                 dynamic=None if not dynamic else {} if dynamic == ["auto"] else parse_dims(dynamic))
         result = compile_model(model, out, options)
     except Onnx2rsError as e:
         raise _fail(e) from None

@@ -119,14 +119,22 @@ class Graph:
     # values whose shapes are the probe's numbers only (no expression was found for them).
     probe: dict[str, int] = field(default_factory=dict)
     probe_only: set[str] = field(default_factory=set)
+    # Equalities between expressions of the open dims that the model needs (sizes at which
+    # they fail are refused at run time, as ONNX Runtime refuses them).
+    equalities: list[tuple[Any, Any]] = field(default_factory=list)
 
     def at_probe(self, x: Any) -> int:
         """A number of this graph (a size, an offset) at the probe size."""
+        return self.at(x, self.probe)
+
+    @staticmethod
+    def at(x: Any, sizes: dict[str, int]) -> int:
+        """A number of this graph (a size, an offset) with its open dims at `sizes`."""
         if isinstance(x, (int, np.integer)):
             return int(x)
         import sympy
 
-        return int(x.subs({sympy.Symbol(k, integer=True, positive=True): v for k, v in self.probe.items()}))
+        return int(x.subs({sympy.Symbol(k, integer=True, positive=True): v for k, v in sizes.items()}))
 
     def dag(self) -> nx.MultiDiGraph:
         """Nodes (by name) with an edge producer -> reader for every value passed."""
@@ -195,8 +203,8 @@ class Graph:
         self.outputs = [new if v == old else v for v in self.outputs]
 
     def io_bytes(self) -> int:
-        """The bytes of the graph's inputs and outputs at their static shapes."""
-        return sum(self.value(n).nbytes for n in [*self.inputs, *self.outputs])
+        """The bytes of the graph's inputs and outputs at their static shapes (at the probe)."""
+        return sum(self.at_probe(self.value(n).nbytes) for n in [*self.inputs, *self.outputs])
 
     def value(self, name: str) -> Value:
         """The Value for `name`, whether computed, a graph input or an initializer."""

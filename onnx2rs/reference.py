@@ -132,23 +132,25 @@ def compared_constants(graph: Graph, value: str) -> list[int]:
 _SAME_VALUES = frozenset({"Reshape", "Squeeze", "Unsqueeze", "Gather", "Cast", "Flatten", "Expand"})
 
 
-def sample_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
-    """Random inputs of the right shape, dtype and range for every graph input; an integer
-    input that the model compares with constants takes the largest of them."""
+def sample_inputs(graph: Graph, seed: int = 0, sizes: dict[str, int] | None = None) -> dict[str, np.ndarray]:
+    """Random inputs of the right shape, dtype and range for every graph input (open dims at
+    `sizes`, else at the probe); an integer input that the model compares with constants
+    takes the largest of them."""
     rng = np.random.default_rng(seed)
     feeds = {}
     for name in graph.inputs:
         value = graph.values[name]
         dtype = value.dtype.numpy
+        shape = tuple(graph.at(d, graph.probe if sizes is None else sizes) for d in value.shape)
         if value.dtype.is_float:
-            feeds[name] = rng.standard_normal(value.shape).astype(dtype)
+            feeds[name] = rng.standard_normal(shape).astype(dtype)
         elif dtype.kind == "b":
-            feeds[name] = rng.integers(0, 2, value.shape).astype(dtype)
+            feeds[name] = rng.integers(0, 2, shape).astype(dtype)
         elif choices := compared_constants(graph, name):
-            feeds[name] = np.full(value.shape, choices[-1], dtype)
+            feeds[name] = np.full(shape, choices[-1], dtype)
         else:
             high = index_bound(graph, name) or 10
-            feeds[name] = rng.integers(0, high, value.shape).astype(dtype)
+            feeds[name] = rng.integers(0, high, shape).astype(dtype)
     return feeds
 
 

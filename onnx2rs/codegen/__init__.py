@@ -30,10 +30,12 @@ from ..ops.lowering import literal
 from ..ops.rust import Arg, fallible
 from ..passes import InplaceDecision, Interval, MemoryPlan
 from ..passes.guards import Guard, guards
+from ..passes.symbolic_plan import SymbolicPlan
 from ..resources import runtime_dir
 from .loops import loop_begin, loop_end
 from .names import RESERVED, Names, crate_name, shadowed_module
 from .render import Operands, Renderer
+from .sizes import SizeTable, doc_shape, is_expression
 from .step import Step
 from .weights import write_weights
 
@@ -63,18 +65,26 @@ def _safe_file_name(path: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", Path(path).name) or "model.onnx"
 
 
-def _describe(v: Value, renderer: Renderer) -> dict[str, Any]:
+def _describe(v: Value, renderer: Renderer, graph: Graph) -> dict[str, Any]:
+    """An input or output for the templates: its names, dtype and shape (at the probe where
+    dims are open; `doc` and `sizes` then spell them)."""
+    shape = [graph.at_probe(d) for d in v.shape]
+    open_axes = {axis for axis, d in enumerate(v.shape) if is_expression(d)}
     return {
         "name": v.name,
         "ident": renderer.ident(v.name),
         "rust": v.dtype.rust,
         "numpy": v.dtype.numpy.name,
-        "shape": list(v.shape),
+        "shape": shape,
+        "doc": doc_shape(v.shape),
+        # The shape as a Rust array over the call's `Sizes` (open dims only).
+        "sizes": renderer.sizes.shape(v.shape)[1:] if renderer.sizes is not None else "",
         "rank": len(v.shape),
+        "open": bool(open_axes),
         "dim": f"Ix{len(v.shape)}" if len(v.shape) <= 6 else "IxDyn",  # ndarray names ranks up to 6
-        # Wrong shapes of the right rank, as (axis, shape): each axis one larger, and empty.
-        "bad_shapes": [(axis, [*v.shape[:axis], d, *v.shape[axis + 1:]])
-                       for axis in range(len(v.shape)) for d in (v.shape[axis] + 1, 0) if d != v.shape[axis]],
+        # Wrong shapes of the right rank, as (axis, shape): each fixed axis one larger, and empty.
+        "bad_shapes": [(axis, [*shape[:axis], d, *shape[axis + 1:]]) for axis in range(len(shape))
+                       for d in (shape[axis] + 1, 0) if d != shape[axis] and not (axis in open_axes and d)],
     }
 
 
@@ -93,28 +103,32 @@ def _splat(array: np.ndarray, value: Value) -> str | None:
     return literal(a.flat[0], value.dtype)
 
 
-def _dims(shape: tuple[int, ...] | list[int]) -> str:
-    return "&[" + ", ".join(str(int(d)) for d in shape) + "]"
-
-
 class _Arena:
-    """Element ranges of values in their dtype's arena, as Rust range literals."""
+    """Element ranges of values in their dtype's arena, and shapes, as Rust: literals, or
+    fields of the call's `Sizes` where the graph has open dims (`sizes`)."""
 
-    def __init__(self, graph: Graph, memory: MemoryPlan) -> None:
-        self.graph, self.memory = graph, memory
+    def __init__(self, graph: Graph, memory: MemoryPlan, sizes: SizeTable | None) -> None:
+        self.graph, self.memory, self.sizes = graph, memory, sizes
 
-    def bounds(self, name: str) -> tuple[int, int]:
+    def bounds(self, name: str) -> tuple[str, str]:
+        if self.sizes is not None:
+            return self.sizes.bounds(name)
         value = self.graph.value(name)
         start = self.memory.offset_of(name) // value.dtype.numpy.itemsize
-        return start, start + value.size
+        return str(start), str(start + value.size)
 
     def range(self, name: str) -> str:
         return "{}..{}".format(*self.bounds(name))
 
+    def dims(self, shape: tuple[int, ...]) -> str:
+        if self.sizes is not None:
+            return self.sizes.shape(shape)
+        return "&[" + ", ".join(str(int(d)) for d in shape) + "]"
+
     def view(self, name: str) -> str:
         """A view of an intermediate of another dtype than the node's output (no split needed)."""
         v = self.graph.value(name)
-        return f"arena::view(arena::slice(&s.arena_{v.dtype.name}, {self.range(name)})?, {_dims(v.shape)})?"
+        return f"arena::view(arena::slice(&s.arena_{v.dtype.name}, {self.range(name)})?, {self.dims(v.shape)})?"
 
 
 def _lower(graph: Graph, node: Node, renderer: Renderer, arena: _Arena, decision: InplaceDecision | None
@@ -138,12 +152,12 @@ def _lower(graph: Graph, node: Node, renderer: Renderer, arena: _Arena, decision
         elif graph.value(name).dtype == out.dtype and not view:
             split_names.append(f"in{len(split_names)}")
             split_ranges.append("({}, {})".format(*arena.bounds(name)))
-            bindings[name] = f"arena::view({split_names[-1]}, {_dims(graph.value(name).shape)})?"
+            bindings[name] = f"arena::view({split_names[-1]}, {arena.dims(graph.value(name).shape)})?"
             flats[name] = split_names[-1]
             holds.append((split_names[-1], name, ""))
         else:
             bindings[name] = arena.view(name)
-    out_views: list[str | None] = [f"arena::view_mut(out, {_dims(out.shape)})?"]
+    out_views: list[str | None] = [f"arena::view_mut(out, {arena.dims(out.shape)})?"]
     ctx = Lowering(graph, node, [True], inplace_input is not None, view,
                    frozenset(name or None for name in flats))
     call = lookup(node.op_type, node.domain).lower(ctx)  # type: ignore[union-attr]
@@ -187,7 +201,7 @@ def _lower_multi(graph: Graph, node: Node, renderer: Renderer, arena: _Arena) ->
             continue
         v = graph.value(name)
         outs.setdefault(v.dtype.name, []).append((f"out{i}", "({}, {})".format(*arena.bounds(name))))
-        out_views.append(f"arena::view_mut(out{i}, {_dims(v.shape)})?")
+        out_views.append(f"arena::view_mut(out{i}, {arena.dims(v.shape)})?")
     bindings = {}
     holds = [(f"out{i}", name, "") for i, name in enumerate(node.outputs) if name]
     for name in dict.fromkeys(v for v in node.inputs if v):
@@ -198,7 +212,7 @@ def _lower_multi(graph: Graph, node: Node, renderer: Renderer, arena: _Arena) ->
             group = ins.setdefault(v.dtype.name, [])
             group.append((f"in_{v.dtype.name}{len(group)}", "({}, {})".format(*arena.bounds(name))))
             holds.append((group[-1][0], name, ""))
-            bindings[name] = f"arena::view({group[-1][0]}, {_dims(v.shape)})?"
+            bindings[name] = f"arena::view({group[-1][0]}, {arena.dims(v.shape)})?"
         else:
             bindings[name] = arena.view(name)
     borrows = []
@@ -220,27 +234,32 @@ def emit_crate(
     out_dir: Path,
     crate: str,
     source_file: str,
-    reference: tuple[list[np.ndarray], list[np.ndarray]],
+    references: list[tuple[list[np.ndarray], list[np.ndarray]]],
     plan: tuple[dict[str, Interval], dict[str, InplaceDecision], MemoryPlan],
     python: bool = False,
     dynamic_batch: bool = False,
+    symbolic: SymbolicPlan | None = None,
 ) -> CrateFiles:
     """Write the crate for `graph` into the existing, empty folder `out_dir`.
 
-    `reference` holds inputs and ONNX Runtime's outputs for the generated tests;
+    `references` holds sets of inputs and ONNX Runtime's outputs for the generated tests (the
+    first at the shapes the code was planned at; more at other sizes of open dims);
     `plan` holds the liveness, the in-place decisions and the memory plan of `graph` as
     scheduled;
     `python` adds PyO3 bindings (`python/`) and a maturin `pyproject.toml`; with
-    `dynamic_batch`, `Model::run` accepts any batch size (per-sample runs).
+    `dynamic_batch`, `Model::run` accepts any batch size (per-sample runs); `symbolic` is
+    the closed-form memory plan of a graph with open dims, whose code then computes its
+    shapes and offsets once per call (`model::Sizes`, codegen/sizes.py).
     Precondition: preflight passed, so every node has a registered lowering.
     """
     live, inplace, memory = plan
     names = Names(RESERVED | {crate})
     weights = {v for n in graph.nodes for v in n.inputs if graph.is_constant(v)}
     weights |= {v for v in graph.outputs if graph.is_constant(v)}
-    renderer = Renderer(names, weights)
-    arena = _Arena(graph, memory)
-    inputs = [_describe(graph.values[v], renderer) for v in graph.inputs]
+    table = SizeTable(graph, symbolic, memory) if symbolic is not None else None
+    renderer = Renderer(names, weights, table)
+    arena = _Arena(graph, memory, table)
+    inputs = [_describe(graph.values[v], renderer, graph) for v in graph.inputs]
 
     steps: list[Step] = []
     used: set[str] = set()
@@ -273,7 +292,7 @@ def emit_crate(
 
     outputs: list[dict[str, Any]] = []
     for i, name in enumerate(graph.outputs):
-        desc = _describe(graph.value(name), renderer)
+        desc = _describe(graph.value(name), renderer, graph)
         if graph.is_constant(name):
             used.add(name)
             desc["source"] = f"self.{renderer.ident(name)}.view()"
@@ -293,7 +312,7 @@ def emit_crate(
             steps[last].frees.append(desc["ident"])
     weight_list = []
     for w in sorted(used, key=renderer.ident):
-        desc = _describe(graph.value(w), renderer)
+        desc = _describe(graph.value(w), renderer, graph)
         desc["panels"] = graph.panels.get(w)  # the [k, n] of `ops::PackedB` panels
         desc["splat"] = None if desc["panels"] else _splat(graph.initializers[w], graph.value(w))
         weight_list.append(desc)
@@ -314,6 +333,9 @@ def emit_crate(
         "tolerance": TOLERANCE,
         "dynamic_batch": dynamic_batch,
         "python": python,
+        "sizes": table.context(graph.inputs) if table is not None else None,
+        # The folders of tests/data that hold a set of inputs and outputs at other sizes.
+        "more_sizes": [f"sizes_{k}" for k in range(1, len(references))],
         "runtime_path": json.dumps(str(_shared_runtime() or "runtime")),  # a TOML basic string
     }
     files = {
@@ -340,13 +362,13 @@ def emit_crate(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(renderer.file(template, folder, **context))
 
-    data = out_dir / "tests" / "data"
-    data.mkdir(parents=True, exist_ok=True)
-    feeds, expected = reference
-    for i, array in enumerate(feeds):
-        np.save(data / f"input_{i}.npy", to_storage(array))
-    for i, array in enumerate(expected):
-        np.save(data / f"output_{i}.npy", to_storage(array))
+    for k, (feeds, expected) in enumerate(references):
+        data = out_dir / "tests" / "data" / (f"sizes_{k}" if k else "")
+        data.mkdir(parents=True, exist_ok=True)
+        for i, array in enumerate(feeds):
+            np.save(data / f"input_{i}.npy", to_storage(array))
+        for i, array in enumerate(expected):
+            np.save(data / f"output_{i}.npy", to_storage(array))
 
     if _shared_runtime() is None:
         _vendor_runtime(out_dir / "runtime")

@@ -61,9 +61,8 @@ class _Writer:
             self.out.lines.append(f"{{ let (out, [from]) = arena::split(&mut {arena}, {self.arena.range(target)}, "
                                   f"[({start}, {end})])?; out.copy_from_slice(from); }}")
         else:
-            shape = ", ".join(str(d) for d in value.shape)
             self.out.lines.append(f"ops::reshape_into({self.read(source)}, arena::view_mut(arena::slice_mut("
-                                  f"&mut {arena}, {self.arena.range(target)})?, &[{shape}])?)?;")
+                                  f"&mut {arena}, {self.arena.range(target)})?, {self.arena.dims(value.shape)})?)?;")
 
     def store(self, target: str, value: str) -> None:
         """Write a scalar into `target`'s one-element slot."""

@@ -37,6 +37,7 @@ from ..ops.rust import (
 )
 from ..resources import templates_dir
 from .names import Names, rust_str
+from .sizes import SizeTable, is_expression
 
 
 @dataclass
@@ -86,9 +87,11 @@ _BYTECODE_CACHE = _bytecode_cache()
 class Renderer:
     """Renders crate files and op call sites; knows how each value is spelled in Rust."""
 
-    def __init__(self, names: Names, weights: set[str]) -> None:
-        """`weights` says which model names are weights (struct fields with a `w_` prefix)."""
+    def __init__(self, names: Names, weights: set[str], sizes: SizeTable | None = None) -> None:
+        """`weights` says which model names are weights (struct fields with a `w_` prefix);
+        `sizes` spells the sizes of a graph with open dims."""
         self.names, self._weights = names, weights
+        self.sizes = sizes
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(templates_dir())),
             undefined=jinja2.StrictUndefined,
@@ -103,6 +106,12 @@ class Renderer:
         self.env.filters["rust_str"] = rust_str
         self.env.filters["ident"] = self.ident
         self.env.filters["dims"] = lambda dims: "[" + ", ".join(str(int(d)) for d in dims) + "]"
+
+    def size(self, value: Any) -> str:
+        """An integer, or a size of the open dims as the call's `Sizes` field (codegen/sizes.py)."""
+        if self.sizes is None or not is_expression(value):
+            return str(int(value))
+        return self.sizes.dim(value)
 
     def ident(self, name: str) -> str:
         """The Rust identifier of model value `name` (weights get a `w_` prefix)."""
@@ -134,11 +143,11 @@ class Renderer:
             case Lit(value, dtype):
                 return literal(value, dtype)
             case Int(value):
-                return str(int(value))
+                return self.size(value)
             case Bool(value):
                 return "true" if value else "false"
             case Dims(values):
-                return "&[" + ", ".join(str(v) for v in values) + "]"
+                return "&[" + ", ".join(map(self.size, values)) + "]"
             case Array(items):
                 return "&[" + ", ".join(map(spell, items)) + "]"
             case Tuple(items):

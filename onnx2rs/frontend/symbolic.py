@@ -119,6 +119,9 @@ class SymbolicShapes:
     # The values of the integer tensors computed from shapes (Shape, and Gather, Concat, ...
     # over it), element by element: a Reshape's target [N, 4, -1].
     values: dict[str, list[Dim]] = field(default_factory=dict)
+    # Equalities between two expressions that the model needs and the inference assumed when it
+    # merged them (the upsampled 2*floor(H/32) + 2 that an Add meets with floor(H/16) + 1).
+    equalities: list[tuple[sympy.Expr, sympy.Expr]] = field(default_factory=list)
 
     def at(self, sizes: dict[str, int]) -> dict[str, tuple[int | None, ...]]:
         """Every shape with the open dims set to `sizes` (by identifier); ModelError if the sizes
@@ -131,6 +134,10 @@ class SymbolicShapes:
             if sizes.get(k) != (sizes.get(v) if isinstance(v, str) else v):
                 raise ModelError(f"the model requires {k} = {v}")
         subs = {sympy.Symbol(k, integer=True, positive=True): v for k, v in sizes.items()}
+        for lhs, rhs in self.equalities:
+            if (a := _evaluate(lhs, subs)) != (b := _evaluate(rhs, subs)):
+                raise ModelError(f"input sizes {sizes} do not fit the model: it needs {lhs} = {rhs}, "
+                                 f"which come to {a} and {b}")
         shapes = {name: tuple(_evaluate(d, subs) for d in shape) for name, shape in self.shapes.items()}
         if small := next((name for name, shape in shapes.items() if any(d is not None and d < 0 for d in shape)), None):
             raise ModelError(f"input sizes {sizes} are too small for the model: {small!r} would have "
@@ -168,6 +175,7 @@ def open_graph(graph: Graph, sym: SymbolicShapes, sizes: dict[str, int],
     shapes: each value's, where it gives the IR's shape at those sizes; the others keep numbers
     and are listed in `graph.probe_only`."""
     graph.probe = sizes
+    graph.equalities = list(sym.equalities)
     # Shape arithmetic over open dims becomes constants whose elements are expressions.
     for node in list(graph.nodes):
         outs = [o for o in node.outputs if o]
@@ -230,13 +238,18 @@ def symbolic_shapes(model: onnx.ModelProto, dims: OpenDims) -> SymbolicShapes:
     for init in model.graph.initializer:
         shapes[init.name] = tuple(int(d) for d in init.dims)
     constraints = {k: v for k, v in merges.items() if k in symbols}
+    equalities = []
+    for k, v in merges.items():
+        lhs, rhs = _expression(k, symbols), _expression(v, symbols)
+        if k not in symbols and lhs is not None and rhs is not None and sympy.simplify(lhs - rhs) != 0:
+            equalities.append((lhs, rhs))
     values = {}
     for name, entries in data.items():
         flat = entries if isinstance(entries, list) else [entries]
         parsed = [_expression(e, symbols) for e in flat]
         if None not in parsed:
             values[name] = parsed
-    return SymbolicShapes(dims, shapes, constraints, values)
+    return SymbolicShapes(dims, shapes, constraints, values, equalities)
 
 
 def _expression(text: object, symbols: dict[str, sympy.Symbol]) -> Dim:
@@ -252,6 +265,8 @@ def _expression(text: object, symbols: dict[str, sympy.Symbol]) -> Dim:
         return None
     if not isinstance(expr, sympy.Expr) or not expr.free_symbols <= set(symbols.values()):
         return None
+    if expr.has(sympy.Float):
+        expr = sympy.nsimplify(expr, rational=True)  # floor(2.0*H) from a Resize's float scale
     return int(expr) if expr.is_Integer else expr
 
 

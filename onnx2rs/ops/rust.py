@@ -188,5 +188,5 @@ def fallible(call: Call) -> bool:
 
 
 def dims(values: Any) -> Dims:
-    """`Dims` of any iterable of integers."""
-    return Dims(tuple(int(v) for v in values))
+    """`Dims` of any iterable of integers (or sizes of open dims, sympy expressions, as they are)."""
+    return Dims(tuple(v if hasattr(v, "free_symbols") else int(v) for v in values))

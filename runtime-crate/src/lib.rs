@@ -19,6 +19,7 @@
 
 pub mod arena;
 pub mod compare;
+pub mod dims;
 mod element;
 mod error;
 pub mod minifloat;
