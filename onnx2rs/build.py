@@ -59,6 +59,9 @@ class CompileOptions:
     trust_code: bool = False
     # Inputs and expected outputs for the generated tests; None: random inputs through ONNX Runtime.
     reference: tuple[dict[str, np.ndarray], list[np.ndarray]] | None = None
+    # With open dims: more such sets, at other sizes, that the crate's tests run through one
+    # session, twice each (with `reference` given; else one at twice the probe's sizes).
+    more_references: list[tuple[dict[str, np.ndarray], list[np.ndarray]]] = field(default_factory=list)
     # Dims to leave open (`--dynamic`; {} for the model's own): shapes in the IR are then
     # expressions of them, `input_shapes` the probe size; the crate then runs at any size.
     dynamic: dict[str, list[int | str]] | None = None
@@ -122,8 +125,10 @@ def compile_model(
         with progress.step("checking whether the batch can vary"):
             dynamic_batch = options.dynamic_batch and _batch_is_separable(source, model, graph, options)
 
+    if options.more_references and not graph.probe:
+        raise Onnx2rsError("reference sets at other sizes need open dims (--dynamic)")
     if options.reference is not None:
-        references = [options.reference]
+        references = [options.reference, *options.more_references]
     else:
         with progress.step("computing reference outputs with ONNX Runtime"):
             references = [(feeds, reference.run_onnxruntime(model, feeds))

@@ -11,17 +11,24 @@
   reshapes cost nothing (they alias), and ranks <= 4 keep ndarray's shapes off
   the heap, so a run stays allocation-free (attention exports 5-D transposes).
 
+- A `Transpose` of rank > 4 without a smaller compact form, read only by Slices with
+  constant operands (q, k and v picked from one [N, S, 3, heads, dim] tensor), becomes
+  per Slice a Slice of its input and a Transpose, which then compacts.
+- A `Slice` of rank > 4 with constant operands slices the compact form of its input
+  (runs of axes it leaves whole merged by free reshapes).
+
 Guarantee: no Split, DepthToSpace or SpaceToDepth remains, no
-Transpose of rank > 4 that has a smaller compact form remains; every output
-keeps its name. With open dims (P11), only Splits into sizes that are numbers are
-rewritten: the Reshape targets and split sizes of the others would be run-time values.
+Transpose of rank > 4 that has a smaller compact form remains, nor such a Slice with
+constant operands; every output keeps its name. With open dims (P11), a transpose's Reshape targets hold expressions (as
+shape tensors over open dims do), and only Splits into sizes that are numbers and
+DepthToSpace/SpaceToDepth of static shapes are rewritten.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Graph, Node, Value, is_static
+from ..ir import Graph, Node, Value, is_static, product
 
 # The op types this pass removes before code generation (for docs/ops.md).
 REMOVES = frozenset({"Split", "DepthToSpace", "SpaceToDepth"})
@@ -123,13 +130,14 @@ def compact_transpose(shape: list[int], perm: list[int]) -> tuple[list[int], lis
         else:
             groups.append([a])
     ordered = sorted(groups, key=lambda g: g[0])
-    sizes = [int(np.prod([shape[a] for a in g])) for g in ordered]
+    sizes = [product([shape[a] for a in g]) for g in ordered]
     return sizes, [ordered.index(g) for g in groups]
 
 
 def _reshape(graph: Graph, name: str, x: str, y: str, shape: list[int]) -> Node:
     target = graph.fresh_name(f"{name}_shape")
-    graph.initializers[target] = np.array(shape, np.int64)
+    # Over open dims, the target holds expressions, as shape tensors do (`symbolic.open_graph`).
+    graph.initializers[target] = np.array(shape, np.int64 if is_static(shape) else object)
     return Node(name, "Reshape", [x, target], [y])
 
 
@@ -153,8 +161,94 @@ def _decompose_transpose(graph: Graph, node: Node) -> list[Node] | None:
     ]
 
 
+def _slice_operands(graph: Graph, node: Node) -> tuple[list[int], list[list[int]]] | None:
+    """A Slice's axes (normalised) and its constant starts, ends and steps operands, or None
+    where they are computed at run time (or attributes, before opset 10)."""
+    if graph.opset < 10 or not all(node.input(i) and graph.is_constant(node.inputs[i]) for i in (1, 2)):
+        return None
+    if any(node.input(i) and not graph.is_constant(node.inputs[i]) for i in (3, 4)):
+        return None
+    try:
+        values = [[int(v) for v in np.asarray(graph.initializers[node.inputs[i]]).reshape(-1)]
+                  if node.input(i) else None for i in range(1, 5)]
+    except TypeError:
+        return None  # expressions of open dims
+    rank = len(graph.value(node.inputs[0]).shape)
+    starts, ends = values[0] or [], values[1] or []
+    axes = [a % rank for a in values[2]] if values[2] is not None else list(range(len(starts)))
+    steps = values[3] if values[3] is not None else [1] * len(starts)
+    return axes, [starts, ends, steps]
+
+
+def _slice_node(graph: Graph, name: str, x: str, y: str, axes: list[int], operands: list[list[int]]) -> Node:
+    names = [graph.fresh_name(f"{name}/{part}") for part in ("starts", "ends", "axes", "steps")]
+    for n, values in zip(names, [operands[0], operands[1], axes, operands[2]], strict=True):
+        graph.initializers[n] = np.array(values, np.int64)
+    return Node(name, "Slice", [x, *names], [y])
+
+
+def _slices_before_transpose(graph: Graph, node: Node) -> list[Node] | None:
+    """A high-rank Transpose read only by constant Slices becomes, per Slice, the Slice of its
+    input (axes mapped back through the perm) and then the Transpose: an attention export's
+    q/k/v picked from [N, S, 3, heads, dim] leave a size-1 axis, so each transpose compacts."""
+    x, y = node.inputs[0], node.outputs[0]
+    readers = graph.readers(y)
+    if y in graph.outputs or not readers or any(r.op_type != "Slice" or r.inputs[0] != y for r in readers):
+        return None
+    shape = list(graph.value(x).shape)
+    perm = [int(p) for p in node.attrs.get("perm", reversed(range(len(shape))))]
+    operands = [_slice_operands(graph, r) for r in readers]
+    if any(o is None for o in operands):
+        return None
+    replacement = []
+    for reader, (axes, values) in zip(readers, operands, strict=True):  # type: ignore[misc]
+        out = graph.value(reader.outputs[0])
+        picked = graph.fresh_name(f"{reader.name}/picked")
+        dims = list(shape)
+        for a in axes:
+            dims[perm[a]] = out.shape[a]
+        graph.values[picked] = Value(picked, out.dtype, tuple(dims))
+        replacement += [_slice_node(graph, f"{reader.name}/before", x, picked, [perm[a] for a in axes], values),
+                        Node(f"{reader.name}/transpose", "Transpose", [picked], [reader.outputs[0]], {"perm": perm})]
+        graph.nodes.remove(reader)
+    graph.remove_value(y)
+    return replacement
+
+
+def _compact_slice(graph: Graph, node: Node) -> list[Node] | None:
+    """A Slice of rank > 4 on the compact form of its input: runs of axes it leaves whole are
+    merged (Reshape, free), so that its shapes stay off the heap."""
+    operands = _slice_operands(graph, node)
+    x, y = node.inputs[0], node.outputs[0]
+    shape, out_shape = list(graph.value(x).shape), list(graph.value(y).shape)
+    if operands is None or len(shape) <= 4:
+        return None
+    axes, values = operands
+    groups: list[list[int]] = []
+    for a in range(len(shape)):
+        if a in axes or not groups or groups[-1][-1] in axes:
+            groups.append([a])
+        else:
+            groups[-1].append(a)
+    if len(groups) >= len(shape):
+        return None
+    merged = [product([shape[a] for a in g]) for g in groups]
+    merged_out = [product([out_shape[a] for a in g]) for g in groups]
+    new_axes = [next(i for i, g in enumerate(groups) if a in g) for a in axes]
+    dtype = graph.value(x).dtype
+    a, b = graph.fresh_name(f"{node.name}/compact"), graph.fresh_name(f"{node.name}/picked")
+    graph.values[a] = Value(a, dtype, tuple(merged))
+    graph.values[b] = Value(b, dtype, tuple(merged_out))
+    return [
+        _reshape(graph, f"{node.name}/reshape_in", x, a, merged),
+        _slice_node(graph, f"{node.name}/compact_slice", a, b, new_axes, values),
+        _reshape(graph, f"{node.name}/reshape_out", b, y, out_shape),
+    ]
+
+
 def decompose(graph: Graph) -> bool:
-    """Replace Split (static sizes), DepthToSpace, SpaceToDepth and high-rank Transpose; True if any changed."""
+    """Replace Split (static sizes), DepthToSpace, SpaceToDepth and high-rank Transpose and
+    Slice; True if any changed."""
     changed = False
     for node in [n for n in graph.nodes if n.op_type in ("DepthToSpace", "SpaceToDepth")
                  and n.domain in ("", "ai.onnx") and len(graph.value(n.inputs[0]).shape) == 4
@@ -162,13 +256,39 @@ def decompose(graph: Graph) -> bool:
         at = graph.nodes.index(node)
         graph.nodes[at:at + 1] = _decompose_space_depth(graph, node)
         changed = True
+    changed |= _split_to_slices(graph)
     for node in [n for n in graph.nodes if n.op_type == "Transpose" and n.domain in ("", "ai.onnx")
-                 and is_static(graph.value(n.inputs[0]).shape)]:
+                 and len(graph.value(n.inputs[0]).shape) > 4
+                 and len(compact_transpose(list(graph.value(n.inputs[0]).shape), _perm(n, graph))[0])
+                 == len(graph.value(n.inputs[0]).shape)]:
+        replacement = _slices_before_transpose(graph, node)
+        if replacement is not None:
+            at = graph.nodes.index(node)
+            graph.nodes[at:at + 1] = replacement
+            changed = True
+    for node in [n for n in graph.nodes if n.op_type == "Transpose" and n.domain in ("", "ai.onnx")]:
         replacement = _decompose_transpose(graph, node)
         if replacement is not None:
             at = graph.nodes.index(node)
             graph.nodes[at:at + 1] = replacement
             changed = True
+    for node in [n for n in graph.nodes if n.op_type == "Slice" and n.domain in ("", "ai.onnx")]:
+        replacement = _compact_slice(graph, node)
+        if replacement is not None:
+            at = graph.nodes.index(node)
+            graph.nodes[at:at + 1] = replacement
+            changed = True
+    return changed
+
+
+def _perm(node: Node, graph: Graph) -> list[int]:
+    rank = len(graph.value(node.inputs[0]).shape)
+    return [int(p) for p in node.attrs.get("perm", reversed(range(rank)))]
+
+
+def _split_to_slices(graph: Graph) -> bool:
+    """Each Split into sizes known at compile time becomes one Slice per output."""
+    changed = False
     for node in [n for n in graph.nodes if n.op_type == "Split" and n.domain in ("", "ai.onnx")]:
         sizes = _split_sizes(graph, node)
         if not is_static(sizes if sizes is not None else graph.value(node.inputs[0]).shape):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from onnx import helper
@@ -53,3 +55,23 @@ def test_high_rank_transpose_is_compacted(shape: tuple, perm: tuple) -> None:
                           x.transpose(perm))
     if compact_perm != sorted(compact_perm):
         assert f"&[{', '.join(map(str, compact_perm))}]" in source
+
+
+def test_attention_qkv_split_runs_at_rank_four() -> None:
+    """q, k and v sliced from a [N, S, 3, heads, dim] tensor after a rank-5 Transpose (as attention
+    exports write it, with no size-1 axis to drop): each Slice moves before the Transpose, which
+    then compacts, and the Slice runs on merged axes: no rank-5 view is left (those allocate)."""
+    x = np.random.default_rng(5).standard_normal((2, 5, 3, 4, 6)).astype(np.float32)
+    nodes = [helper.make_node("Relu", ["x"], ["r"]),
+             helper.make_node("Transpose", ["r"], ["t"], perm=[2, 0, 3, 1, 4])]
+    weights = {"axes": np.array([0], np.int64)}
+    for i, part in enumerate("qkv"):
+        weights |= {f"{part}_start": np.array([i], np.int64), f"{part}_end": np.array([i + 1], np.int64)}
+        nodes.append(helper.make_node("Slice", ["t", f"{part}_start", f"{part}_end", "axes"], [part]))
+    model = make_model(nodes, {"x": x}, ["q", "k", "v"], weights)
+    source = assert_matches_onnxruntime(model, {"x": x}, tolerance=0.0)
+    assert source.count("ops::slice_into(") == 3 and source.count("ops::transpose_into(") == 3
+    blocks = re.split(r"\n\s*// (?=[A-Z])", source)  # one per node
+    moved = [b for b in blocks if b.startswith(("Slice", "Transpose"))]
+    ranks = [len(dims.split(",")) for b in moved for dims in re.findall(r"view(?:_mut)?\([^;]*?&\[([^\]]*)\]", b)]
+    assert len(ranks) >= 12 and max(ranks) <= 4, ranks  # each op's input and output view
