@@ -34,6 +34,7 @@ from ..passes.symbolic_plan import SymbolicPlan
 from ..resources import runtime_dir
 from .loops import loop_begin, loop_end
 from .names import RESERVED, Names, crate_name, shadowed_module
+from .probe_check import size_dependent
 from .render import Operands, Renderer
 from .sizes import SizeTable, doc_shape, is_expression
 from .step import Step
@@ -78,7 +79,7 @@ def _describe(v: Value, renderer: Renderer, graph: Graph) -> dict[str, Any]:
         "shape": shape,
         "doc": doc_shape(v.shape),
         # The shape as a Rust array over the call's `Sizes` (open dims only).
-        "sizes": renderer.sizes.shape(v.shape)[1:] if renderer.sizes is not None else "",
+        "sizes": renderer.sizes.shape(v.shape)[1:] if isinstance(renderer.sizes, SizeTable) else "",
         "rank": len(v.shape),
         "open": bool(open_axes),
         "dim": f"Ix{len(v.shape)}" if len(v.shape) <= 6 else "IxDyn",  # ndarray names ranks up to 6
@@ -265,6 +266,7 @@ def emit_crate(
     used: set[str] = set()
     read_inputs: set[str] = set()
     needs: list[int | Arg] = []
+    contexts: list[Lowering] = []
     conditions = guards(graph)
     for node in graph.nodes:
         if node.is_loop_begin or node.is_loop_end:
@@ -275,11 +277,20 @@ def emit_crate(
             read_inputs.update(lowered.inputs)
         else:
             step, ctx = _lower(graph, node, renderer, arena, inplace.get(node.name))
+            contexts.append(ctx)
             used.update(ctx.weights_used)
             read_inputs.update(ctx.inputs_used)
             needs.extend(ctx.workspace_needed)
         step.guard = _guard(graph, conditions.get(node.name), renderer, arena)
         steps.append(step)
+    if table is not None:
+        # The code over expressions must be what a static build writes at the probe and at
+        # twice its sizes: no lowering decided on a size.
+        twice = {k: 2 * v for k, v in graph.probe.items()}
+        if found := size_dependent(graph, contexts, renderer, [graph.probe, twice]):
+            raise ModelError(f"with open dims, {len(found)} node(s) lower differently at different sizes "
+                             f"({', '.join(f'{n.op_type} {n.name!r}' for n in found[:5])}); "
+                             "pin the dims they depend on with --input-shape")
     for begin, end in graph.loops():
         # A loop lies inside one `if` block or none: its body runs when the loop does.
         if any(st.guard != steps[begin].guard for st in steps[begin:end + 1]):

@@ -37,7 +37,7 @@ from ..ops.rust import (
 )
 from ..resources import templates_dir
 from .names import Names, rust_str
-from .sizes import SizeTable, is_expression
+from .sizes import SizeSpeller, is_expression
 
 
 @dataclass
@@ -87,10 +87,10 @@ _BYTECODE_CACHE = _bytecode_cache()
 class Renderer:
     """Renders crate files and op call sites; knows how each value is spelled in Rust."""
 
-    def __init__(self, names: Names, weights: set[str], sizes: SizeTable | None = None) -> None:
+    def __init__(self, names: Names, weights: set[str], sizes: SizeSpeller | None = None) -> None:
         """`weights` says which model names are weights (struct fields with a `w_` prefix);
         `sizes` spells the sizes of a graph with open dims."""
-        self.names, self._weights = names, weights
+        self.names, self.weights = names, weights
         self.sizes = sizes
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(templates_dir())),
@@ -115,7 +115,7 @@ class Renderer:
 
     def ident(self, name: str) -> str:
         """The Rust identifier of model value `name` (weights get a `w_` prefix)."""
-        return self.names.ident(name, "w_" if name in self._weights else "")
+        return self.names.ident(name, "w_" if name in self.weights else "")
 
     def call(self, call: Call, operands: Operands) -> str:
         """The Rust statement of a lowered node (ops/rust.py); empty for an alias."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -104,6 +104,14 @@ def _balanced(text: str) -> bool:
         if depth == 0 and ch in "+-* ":
             return False
     return True
+
+
+class SizeSpeller(Protocol):
+    """How a `Renderer` spells a size that depends on the open dims."""
+
+    def dim(self, x: Any) -> str:
+        """Rust for size `x`."""
+        ...
 
 
 @dataclass
@@ -225,4 +233,4 @@ def expression_text(expr: Any) -> str:
     return rust_str(str(expr))
 
 
-__all__ = ["Field", "SizeTable", "doc_shape", "is_expression", "rust_i64"]
+__all__ = ["Field", "SizeSpeller", "SizeTable", "doc_shape", "is_expression", "rust_i64"]

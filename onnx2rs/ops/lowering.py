@@ -70,6 +70,11 @@ class Lowering:
         self.inputs_used: list[str] = []
         self.workspace_needed: list[int | Arg] = []
 
+    def like(self, graph: Graph) -> Lowering:
+        """A fresh context for the same node and operands over `graph` (another graph's copy of
+        this one: at other sizes, say), to lower the node again."""
+        return Lowering(graph, self.node, self._produced, self.inplace, self.view, self._flats)
+
     def value(self, name: str) -> Value:
         """The IR value (or an initializer, as a Value) named `name`."""
         return self.graph.value(name)

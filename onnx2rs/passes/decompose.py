@@ -225,24 +225,24 @@ def _compact_slice(graph: Graph, node: Node) -> list[Node] | None:
         return None
     axes, values = operands
     groups: list[list[int]] = []
-    for a in range(len(shape)):
-        if a in axes or not groups or groups[-1][-1] in axes:
-            groups.append([a])
+    for axis in range(len(shape)):
+        if axis in axes or not groups or groups[-1][-1] in axes:
+            groups.append([axis])
         else:
-            groups[-1].append(a)
+            groups[-1].append(axis)
     if len(groups) >= len(shape):
         return None
     merged = [product([shape[a] for a in g]) for g in groups]
     merged_out = [product([out_shape[a] for a in g]) for g in groups]
-    new_axes = [next(i for i, g in enumerate(groups) if a in g) for a in axes]
+    new_axes = [next(i for i, g in enumerate(groups) if axis in g) for axis in axes]
     dtype = graph.value(x).dtype
-    a, b = graph.fresh_name(f"{node.name}/compact"), graph.fresh_name(f"{node.name}/picked")
-    graph.values[a] = Value(a, dtype, tuple(merged))
-    graph.values[b] = Value(b, dtype, tuple(merged_out))
+    whole, picked = graph.fresh_name(f"{node.name}/compact"), graph.fresh_name(f"{node.name}/picked")
+    graph.values[whole] = Value(whole, dtype, tuple(merged))
+    graph.values[picked] = Value(picked, dtype, tuple(merged_out))
     return [
-        _reshape(graph, f"{node.name}/reshape_in", x, a, merged),
-        _slice_node(graph, f"{node.name}/compact_slice", a, b, new_axes, values),
-        _reshape(graph, f"{node.name}/reshape_out", b, y, out_shape),
+        _reshape(graph, f"{node.name}/reshape_in", x, whole, merged),
+        _slice_node(graph, f"{node.name}/compact_slice", whole, picked, new_axes, values),
+        _reshape(graph, f"{node.name}/reshape_out", picked, y, out_shape),
     ]
 
 

@@ -131,3 +131,37 @@ def test_keras_none_batch_and_length_are_open_dims(make_models, tmp_path: Path) 
     assert len(compared) >= len(a.steps) // 2
     assert {s.output: at(s.dims) for s in compared} == {s.output: reference[s.output] for s in compared}
     assert at(a.steps[-1].dims) == np.asarray(model(x, training=False)).shape
+
+
+@pytest.mark.cargo
+def test_keras_none_batch_and_length_built_once_run_at_every_size(make_models, tmp_path: Path) -> None:
+    """P11's acceptance: the text model with `None` batch and length, built once with both open,
+    matches ONNX Runtime at three sizes (two calls each through one session: the crate's own
+    tests) and Keras at a fourth through its CLI."""
+    from onnx2rs import CompileOptions
+    from onnx2rs.frontend.read import read_model
+    from onnx2rs.reference import run_onnxruntime
+
+    keras = make_models.keras
+    keras.utils.set_random_seed(3)
+    tokens = keras.Input(shape=(None,), dtype="int32")
+    x = keras.layers.Embedding(100, 16)(tokens)
+    x = keras.layers.Conv1D(8, 3, padding="same", activation="relu")(x)
+    x = keras.layers.GlobalMaxPooling1D()(x)
+    model = keras.Model(tokens, keras.layers.Dense(2, activation="softmax")(x))
+    path = tmp_path / "text.keras"
+    model.save(path)
+    exported = read_model(path)
+    (name,) = [i.name for i in exported.graph.input]
+    sets = []
+    for seed, shape in enumerate([(1, 20), (3, 11), (2, 64)]):
+        feeds = {name: np.random.default_rng(seed).integers(0, 100, shape).astype(np.int32)}
+        sets.append((feeds, run_onnxruntime(exported, feeds)))
+    result = compile_model(path, tmp_path / "crate", CompileOptions(
+        name="text", input_shapes={name: [1, 20]}, dynamic={name: ["N", "L"]}, reference=sets[0],
+        more_references=sets[1:]))
+    assert_crate_tests_pass(result.out_dir, open_dims=True)
+    binary = toolchain.build_binary(result.out_dir, result.crate, profile="dev")
+    x = np.random.default_rng(9).integers(0, 100, (5, 7)).astype(np.int32)
+    (ours,) = run_cli(binary, [x], 1, tmp_path)
+    np.testing.assert_allclose(ours, np.asarray(model(x, training=False)), rtol=1e-5, atol=1e-6)

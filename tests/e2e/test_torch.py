@@ -180,11 +180,7 @@ def test_transformer_encoder_exported_with_a_dynamic_length_has_a_plan_at_every_
 
     from ..helpers import every_value_shape
 
-    torch.manual_seed(0)
-    layer = nn.TransformerEncoderLayer(32, 4, 64, batch_first=True, dropout=0.0).eval()
-    path = tmp_path / "encoder.onnx"
-    length = torch.export.Dim("S", min=1, max=1024)
-    torch.onnx.export(layer, (torch.randn(1, 17, 32),), path, dynamo=True, dynamic_shapes={"src": {1: length}})
+    path = _encoder_with_open_length(tmp_path)
     model = onnx.load(path)
     (name,) = [i.name for i in model.graph.input]
     a = analyze(path, CompileOptions(input_shapes={name: [1, 17, 32]}), {name: [1, "S", 32]})
@@ -198,3 +194,36 @@ def test_transformer_encoder_exported_with_a_dynamic_length_has_a_plan_at_every_
         assert len(compared) >= len(a.steps) // 2
         got = {s.output: tuple(int(sympy.sympify(d, locals={"S": s_}).subs(s_, n)) for d in s.dims) for s in compared}
         assert got == {s.output: reference[s.output] for s in compared}, n
+
+
+def _encoder_with_open_length(tmp_path: Path) -> Path:
+    """A Transformer encoder layer exported with its sequence length S open (`dynamic_shapes`)."""
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(32, 4, 64, batch_first=True, dropout=0.0).eval()
+    path = tmp_path / "encoder.onnx"
+    length = torch.export.Dim("S", min=1, max=1024)
+    torch.onnx.export(layer, (torch.randn(1, 17, 32),), path, dynamo=True, dynamic_shapes={"src": {1: length}})
+    return path
+
+
+@pytest.mark.cargo
+def test_transformer_encoder_built_once_runs_at_every_length(tmp_path: Path) -> None:
+    """P11's acceptance: built once with S open, the encoder matches ONNX Runtime at S = 17 (the
+    plan's), 1 and 512, two calls each through one session (the crate's own tests)."""
+    import onnx
+
+    from onnx2rs import CompileOptions, compile_model
+    from onnx2rs.reference import run_onnxruntime
+
+    path = _encoder_with_open_length(tmp_path)
+    model = onnx.load(path)
+    (name,) = [i.name for i in model.graph.input]
+    sets = []
+    for n in (17, 1, 512):
+        feeds = {name: np.random.default_rng(n).standard_normal((1, n, 32)).astype(np.float32)}
+        sets.append((feeds, run_onnxruntime(model, feeds)))
+    result = compile_model(path, tmp_path / "crate", CompileOptions(
+        name="encoder", input_shapes={name: [1, 17, 32]}, dynamic={name: [1, "S", 32]},
+        reference=sets[0], more_references=sets[1:]))
+    assert result.graph.probe == {"S": 17}
+    assert_crate_tests_pass(result.out_dir, open_dims=True)

@@ -33,11 +33,10 @@ CASES = [
     (SILERO, "silero_vad_half.onnx", CHUNK, None),
     (SILERO, "silero_vad_op18_ifless.onnx", CHUNK, 16000),
     (SILERO, "silero_vad_openvino_16k.onnx", {}, None),
-    (SILERO, "silero_vad_16k_sequence.onnx", {"input": [3, 576]}, None),
-    (OCR, "ch_PP-OCRv4_det_infer.onnx", {"x": [1, 3, 640, 640]}, None),
-    (OCR, "ch_PP-OCRv4_rec_infer.onnx", {"x": [1, 3, 48, 320]}, None),
     (OCR, "ch_ppocr_mobile_v2.0_cls_infer.onnx", {"x": [1, 3, 48, 192]}, None),
 ]
+# PP-OCRv4 det and rec and silero's sequence model run built once with their dims open, at
+# these sizes and more (test_dynamic_real.py).
 
 
 def _feeds(model: onnx.ModelProto, shapes: dict[str, list[int]], rate: int | None, seed: int) -> dict:
