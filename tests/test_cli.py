@@ -161,3 +161,9 @@ def test_analyze_dynamic_gives_shapes_and_places_at_any_size(tmp_path: Path) -> 
     assert r.returncode != 0 and "pass one of them" in r.stderr
     r = onnx2rs("analyze", str(path), "--dynamic", "x=N,3,H,W")
     assert r.returncode != 0 and "--dynamic needs --at" in r.stderr
+    out = tmp_path / "out"
+    r = onnx2rs("build", str(path), "-o", str(out), "--dynamic", "x=N,3,H,W")
+    assert r.returncode == 2 and r.stderr.count("error:") == 1 and "--dynamic needs --input-shape" in r.stderr
+    r = onnx2rs("build", str(path), "-o", str(out), "--dynamic", "y=N,3,H,W", "--input-shape", "x=1,3,32,32")
+    assert r.returncode == 2 and r.stderr.count("error:") == 1 and "names no model input" in r.stderr
+    assert not out.exists()

@@ -41,7 +41,8 @@ def at_sizes(graph: Graph, sizes: dict[str, int]) -> Graph:
     initializers = {}
     for name, array in graph.initializers.items():
         if array.dtype == object:
-            dtype = graph.value(name).dtype.numpy
+            # A shape tensor's own type, or int64 for a Reshape target a pass made.
+            dtype = graph.values[name].dtype.numpy if name in graph.values else np.int64
             array = np.array([Graph.at(e, sizes) for e in array.reshape(-1)], dtype).reshape(array.shape)
         initializers[name] = array
     return dataclasses.replace(graph, values=values, initializers=initializers, probe={}, equalities=[])

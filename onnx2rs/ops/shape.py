@@ -8,6 +8,8 @@ generated code. Spec: https://onnx.ai/onnx/operators/ (one page per op).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..dtypes import ALL, BY_ONNX, BY_RUST, NUMERIC
@@ -120,10 +122,9 @@ def lower_gather(ctx: Lowering) -> Call:
 
 def slice_ranges(node: Node, graph: Graph) -> list[tuple[int, int, int]] | None:
     """Per axis, Slice's `(lo, hi, step)` in ndarray's convention; None if computed at run time
-    (from run-time operands, or over an open dim)."""
+    (from run-time operands, or where an axis it slices is an open dim: an axis it leaves
+    whole keeps its expression, `(0, N, 1)`)."""
     shape = graph.value(node.inputs[0]).shape
-    if not is_static(shape):
-        return None
     if graph.opset < 10:
         starts, ends = node.attrs.get("starts", []), node.attrs.get("ends", [])
         axes, steps = node.attrs.get("axes", list(range(len(starts)))), [1] * len(starts)
@@ -138,18 +139,41 @@ def slice_ranges(node: Node, graph: Graph) -> list[tuple[int, int, int]] | None:
     ranges = [(0, d, 1) for d in shape]
     for start, end, axis, step in zip(starts, ends, axes, steps, strict=True):
         axis %= len(shape)
-        lo, hi, step = slice(start, end, step).indices(shape[axis])  # numpy's clamping rules
+        lo, hi, step = _indices(start, end, step, shape[axis])
         if step > 0:
-            ranges[axis] = (lo, max(lo, hi), step)
+            ranges[axis] = (lo, _max(lo, hi), step)
         else:  # numpy walks lo, lo+step, ... > hi; ndarray walks the range (hi, lo] from its end
-            ranges[axis] = (hi + 1, max(hi + 1, lo + 1), step)
+            ranges[axis] = (hi + 1, _max(hi + 1, lo + 1), step)
     return ranges
+
+
+def _indices(start: int, end: int, step: int, dim: Any) -> tuple[Any, Any, int]:
+    """numpy's `slice(start, end, step).indices(dim)`: also for a `dim` of open dims, as min/max
+    expressions (bounds past the end clamp at run time, as ONNX says)."""
+    if is_static([dim]):
+        return slice(start, end, step).indices(dim)
+    import sympy
+
+    low, high = (0, dim) if step > 0 else (-1, dim - 1)
+
+    def clamp(i: int) -> Any:
+        return sympy.Min(sympy.Max(i + dim if i < 0 else sympy.Integer(i), low), high)
+
+    return clamp(start), clamp(end), step
+
+
+def _max(a: Any, b: Any) -> Any:
+    if is_static([a, b]):
+        return max(a, b)
+    import sympy
+
+    return sympy.Max(a, b)
 
 
 def _slice_view(node: Node, graph: Graph) -> int | None:
     """Static ranges that pick one contiguous run (a Split part along the last axis)."""
-    ranges = slice_ranges(node, graph)
-    return None if ranges is None else contiguous_window(graph.value(node.inputs[0]).shape, ranges)
+    ranges, shape = slice_ranges(node, graph), graph.value(node.inputs[0]).shape
+    return None if ranges is None or not is_static(shape) else contiguous_window(shape, ranges)
 
 
 @register("Slice", dtypes=ALL, attrs=("starts", "ends", "axes"), view=_slice_view,
