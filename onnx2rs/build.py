@@ -131,8 +131,14 @@ def compile_model(
         references = [options.reference, *options.more_references]
     else:
         with progress.step("computing reference outputs with ONNX Runtime"):
-            references = [(feeds, reference.run_onnxruntime(model, feeds))
-                          for feeds in _sample_sets(graph, options.seed)]
+            first, *more = _sample_sets(graph, options.seed)
+            references = [(first, reference.run_onnxruntime(model, first))]
+            for feeds in more:
+                try:
+                    references.append((feeds, reference.run_onnxruntime(model, feeds)))
+                except Exception as e:  # noqa: BLE001 - ONNX Runtime's error types are not public
+                    log.warning("the crate's tests run at the probe size only: ONNX Runtime fails at twice "
+                                "its sizes (%s)", str(e).strip().splitlines()[0] if str(e).strip() else e)
     sets = [([feeds[name] for name in graph.inputs], expected) for feeds, expected in references]
 
     with progress.step("writing the crate"):

@@ -59,7 +59,8 @@ def rust_i64(expr: Any, name: dict[str, str]) -> str:
             num = num + den - 1  # dims and divisors are positive
         return f"{_atom(num, name)}.div_euclid({rust_i64(den, name)})"
     if isinstance(expr, (sympy.Max, sympy.Min)):
-        first, *rest = expr.args
+        # A receiver must not be a bare literal (`2.max(h)` has no type in Rust).
+        first, *rest = sorted(expr.args, key=lambda a: a.is_Number)
         method = "max" if isinstance(expr, sympy.Max) else "min"
         return _atom(first, name) + "".join(f".{method}({rust_i64(a, name)})" for a in rest)
     if isinstance(expr, sympy.Mod):
@@ -87,6 +88,8 @@ def rust_i64(expr: Any, name: dict[str, str]) -> str:
 def _atom(expr: Any, name: dict[str, str]) -> str:
     """`expr` as a Rust operand of a method call or a product: parenthesised unless it is one term."""
     text = rust_i64(expr, name)
+    if text.lstrip("-").isdigit():
+        return f"{text}_i64" if not text.startswith("-") else f"({text}_i64)"  # typed, as a receiver may be
     return text if text.replace("_", "").isalnum() or text.endswith(")") and _balanced(text) else f"({text})"
 
 
