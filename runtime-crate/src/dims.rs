@@ -23,7 +23,9 @@ pub fn rank(name: &str, shape: &[usize], rank: usize) -> Result<()> {
     if shape.len() == rank {
         Ok(())
     } else {
-        Err(Error::Input(format!("{name:?} must have rank {rank}, got shape {shape:?}")))
+        Err(Error::Input(format!(
+            "{name:?} must have rank {rank}, got shape {shape:?}"
+        )))
     }
 }
 
@@ -34,7 +36,9 @@ pub fn rank(name: &str, shape: &[usize], rank: usize) -> Result<()> {
 pub fn fixed(name: &str, shape: &[usize], axis: usize, expected: usize) -> Result<()> {
     match shape.get(axis) {
         Some(&d) if d == expected => Ok(()),
-        _ => Err(Error::Input(format!("{name:?} must have {expected} on axis {axis}, got shape {shape:?}"))),
+        _ => Err(Error::Input(format!(
+            "{name:?} must have {expected} on axis {axis}, got shape {shape:?}"
+        ))),
     }
 }
 
@@ -71,7 +75,9 @@ pub fn same(name: &str, shape: &[usize], axis: usize, expected: i64, what: &str)
 /// or a kernel larger than what it reads).
 pub fn size(value: i64, what: &str) -> Result<usize> {
     usize::try_from(value).map_err(|_| {
-        Error::Input(format!("the inputs are too small for the model: {what} comes to {value}"))
+        Error::Input(format!(
+            "the inputs are too small for the model: {what} comes to {value}"
+        ))
     })
 }
 
@@ -84,6 +90,8 @@ pub fn equal(a: i64, b: i64, what: &str) -> Result<()> {
     if a == b {
         Ok(())
     } else {
-        Err(Error::Input(format!("the input sizes do not fit the model: it needs {what}, but they give {a} and {b}")))
+        Err(Error::Input(format!(
+            "the input sizes do not fit the model: it needs {what}, but they give {a} and {b}"
+        )))
     }
 }
