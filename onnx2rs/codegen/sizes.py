@@ -41,9 +41,13 @@ def _open_dim(d: Any) -> str | None:
     return str(d.name) if is_expression(d) and d.is_Symbol else None
 
 
-def rust_i64(expr: Any, name: dict[str, str]) -> str:
-    """`expr` as Rust i64 arithmetic over locals named `name[symbol]`."""
+def rust_i64(expr: Any, name: dict[str, str], known: dict[Any, str] | None = None) -> str:
+    """`expr` as Rust i64 arithmetic over locals named `name[symbol]`, reading any
+    sub-expression that `known` holds from the local it names."""
     import sympy
+
+    if known and not isinstance(expr, (int, np.integer)) and expr in known:
+        return known[expr]
 
     if isinstance(expr, (int, np.integer)) or expr.is_Integer:
         return str(int(expr))
@@ -54,48 +58,50 @@ def rust_i64(expr: Any, name: dict[str, str]) -> str:
     if isinstance(expr, (sympy.floor, sympy.ceiling)):
         num, den = sympy.fraction(sympy.together(expr.args[0]))
         if den == 1:
-            return rust_i64(num, name)
+            return rust_i64(num, name, known)
         if isinstance(expr, sympy.ceiling):
             num = num + den - 1  # dims and divisors are positive
-        return f"{_atom(num, name)}.div_euclid({rust_i64(den, name)})"
+        return f"{_atom(num, name, known)}.div_euclid({rust_i64(den, name, known)})"
     if isinstance(expr, (sympy.Max, sympy.Min)):
         # A receiver must not be a bare literal (`2.max(h)` has no type in Rust).
         first, *rest = sorted(expr.args, key=lambda a: a.is_Number)
         method = "max" if isinstance(expr, sympy.Max) else "min"
-        return _atom(first, name) + "".join(f".{method}({rust_i64(a, name)})" for a in rest)
+        return _atom(first, name, known) + "".join(f".{method}({rust_i64(a, name, known)})" for a in rest)
     if isinstance(expr, sympy.Mod):
-        return f"{_atom(expr.args[0], name)}.rem_euclid({rust_i64(expr.args[1], name)})"
+        return f"{_atom(expr.args[0], name, known)}.rem_euclid({rust_i64(expr.args[1], name, known)})"
     num, den = sympy.fraction(sympy.together(expr))
     if den != 1:
-        return f"{_atom(num, name)}.div_euclid({rust_i64(den, name)})"  # exact where the model is valid
+        return f"{_atom(num, name, known)}.div_euclid({rust_i64(den, name, known)})"  # exact where the model is valid
     if expr.is_Add:
         terms = sorted(expr.args, key=lambda t: (t.could_extract_minus_sign(), sympy.default_sort_key(t)))
-        text = rust_i64(terms[0], name) if not terms[0].could_extract_minus_sign() else f"-{_atom(-terms[0], name)}"
+        first = terms[0]
+        text = f"-{_atom(-first, name, known)}" if first.could_extract_minus_sign() else rust_i64(first, name, known)
         for t in terms[1:]:
-            text += f" - {_factor(-t, name)}" if t.could_extract_minus_sign() else f" + {_factor(t, name)}"
+            negative = t.could_extract_minus_sign()
+            text += f" {'-' if negative else '+'} {_factor(-t if negative else t, name, known)}"
         return text
     if expr.is_Mul:
         coeff, rest = expr.as_coeff_Mul()
         if coeff == -1:
-            return f"-{_atom(rest, name)}"
-        factors = ([str(int(coeff))] if coeff != 1 else []) + [_atom(f, name) for f in sympy.Mul.make_args(rest)]
+            return f"-{_atom(rest, name, known)}"
+        factors = ([str(int(coeff))] if coeff != 1 else []) + [_atom(f, name, known) for f in sympy.Mul.make_args(rest)]
         return " * ".join(factors)
     if expr.is_Pow and expr.exp.is_Integer and expr.exp > 0:
-        return " * ".join([_atom(expr.base, name)] * int(expr.exp))
+        return " * ".join([_atom(expr.base, name, known)] * int(expr.exp))
     raise ValueError(f"no Rust for the size expression {expr}")
 
 
-def _atom(expr: Any, name: dict[str, str]) -> str:
+def _atom(expr: Any, name: dict[str, str], known: dict[Any, str] | None) -> str:
     """`expr` as a Rust operand of a method call or a product: parenthesised unless it is one term."""
-    text = rust_i64(expr, name)
+    text = rust_i64(expr, name, known)
     if text.lstrip("-").isdigit():
         return f"{text}_i64" if not text.startswith("-") else f"({text}_i64)"  # typed, as a receiver may be
     return text if text.replace("_", "").isalnum() or text.endswith(")") and _balanced(text) else f"({text})"
 
 
-def _factor(expr: Any, name: dict[str, str]) -> str:
+def _factor(expr: Any, name: dict[str, str], known: dict[Any, str] | None) -> str:
     """`expr` as an operand of + or -: a sum is parenthesised."""
-    text = rust_i64(expr, name)
+    text = rust_i64(expr, name, known)
     return f"({text})" if expr.is_Add else text
 
 
@@ -151,7 +157,9 @@ class SizeTable:
             return str(int(x))
         if x not in self._fields:
             self._fields[x] = f"{self._prefix}{len(self.exprs)}"
-            self.exprs.append(Field(self._fields[x], rust_i64(x, self.locals), str(x)))
+            # Earlier fields are locals of `Sizes::of` by now: a longer expression reads them.
+            known = {e: f for e, f in self._fields.items() if e != x and not e.is_Symbol}
+            self.exprs.append(Field(self._fields[x], rust_i64(x, self.locals, known), str(x)))
         return f"z.{self._fields[x]}"
 
     def shape(self, shape: Any) -> str:
@@ -187,6 +195,7 @@ class SizeTable:
                 else:
                     axes.append(("fixed", axis, str(int(d))))
             reads.append({"index": i, "name": name, "rank": len(shape), "axes": axes})
+        fields = {e: f for e, f in self._fields.items() if not e.is_Symbol}  # all computed by then
         itemsize = {b.dtype: self.graph.value(b.values[0]).dtype.numpy.itemsize for b in self.memory.buffers}
         buffers = []
         for i in self.plan.order:
@@ -194,12 +203,12 @@ class SizeTable:
             offset = "0" if not above else above[0] if len(above) == 1 else \
                 f"({above[0]})" + "".join(f".max({a})" for a in above[1:])
             b = self.memory.buffers[i]
-            buffers.append({"index": i, "size": rust_i64(self.plan.sizes[i], self.locals), "offset": offset,
+            buffers.append({"index": i, "size": rust_i64(self.plan.sizes[i], self.locals, fields), "offset": offset,
                             "itemsize": itemsize[b.dtype], "holds": b.values[0], "arena": b.dtype})
         arenas: dict[str, list[str]] = {}
         for i, b in enumerate(self.memory.buffers):
             arenas.setdefault(b.dtype, []).append(f"o{i} + b{i}")
-        equalities = [(rust_i64(a, self.locals), rust_i64(b, self.locals), f"{a} = {b}")
+        equalities = [(rust_i64(a, self.locals, fields), rust_i64(b, self.locals, fields), f"{a} = {b}")
                       for a, b in self.graph.equalities]
         return {
             "equalities": equalities,
