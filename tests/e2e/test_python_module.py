@@ -79,10 +79,15 @@ WHEEL_CHECK = """
 import sys
 import numpy as np
 import importlib
+from pathlib import Path
 for name, folder in zip(sys.argv[1::2], sys.argv[2::2]):
     model = importlib.import_module(name).Model()
-    x = np.load(folder + "/tests/data/input_0.npy")
-    np.save(folder + "/module_out.npy", model.predict(x))
+    # Each set of reference inputs the build recorded (more than one where dims are open).
+    for data in [p.parent for p in sorted(Path(folder, "tests", "data").rglob("input_0.npy"))]:
+        inputs = {n: np.load(data / f"input_{i}.npy") for i, n in enumerate(model.input_names)}
+        outputs = model.run(inputs)
+        for i, n in enumerate(model.output_names):
+            np.save(data / f"module_out_{i}.npy", outputs[n])
 """
 
 
@@ -90,10 +95,15 @@ def test_build_wheel_installs_a_module_that_matches_the_recorded_outputs(tmp_pat
     """`onnx2rs build --python --wheel`: the wheel installs into a fresh venv and its module
     matches the ONNX Runtime outputs recorded at build time (atol = rtol = 1e-5). It was
     compiled against the shared copy of the crate's vendored runtime (named by the hash of
-    its sources), which the next model's wheel reuses instead of compiling its own copy."""
-    model, out = ROOT / "tests" / "models" / "mlp.onnx", tmp_path / "mlp"
-    r = subprocess.run([sys.executable, "-m", "onnx2rs", "build", str(model), "-o", str(out), "--python", "--wheel"],
-                       capture_output=True, text=True)
+    its sources), which the next model's wheel reuses instead of compiling its own copy.
+    The model leaves its batch, height and width open (`--dynamic auto`): the module runs at
+    the size it was built at and at the crate's second reference size (twice each dim)."""
+    from .test_dynamic import _cnn
+
+    model, out = tmp_path / "open_cnn.onnx", tmp_path / "open_cnn"
+    model.write_bytes(_cnn().SerializeToString())
+    r = subprocess.run([sys.executable, "-m", "onnx2rs", "build", str(model), "-o", str(out), "--python", "--wheel",
+                        "--dynamic", "auto", "--input-shape", "x=1,3,16,20"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "] building the Python wheel with maturin" in r.stderr and "wrote wheel" in r.stdout
     digest = hashlib.sha256()
@@ -106,5 +116,7 @@ def test_build_wheel_installs_a_module_that_matches_the_recorded_outputs(tmp_pat
     assert json.dumps(str(shared)) in copy.read_text()
     python = install_python_module([next((out / "dist").glob("*.whl"))], tmp_path / "venv")
     subprocess.run([python, "-c", WHEEL_CHECK, model.stem, str(out)], check=True)
-    np.testing.assert_allclose(np.load(out / "module_out.npy"), np.load(out / "tests" / "data" / "output_0.npy"),
-                               rtol=1e-5, atol=1e-5)
+    for data in (out / "tests" / "data", out / "tests" / "data" / "sizes_1"):
+        for i in range(2):
+            np.testing.assert_allclose(np.load(data / f"module_out_{i}.npy"), np.load(data / f"output_{i}.npy"),
+                                       rtol=1e-5, atol=1e-5)
