@@ -26,6 +26,8 @@ DepthToSpace/SpaceToDepth of static shapes are rewritten.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..ir import Graph, Node, Value, is_static, product
@@ -144,7 +146,7 @@ def _reshape(graph: Graph, name: str, x: str, y: str, shape: list[int]) -> Node:
 def _decompose_transpose(graph: Graph, node: Node) -> list[Node] | None:
     x, y = node.inputs[0], node.outputs[0]
     shape = list(graph.value(x).shape)
-    perm = [int(p) for p in node.attrs.get("perm", reversed(range(len(shape))))]
+    perm = _perm(node, graph)
     compact, compact_perm = compact_transpose(shape, perm)
     if len(shape) <= 4 or len(compact) >= len(shape):
         return None
@@ -196,7 +198,7 @@ def _slices_before_transpose(graph: Graph, node: Node) -> list[Node] | None:
     if y in graph.outputs or not readers or any(r.op_type != "Slice" or r.inputs[0] != y for r in readers):
         return None
     shape = list(graph.value(x).shape)
-    perm = [int(p) for p in node.attrs.get("perm", reversed(range(len(shape))))]
+    perm = _perm(node, graph)
     operands = [_slice_operands(graph, r) for r in readers]
     if any(o is None for o in operands):
         return None
@@ -257,23 +259,20 @@ def decompose(graph: Graph) -> bool:
         graph.nodes[at:at + 1] = _decompose_space_depth(graph, node)
         changed = True
     changed |= _split_to_slices(graph)
-    for node in [n for n in graph.nodes if n.op_type == "Transpose" and n.domain in ("", "ai.onnx")
-                 and len(graph.value(n.inputs[0]).shape) > 4
-                 and len(compact_transpose(list(graph.value(n.inputs[0]).shape), _perm(n, graph))[0])
-                 == len(graph.value(n.inputs[0]).shape)]:
-        replacement = _slices_before_transpose(graph, node)
-        if replacement is not None:
-            at = graph.nodes.index(node)
-            graph.nodes[at:at + 1] = replacement
-            changed = True
-    for node in [n for n in graph.nodes if n.op_type == "Transpose" and n.domain in ("", "ai.onnx")]:
-        replacement = _decompose_transpose(graph, node)
-        if replacement is not None:
-            at = graph.nodes.index(node)
-            graph.nodes[at:at + 1] = replacement
-            changed = True
-    for node in [n for n in graph.nodes if n.op_type == "Slice" and n.domain in ("", "ai.onnx")]:
-        replacement = _compact_slice(graph, node)
+    rank = lambda n: len(graph.value(n.inputs[0]).shape)  # noqa: E731
+    changed |= _replace_each(graph, "Transpose", _slices_before_transpose, lambda n: rank(n) > 4 and len(
+        compact_transpose(list(graph.value(n.inputs[0]).shape), _perm(n, graph))[0]) == rank(n))
+    changed |= _replace_each(graph, "Transpose", _decompose_transpose)
+    changed |= _replace_each(graph, "Slice", _compact_slice)
+    return changed
+
+
+def _replace_each(graph: Graph, op: str, rewrite: Callable[[Graph, Node], list[Node] | None],
+                  only: Callable[[Node], bool] = lambda n: True) -> bool:
+    """Put `rewrite`'s nodes in place of each `op` node (of `only` those) it rewrites; True if any."""
+    changed = False
+    for node in [n for n in graph.nodes if n.op_type == op and n.domain in ("", "ai.onnx") and only(n)]:
+        replacement = rewrite(graph, node)
         if replacement is not None:
             at = graph.nodes.index(node)
             graph.nodes[at:at + 1] = replacement

@@ -101,21 +101,11 @@ def test_keras_none_batch_and_length_are_open_dims(make_models, tmp_path: Path) 
     import sympy
 
     from onnx2rs import CompileOptions
-    from onnx2rs.frontend.read import read_model
     from onnx2rs.tools.analyze import analyze
 
     from ..helpers import every_value_shape
 
-    keras = make_models.keras
-    keras.utils.set_random_seed(3)
-    tokens = keras.Input(shape=(None,), dtype="int32")
-    x = keras.layers.Embedding(100, 16)(tokens)
-    x = keras.layers.Conv1D(8, 3, padding="same", activation="relu")(x)
-    x = keras.layers.GlobalMaxPooling1D()(x)
-    model = keras.Model(tokens, keras.layers.Dense(2, activation="softmax")(x))
-    path = tmp_path / "text.keras"
-    model.save(path)
-    exported = read_model(path)
+    model, path, exported = _text_model(make_models, tmp_path)
     (name,) = [i.name for i in exported.graph.input]
     a = analyze(path, CompileOptions(input_shapes={name: [1, 20]}), {name: ["N", "L"]})
     assert a.open_dims == {"N": 1, "L": 20} and a.dynamic_note == ""
@@ -139,19 +129,9 @@ def test_keras_none_batch_and_length_built_once_run_at_every_size(make_models, t
     matches ONNX Runtime at three sizes (two calls each through one session: the crate's own
     tests) and Keras at a fourth through its CLI."""
     from onnx2rs import CompileOptions
-    from onnx2rs.frontend.read import read_model
     from onnx2rs.reference import run_onnxruntime
 
-    keras = make_models.keras
-    keras.utils.set_random_seed(3)
-    tokens = keras.Input(shape=(None,), dtype="int32")
-    x = keras.layers.Embedding(100, 16)(tokens)
-    x = keras.layers.Conv1D(8, 3, padding="same", activation="relu")(x)
-    x = keras.layers.GlobalMaxPooling1D()(x)
-    model = keras.Model(tokens, keras.layers.Dense(2, activation="softmax")(x))
-    path = tmp_path / "text.keras"
-    model.save(path)
-    exported = read_model(path)
+    model, path, exported = _text_model(make_models, tmp_path)
     (name,) = [i.name for i in exported.graph.input]
     sets = []
     for seed, shape in enumerate([(1, 20), (3, 11), (2, 64)]):
@@ -165,3 +145,20 @@ def test_keras_none_batch_and_length_built_once_run_at_every_size(make_models, t
     x = np.random.default_rng(9).integers(0, 100, (5, 7)).astype(np.int32)
     (ours,) = run_cli(binary, [x], 1, tmp_path)
     np.testing.assert_allclose(ours, np.asarray(model(x, training=False)), rtol=1e-5, atol=1e-6)
+
+
+def _text_model(make_models, tmp_path: Path):
+    """A Keras text model whose batch and length are `None`: the model, its saved file, and
+    the ONNX that onnx2rs reads from it."""
+    from onnx2rs.frontend.read import read_model
+
+    keras = make_models.keras
+    keras.utils.set_random_seed(3)
+    tokens = keras.Input(shape=(None,), dtype="int32")
+    x = keras.layers.Embedding(100, 16)(tokens)
+    x = keras.layers.Conv1D(8, 3, padding="same", activation="relu")(x)
+    x = keras.layers.GlobalMaxPooling1D()(x)
+    model = keras.Model(tokens, keras.layers.Dense(2, activation="softmax")(x))
+    path = tmp_path / "text.keras"
+    model.save(path)
+    return model, path, read_model(path)
